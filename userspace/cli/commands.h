@@ -1,0 +1,33 @@
+// One function per subcommand; each returns the process exit code.
+#pragma once
+
+#include <string>
+
+namespace sw {
+
+struct RunOptions {
+  std::string config_path;  // empty: embedded default config
+  std::string listen;       // empty: config's listen
+  std::string state_dir;    // empty: config's state_dir
+  std::string mode;         // empty: config's enforcement.mode
+  std::string log_level = "info";
+};
+
+struct StatusOptions {
+  std::string state_dir = "/var/lib/schedwarden";
+  bool json = false;
+};
+
+struct TopOptions {
+  std::string state_dir = "/var/lib/schedwarden";
+  int iterations = 0;
+};
+
+int RunAgent(const RunOptions& options);
+int RunRestore(const std::string& state_dir);
+int RunStatus(const StatusOptions& options);
+int RunTop(const TopOptions& options);
+int RunCheckConfig(const std::string& path);
+int RunVersion();
+
+}  // namespace sw

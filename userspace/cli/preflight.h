@@ -1,0 +1,22 @@
+// Start-up checks for `schedwarden run`: say exactly what is missing (privileges, kernel BTF,
+// cgroupfs) before anything is loaded or changed. Reads only under the given roots.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sw {
+
+struct PreflightInput {
+  std::string sys_root = "/sys";  // for kernel/btf/vmlinux and fs/cgroup
+  bool privileged = false;        // root, or the capabilities listed in PreflightProblems
+};
+
+// One line per problem, each saying what to do; empty when the agent can start.
+std::vector<std::string> PreflightProblems(const PreflightInput& in);
+
+// True when the effective capabilities suffice: CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON
+// (load and attach tracing BPF) together with CAP_SYS_NICE (scheduling policy changes).
+bool HasAgentCapabilities();
+
+}  // namespace sw
