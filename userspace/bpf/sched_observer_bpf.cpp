@@ -133,11 +133,11 @@ Result<void> SchedObserverBpf::Open() {
 }
 
 Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
-  if (state_ != State::kOpen && state_ != State::kConfigured)
-    return Error{EINVAL, "SchedObserverBpf::Configure must come after Open and before Load"};
   if (options.workload_map_entries == 0 || options.preempt_map_entries == 0 ||
       options.pid_stamp_entries == 0)
     return Error{EINVAL, "BPF map sizes must be positive"};
+  if (state_ != State::kOpen && state_ != State::kConfigured)
+    return Error{EINVAL, "SchedObserverBpf::Configure must come after Open and before Load"};
 
   Result<BpfFeatures> features = ProbeBpfFeatures();
   if (!features.ok()) return features.error();
