@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The one definition of every map key and value shared by the BPF programs (bpf/*.bpf.c) and the
- * C++ agent (userspace/). Fixed-width types only; no hand-kept copies anywhere else.
+ * The one definition of every map key and value shared by the BPF programs
+ * (bpf/schedwarden.bpf.c) and the C++ agent (userspace/). Fixed-width types only; no hand-kept
+ * copies anywhere else.
  *
  * Latency histograms are log-linear: SW_HIST_SUB (4) sub-buckets per power of two of nanoseconds,
  * from 2^10 ns (~1 us) to 2^34 ns (~17 s), plus an underflow and an overflow bucket. Bucket i
@@ -42,6 +43,16 @@ struct sw_workload_stats {
 	__u64 hist[SW_NR_REASONS][SW_HIST_BUCKETS];
 	__u64 sum_ns[SW_NR_REASONS];
 	__u64 throttle_events;
+};
+
+/*
+ * Per-task enqueue stamp: value of the task local storage map (tp_btf programs) and of the
+ * pid-keyed fallback hash (raw_tp twins). ts_ns == 0 means "no pending wait".
+ */
+struct sw_task_stamp {
+	__u64 ts_ns;
+	__u32 reason; /* enum sw_reason */
+	__u32 pad;
 };
 
 /* Key of the preemption map; the value is a __u64 count. */

@@ -11,6 +11,9 @@ add_custom_command(
   COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c > ${SW_VMLINUX_H}
   COMMENT "Dumping vmlinux.h from /sys/kernel/btf/vmlinux"
   VERBATIM)
+# A custom command's OUTPUT is only visible to targets of the same directory: bpf_skeleton() calls
+# in other directories depend on this target instead of the file.
+add_custom_target(sw_vmlinux_h DEPENDS ${SW_VMLINUX_H})
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(SW_BPF_ARCH x86)
@@ -29,7 +32,7 @@ function(bpf_skeleton name)
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${SW_BPF_ARCH}
             -I${CMAKE_BINARY_DIR}/bpf -I${CMAKE_CURRENT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}
             -Wall -Werror -c ${B_SOURCE} -o ${obj}
-    DEPENDS ${B_SOURCE} ${SW_VMLINUX_H} ${B_DEPENDS}
+    DEPENDS ${B_SOURCE} sw_vmlinux_h ${B_DEPENDS}
     COMMENT "BPF object ${name}"
     VERBATIM)
   add_custom_command(

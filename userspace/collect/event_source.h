@@ -25,6 +25,7 @@ struct BpfProgramStats {
   std::string name;       // e.g. "handle_sched_switch"
   uint64_t run_time_ns = 0;  // from bpf_stats (kernel.bpf_stats_enabled=1), else 0
   uint64_t run_count = 0;
+  uint64_t recursion_misses = 0;  // runs the kernel skipped (program re-entered): lost events
 };
 
 struct RawEvents {

@@ -1,0 +1,126 @@
+// sw_bpf_bench_loader: loads and attaches schedwarden's BPF programs, waits for SIGINT/SIGTERM,
+// then prints one line per program and per map for bench/bpf_cost.sh:
+//
+//   prog <tracepoint> <name> id=<id> run_time_ns=<n> run_cnt=<n> recursion_misses=<n>
+//   map <name> id=<id> memlock=<bytes>     (kernel's own accounting, from /proc/self/fdinfo)
+//   drops <d0> <d1> <d2> <d3>
+//   workloads <n> preemption_pairs <n>
+//
+// Usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] [--entries N]
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "bpf/bpf_event_source.h"
+#include "bpf/sched_observer_bpf.h"
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+unsigned long MemlockOf(int fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string key;
+  unsigned long v = 0;
+  while (in >> key) {
+    if (key == "memlock:") {
+      in >> v;
+      return v;
+    }
+  }
+  return 0;
+}
+
+unsigned IdOf(int fd, bool prog) {
+  if (prog) {
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+  }
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] "
+               "[--entries N]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sw::BpfOptions opts;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) return Usage();
+    std::string v = argv[++i];
+    if (a == "--map" && v == "shared") {
+      opts.workload_map = sw::WorkloadMapKind::kShared;
+    } else if (a == "--map" && v == "percpu") {
+      opts.workload_map = sw::WorkloadMapKind::kPerCpu;
+    } else if (a == "--attach" && v == "auto") {
+      opts.attach = sw::AttachKind::kAuto;
+    } else if (a == "--attach" && v == "tp_btf") {
+      opts.attach = sw::AttachKind::kTpBtf;
+    } else if (a == "--attach" && v == "raw_tp") {
+      opts.attach = sw::AttachKind::kRawTp;
+    } else if (a == "--entries") {
+      opts.workload_map_entries = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    } else {
+      return Usage();
+    }
+  }
+
+  sw::SchedObserverBpf bpf;
+  sw::Result<void> r = bpf.Open();
+  if (r.ok()) r = bpf.Configure(opts);
+  if (r.ok()) r = bpf.Load();
+  if (r.ok()) r = bpf.Attach();
+  if (!r.ok()) {
+    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  sw::BpfEventSource source(std::move(bpf));
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::printf("ready attach=%s map=%s\n", sw::AttachKindName(source.bpf().attach_kind()),
+              sw::WorkloadMapKindName(source.bpf().workload_map_kind()));
+  std::fflush(stdout);
+  while (!g_stop) pause();
+
+  auto events = source.Read();
+  if (!events.ok()) {
+    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", events.error().message.c_str());
+    return 1;
+  }
+  auto progs = source.bpf().programs();
+  for (size_t i = 0; i < progs.size() && i < events->programs.size(); i++) {
+    const auto& s = events->programs[i];
+    std::printf("prog %s %s id=%u run_time_ns=%llu run_cnt=%llu recursion_misses=%llu\n",
+                progs[i].tracepoint.c_str(), progs[i].name.c_str(), IdOf(progs[i].fd, true),
+                static_cast<unsigned long long>(s.run_time_ns),
+                static_cast<unsigned long long>(s.run_count),
+                static_cast<unsigned long long>(s.recursion_misses));
+  }
+  for (const auto& [name, fd] : source.bpf().maps())
+    std::printf("map %s id=%u memlock=%lu\n", name.c_str(), IdOf(fd, false), MemlockOf(fd));
+  std::printf("drops");
+  for (uint64_t d : events->dropped) std::printf(" %llu", static_cast<unsigned long long>(d));
+  std::printf("\nworkloads %zu preemption_pairs %zu\n", events->workloads.size(),
+              events->preemptions.size());
+  return 0;
+}

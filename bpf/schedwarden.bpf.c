@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * schedwarden's scheduler observer: run-queue latency by reason, CFS throttle waits and events,
+ * and cross-workload preemption, per workload (cpu-controller cgroup id).
+ *
+ * One handler per tracepoint does all the work for that event. Each tracepoint has a tp_btf
+ * program (direct BTF pointer walks, per-task stamps in task local storage) and a raw_tp twin
+ * (BPF_CORE_READ, stamps in a bounded pid hash); userspace probes which kind the kernel takes and
+ * turns autoload (and the unused stamp map's autocreate) off for the other.
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "bpf/schedwarden_abi.h"
+#include "core_fixes.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/* Set before load: true when userspace switched `workloads` to BPF_MAP_TYPE_PERCPU_HASH. */
+const volatile bool sw_percpu_workloads = false;
+
+/*
+ * Workload stats keyed by cgroup id. Shared HASH with atomic adds by default; userspace may switch
+ * it to PERCPU_HASH with bpf_map__set_type() and resize it before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct sw_workload_stats);
+} workloads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_preempt_key);
+	__type(value, __u64);
+} preemptions SEC(".maps");
+
+/* Indexed by enum sw_drop. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_NR_DROPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* tp_btf: per-task stamp, bounded by the number of tasks and freed when a task exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sw_task_stamp);
+} task_stamps SEC(".maps");
+
+/* raw_tp twin: task storage needs trusted task pointers, so a bounded pid hash instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct sw_task_stamp);
+} pid_stamps SEC(".maps");
+
+/* Initial value of a new workload entry: too large for the 512-byte BPF stack. */
+static struct sw_workload_stats zero_stats;
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
+
+	if (c)
+		*c += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void add_u64(__u64 *p, __u64 v)
+{
+	if (sw_percpu_workloads)
+		*p += v;
+	else
+		__sync_fetch_and_add(p, v);
+}
+
+static __always_inline struct sw_workload_stats *workload_get(__u64 cgid)
+{
+	struct sw_workload_stats *w;
+	long err;
+
+	w = bpf_map_lookup_elem(&workloads, &cgid);
+	if (w)
+		return w;
+	err = bpf_map_update_elem(&workloads, &cgid, &zero_stats, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count_drop(SW_DROP_WORKLOAD_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&workloads, &cgid);
+}
+
+static __always_inline void count_preemption(__u64 victim, __u64 aggressor)
+{
+	struct sw_preempt_key key = { .victim_cgid = victim, .aggressor_cgid = aggressor };
+	__u64 one = 1, *c;
+	long err;
+
+	c = bpf_map_lookup_elem(&preemptions, &key);
+	if (c) {
+		__sync_fetch_and_add(c, 1);
+		return;
+	}
+	err = bpf_map_update_elem(&preemptions, &key, &one, BPF_NOEXIST);
+	if (!err)
+		return;
+	if (err == -EEXIST) { /* another CPU inserted it first */
+		c = bpf_map_lookup_elem(&preemptions, &key);
+		if (c) {
+			__sync_fetch_and_add(c, 1);
+			return;
+		}
+	}
+	count_drop(SW_DROP_PREEMPT_MAP_FULL);
+}
+
+static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 pid, __u32 reason,
+				      __u64 now)
+{
+	if (btf) {
+		struct sw_task_stamp *s;
+
+		s = bpf_task_storage_get(&task_stamps, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!s) {
+			count_drop(SW_DROP_TASK_STAMP_FULL);
+			return;
+		}
+		s->ts_ns = now;
+		s->reason = reason;
+	} else {
+		struct sw_task_stamp s = { .ts_ns = now, .reason = reason };
+
+		if (bpf_map_update_elem(&pid_stamps, &pid, &s, BPF_ANY))
+			count_drop(SW_DROP_TASK_STAMP_FULL);
+	}
+}
+
+/* Takes the pending stamp of t (if any) and clears it. Returns false when there is none. */
+static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u32 pid, __u64 *ts,
+				       __u32 *reason)
+{
+	if (btf) {
+		struct sw_task_stamp *s = bpf_task_storage_get(&task_stamps, t, 0, 0);
+
+		if (!s || !s->ts_ns)
+			return false;
+		*ts = s->ts_ns;
+		*reason = s->reason;
+		s->ts_ns = 0;
+	} else {
+		struct sw_task_stamp *s = bpf_map_lookup_elem(&pid_stamps, &pid);
+
+		if (!s)
+			return false;
+		*ts = s->ts_ns;
+		*reason = s->reason;
+		bpf_map_delete_elem(&pid_stamps, &pid);
+	}
+	return true;
+}
+
+static __always_inline int on_wakeup(bool btf, struct task_struct *p)
+{
+	__u32 pid = sw_task_pid(btf, p);
+
+	if (pid)
+		stamp_set(btf, p, pid, SW_REASON_WAKEUP, bpf_ktime_get_ns());
+	return 0;
+}
+
+static __always_inline int on_switch(bool btf, bool preempt, struct task_struct *prev,
+				     struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 prev_pid = sw_task_pid(btf, prev);
+	__u32 next_pid = sw_task_pid(btf, next);
+	__u64 next_cgid = 0, ts;
+	bool have_next_cgid = false;
+	struct sw_workload_stats *w;
+	__u32 reason, b;
+
+	/* Switch-out: why is prev leaving while it still wants the CPU? */
+	if (prev_pid) {
+		if (sw_task_throttled(btf, prev)) {
+			stamp_set(btf, prev, prev_pid, SW_REASON_THROTTLED, now);
+			w = workload_get(sw_task_cgid(btf, prev));
+			if (w)
+				add_u64(&w->throttle_events, 1);
+		} else if (preempt || sw_task_state(btf, prev) == SW_TASK_RUNNING) {
+			/*
+			 * Still runnable: involuntary. `preempt` also covers a task preempted
+			 * between setting a sleep state and calling schedule(): it stays queued.
+			 */
+			stamp_set(btf, prev, prev_pid, SW_REASON_PREEMPTED, now);
+			if (next_pid) {
+				__u64 victim = sw_task_cgid(btf, prev);
+
+				next_cgid = sw_task_cgid(btf, next);
+				have_next_cgid = true;
+				if (victim != next_cgid)
+					count_preemption(victim, next_cgid);
+			}
+		}
+	}
+
+	/* Switch-in: the wait of next ends now. */
+	if (!next_pid || !stamp_take(btf, next, next_pid, &ts, &reason))
+		return 0;
+	if (now < ts) {
+		count_drop(SW_DROP_NEGATIVE_DELTA);
+		return 0;
+	}
+	if (reason >= SW_NR_REASONS)
+		return 0;
+	if (!have_next_cgid)
+		next_cgid = sw_task_cgid(btf, next);
+	w = workload_get(next_cgid);
+	if (!w)
+		return 0;
+	b = sw_hist_bucket(now - ts);
+	/* keep clang from bounds-checking one copy of b and indexing with another */
+	barrier_var(b);
+	if (b >= SW_HIST_BUCKETS)
+		return 0;
+	add_u64(&w->hist[reason][b], 1);
+	add_u64(&w->sum_ns[reason], now - ts);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sw_wakeup, struct task_struct *p)
+{
+	return on_wakeup(true, p);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sw_wakeup_new, struct task_struct *p)
+{
+	return on_wakeup(true, p);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sw_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(true, preempt, prev, next);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sw_wakeup_raw, struct task_struct *p)
+{
+	return on_wakeup(false, p);
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sw_wakenew_raw, struct task_struct *p)
+{
+	return on_wakeup(false, p);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sw_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(false, preempt, prev, next);
+}

@@ -1,0 +1,246 @@
+#include "bpf/sched_observer_bpf.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "bpf/map_decode.h"
+#include "common/fs.h"
+#include "schedwarden.skel.h"
+
+namespace sw {
+namespace {
+
+constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
+constexpr const char* kPermissionHint =
+    "run schedwarden as root, or grant it CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE";
+
+Error BpfError(int err, const std::string& what) {
+  Error e = Error::FromErrno(err, what);
+  // EACCES from BPF_PROG_LOAD is the verifier's verdict, not a missing privilege.
+  if (err == EPERM) e.message += " (" + std::string(kPermissionHint) + ")";
+  return e;
+}
+
+// Loads `r0 = 0; exit` as a tp_btf program on sched_switch: the kernel resolves and checks the
+// BTF attach target at load time, so success means tp_btf programs work here.
+int ProbeTpBtf() {
+  int btf_id = libbpf_find_vmlinux_btf_id("sched_switch", BPF_TRACE_RAW_TP);
+  if (btf_id < 0) return 0;
+  bpf_insn insns[2]{};
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
+  insns[0].dst_reg = BPF_REG_0;
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  bpf_prog_load_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.expected_attach_type = BPF_TRACE_RAW_TP;
+  opts.attach_btf_id = static_cast<__u32>(btf_id);
+  int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sw_probe_tpbtf", "GPL", insns, 2, &opts);
+  if (fd >= 0) {
+    close(fd);
+    return 1;
+  }
+  return errno == EPERM ? -EPERM : 0;
+}
+
+bpf_program* FindProgram(schedwarden* skel, std::string_view name) {
+  return bpf_object__find_program_by_name(skel->obj, std::string(name).c_str());
+}
+
+}  // namespace
+
+const char* AttachKindName(AttachKind k) {
+  switch (k) {
+    case AttachKind::kAuto: return "auto";
+    case AttachKind::kTpBtf: return "tp_btf";
+    case AttachKind::kRawTp: return "raw_tp";
+  }
+  return "?";
+}
+
+const char* WorkloadMapKindName(WorkloadMapKind k) {
+  return k == WorkloadMapKind::kPerCpu ? "percpu" : "shared";
+}
+
+Result<BpfFeatures> ProbeBpfFeatures() {
+  static std::mutex mu;
+  static std::optional<BpfFeatures> cached;
+  std::lock_guard<std::mutex> lock(mu);
+  if (cached) return *cached;
+
+  BpfFeatures f;
+  f.vmlinux_btf = PathExists(kVmlinuxBtf);
+  if (f.vmlinux_btf) {
+    int tp = ProbeTpBtf();
+    if (tp == -EPERM) return BpfError(EPERM, "probing BPF support (loading a test program)");
+    f.tp_btf = tp == 1;
+  }
+  int ts = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr);
+  if (ts == -EPERM) return BpfError(EPERM, "probing BPF support (creating a test map)");
+  f.task_storage = ts == 1;
+  cached = f;  // only successful probes are cached: EPERM may be fixed by a retry as root
+  return f;
+}
+
+SchedObserverBpf::SchedObserverBpf(SchedObserverBpf&& o) noexcept
+    : skel_(std::exchange(o.skel_, nullptr)),
+      links_(std::move(o.links_)),
+      state_(std::exchange(o.state_, State::kNew)),
+      options_(o.options_),
+      kind_(o.kind_) {
+  o.links_.clear();
+}
+
+SchedObserverBpf& SchedObserverBpf::operator=(SchedObserverBpf&& o) noexcept {
+  if (this != &o) {
+    Destroy();
+    skel_ = std::exchange(o.skel_, nullptr);
+    links_ = std::move(o.links_);
+    o.links_.clear();
+    state_ = std::exchange(o.state_, State::kNew);
+    options_ = o.options_;
+    kind_ = o.kind_;
+  }
+  return *this;
+}
+
+SchedObserverBpf::~SchedObserverBpf() { Destroy(); }
+
+void SchedObserverBpf::Destroy() {
+  Detach();
+  if (skel_) schedwarden__destroy(skel_);
+  skel_ = nullptr;
+  state_ = State::kNew;
+}
+
+Result<void> SchedObserverBpf::Open() {
+  if (state_ != State::kNew) return Error{EINVAL, "SchedObserverBpf::Open called twice"};
+  if (!PathExists(kVmlinuxBtf))
+    return Error{ENOENT, std::string("kernel BTF not found at ") + kVmlinuxBtf +
+                             ": schedwarden's CO-RE BPF programs need a kernel built with "
+                             "CONFIG_DEBUG_INFO_BTF=y"};
+  skel_ = schedwarden__open();
+  if (!skel_) return BpfError(errno, "opening the embedded BPF object (schedwarden.bpf.o)");
+  state_ = State::kOpen;
+  return Ok();
+}
+
+Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
+  if (options.workload_map_entries == 0 || options.preempt_map_entries == 0 ||
+      options.pid_stamp_entries == 0)
+    return Error{EINVAL, "BPF map sizes must be positive"};
+  if (state_ != State::kOpen && state_ != State::kConfigured)
+    return Error{EINVAL, "SchedObserverBpf::Configure must come after Open and before Load"};
+
+  Result<BpfFeatures> features = ProbeBpfFeatures();
+  if (!features.ok()) return features.error();
+  bool btf_ok = features->tp_btf && features->task_storage;
+  AttachKind kind = options.attach;
+  if (kind == AttachKind::kAuto) kind = btf_ok ? AttachKind::kTpBtf : AttachKind::kRawTp;
+  if (kind == AttachKind::kTpBtf && !btf_ok)
+    return Error{EOPNOTSUPP, std::string("tp_btf programs requested but this kernel lacks ") +
+                                 (features->tp_btf ? "BPF task local storage" : "tp_btf support") +
+                                 "; use the raw_tp twin (attach kind auto or raw_tp)"};
+
+  bool btf = kind == AttachKind::kTpBtf;
+  for (const ProgramSpec& p : kPrograms) {
+    bpf_program* on = FindProgram(skel_, btf ? p.btf_name : p.raw_name);
+    bpf_program* off = FindProgram(skel_, btf ? p.raw_name : p.btf_name);
+    if (!on || !off) return Error{ENOENT, "BPF object lacks program for " + std::string(p.tracepoint)};
+    bpf_program__set_autoload(on, true);
+    bpf_program__set_autoload(off, false);
+  }
+  // Only the active twin's stamp map is created: no memory for the other, and kernels without
+  // task storage can still load the raw_tp twin.
+  bpf_map__set_autocreate(skel_->maps.task_stamps, btf);
+  bpf_map__set_autocreate(skel_->maps.pid_stamps, !btf);
+
+  int err = bpf_map__set_max_entries(skel_->maps.workloads, options.workload_map_entries);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.preemptions, options.preempt_map_entries);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.pid_stamps, options.pid_stamp_entries);
+  bool percpu = options.workload_map == WorkloadMapKind::kPerCpu;
+  if (!err)
+    err = bpf_map__set_type(skel_->maps.workloads,
+                            percpu ? BPF_MAP_TYPE_PERCPU_HASH : BPF_MAP_TYPE_HASH);
+  if (err) return Error::FromErrno(-err, "configuring BPF maps");
+  skel_->rodata->sw_percpu_workloads = percpu;  // plain adds instead of atomics on per-CPU copies
+
+  options_ = options;
+  kind_ = kind;
+  state_ = State::kConfigured;
+  return Ok();
+}
+
+Result<void> SchedObserverBpf::Load() {
+  if (state_ != State::kConfigured)
+    return Error{EINVAL, "SchedObserverBpf::Load must come after Configure"};
+  int err = schedwarden__load(skel_);
+  if (err)
+    return BpfError(-err, std::string("loading the ") + AttachKindName(kind_) +
+                              " BPF programs (the libbpf log above has the verifier's reason)");
+  state_ = State::kLoaded;
+  return Ok();
+}
+
+Result<void> SchedObserverBpf::Attach() {
+  if (state_ != State::kLoaded) return Error{EINVAL, "SchedObserverBpf::Attach must come after Load"};
+  for (const LoadedProgram& p : programs()) {
+    bpf_program* prog = FindProgram(skel_, p.name);
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int e = errno;
+      Detach();
+      return BpfError(e, "attaching BPF program " + p.name + " to " + AttachKindName(kind_) + "/" +
+                             p.tracepoint);
+    }
+    links_.push_back(link);
+  }
+  state_ = State::kAttached;
+  return Ok();
+}
+
+void SchedObserverBpf::Detach() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
+  links_.clear();
+  if (state_ == State::kAttached) state_ = State::kLoaded;
+}
+
+int SchedObserverBpf::workload_map_fd() const {
+  return loaded() ? bpf_map__fd(skel_->maps.workloads) : -1;
+}
+int SchedObserverBpf::preempt_map_fd() const {
+  return loaded() ? bpf_map__fd(skel_->maps.preemptions) : -1;
+}
+int SchedObserverBpf::drops_map_fd() const { return loaded() ? bpf_map__fd(skel_->maps.drops) : -1; }
+
+std::vector<LoadedProgram> SchedObserverBpf::programs() const {
+  std::vector<LoadedProgram> out;
+  if (!loaded()) return out;
+  bool btf = kind_ == AttachKind::kTpBtf;
+  for (const ProgramSpec& p : kPrograms) {
+    std::string name(btf ? p.btf_name : p.raw_name);
+    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, name.c_str());
+    out.push_back({name, std::string(p.tracepoint), prog ? bpf_program__fd(prog) : -1});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, int>> SchedObserverBpf::maps() const {
+  std::vector<std::pair<std::string, int>> out;
+  if (!loaded()) return out;
+  bpf_map* m;
+  bpf_object__for_each_map(m, skel_->obj) {
+    int fd = bpf_map__fd(m);
+    if (fd >= 0) out.emplace_back(bpf_map__name(m), fd);
+  }
+  return out;
+}
+
+}  // namespace sw

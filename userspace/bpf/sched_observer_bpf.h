@@ -1,0 +1,100 @@
+// Owner of the scheduler observer BPF skeleton (bpf/schedwarden.bpf.c) and the only code that
+// includes schedwarden.skel.h. Explicit lifecycle, each step a Result and none in a constructor:
+//
+//   SchedObserverBpf bpf;
+//   bpf.Open();                 // parse the embedded object; needs /sys/kernel/btf/vmlinux
+//   bpf.Configure(options);     // map sizes, workload map type, tp_btf vs raw_tp (probed)
+//   bpf.Load();                 // verify + create maps; needs root or CAP_BPF+CAP_PERFMON
+//   bpf.Attach();               // links; errors name the tracepoint
+//
+// Move-only; destruction detaches the links and frees the programs and maps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+struct schedwarden;  // generated skeleton (schedwarden.skel.h), private to sched_observer_bpf.cpp
+struct bpf_link;
+
+namespace sw {
+
+// Which program twin to load.
+enum class AttachKind { kAuto, kTpBtf, kRawTp };
+// Layout of the workload map: one shared copy updated with atomic adds, or one copy per CPU.
+enum class WorkloadMapKind { kShared, kPerCpu };
+
+const char* AttachKindName(AttachKind k);           // "auto", "tp_btf", "raw_tp"
+const char* WorkloadMapKindName(WorkloadMapKind k);  // "shared", "percpu"
+
+struct BpfOptions {
+  uint32_t workload_map_entries = 4096;  // distinct cgroup ids tracked at once
+  uint32_t preempt_map_entries = 16384;  // distinct (victim, aggressor) pairs
+  uint32_t pid_stamp_entries = 32768;    // raw_tp twin only: tasks waiting at once
+  WorkloadMapKind workload_map = WorkloadMapKind::kShared;
+  AttachKind attach = AttachKind::kAuto;
+};
+
+// What the running kernel supports, probed once per process (by loading tiny programs and
+// creating tiny maps, never by comparing kernel versions).
+struct BpfFeatures {
+  bool vmlinux_btf = false;   // /sys/kernel/btf/vmlinux exists (CO-RE relocations need it)
+  bool tp_btf = false;        // a BPF_PROG_TYPE_TRACING program attaches to btf_trace_sched_switch
+  bool task_storage = false;  // BPF_MAP_TYPE_TASK_STORAGE can be created
+};
+// Cached after the first successful probe. EPERM (not root, no CAP_BPF) is an error, not "no".
+Result<BpfFeatures> ProbeBpfFeatures();
+
+// A loaded program of the active twin.
+struct LoadedProgram {
+  std::string name;        // program (function) name, e.g. "sw_switch"
+  std::string tracepoint;  // "sched_switch"
+  int fd = -1;
+};
+
+class SchedObserverBpf {
+ public:
+  SchedObserverBpf() = default;
+  SchedObserverBpf(SchedObserverBpf&& o) noexcept;
+  SchedObserverBpf& operator=(SchedObserverBpf&& o) noexcept;
+  SchedObserverBpf(const SchedObserverBpf&) = delete;
+  SchedObserverBpf& operator=(const SchedObserverBpf&) = delete;
+  ~SchedObserverBpf();
+
+  Result<void> Open();
+  Result<void> Configure(const BpfOptions& options);
+  Result<void> Load();
+  Result<void> Attach();
+  // Detaches every link (also done by the destructor). Maps and programs stay loaded.
+  void Detach();
+
+  bool loaded() const { return state_ >= State::kLoaded; }
+  bool attached() const { return state_ == State::kAttached; }
+  // After Configure: the twin actually chosen (never kAuto).
+  AttachKind attach_kind() const { return kind_; }
+  WorkloadMapKind workload_map_kind() const { return options_.workload_map; }
+  const BpfOptions& options() const { return options_; }
+
+  // Valid after Load.
+  int workload_map_fd() const;
+  int preempt_map_fd() const;
+  int drops_map_fd() const;
+  std::vector<LoadedProgram> programs() const;
+  // Map names and fds of every created map (for memory accounting via fdinfo).
+  std::vector<std::pair<std::string, int>> maps() const;
+
+ private:
+  enum class State { kNew, kOpen, kConfigured, kLoaded, kAttached };
+  void Destroy();
+
+  schedwarden* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  State state_ = State::kNew;
+  BpfOptions options_;
+  AttachKind kind_ = AttachKind::kAuto;
+};
+
+}  // namespace sw
