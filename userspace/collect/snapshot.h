@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "cgroup/cpu_stat.h"
+#include "cgroup/workload.h"
 #include "collect/event_source.h"
 #include "collect/histogram.h"
 
@@ -19,21 +21,12 @@ namespace sw {
 
 inline constexpr const char* kUnknownWorkload = "unknown";
 
-// cpu.stat of the workload's cpu-controller cgroup (v1 and v2 names normalised).
-struct CpuStatSample {
-  uint64_t nr_periods = 0;
-  uint64_t nr_throttled = 0;
-  uint64_t throttled_ns = 0;
-};
-
-struct PsiSample {  // cpu.pressure "total=" fields, microseconds in the file, ns here
-  uint64_t some_total_ns = 0;
-  uint64_t full_total_ns = 0;
-};
+// CpuStatSample and PsiSample (cgroup/cpu_stat.h) are the readers' normalised values.
+// kOverflowWorkload (cgroup/workload.h) is the series of workloads beyond max_workloads.
 
 struct WorkloadSample {
-  std::string workload;     // series label: cgroup path at the configured depth, or "unknown"
-  std::string cgroup_path;  // path inside the cpu hierarchy, "/" rooted ("" for unknown)
+  std::string workload;  // series label: cgroup path at the configured depth, "unknown", "overflow"
+  std::string cgroup_path;  // path inside the cpu hierarchy, "/" rooted ("" for unknown/overflow)
   LatencyHistogram runq_wakeup;     // run-queue latency after wakeup
   LatencyHistogram runq_preempted;  // run-queue latency after involuntary preemption
   LatencyHistogram throttle_wait;   // time throttled by CFS quota (not run-queue latency)
@@ -44,12 +37,16 @@ struct WorkloadSample {
 };
 
 struct Snapshot {
-  std::chrono::nanoseconds taken_at{0};  // monotonic
-  std::map<std::string, WorkloadSample> workloads;                       // by workload label
+  std::chrono::nanoseconds taken_at{0};                                 // monotonic
+  std::map<std::string, WorkloadSample> workloads;                      // by workload label
   std::map<std::pair<std::string, std::string>, uint64_t> preemptions;  // (victim, aggressor)
   std::array<uint64_t, SW_NR_DROPS> dropped{};
   std::vector<BpfProgramStats> programs;
   bool bpf_stats_enabled = false;
+  // Cardinality bookkeeping: real-cgroup labels in use, and distinct workloads folded into the
+  // kOverflowWorkload series because max_workloads labels were taken.
+  uint64_t tracked_workloads = 0;
+  uint64_t overflowed_workloads = 0;
 };
 
 }  // namespace sw

@@ -1,0 +1,313 @@
+#include "collect/collector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "collect/fake_event_source.h"
+#include "support/temp_tree.h"
+
+namespace sw {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TempTree;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+constexpr const char* kPod1 = "/kubepods/burstable/pod1";
+constexpr const char* kPod2 = "/kubepods/besteffort/pod2";
+
+// A fake v1 hybrid machine: cpu and cpuacct hierarchies, a few pods. Ids are inode numbers.
+class CollectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MakeCgroup("/kubepods/burstable/pod1/c1");
+    MakeCgroup("/kubepods/burstable/pod1/c2");
+    MakeCgroup("/kubepods/besteffort/pod2/c1");
+    MakeCgroup("/kubepods/besteffort/pod2/c2");
+    t_.Write(
+        std::string("cpu") + kPod1 + "/cpu.stat",
+        "nr_periods 50\nnr_throttled 7\nthrottled_time 123456789\nnr_bursts 0\nburst_time 0\n");
+    t_.Write(std::string("cpuacct") + kPod1 + "/cpuacct.usage", "987654321\n");
+    layout_ = CgroupLayout{{t_.Path("cpu"), CgroupVersion::kV1},
+                           ControllerMount{t_.Path("cpuacct"), CgroupVersion::kV1},
+                           std::nullopt};
+  }
+  void MakeCgroup(const std::string& path) {
+    t_.Write("cpu" + path + "/cpu.stat",
+             "nr_periods 0\nnr_throttled 0\nthrottled_time 0\nnr_bursts 0\nburst_time 0\n");
+    t_.Write("cpuacct" + path + "/cpuacct.usage", "0\n");
+  }
+  uint64_t Id(const std::string& path) {
+    struct stat st;
+    EXPECT_EQ(stat(t_.Path("cpu" + path).c_str(), &st), 0) << path;
+    return st.st_ino;
+  }
+
+  TempTree t_;
+  CgroupLayout layout_;
+  FakeEventSource source_;
+};
+
+TEST_F(CollectorTest, FoldsIdsIntoWorkloadsByDepth) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  uint64_t c1 = Id("/kubepods/burstable/pod1/c1"), c2 = Id("/kubepods/burstable/pod1/c2");
+  uint64_t be = Id("/kubepods/besteffort/pod2/c1");
+  source_.AddWait(c1, SW_REASON_WAKEUP, 5000, 10);        // 10 x 5 us
+  source_.AddWait(c2, SW_REASON_WAKEUP, 2000000, 3);      // 3 x 2 ms
+  source_.AddWait(c1, SW_REASON_PREEMPTED, 4000000, 4);   // 4 x 4 ms
+  source_.AddWait(c2, SW_REASON_THROTTLED, 80000000, 2);  // 2 x 80 ms throttled
+  source_.AddThrottleEvents(c2, 2);
+  source_.AddWait(be, SW_REASON_PREEMPTED, 9000000, 1);
+
+  auto snap = c.Collect(10s);
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  ASSERT_EQ(snap->workloads.size(), 2u);
+  const WorkloadSample& p1 = snap->workloads.at(kPod1);
+  EXPECT_EQ(p1.workload, kPod1);
+  EXPECT_EQ(p1.cgroup_path, kPod1);
+  EXPECT_EQ(p1.runq_wakeup.Count(), 13u);
+  EXPECT_EQ(p1.runq_wakeup.SumNs(), 10u * 5000 + 3u * 2000000);
+  EXPECT_EQ(p1.runq_wakeup.BucketCount(LatencyHistogram::BucketOf(5000)), 10u);
+  EXPECT_EQ(p1.runq_preempted.Count(), 4u);
+  EXPECT_EQ(p1.throttle_wait.Count(), 2u);  // throttled waits stay out of run-queue latency
+  EXPECT_EQ(p1.throttle_wait.SumNs(), 160000000u);
+  EXPECT_EQ(p1.throttle_events, 2u);
+  // cgroupfs ground truth of the workload's own cgroup.
+  ASSERT_TRUE(p1.cpu_stat);
+  EXPECT_EQ(p1.cpu_stat->nr_periods, 50u);
+  EXPECT_EQ(p1.cpu_stat->nr_throttled, 7u);
+  EXPECT_EQ(p1.cpu_stat->throttled_ns, 123456789u);
+  EXPECT_EQ(p1.cpu_usage_ns, 987654321u);
+  EXPECT_FALSE(p1.psi);  // v1: no per-cgroup PSI
+  EXPECT_EQ(snap->workloads.at(kPod2).runq_preempted.Count(), 1u);
+  EXPECT_TRUE(c.warnings().empty());
+  EXPECT_EQ(snap->tracked_workloads, 2u);
+  EXPECT_EQ(snap->taken_at, 10s);
+}
+
+TEST_F(CollectorTest, PreemptionPairsFoldByLabel) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  uint64_t a1 = Id("/kubepods/burstable/pod1/c1"), a2 = Id("/kubepods/burstable/pod1/c2");
+  uint64_t b1 = Id("/kubepods/besteffort/pod2/c1"), b2 = Id("/kubepods/besteffort/pod2/c2");
+  source_.AddPreemptions(a1, b1, 5);
+  source_.AddPreemptions(a2, b2, 7);
+  source_.AddPreemptions(b1, a1, 2);
+  source_.AddPreemptions(a1, a2, 3);  // inside one workload at this depth
+  auto snap = c.Collect(10s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->preemptions.size(), 3u);
+  EXPECT_EQ((snap->preemptions[{kPod1, kPod2}]), 12u);
+  EXPECT_EQ((snap->preemptions[{kPod2, kPod1}]), 2u);
+  EXPECT_EQ((snap->preemptions[{kPod1, kPod1}]), 3u);
+}
+
+TEST_F(CollectorTest, UnresolvableIdsShareOneUnknownSeriesAndAreForgotten) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader);
+  for (uint64_t bogus = 1ull << 40; bogus < (1ull << 40) + 100; bogus++)
+    source_.AddWait(bogus, SW_REASON_WAKEUP, 3000);
+  source_.AddPreemptions(1ull << 40, Id("/kubepods/burstable/pod1/c1"), 4);
+  auto snap = c.Collect(10s);
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->workloads.size(), 1u);
+  const WorkloadSample& u = snap->workloads.at(kUnknownWorkload);
+  EXPECT_EQ(u.runq_wakeup.Count(), 100u);
+  EXPECT_EQ(u.cgroup_path, "");
+  EXPECT_FALSE(u.cpu_stat);
+  EXPECT_EQ((snap->preemptions[{kUnknownWorkload, "/kubepods/burstable/pod1"}]), 4u);
+  // A walk after they were first seen did not find them: their kernel entries are dropped...
+  EXPECT_TRUE(source_.WasForgotten(1ull << 40));
+  EXPECT_EQ(c.forgotten_ids(), 100u);
+  EXPECT_EQ(source_.events().workloads.size(), 0u);
+  // ...and the unknown series keeps what they counted (monotonic), next interval and after.
+  for (auto now : {11s, 20s, 40s}) {
+    auto again = c.Collect(now);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->workloads.at(kUnknownWorkload).runq_wakeup.Count(), 100u);
+    EXPECT_EQ((again->preemptions[{kUnknownWorkload, "/kubepods/burstable/pod1"}]), 4u);
+  }
+  EXPECT_EQ(c.forgotten_ids(), 100u);  // forgotten once each
+}
+
+TEST_F(CollectorTest, CountersStayMonotonicWhenACgroupIsRemoved) {
+  CgroupResolver resolver(layout_.cpu.path, {.min_refresh_interval = 1s, .gc_interval = 5s});
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  uint64_t gone = Id("/kubepods/besteffort/pod2/c1"), stays = Id("/kubepods/besteffort/pod2/c2");
+  uint64_t victim = Id("/kubepods/burstable/pod1/c1");
+  source_.AddWait(gone, SW_REASON_PREEMPTED, 6000000, 8);
+  source_.AddThrottleEvents(gone, 3);
+  source_.AddWait(stays, SW_REASON_PREEMPTED, 6000000, 1);
+  source_.AddPreemptions(victim, gone, 6);
+  auto s1 = c.Collect(10s);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->workloads.at(kPod2).runq_preempted.Count(), 9u);
+
+  std::filesystem::remove_all(t_.Path("cpu/kubepods/besteffort/pod2/c1"));
+  auto s2 = c.Collect(16s);  // past gc_interval: the walk notices the removal
+  ASSERT_TRUE(s2.ok());
+  EXPECT_TRUE(source_.WasForgotten(gone));
+  EXPECT_FALSE(source_.WasForgotten(stays));
+  EXPECT_EQ(source_.events().workloads.count(gone), 0u);
+  source_.AddWait(stays, SW_REASON_PREEMPTED, 6000000, 2);
+  auto s3 = c.Collect(17s);
+  ASSERT_TRUE(s3.ok());
+  for (const Snapshot* s : {&*s2, &*s3}) {
+    const WorkloadSample& p2 = s->workloads.at(kPod2);
+    EXPECT_GE(p2.runq_preempted.Count(), 9u);
+    EXPECT_EQ(p2.throttle_events, 3u);
+    EXPECT_EQ((s->preemptions.at({kPod1, kPod2})), 6u);
+  }
+  EXPECT_EQ(s3->workloads.at(kPod2).runq_preempted.Count(), 11u);
+  EXPECT_EQ(s3->workloads.at(kPod2).runq_preempted.SumNs(), 11u * 6000000);
+}
+
+TEST_F(CollectorTest, RemovedWorkloadGivesItsSlotBack) {
+  CgroupResolver resolver(layout_.cpu.path, {.min_refresh_interval = 1s, .gc_interval = 5s});
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 1});
+  source_.AddWait(Id("/kubepods/besteffort/pod2/c1"), SW_REASON_WAKEUP, 3000);
+  source_.AddWait(Id("/kubepods/burstable/pod1/c1"), SW_REASON_WAKEUP, 3000);
+  auto s1 = c.Collect(10s);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->workloads.size(), 2u);  // one real series, one overflow
+  EXPECT_TRUE(s1->workloads.count(kOverflowWorkload));
+  EXPECT_EQ(s1->overflowed_workloads, 1u);
+  std::string first = s1->workloads.begin()->first == kOverflowWorkload
+                          ? std::next(s1->workloads.begin())->first
+                          : s1->workloads.begin()->first;
+  std::filesystem::remove_all(t_.Path("cpu" + first));
+  ASSERT_TRUE(c.Collect(16s).ok());  // walk: forgotten
+  auto s3 = c.Collect(22s);          // entries gone, label released
+  ASSERT_TRUE(s3.ok());
+  EXPECT_FALSE(s3->workloads.count(first));
+  EXPECT_EQ(s3->tracked_workloads, 0u);
+  // A new workload now gets the free slot; the overflowed one stays in overflow (no jumps).
+  MakeCgroup("/newpod");
+  source_.AddWait(Id("/newpod"), SW_REASON_WAKEUP, 3000);
+  auto s4 = c.Collect(24s);
+  ASSERT_TRUE(s4.ok());
+  EXPECT_TRUE(s4->workloads.count("/newpod"));
+  EXPECT_EQ(s4->workloads.at(kOverflowWorkload).runq_wakeup.Count(), 1u);
+}
+
+TEST_F(CollectorTest, IdSeenBeforeItsDirectoryWasWalkedMovesFromUnknownWithoutLoss) {
+  CgroupResolver resolver(layout_.cpu.path, {.min_refresh_interval = 1s, .gc_interval = 60s});
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  source_.AddWait(Id("/kubepods/burstable/pod1/c1"), SW_REASON_WAKEUP, 3000);
+  ASSERT_TRUE(c.Collect(10s).ok());  // walk at 10 s
+  MakeCgroup("/kubepods/burstable/pod9/c1");
+  uint64_t late = Id("/kubepods/burstable/pod9/c1");
+  source_.AddWait(late, SW_REASON_WAKEUP, 3000, 5);
+  auto s1 = c.Collect(10s + 500ms);  // rate-limited: no walk yet
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->workloads.at(kUnknownWorkload).runq_wakeup.Count(), 5u);
+  EXPECT_FALSE(source_.WasForgotten(late));  // no walk since: not known to be gone
+  source_.AddWait(late, SW_REASON_WAKEUP, 3000, 2);
+  auto s2 = c.Collect(12s);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->workloads.at(kUnknownWorkload).runq_wakeup.Count(), 5u);  // never decreases
+  EXPECT_EQ(s2->workloads.at("/kubepods/burstable/pod9").runq_wakeup.Count(), 2u);
+  source_.AddWait(late, SW_REASON_WAKEUP, 3000, 1);
+  auto s3 = c.Collect(13s);
+  EXPECT_EQ(s3->workloads.at("/kubepods/burstable/pod9").runq_wakeup.Count(), 3u);
+}
+
+TEST_F(CollectorTest, RecreatedMapEntryDoesNotMakeCountersGoBackwards) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  uint64_t id = Id("/kubepods/burstable/pod1/c1");
+  source_.AddWait(id, SW_REASON_WAKEUP, 3000, 10);
+  ASSERT_TRUE(c.Collect(10s).ok());
+  source_.events().workloads[id] = RawWorkloadStats{};  // deleted and recreated in the kernel
+  source_.AddWait(id, SW_REASON_WAKEUP, 3000, 4);
+  auto s = c.Collect(11s);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->workloads.at(kPod1).runq_wakeup.Count(), 14u);
+}
+
+TEST_F(CollectorTest, CardinalityIsBoundedWithThousandsOfCgroups) {
+  constexpr size_t kMax = 25;
+  for (int i = 0; i < 2000; i++) MakeCgroup("/batch/job" + std::to_string(i) + "/task");
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 2, .max_workloads = kMax});
+  uint64_t total = 0;
+  for (int i = 0; i < 2000; i++) {
+    source_.AddWait(Id("/batch/job" + std::to_string(i) + "/task"), SW_REASON_WAKEUP, 3000, 2);
+    total += 2;
+  }
+  for (uint64_t bogus = 1ull << 41; bogus < (1ull << 41) + 500; bogus++) {
+    source_.AddWait(bogus, SW_REASON_WAKEUP, 3000);
+    total += 1;
+  }
+  auto snap = c.Collect(10s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_LE(snap->workloads.size(), kMax + 2);
+  EXPECT_TRUE(snap->workloads.count(kOverflowWorkload));
+  EXPECT_TRUE(snap->workloads.count(kUnknownWorkload));
+  EXPECT_EQ(snap->tracked_workloads, kMax);
+  EXPECT_EQ(snap->overflowed_workloads, 2000 - kMax);
+  // Folding loses nothing: every event is in exactly one series.
+  uint64_t sum = 0;
+  for (const auto& [label, s] : snap->workloads) sum += s.runq_wakeup.Count();
+  EXPECT_EQ(sum, total);
+  EXPECT_EQ(snap->workloads.at(kOverflowWorkload).runq_wakeup.Count(), (2000 - kMax) * 2);
+}
+
+TEST_F(CollectorTest, PassesThroughDropsAndProgramStats) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader);
+  source_.AddDropped(SW_DROP_NEGATIVE_DELTA, 3);
+  source_.AddDropped(SW_DROP_WORKLOAD_MAP_FULL, 11);
+  source_.SetPrograms({{"handle_sched_switch", 5500, 100}, {"handle_sched_wakeup", 1200, 20}},
+                      true);
+  auto snap = c.Collect(1s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->dropped[SW_DROP_NEGATIVE_DELTA], 3u);
+  EXPECT_EQ(snap->dropped[SW_DROP_WORKLOAD_MAP_FULL], 11u);
+  EXPECT_TRUE(snap->bpf_stats_enabled);
+  ASSERT_EQ(snap->programs.size(), 2u);
+  EXPECT_EQ(snap->programs[0].run_time_ns, 5500u);
+}
+
+TEST_F(CollectorTest, MalformedCpuStatIsAWarningNotAFailure) {
+  t_.Write(std::string("cpu") + kPod1 + "/cpu.stat", "nr_periods many\n");
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader);
+  source_.AddWait(Id("/kubepods/burstable/pod1/c1"), SW_REASON_WAKEUP, 3000);
+  auto snap = c.Collect(1s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_FALSE(snap->workloads.at(kPod1).cpu_stat);
+  EXPECT_EQ(snap->workloads.at(kPod1).cpu_usage_ns, 987654321u);
+  ASSERT_EQ(c.warnings().size(), 1u);
+  EXPECT_THAT(c.warnings()[0].message, HasSubstr(t_.Path("cpu/kubepods/burstable/pod1/cpu.stat")));
+}
+
+TEST_F(CollectorTest, EventSourceFailureIsAnError) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader);
+  source_.FailNextRead(Error{EBADF, "bpf map lookup: Bad file descriptor"});
+  auto snap = c.Collect(1s);
+  ASSERT_FALSE(snap.ok());
+  EXPECT_THAT(snap.error().message, HasSubstr("reading BPF counters"));
+  EXPECT_THAT(snap.error().message, HasSubstr("Bad file descriptor"));
+  EXPECT_TRUE(c.Collect(2s).ok());
+}
+
+}  // namespace
+}  // namespace sw

@@ -1,0 +1,88 @@
+// Collector: turns the raw, per-cgroup-id BPF counts of an EventSource into a per-workload
+// Snapshot every interval. Ids are resolved to cgroup paths (CgroupResolver), folded to workload
+// labels at the configured depth with a cap on the number of series (WorkloadLabeler), and the
+// workload's own cpu.stat / CPU usage / PSI are read (CgroupStatReader).
+//
+// Every counter in the Snapshot is cumulative and monotonic per series, even though cgroups come
+// and go: when a cgroup disappears, its BPF entries are Forgotten (bounded maps stay bounded) and
+// its last totals are "retired" into its workload's series, which keeps them. An id's label is
+// sticky; the only relabelling is "unknown" -> real path (an id seen before its directory was
+// walked), and then the totals so far stay in "unknown" and only later increments move.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cgroup/cpu_stat.h"
+#include "cgroup/resolver.h"
+#include "cgroup/workload.h"
+#include "collect/event_source.h"
+#include "collect/snapshot.h"
+#include "common/result.h"
+
+namespace sw {
+
+struct CollectorOptions {
+  int depth = 3;               // workload = cgroup path cut to this many components
+  size_t max_workloads = 500;  // real-cgroup series; beyond, workloads fold into "overflow"
+};
+
+class Collector {
+ public:
+  Collector(EventSource& source, CgroupResolver& resolver, const CgroupStatReader& reader,
+            CollectorOptions options = {});
+
+  // Reads the event source and cgroupfs once. Error only when the event source cannot be read
+  // or the cgroup hierarchy itself is gone; per-cgroup problems become warnings().
+  Result<Snapshot> Collect(std::chrono::nanoseconds now);
+
+  // Non-fatal problems of the last Collect (a malformed cpu.stat, an unreadable file), for the
+  // agent log; each names the file or cgroup.
+  const std::vector<Error>& warnings() const { return warnings_; }
+  // Cgroup ids handed to EventSource::Forget so far (for tests and the agent log).
+  uint64_t forgotten_ids() const { return forgotten_; }
+
+ private:
+  struct IdLabel {
+    std::string label;        // series label (depth path, "overflow" or "unknown")
+    std::string depth_label;  // depth path even when folded into overflow; "" when unknown
+    uint64_t walks_at_first_sight = 0;
+  };
+  struct IdAccount {
+    std::string label;
+    RawWorkloadStats baseline;  // already retired into an earlier label (or zero)
+    RawWorkloadStats last;
+  };
+  struct PairAccount {
+    std::pair<std::string, std::string> labels;
+    uint64_t baseline = 0;
+    uint64_t last = 0;
+  };
+
+  const IdLabel& LabelOf(uint64_t id, std::chrono::nanoseconds now, std::vector<uint64_t>* forget);
+  void ReleaseDeadLabels();
+
+  EventSource& source_;
+  CgroupResolver& resolver_;
+  const CgroupStatReader& reader_;
+  CollectorOptions options_;
+  WorkloadLabeler labeler_;
+
+  std::map<uint64_t, IdLabel> labels_;
+  std::map<uint64_t, IdAccount> accounts_;
+  std::map<std::pair<uint64_t, uint64_t>, PairAccount> pairs_;
+  std::map<std::string, RawWorkloadStats> retired_;
+  std::map<std::pair<std::string, std::string>, uint64_t> retired_pairs_;
+  std::set<uint64_t> forgotten_pending_;  // Forget()ed, entries not yet gone from the source
+  std::vector<Error> warnings_;
+  uint64_t forgotten_ = 0;
+  uint64_t walks_at_last_release_ = 0;
+  uint64_t walks_before_read_ = 0;
+};
+
+}  // namespace sw
