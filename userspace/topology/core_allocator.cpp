@@ -1,0 +1,216 @@
+#include "topology/core_allocator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <tuple>
+
+namespace sw {
+
+Result<CoreAllocator> CoreAllocator::Create(Topology topology, AllocatorConfig config) {
+  if (topology.cores.empty()) return Error{EINVAL, "topology has no cores"};
+  if (config.shared_pool_min_cores < 1)
+    return Error{EINVAL, "shared_pool_min_cores must be at least 1 (got " +
+                             std::to_string(config.shared_pool_min_cores) +
+                             "): the shared pool can never be empty"};
+  if (!(config.max_exclusive_fraction > 0.0 && config.max_exclusive_fraction <= 1.0))
+    return Error{EINVAL, "max_exclusive_fraction must be in (0, 1], got " +
+                             std::to_string(config.max_exclusive_fraction)};
+  CpuSet all = topology.AllCpus();
+  for (int cpu : config.reserved_cpus)
+    if (!all.count(cpu))
+      return Error{EINVAL, "reserved CPU " + std::to_string(cpu) +
+                               " does not exist on this machine (CPUs " + FormatCpuList(all) + ")"};
+  return CoreAllocator(std::move(topology), std::move(config));
+}
+
+CpuSet CoreAllocator::CpusOf(const std::vector<int>& cores) const {
+  CpuSet s;
+  for (int i : cores) s.insert(topo_.cores[i].cpus.begin(), topo_.cores[i].cpus.end());
+  return s;
+}
+
+CpuSet CoreAllocator::ExclusiveCpus() const {
+  CpuSet s;
+  for (const auto& [name, cores] : held_) {
+    CpuSet c = CpusOf(cores);
+    s.insert(c.begin(), c.end());
+  }
+  return s;
+}
+
+CpuSet CoreAllocator::SharedPool() const {
+  CpuSet all = topo_.AllCpus();
+  for (int c : ExclusiveCpus()) all.erase(c);
+  return all;
+}
+
+namespace {
+
+// Picks `k` cores out of `free` (core indexes), compact in `domain_of` groups: the best-fitting
+// single group when one can hold them all (preferring groups the workload runs on, then the
+// fullest group that fits, then the highest-numbered), otherwise groups in order of preference
+// with the most free cores first. Inside a group, preferred cores first, then highest index.
+template <typename DomainOf, typename Overlap>
+std::vector<int> PickCompact(const std::vector<int>& free, int k, DomainOf domain_of,
+                             Overlap overlap) {
+  std::map<int, std::vector<int>> groups;
+  for (int c : free) groups[domain_of(c)].push_back(c);
+  struct G {
+    int id, size, overlap;
+  };
+  std::vector<G> gs;
+  for (auto& [id, cores] : groups) {
+    int ov = 0;
+    for (int c : cores) ov += overlap(c);
+    gs.push_back({id, static_cast<int>(cores.size()), ov});
+  }
+  std::vector<int> order_ids;
+  auto fits = [&](const G& g) { return g.size >= k; };
+  bool any_fits = std::any_of(gs.begin(), gs.end(), fits);
+  if (any_fits) {
+    std::vector<G> cand;
+    for (const G& g : gs)
+      if (fits(g)) cand.push_back(g);
+    std::sort(cand.begin(), cand.end(), [](const G& a, const G& b) {
+      return std::make_tuple(-a.overlap, a.size, -a.id) < std::make_tuple(-b.overlap, b.size, -b.id);
+    });
+    order_ids.push_back(cand.front().id);
+  } else {
+    std::sort(gs.begin(), gs.end(), [](const G& a, const G& b) {
+      return std::make_tuple(-a.overlap, -a.size, -a.id) < std::make_tuple(-b.overlap, -b.size, -b.id);
+    });
+    for (const G& g : gs) order_ids.push_back(g.id);
+  }
+  std::vector<int> picked;
+  for (int id : order_ids) {
+    std::vector<int> cores = groups[id];
+    std::sort(cores.begin(), cores.end(), [&](int a, int b) {
+      return std::make_tuple(-overlap(a), -a) < std::make_tuple(-overlap(b), -b);
+    });
+    for (int c : cores) {
+      if (static_cast<int>(picked.size()) == k) break;
+      picked.push_back(c);
+    }
+  }
+  return picked;
+}
+
+}  // namespace
+
+Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
+  Allocation out;
+  const int tpc = topo_.ThreadsPerCore();
+  if (req.cpus <= 0) {
+    out.reason = "request for " + std::to_string(req.cpus) + " CPUs for '" + req.workload +
+                 "': nothing to allocate";
+    return out;
+  }
+  if (req.cpus < tpc) {
+    // Warn, don't reject (the working group's wording): the request stays in the shared pool.
+    out.warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
+                           " CPU(s), less than one physical core (" + std::to_string(tpc) +
+                           " threads); exclusive cores are whole cores, so it stays shared");
+    out.reason = "sub-core request";
+    return out;
+  }
+  const int k = (req.cpus + tpc - 1) / tpc;
+  if (k * tpc != req.cpus)
+    out.warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
+                           " CPUs; rounded up to " + std::to_string(k) + " whole core(s) = " +
+                           std::to_string(k * tpc) + " CPUs so no core is shared with others");
+
+  // The workload's own cores are free for it (re-size) and preferred.
+  std::set<int> own;
+  if (auto it = held_.find(req.workload); it != held_.end()) own.insert(it->second.begin(), it->second.end());
+  std::set<int> taken_by_others;
+  for (const auto& [name, cores] : held_)
+    if (name != req.workload) taken_by_others.insert(cores.begin(), cores.end());
+
+  std::vector<int> free;
+  for (const Core& c : topo_.cores) {
+    if (taken_by_others.count(c.index)) continue;
+    bool reserved = false;
+    for (int cpu : c.cpus) reserved |= config_.reserved_cpus.count(cpu) > 0;
+    if (!reserved) free.push_back(c.index);
+  }
+
+  // Floor: the shared pool is every core not held by anyone (reserved cores included).
+  const int total_cores = static_cast<int>(topo_.cores.size());
+  const int shared_after = total_cores - static_cast<int>(taken_by_others.size()) - k;
+  if (shared_after < config_.shared_pool_min_cores) {
+    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload +
+                 "' would leave " + std::to_string(std::max(shared_after, 0)) +
+                 " core(s) to the shared pool, below its floor of " +
+                 std::to_string(config_.shared_pool_min_cores);
+    return out;
+  }
+  // Cap on the total exclusive fraction, in CPUs.
+  const int total_cpus = static_cast<int>(topo_.AllCpus().size());
+  const int cap = static_cast<int>(std::floor(config_.max_exclusive_fraction * total_cpus + 1e-9));
+  const int exclusive_after = static_cast<int>(CpusOf({taken_by_others.begin(), taken_by_others.end()}).size()) + k * tpc;
+  if (exclusive_after > cap) {
+    out.reason = "granting " + std::to_string(k * tpc) + " CPUs to '" + req.workload +
+                 "' would make " + std::to_string(exclusive_after) + " of " +
+                 std::to_string(total_cpus) + " CPUs exclusive, above the cap of " +
+                 std::to_string(cap) + " (max_exclusive_fraction " +
+                 std::to_string(config_.max_exclusive_fraction) + ")";
+    return out;
+  }
+  if (static_cast<int>(free.size()) < k) {
+    out.reason = "only " + std::to_string(free.size()) + " free whole core(s) (not reserved, not held by other workloads), '" +
+                 req.workload + "' needs " + std::to_string(k);
+    return out;
+  }
+
+  auto overlap = [&](int core) {
+    int n = own.count(core) ? 1000 : 0;  // keep what it already has: no needless migration
+    for (int cpu : topo_.cores[core].cpus) n += req.running_on.count(cpu);
+    return n;
+  };
+  // First the node (NUMA node within a package: a machine whose one NUMA node spans two
+  // sockets still keeps a request on one socket), then L3 domains inside the chosen node.
+  auto node_of = [&](int c) { return topo_.cores[c].numa * 4096 + topo_.cores[c].package; };
+  std::vector<int> node_pick = PickCompact(free, k, node_of, overlap);
+  std::set<int> nodes;
+  for (int c : node_pick) nodes.insert(node_of(c));
+  if (nodes.size() > 1)
+    out.warnings.push_back("'" + req.workload + "' needs " + std::to_string(k) +
+                           " cores, more than any single socket/NUMA node has free; spanning " +
+                           std::to_string(nodes.size()) + " nodes");
+  std::vector<int> in_nodes;
+  for (int c : free)
+    if (nodes.count(node_of(c))) in_nodes.push_back(c);
+  std::vector<int> picked = nodes.size() > 1 ? node_pick
+                                             : PickCompact(in_nodes, k,
+                                                           [&](int c) { return topo_.cores[c].l3; },
+                                                           overlap);
+  std::sort(picked.begin(), picked.end());
+  held_[req.workload] = picked;
+  out.granted = true;
+  out.cores = k;
+  out.cpus = CpusOf(picked);
+  return out;
+}
+
+bool CoreAllocator::Release(const std::string& workload) { return held_.erase(workload) > 0; }
+
+Result<void> CoreAllocator::Adopt(const std::string& workload, const CpuSet& cpus) {
+  std::set<int> cores;
+  for (int cpu : cpus) {
+    int c = topo_.CoreOfCpu(cpu);
+    if (c < 0) return Error{EINVAL, "CPU " + std::to_string(cpu) + " does not exist"};
+    cores.insert(c);
+  }
+  std::vector<int> v(cores.begin(), cores.end());
+  if (CpusOf(v) != cpus)
+    return Error{EINVAL, "CPUs " + FormatCpuList(cpus) + " are not whole cores"};
+  for (const auto& [name, held] : held_)
+    for (int c : held)
+      if (name != workload && cores.count(c))
+        return Error{EBUSY, "CPUs " + FormatCpuList(cpus) + " overlap cores held by '" + name + "'"};
+  held_[workload] = v;
+  return Ok();
+}
+
+}  // namespace sw

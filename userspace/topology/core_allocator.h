@@ -1,0 +1,76 @@
+// CoreAllocator: decides which CPUs an exclusive request gets. Pure logic over a `Topology`
+// value (no I/O), deterministic for the same inputs, so the policy engine can ask "what would I
+// get?" in dry-run and tests can check every rule on synthetic machines.
+//
+// Rules (from the Mesos performance-isolation working group, see DESIGN.md):
+//  - whole physical cores only: all hyperthread siblings of a core go together;
+//  - a request below one core is refused with a warning (not an error); a request that is not a
+//    multiple of the threads per core is rounded up to whole cores with a warning;
+//  - one NUMA node / socket when the request fits there, preferring the node the workload already
+//    runs on, then the fullest node that still fits; inside it, the fewest L3 domains;
+//  - higher-numbered cores first, so CPU 0 (housekeeping, most IRQs) stays shared;
+//  - never takes reserved CPUs, never leaves the shared pool with fewer than
+//    `shared_pool_min_cores` whole cores, never exceeds `max_exclusive_fraction` of all CPUs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/cpulist.h"
+#include "common/result.h"
+#include "topology/topology.h"
+
+namespace sw {
+
+struct AllocatorConfig {
+  int shared_pool_min_cores = 1;       // floor of whole cores left to everyone else; >= 1
+  CpuSet reserved_cpus;                // never given away (their cores stay shared)
+  double max_exclusive_fraction = 1.0; // cap on exclusive CPUs / all CPUs, in (0, 1]
+};
+
+struct AllocationRequest {
+  std::string workload;  // key for Release(); one allocation per workload
+  int cpus = 0;          // requested CPUs (hardware threads)
+  CpuSet running_on;     // where the workload runs now (locality preference); may be empty
+};
+
+struct Allocation {
+  bool granted = false;
+  CpuSet cpus;                        // the exclusive CPUs when granted
+  int cores = 0;                      // number of whole cores in `cpus`
+  std::vector<std::string> warnings;  // rounding, sub-core refusal, spanning nodes
+  std::string reason;                 // why nothing was granted (empty when granted)
+};
+
+class CoreAllocator {
+ public:
+  // Validates the configuration against the topology (unknown reserved CPUs, a floor that
+  // leaves nothing to allocate is fine, a floor < 1 or a fraction outside (0,1] is not).
+  static Result<CoreAllocator> Create(Topology topology, AllocatorConfig config);
+
+  // Exclusive cores for a workload. A workload that already holds cores is re-sized: its own
+  // cores count as free and are preferred, so a same-size request returns the same CPUs.
+  Allocation Allocate(const AllocationRequest& request);
+  // Returns the workload's cores to the shared pool; false when it held none.
+  bool Release(const std::string& workload);
+  // Re-registers an allocation found at start-up (e.g. after reconcile). Fails when the CPUs
+  // are not whole free cores.
+  Result<void> Adopt(const std::string& workload, const CpuSet& cpus);
+
+  CpuSet SharedPool() const;  // every CPU not held exclusively
+  CpuSet ExclusiveCpus() const;
+  const std::map<std::string, std::vector<int>>& allocations() const { return held_; }
+  const Topology& topology() const { return topo_; }
+  const AllocatorConfig& config() const { return config_; }
+
+ private:
+  CoreAllocator(Topology t, AllocatorConfig c) : topo_(std::move(t)), config_(std::move(c)) {}
+  CpuSet CpusOf(const std::vector<int>& cores) const;
+
+  Topology topo_;
+  AllocatorConfig config_;
+  std::map<std::string, std::vector<int>> held_;  // workload -> core indexes
+};
+
+}  // namespace sw
