@@ -1,0 +1,491 @@
+// Config parsing and every diagnostic: each test feeds a document with one mistake and checks the
+// exact message, which names the file, the 1-based line and the key.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+#include "support/temp_tree.h"
+
+namespace sw {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+std::vector<std::string> Errors(const std::string& yaml, int cpus = 4) {
+  std::vector<std::string> out;
+  for (const auto& e : ParseConfig(yaml, "config.yaml", cpus).errors) out.push_back(e.ToString());
+  return out;
+}
+
+std::vector<std::string> Warnings(const std::string& yaml, int cpus = 4) {
+  std::vector<std::string> out;
+  for (const auto& e : ParseConfig(yaml, "config.yaml", cpus).warnings) out.push_back(e.ToString());
+  return out;
+}
+
+// The issue's example, verbatim.
+const char* kIssueExample = R"(listen: 127.0.0.1:9750
+interval: 500ms                # collection and control period
+state_dir: /var/lib/schedwarden
+enforcement:
+  mode: enforce                # observe | dry-run | enforce
+  shared_pool_min_cores: 1
+  max_exclusive_fraction: 0.5  # of all CPUs
+  reserved_cpus: ""            # e.g. "0" — never given away
+workloads:
+  - name: web
+    match: { cgroup: "/lc*" }              # glob on the cpu-controller cgroup path
+    class: latency-critical                # latency-critical | latency-sensitive | normal | best-effort
+    slo: { runq_p99: 2ms }                 # objective on run-queue latency (reason wakeup+preempted)
+    exclusive: on-interference             # never | on-interference | always
+  - name: batch
+    match: { cgroup: "/be*" }
+    class: best-effort
+)";
+
+TEST(Config, ParsesTheIssueExample) {
+  ConfigLoad load = ParseConfig(kIssueExample, "config.yaml", 2);
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_TRUE(load.warnings.empty()) << load.Text();
+  const Config& c = *load.config;
+  EXPECT_EQ(c.source, "config.yaml");
+  EXPECT_EQ(c.listen, "127.0.0.1:9750");
+  EXPECT_EQ(c.interval, 500ms);
+  EXPECT_EQ(c.state_dir, "/var/lib/schedwarden");
+  EXPECT_EQ(c.enforcement.mode, EnforcementMode::kEnforce);
+  EXPECT_EQ(c.enforcement.shared_pool_min_cores, 1);
+  EXPECT_DOUBLE_EQ(c.enforcement.max_exclusive_fraction, 0.5);
+  EXPECT_TRUE(c.enforcement.reserved_cpus.empty());
+  ASSERT_EQ(c.workloads.size(), 2u);
+  EXPECT_EQ(c.workloads[0].name, "web");
+  EXPECT_EQ(c.workloads[0].match.cgroup, "/lc*");
+  EXPECT_EQ(c.workloads[0].cls, WorkloadClass::kLatencyCritical);
+  EXPECT_EQ(c.workloads[0].slo_runq_p99, 2ms);
+  EXPECT_EQ(c.workloads[0].exclusive, ExclusivePolicy::kOnInterference);
+  EXPECT_EQ(c.workloads[0].line, 10);
+  EXPECT_EQ(c.workloads[1].cls, WorkloadClass::kBestEffort);
+  EXPECT_EQ(c.workloads[1].exclusive, ExclusivePolicy::kNever);
+}
+
+TEST(Config, EmptyDocumentKeepsDefaults) {
+  ConfigLoad load = ParseConfig("", "c.yaml", 2);
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->interval, 500ms);
+  EXPECT_EQ(load.config->observer.cgroup_root, "/sys/fs/cgroup");
+  EXPECT_EQ(load.config->observer.workload_depth, 3);
+  EXPECT_EQ(load.config->observer.max_workloads, 1000);
+  EXPECT_EQ(load.config->controller.violation_intervals, 3);
+  EXPECT_EQ(load.config->controller.relief_window, 30s);
+  EXPECT_TRUE(load.config->workloads.empty());
+}
+
+TEST(Config, ParsesEverySection) {
+  ConfigLoad load = ParseConfig(R"(enforcement:
+  mode: dry-run
+  reserved_cpus: "0"
+  max_exclusive_fraction: 0.25
+observer:
+  cgroup_root: /tmp/cg
+  proc_root: /tmp/proc
+  labels_dir: /run/labels
+  workload_depth: 4
+  max_workloads: 50
+controller:
+  violation_intervals: 5
+  verify_intervals: 2
+  improvement_margin: 0.3
+  relief_window: 1m
+  relief_margin: 0.1
+  cooldown: 0s
+  max_actions_per_minute: 3
+  neighbour_cpu_threshold: 0.5
+  reclassify_interval: 2s
+  status_actions: 7
+workloads:
+  - name: db
+    match: { comm: "postgres*", k8s_qos: Guaranteed, labels: { cpu_hint: exclusive } }
+    class: latency-critical
+    slo: { runq_p99: 500us }
+    exclusive: always
+    exclusive_cpus: 1
+)",
+                                "c.yaml", 8);
+  ASSERT_TRUE(load.config) << load.Text();
+  const Config& c = *load.config;
+  EXPECT_EQ(c.enforcement.mode, EnforcementMode::kDryRun);
+  EXPECT_EQ(c.enforcement.reserved_cpus, (CpuSet{0}));
+  EXPECT_EQ(c.observer.cgroup_root, "/tmp/cg");
+  EXPECT_EQ(c.observer.proc_root, "/tmp/proc");
+  EXPECT_EQ(c.observer.labels_dir, "/run/labels");
+  EXPECT_EQ(c.observer.workload_depth, 4);
+  EXPECT_EQ(c.observer.max_workloads, 50);
+  EXPECT_EQ(c.controller.violation_intervals, 5);
+  EXPECT_EQ(c.controller.verify_intervals, 2);
+  EXPECT_DOUBLE_EQ(c.controller.improvement_margin, 0.3);
+  EXPECT_EQ(c.controller.relief_window, 60s);
+  EXPECT_DOUBLE_EQ(c.controller.relief_margin, 0.1);
+  EXPECT_EQ(c.controller.cooldown, 0s);
+  EXPECT_EQ(c.controller.max_actions_per_minute, 3);
+  EXPECT_DOUBLE_EQ(c.controller.neighbour_cpu_threshold, 0.5);
+  EXPECT_EQ(c.controller.reclassify_interval, 2s);
+  EXPECT_EQ(c.controller.status_actions, 7);
+  const WorkloadRule& w = c.workloads.at(0);
+  EXPECT_EQ(w.match.comm, "postgres*");
+  EXPECT_EQ(w.match.k8s_qos, K8sQos::kGuaranteed);
+  EXPECT_EQ(w.match.labels.at("cpu_hint"), "exclusive");
+  EXPECT_EQ(w.slo_runq_p99, 500us);
+  EXPECT_EQ(w.exclusive, ExclusivePolicy::kAlways);
+  EXPECT_EQ(w.exclusive_cpus, 1);
+}
+
+TEST(Config, EmbeddedDefaultParsesAndClassifiesKubernetesOnly) {
+  for (int cpus : {1, 2, 128}) {
+    ConfigLoad load = LoadDefaultConfig(cpus);
+    ASSERT_TRUE(load.config) << load.Text();
+    EXPECT_TRUE(load.warnings.empty()) << load.Text();
+    const auto& w = load.config->workloads;
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_EQ(w[0].match.k8s_qos, K8sQos::kBestEffort);
+    EXPECT_EQ(w[0].cls, WorkloadClass::kBestEffort);
+    EXPECT_EQ(w[1].match.k8s_qos, K8sQos::kGuaranteed);
+    EXPECT_EQ(w[1].cls, WorkloadClass::kLatencySensitive);
+    // Enforces nothing else: nothing latency-critical, nothing exclusive.
+    for (const auto& r : w) {
+      EXPECT_NE(r.cls, WorkloadClass::kLatencyCritical);
+      EXPECT_EQ(r.exclusive, ExclusivePolicy::kNever);
+    }
+    EXPECT_EQ(load.config->source, "<embedded default>");
+  }
+}
+
+// --- one test per diagnostic ----------------------------------------------------------------
+
+TEST(ConfigErrors, ZeroSlo) {
+  EXPECT_THAT(Errors(R"(workloads:
+  - name: web
+    match: { cgroup: "/lc*" }
+    class: latency-critical
+    slo: { runq_p99: 0ms }
+)"),
+              Contains("config.yaml:5: workloads[0].slo.runq_p99: \"0ms\" must be > 0"));
+}
+
+TEST(ConfigErrors, SyntaxError) {
+  EXPECT_THAT(Errors("listen: 127.0.0.1:1\ninterval: a: b\n"),
+              Contains("config.yaml:2: YAML syntax error: illegal map value"));
+  // An unclosed flow is only noticed at the end of the document.
+  EXPECT_THAT(Errors("listen: [1,\ninterval: 5ms\n"),
+              Contains("config.yaml:3: YAML syntax error: end of sequence flow not found"));
+}
+
+TEST(ConfigErrors, RootMustBeAMap) {
+  EXPECT_THAT(Errors("- a\n- b\n"),
+              Contains("config.yaml:1: the config must be a map of keys, got a list"));
+}
+
+TEST(ConfigErrors, UnknownKeysAtEveryLevel) {
+  auto e = Errors(R"(listen: 127.0.0.1:1
+intervall: 1s
+enforcement:
+  moed: enforce
+observer: { depth: 2 }
+controller:
+  cooldwn: 1s
+workloads:
+  - name: a
+    match: { cgroup: "/a", pid: 3 }
+    class: normal
+    priority: 3
+    slo: { p99: 1ms }
+)");
+  EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
+                          "interval, state_dir, enforcement, observer, controller, workloads)"));
+  EXPECT_THAT(e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
+                          "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus)"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:5: observer.depth: unknown key")));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: controller.cooldwn: unknown key")));
+  EXPECT_THAT(e, Contains("config.yaml:10: workloads[0].match.pid: unknown key (expected one of: "
+                          "cgroup, comm, k8s_qos, labels)"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:12: workloads[0].priority: unknown key")));
+  EXPECT_THAT(e, Contains("config.yaml:13: workloads[0].slo.p99: unknown key (expected one of: "
+                          "runq_p99)"));
+  EXPECT_THAT(e, Contains("config.yaml:13: workloads[0].slo: missing runq_p99 (e.g. slo: { "
+                          "runq_p99: 2ms })"));
+}
+
+TEST(ConfigErrors, CollectsAllErrorsInFileOrder) {
+  auto load = ParseConfig("interval: fast\nlisten: nowhere\nstate_dir: relative\n", "c.yaml", 2);
+  ASSERT_FALSE(load.config);
+  ASSERT_EQ(load.errors.size(), 3u) << load.Text();
+  EXPECT_EQ(load.errors[0].line, 1);
+  EXPECT_EQ(load.errors[0].key, "interval");
+  EXPECT_EQ(load.errors[1].ToString(),
+            "c.yaml:2: listen: \"nowhere\" must be HOST:PORT, e.g. 127.0.0.1:9750");
+  EXPECT_EQ(load.errors[2].ToString(),
+            "c.yaml:3: state_dir: \"relative\" must be an absolute path");
+}
+
+TEST(ConfigErrors, DuplicateKey) {
+  EXPECT_THAT(Errors("interval: 1s\nlisten: 127.0.0.1:1\ninterval: 2s\n"),
+              Contains("config.yaml:3: interval: duplicate key"));
+}
+
+TEST(ConfigErrors, BadDurations) {
+  auto e = Errors("interval: 5\ncontroller:\n  relief_window: soon\n  cooldown: [1s]\n");
+  EXPECT_THAT(e, Contains("config.yaml:1: interval: bad duration '5': expected a number and a "
+                          "unit (ns, us, ms, s, m, h), e.g. 500ms"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:3: controller.relief_window: bad duration "
+                                    "'soon'")));
+  EXPECT_THAT(e, Contains("config.yaml:4: controller.cooldown: expected a duration like 500ms, "
+                          "got a list"));
+  EXPECT_THAT(Errors("interval: 1ms\n"),
+              Contains("config.yaml:1: interval: \"1ms\" is too short: the interval must be >= "
+                       "10ms"));
+  EXPECT_THAT(Errors("interval: 0s\n"), Contains("config.yaml:1: interval: \"0s\" must be > 0"));
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  auto e = Errors(R"(listen: { host: x }
+enforcement:
+  shared_pool_min_cores: two
+  max_exclusive_fraction: lots
+observer:
+  workload_depth: [1]
+  max_workloads: 0
+controller:
+  relief_margin: { a: 1 }
+  violation_intervals: 2.5
+workloads: { name: x }
+)");
+  EXPECT_THAT(e, Contains("config.yaml:1: listen: expected a string, got a map"));
+  EXPECT_THAT(e, Contains("config.yaml:3: enforcement.shared_pool_min_cores: \"two\" is not an "
+                          "integer"));
+  EXPECT_THAT(e, Contains("config.yaml:4: enforcement.max_exclusive_fraction: \"lots\" is not a "
+                          "number"));
+  EXPECT_THAT(e, Contains("config.yaml:6: observer.workload_depth: expected an integer, got a "
+                          "list"));
+  EXPECT_THAT(e, Contains("config.yaml:7: observer.max_workloads: \"0\" must be between 1 and "
+                          "1000000"));
+  EXPECT_THAT(e, Contains("config.yaml:9: controller.relief_margin: expected a number, got a map"));
+  EXPECT_THAT(e, Contains("config.yaml:10: controller.violation_intervals: \"2.5\" is not an "
+                          "integer"));
+  EXPECT_THAT(e, Contains("config.yaml:11: workloads: expected a list of workloads, got a map"));
+  EXPECT_THAT(Errors("enforcement: 3\n"),
+              Contains("config.yaml:1: enforcement: expected a map, got a scalar"));
+}
+
+TEST(ConfigErrors, EnforcementValues) {
+  auto e = Errors(R"(enforcement:
+  mode: yes-please
+  max_exclusive_fraction: 1
+  reserved_cpus: "0-x"
+)");
+  EXPECT_THAT(e, Contains("config.yaml:2: enforcement.mode: \"yes-please\" must be one of: "
+                          "observe, dry-run, enforce"));
+  EXPECT_THAT(e, Contains("config.yaml:3: enforcement.max_exclusive_fraction: \"1\" must be in "
+                          "[0, 1)"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:4: enforcement.reserved_cpus: ")));
+  EXPECT_THAT(Errors("enforcement:\n  reserved_cpus: \"1,7\"\n", 4),
+              Contains("config.yaml:2: enforcement.reserved_cpus: CPU 7 does not exist (this "
+                       "machine has CPUs 0-3)"));
+}
+
+TEST(ConfigErrors, ExclusiveFractionThatLeavesNoSharedCore) {
+  // 0.75 of 2 CPUs = 1 exclusive, 1 shared: fine with the default floor of 1 ...
+  EXPECT_TRUE(Errors("enforcement: { max_exclusive_fraction: 0.75 }\n", 2).empty());
+  // ... but not with a floor of 2, and 0.9 of 10 CPUs leaves 1 < 2.
+  EXPECT_THAT(Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n",
+                     10),
+              Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
+                       "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
+                       "(shared_pool_min_cores/reserved_cpus)"));
+  // Reserved CPUs stay in the shared pool too.
+  EXPECT_THAT(Errors("enforcement:\n  max_exclusive_fraction: 0.5\n  reserved_cpus: 0-2\n", 4),
+              Contains(HasSubstr("config.yaml:2: enforcement.max_exclusive_fraction: 0.5 of 4 "
+                                 "CPUs allows 2 exclusive CPUs and leaves 2 shared, fewer than "
+                                 "the 3")));
+  EXPECT_THAT(Errors("enforcement:\n  shared_pool_min_cores: 3\n", 2),
+              Contains("config.yaml:2: enforcement.shared_pool_min_cores: 3 is more than the 2 "
+                       "CPUs of this machine"));
+}
+
+TEST(ConfigErrors, ObserverPaths) {
+  auto e = Errors("observer:\n  cgroup_root: sys/fs/cgroup\n  proc_root: \"\"\n");
+  EXPECT_THAT(e, Contains("config.yaml:2: observer.cgroup_root: \"sys/fs/cgroup\" must be an "
+                          "absolute path"));
+  EXPECT_THAT(e, Contains("config.yaml:3: observer.proc_root: \"\" must be an absolute path"));
+}
+
+TEST(ConfigErrors, ControllerImpossibleSettings) {
+  auto e = Errors("interval: 2s\ncontroller:\n  improvement_margin: 0\n  relief_window: 1s\n");
+  EXPECT_THAT(e, Contains("config.yaml:3: controller.improvement_margin: \"0\" must be > 0"));
+  EXPECT_THAT(e, Contains("config.yaml:4: controller.relief_window: \"1s\" is shorter than the "
+                          "interval (2s)"));
+  EXPECT_THAT(Errors("controller: { improvement_margin: 1.5 }\n"),
+              Contains("config.yaml:1: controller.improvement_margin: \"1.5\" must be in [0, 1)"));
+}
+
+TEST(ConfigErrors, WorkloadNamesAndRequiredKeys) {
+  auto e = Errors(R"(workloads:
+  - name: web
+    match: { cgroup: "/a" }
+    class: normal
+  - name: web
+    match: { cgroup: "/b" }
+    class: normal
+  - name: "bad name!"
+    match: { cgroup: "/c" }
+    class: normal
+  - class: normal
+  - name: nomatch
+    class: normal
+  - name: noclass
+    match: { cgroup: "/d" }
+  - just-a-string
+)");
+  EXPECT_THAT(e, Contains("config.yaml:5: workloads[1].name: duplicate workload name \"web\" "
+                          "(also workloads[0])"));
+  EXPECT_THAT(e, Contains("config.yaml:8: workloads[2].name: \"bad name!\" must be non-empty and "
+                          "use only letters, digits, _ . -"));
+  EXPECT_THAT(e, Contains("config.yaml:11: workloads[3]: missing name"));
+  EXPECT_THAT(e, Contains("config.yaml:11: workloads[3]: missing match (e.g. match: { cgroup: "
+                          "\"/lc*\" })"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:12: workloads[4]: missing match")));
+  EXPECT_THAT(e, Contains("config.yaml:14: workloads[5]: missing class"));
+  EXPECT_THAT(e, Contains("config.yaml:16: workloads[6]: expected a map, got a scalar"));
+}
+
+TEST(ConfigErrors, ClassAndObjective) {
+  auto e = Errors(R"(workloads:
+  - name: a
+    match: { cgroup: "/a" }
+    class: critical
+  - name: b
+    match: { cgroup: "/b" }
+    class: latency-critical
+  - name: c
+    match: { cgroup: "/c" }
+    class: best-effort
+    slo: { runq_p99: 1ms }
+)");
+  EXPECT_THAT(e, Contains("config.yaml:4: workloads[0].class: \"critical\" must be one of: "
+                          "latency-critical, latency-sensitive, normal, best-effort"));
+  EXPECT_THAT(e, Contains("config.yaml:5: workloads[1].slo: a latency-critical workload needs an "
+                          "objective (e.g. slo: { runq_p99: 2ms })"));
+  EXPECT_THAT(e, Contains("config.yaml:11: workloads[2].slo: an objective on a best-effort "
+                          "workload is never watched: use latency-critical or latency-sensitive"));
+}
+
+TEST(ConfigErrors, ExclusiveSettings) {
+  auto e = Errors(R"(workloads:
+  - name: a
+    match: { cgroup: "/a" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive: sometimes
+  - name: b
+    match: { cgroup: "/b" }
+    class: latency-sensitive
+    exclusive: always
+  - name: c
+    match: { cgroup: "/c" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive: never
+    exclusive_cpus: 2
+  - name: d
+    match: { cgroup: "/d" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive_cpus: 0
+)");
+  EXPECT_THAT(e, Contains("config.yaml:6: workloads[0].exclusive: \"sometimes\" must be one of: "
+                          "never, on-interference, always"));
+  EXPECT_THAT(e, Contains("config.yaml:10: workloads[1].exclusive: exclusive cores are only for "
+                          "latency-critical workloads, this one is latency-sensitive"));
+  EXPECT_THAT(e, Contains("config.yaml:16: workloads[2].exclusive_cpus: set, but this workload "
+                          "never gets exclusive cores (exclusive: never)"));
+  EXPECT_THAT(e, Contains("config.yaml:21: workloads[3].exclusive_cpus: \"0\" must be between 1 "
+                          "and 1048576"));
+}
+
+TEST(ConfigErrors, MatchValues) {
+  auto e = Errors(R"(workloads:
+  - name: a
+    match: {}
+    class: normal
+  - name: b
+    match: { cgroup: "lc*", comm: "" }
+    class: normal
+  - name: c
+    match: { comm: a-very-long-process-name, k8s_qos: gold }
+    class: normal
+  - name: d
+    match: { labels: [cpu_hint] }
+    class: normal
+  - name: e
+    match: "/e"
+    class: normal
+)");
+  EXPECT_THAT(e, Contains("config.yaml:3: workloads[0].match: empty match: give at least one of "
+                          "cgroup, comm, k8s_qos, labels"));
+  EXPECT_THAT(e, Contains("config.yaml:6: workloads[1].match.cgroup: \"lc*\" must start with / "
+                          "(cgroup paths are /-rooted, e.g. /lc*)"));
+  EXPECT_THAT(e, Contains("config.yaml:6: workloads[1].match.comm: must not be empty"));
+  EXPECT_THAT(e, Contains("config.yaml:9: workloads[2].match.comm: \"a-very-long-process-name\" "
+                          "is longer than 15 characters: the kernel truncates comm, so it can "
+                          "never match (use a glob, e.g. a-very-long-pro*)"));
+  EXPECT_THAT(e, Contains("config.yaml:9: workloads[2].match.k8s_qos: \"gold\" must be one of: "
+                          "guaranteed, burstable, besteffort"));
+  EXPECT_THAT(e, Contains("config.yaml:12: workloads[3].match.labels: expected a map, got a list"));
+  EXPECT_THAT(e, Contains("config.yaml:15: workloads[4].match: expected a map, got a scalar"));
+}
+
+TEST(ConfigWarnings, ExclusiveThatCanNeverBeGranted) {
+  const char* doc = R"(enforcement:
+  max_exclusive_fraction: 0.2
+workloads:
+  - name: a
+    match: { cgroup: "/a" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive_cpus: 4
+)";
+  EXPECT_TRUE(Errors(doc, 2).empty());
+  EXPECT_THAT(Warnings(doc, 2),
+              Contains("config.yaml:2: enforcement.max_exclusive_fraction: allows no exclusive "
+                       "CPU on this 2-CPU machine: every exclusive request will be refused"));
+  EXPECT_THAT(Warnings(doc, 10),
+              Contains("config.yaml:8: workloads[0].exclusive_cpus: 4 is more than the 2 "
+                       "exclusive CPUs max_exclusive_fraction allows: it will be capped"));
+}
+
+TEST(CheckConfig, ReportsTextAndExitCodes) {
+  test::TempTree tree;
+  const std::string good = tree.Write("good.yaml", kIssueExample);
+  CheckConfigReport ok = CheckConfig(good, 2);
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.text, good + ": OK (2 workload rules, mode enforce, interval 500ms)\n");
+
+  const std::string bad = tree.Write("bad.yaml", "interval: 0ms\nlisten: x\n");
+  CheckConfigReport r = CheckConfig(bad, 2);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.text, bad + ":1: interval: \"0ms\" must be > 0\n" + bad +
+                        ":2: listen: \"x\" must be HOST:PORT, e.g. 127.0.0.1:9750\n2 error(s) in " +
+                        bad + "\n");
+
+  CheckConfigReport missing = CheckConfig(tree.Path("nope.yaml"), 2);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.text, HasSubstr("nope.yaml: cannot read the config file"));
+
+  auto loaded = LoadConfig(bad, 2);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.error().message, HasSubstr("invalid configuration (nothing was changed):"));
+  EXPECT_THAT(loaded.error().message, HasSubstr(bad + ":2: listen:"));
+  EXPECT_TRUE(LoadConfig(good, 2).ok());
+}
+
+}  // namespace
+}  // namespace sw

@@ -1,0 +1,672 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "common/duration.h"
+#include "common/fs.h"
+
+namespace sw {
+
+const char* WorkloadClassName(WorkloadClass c) {
+  switch (c) {
+    case WorkloadClass::kLatencyCritical: return "latency-critical";
+    case WorkloadClass::kLatencySensitive: return "latency-sensitive";
+    case WorkloadClass::kNormal: return "normal";
+    case WorkloadClass::kBestEffort: return "best-effort";
+  }
+  return "normal";
+}
+
+std::optional<WorkloadClass> ParseWorkloadClass(const std::string& s) {
+  for (auto c : {WorkloadClass::kLatencyCritical, WorkloadClass::kLatencySensitive,
+                 WorkloadClass::kNormal, WorkloadClass::kBestEffort})
+    if (s == WorkloadClassName(c)) return c;
+  return std::nullopt;
+}
+
+const char* ExclusivePolicyName(ExclusivePolicy p) {
+  switch (p) {
+    case ExclusivePolicy::kNever: return "never";
+    case ExclusivePolicy::kOnInterference: return "on-interference";
+    case ExclusivePolicy::kAlways: return "always";
+  }
+  return "never";
+}
+
+const char* EnforcementModeName(EnforcementMode m) {
+  switch (m) {
+    case EnforcementMode::kObserve: return "observe";
+    case EnforcementMode::kDryRun: return "dry-run";
+    case EnforcementMode::kEnforce: return "enforce";
+  }
+  return "observe";
+}
+
+const char* K8sQosName(K8sQos q) {
+  switch (q) {
+    case K8sQos::kGuaranteed: return "guaranteed";
+    case K8sQos::kBurstable: return "burstable";
+    case K8sQos::kBestEffort: return "besteffort";
+  }
+  return "guaranteed";
+}
+
+std::optional<K8sQos> ParseK8sQos(const std::string& s) {
+  std::string lower;
+  for (char ch : s)
+    if (ch != '-' && ch != '_') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (auto q : {K8sQos::kGuaranteed, K8sQos::kBurstable, K8sQos::kBestEffort})
+    if (lower == K8sQosName(q)) return q;
+  return std::nullopt;
+}
+
+std::string ConfigDiagnostic::ToString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+std::string ConfigLoad::Text() const {
+  std::string out;
+  for (const auto& e : errors) out += e.ToString() + "\n";
+  for (const auto& w : warnings) out += "warning: " + w.ToString() + "\n";
+  return out;
+}
+
+namespace {
+
+const char* NodeKind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "a scalar";
+    default: return "an undefined value";
+  }
+}
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); i++) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+// One pass over the document; every check appends to errors/warnings instead of stopping.
+class Parser {
+ public:
+  Parser(std::string file, int cpu_count) : file_(std::move(file)), cpu_count_(cpu_count) {}
+
+  ConfigLoad Run(const std::string& text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      Add(errors_, e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+      return Finish();
+    }
+    if (root.IsNull()) {
+      // An empty file is a valid config that keeps every default.
+      Validate();
+      return Finish();
+    }
+    if (!root.IsMap()) {
+      ErrorAt(root, "", std::string("the config must be a map of keys, got ") + NodeKind(root));
+      return Finish();
+    }
+    CheckKeys(root, "",
+              {"listen", "interval", "state_dir", "enforcement", "observer", "controller",
+               "workloads"});
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const YAML::Node& v = it->second;
+      if (key == "listen") {
+        if (auto s = String(v, key)) {
+          ValidateListen(v, key, *s);
+          cfg_.listen = *s;
+        }
+      } else if (key == "interval") {
+        if (auto d = Duration(v, key, /*positive=*/true)) {
+          if (*d < std::chrono::milliseconds(10))
+            ErrorAt(v, key, Quote(v.Scalar()) + " is too short: the interval must be >= 10ms");
+          cfg_.interval = *d;
+        }
+      } else if (key == "state_dir") {
+        if (auto s = String(v, key)) {
+          if (s->empty() || (*s)[0] != '/')
+            ErrorAt(v, key, Quote(*s) + " must be an absolute path");
+          else
+            cfg_.state_dir = *s;
+        }
+      } else if (key == "enforcement") {
+        ParseEnforcement(v);
+      } else if (key == "observer") {
+        ParseObserver(v);
+      } else if (key == "controller") {
+        ParseController(v);
+      } else if (key == "workloads") {
+        ParseWorkloads(v);
+      }
+    }
+    Validate();
+    return Finish();
+  }
+
+ private:
+  int Line(const YAML::Node& n) const {
+    const YAML::Mark m = n.Mark();
+    return m.is_null() ? 0 : m.line + 1;
+  }
+  void Add(std::vector<ConfigDiagnostic>& to, int line, const std::string& key,
+           const std::string& msg) {
+    to.push_back(ConfigDiagnostic{file_, line, key, msg});
+  }
+  void ErrorAt(const YAML::Node& n, const std::string& key, const std::string& msg) {
+    Add(errors_, Line(n), key, msg);
+  }
+  void WarnAt(int line, const std::string& key, const std::string& msg) {
+    Add(warnings_, line, key, msg);
+  }
+
+  ConfigLoad Finish() {
+    ConfigLoad out;
+    out.errors = std::move(errors_);
+    out.warnings = std::move(warnings_);
+    // Diagnostics in file order read best next to the file.
+    auto by_line = [](const ConfigDiagnostic& a, const ConfigDiagnostic& b) {
+      return a.line < b.line;
+    };
+    std::stable_sort(out.errors.begin(), out.errors.end(), by_line);
+    std::stable_sort(out.warnings.begin(), out.warnings.end(), by_line);
+    if (out.errors.empty()) {
+      cfg_.source = file_;
+      out.config = std::move(cfg_);
+    }
+    return out;
+  }
+
+  static std::string Sub(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  // Unknown and duplicate keys of a map.
+  void CheckKeys(const YAML::Node& map, const std::string& path,
+                 const std::vector<std::string>& allowed) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        ErrorAt(it->first, path, "keys must be plain names");
+        continue;
+      }
+      const std::string key = it->first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        ErrorAt(it->first, Sub(path, key),
+                "unknown key (expected one of: " + Join(allowed, ", ") + ")");
+      else if (!seen.insert(key).second)
+        ErrorAt(it->first, Sub(path, key), "duplicate key");
+    }
+  }
+
+  bool IsMap(const YAML::Node& n, const std::string& key) {
+    if (n.IsMap()) return true;
+    ErrorAt(n, key, std::string("expected a map, got ") + NodeKind(n));
+    return false;
+  }
+
+  std::optional<std::string> String(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar()) return n.Scalar();
+    ErrorAt(n, key, std::string("expected a string, got ") + NodeKind(n));
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> Int(const YAML::Node& n, const std::string& key, int64_t min,
+                             int64_t max) {
+    if (!n.IsScalar()) {
+      ErrorAt(n, key, std::string("expected an integer, got ") + NodeKind(n));
+      return std::nullopt;
+    }
+    const std::string& s = n.Scalar();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      ErrorAt(n, key, Quote(s) + " is not an integer");
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      ErrorAt(n, key, Quote(s) + " must be between " + std::to_string(min) + " and " +
+                          std::to_string(max));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // [min, max] or [min, max) when max_open.
+  std::optional<double> Fraction(const YAML::Node& n, const std::string& key, double min,
+                                 double max, bool max_open) {
+    if (!n.IsScalar()) {
+      ErrorAt(n, key, std::string("expected a number, got ") + NodeKind(n));
+      return std::nullopt;
+    }
+    const std::string& s = n.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !std::isfinite(v)) {
+      ErrorAt(n, key, Quote(s) + " is not a number");
+      return std::nullopt;
+    }
+    if (v < min || v > max || (max_open && v == max)) {
+      std::ostringstream range;
+      range << "[" << min << ", " << max << (max_open ? ")" : "]");
+      ErrorAt(n, key, Quote(s) + " must be in " + range.str());
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<std::chrono::nanoseconds> Duration(const YAML::Node& n, const std::string& key,
+                                                   bool positive) {
+    if (!n.IsScalar()) {
+      ErrorAt(n, key, std::string("expected a duration like 500ms, got ") + NodeKind(n));
+      return std::nullopt;
+    }
+    auto d = ParseDuration(n.Scalar());
+    if (!d) {
+      ErrorAt(n, key, d.error().message);
+      return std::nullopt;
+    }
+    if (positive && d->count() <= 0) {
+      ErrorAt(n, key, Quote(n.Scalar()) + " must be > 0");
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  void ValidateListen(const YAML::Node& n, const std::string& key, const std::string& s) {
+    const size_t colon = s.rfind(':');
+    int port = 0;
+    bool ok = colon != std::string::npos && colon > 0;
+    if (ok) {
+      const std::string p = s.substr(colon + 1);
+      auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+      ok = !p.empty() && ec == std::errc() && end == p.data() + p.size() && port > 0 &&
+           port < 65536;
+    }
+    if (!ok) ErrorAt(n, key, Quote(s) + " must be HOST:PORT, e.g. 127.0.0.1:9750");
+  }
+
+  void ParseEnforcement(const YAML::Node& n) {
+    const std::string p = "enforcement";
+    if (n.IsNull()) return;
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p, {"mode", "shared_pool_min_cores", "max_exclusive_fraction", "reserved_cpus"});
+    auto& e = cfg_.enforcement;
+    enforcement_line_ = Line(n);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node& v = it->second;
+      if (key == "mode") {
+        if (auto s = String(v, k)) {
+          if (*s == "observe") e.mode = EnforcementMode::kObserve;
+          else if (*s == "dry-run") e.mode = EnforcementMode::kDryRun;
+          else if (*s == "enforce") e.mode = EnforcementMode::kEnforce;
+          else ErrorAt(v, k, Quote(*s) + " must be one of: observe, dry-run, enforce");
+        }
+      } else if (key == "shared_pool_min_cores") {
+        if (auto i = Int(v, k, 1, 1 << 20)) e.shared_pool_min_cores = static_cast<int>(*i);
+        floor_line_ = Line(v);
+      } else if (key == "max_exclusive_fraction") {
+        if (auto f = Fraction(v, k, 0.0, 1.0, /*max_open=*/true)) e.max_exclusive_fraction = *f;
+        fraction_line_ = Line(v);
+      } else if (key == "reserved_cpus") {
+        if (!v.IsNull()) {
+          if (auto s = String(v, k)) {
+            auto cpus = ParseCpuList(*s);
+            if (!cpus) ErrorAt(v, k, cpus.error().message);
+            else e.reserved_cpus = *cpus;
+          }
+        }
+        reserved_line_ = Line(v);
+      }
+    }
+  }
+
+  void ParseObserver(const YAML::Node& n) {
+    const std::string p = "observer";
+    if (n.IsNull()) return;
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p, {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads"});
+    auto& o = cfg_.observer;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node& v = it->second;
+      if (key == "cgroup_root" || key == "proc_root" || key == "labels_dir") {
+        auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
+        if (!s) continue;
+        if (s->empty() && key == "labels_dir") {
+          o.labels_dir.clear();
+        } else if (s->empty() || (*s)[0] != '/') {
+          ErrorAt(v, k, Quote(*s) + " must be an absolute path");
+        } else {
+          (key == "cgroup_root" ? o.cgroup_root : key == "proc_root" ? o.proc_root : o.labels_dir) =
+              *s;
+        }
+      } else if (key == "workload_depth") {
+        if (auto i = Int(v, k, 1, 32)) o.workload_depth = static_cast<int>(*i);
+      } else if (key == "max_workloads") {
+        if (auto i = Int(v, k, 1, 1000000)) o.max_workloads = static_cast<int>(*i);
+      }
+    }
+  }
+
+  void ParseController(const YAML::Node& n) {
+    const std::string p = "controller";
+    if (n.IsNull()) return;
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p,
+              {"violation_intervals", "verify_intervals", "improvement_margin", "relief_window",
+               "relief_margin", "cooldown", "max_actions_per_minute", "neighbour_cpu_threshold",
+               "reclassify_interval", "status_actions"});
+    auto& c = cfg_.controller;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node& v = it->second;
+      if (key == "violation_intervals") {
+        if (auto i = Int(v, k, 1, 1000)) c.violation_intervals = static_cast<int>(*i);
+      } else if (key == "verify_intervals") {
+        if (auto i = Int(v, k, 1, 1000)) c.verify_intervals = static_cast<int>(*i);
+      } else if (key == "improvement_margin") {
+        // 0 would keep actions that changed nothing; 1 would demand a p99 of zero.
+        if (auto f = Fraction(v, k, 0.0, 1.0, true)) {
+          if (*f == 0.0) ErrorAt(v, k, Quote(v.Scalar()) + " must be > 0");
+          else c.improvement_margin = *f;
+        }
+      } else if (key == "relief_window") {
+        if (auto d = Duration(v, k, true)) c.relief_window = *d;
+        relief_line_ = Line(v);
+      } else if (key == "relief_margin") {
+        if (auto f = Fraction(v, k, 0.0, 1.0, true)) c.relief_margin = *f;
+      } else if (key == "cooldown") {
+        if (auto d = Duration(v, k, false)) c.cooldown = *d;
+      } else if (key == "max_actions_per_minute") {
+        if (auto i = Int(v, k, 1, 100000)) c.max_actions_per_minute = static_cast<int>(*i);
+      } else if (key == "neighbour_cpu_threshold") {
+        if (auto f = Fraction(v, k, 0.0, 1e6, false)) c.neighbour_cpu_threshold = *f;
+      } else if (key == "reclassify_interval") {
+        if (auto d = Duration(v, k, true)) c.reclassify_interval = *d;
+      } else if (key == "status_actions") {
+        if (auto i = Int(v, k, 0, 10000)) c.status_actions = static_cast<int>(*i);
+      }
+    }
+  }
+
+  void ParseWorkloads(const YAML::Node& n) {
+    if (n.IsNull()) return;
+    if (!n.IsSequence()) {
+      ErrorAt(n, "workloads", std::string("expected a list of workloads, got ") + NodeKind(n));
+      return;
+    }
+    std::map<std::string, std::string> names;  // name -> key of first use
+    for (size_t i = 0; i < n.size(); i++) {
+      const std::string p = "workloads[" + std::to_string(i) + "]";
+      const YAML::Node w = n[i];
+      if (!IsMap(w, p)) continue;
+      WorkloadRule rule;
+      rule.line = Line(w);
+      CheckKeys(w, p, {"name", "match", "class", "slo", "exclusive", "exclusive_cpus"});
+      bool has_class = false, class_ok = false, has_exclusive = false, has_match = false;
+      int exclusive_line = 0, slo_line = 0, cpus_line = 0;
+      for (auto it = w.begin(); it != w.end(); ++it) {
+        const std::string key = it->first.Scalar(), k = Sub(p, key);
+        const YAML::Node& v = it->second;
+        if (key == "name") {
+          if (auto s = String(v, k)) {
+            if (s->empty() || s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                                      std::string::npos)
+              ErrorAt(v, k, Quote(*s) + " must be non-empty and use only letters, digits, _ . -");
+            else if (auto [at, fresh] = names.emplace(*s, p); !fresh)
+              ErrorAt(v, k, "duplicate workload name " + Quote(*s) + " (also " + at->second + ")");
+            rule.name = *s;
+          }
+        } else if (key == "match") {
+          has_match = true;
+          ParseMatch(v, k, rule.match);
+        } else if (key == "class") {
+          has_class = true;
+          if (auto s = String(v, k)) {
+            if (auto c = ParseWorkloadClass(*s)) {
+              rule.cls = *c;
+              class_ok = true;
+            } else {
+              ErrorAt(v, k, Quote(*s) +
+                                " must be one of: latency-critical, latency-sensitive, normal, "
+                                "best-effort");
+            }
+          }
+        } else if (key == "slo") {
+          slo_line = Line(v);
+          if (!IsMap(v, k)) continue;
+          CheckKeys(v, k, {"runq_p99"});
+          if (v["runq_p99"]) {
+            if (auto d = Duration(v["runq_p99"], Sub(k, "runq_p99"), true))
+              rule.slo_runq_p99 = *d;
+            else
+              rule.slo_runq_p99 = std::chrono::nanoseconds(-1);  // invalid: reported already
+          } else {
+            ErrorAt(v, k, "missing runq_p99 (e.g. slo: { runq_p99: 2ms })");
+          }
+        } else if (key == "exclusive") {
+          has_exclusive = true;
+          exclusive_line = Line(v);
+          if (auto s = String(v, k)) {
+            if (*s == "never") rule.exclusive = ExclusivePolicy::kNever;
+            else if (*s == "on-interference") rule.exclusive = ExclusivePolicy::kOnInterference;
+            else if (*s == "always") rule.exclusive = ExclusivePolicy::kAlways;
+            else ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
+          }
+        } else if (key == "exclusive_cpus") {
+          cpus_line = Line(v);
+          if (auto c = Int(v, k, 1, 1 << 20)) rule.exclusive_cpus = static_cast<int>(*c);
+        }
+      }
+      if (!w["name"]) ErrorAt(w, p, "missing name");
+      if (!has_match) ErrorAt(w, p, "missing match (e.g. match: { cgroup: \"/lc*\" })");
+      if (!has_class) ErrorAt(w, p, "missing class");
+      if (class_ok) {
+        const bool lc = rule.cls == WorkloadClass::kLatencyCritical;
+        if (lc && !rule.slo_runq_p99 && !slo_line)
+          ErrorAt(w, p + ".slo",
+                  "a latency-critical workload needs an objective (e.g. slo: { runq_p99: 2ms })");
+        if (slo_line && (rule.cls == WorkloadClass::kNormal ||
+                         rule.cls == WorkloadClass::kBestEffort))
+          Add(errors_, slo_line, p + ".slo",
+              std::string("an objective on a ") + WorkloadClassName(rule.cls) +
+                  " workload is never watched: use latency-critical or latency-sensitive");
+        if (!has_exclusive && lc) rule.exclusive = ExclusivePolicy::kOnInterference;
+        if (has_exclusive && !lc && rule.exclusive != ExclusivePolicy::kNever)
+          Add(errors_, exclusive_line, p + ".exclusive",
+              std::string("exclusive cores are only for latency-critical workloads, this one is ") +
+                  WorkloadClassName(rule.cls));
+        if (cpus_line && rule.exclusive == ExclusivePolicy::kNever)
+          Add(errors_, cpus_line, p + ".exclusive_cpus",
+              "set, but this workload never gets exclusive cores (exclusive: never)");
+      }
+      if (rule.exclusive_cpus) exclusive_cpus_lines_.push_back({cpus_line, p, *rule.exclusive_cpus});
+      cfg_.workloads.push_back(std::move(rule));
+    }
+  }
+
+  void ParseMatch(const YAML::Node& n, const std::string& p, WorkloadMatch& m) {
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p, {"cgroup", "comm", "k8s_qos", "labels"});
+    if (n.size() == 0) ErrorAt(n, p, "empty match: give at least one of cgroup, comm, k8s_qos, labels");
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node& v = it->second;
+      if (key == "cgroup") {
+        if (auto s = String(v, k)) {
+          // Paths are "/"-rooted; "lc*" would silently match nothing.
+          if (s->empty() || ((*s)[0] != '/' && (*s)[0] != '*'))
+            ErrorAt(v, k, Quote(*s) + " must start with / (cgroup paths are /-rooted, e.g. /lc*)");
+          else
+            m.cgroup = *s;
+        }
+      } else if (key == "comm") {
+        if (auto s = String(v, k)) {
+          if (s->empty()) ErrorAt(v, k, "must not be empty");
+          else if (s->size() > 15 && s->find_first_of("*?[") == std::string::npos)
+            ErrorAt(v, k, Quote(*s) + " is longer than 15 characters: the kernel truncates comm, "
+                          "so it can never match (use a glob, e.g. " + s->substr(0, 15) + "*)");
+          else m.comm = *s;
+        }
+      } else if (key == "k8s_qos") {
+        if (auto s = String(v, k)) {
+          if (auto q = ParseK8sQos(*s)) m.k8s_qos = *q;
+          else ErrorAt(v, k, Quote(*s) + " must be one of: guaranteed, burstable, besteffort");
+        }
+      } else if (key == "labels") {
+        if (!IsMap(v, k)) continue;
+        for (auto l = v.begin(); l != v.end(); ++l) {
+          const std::string lk = Sub(k, l->first.Scalar());
+          if (auto s = String(l->second, lk)) {
+            if (m.labels.count(l->first.Scalar())) ErrorAt(l->first, lk, "duplicate key");
+            m.labels[l->first.Scalar()] = *s;
+          }
+        }
+      }
+    }
+  }
+
+  // Cross-field checks that need the whole document (and the machine's CPU count).
+  void Validate() {
+    const auto& e = cfg_.enforcement;
+    const auto& c = cfg_.controller;
+    const int n = cpu_count_;
+    if (n > 0) {
+      for (int cpu : e.reserved_cpus)
+        if (cpu >= n) {
+          Add(errors_, reserved_line_, "enforcement.reserved_cpus",
+              "CPU " + std::to_string(cpu) + " does not exist (this machine has CPUs 0-" +
+                  std::to_string(n - 1) + ")");
+          break;
+        }
+      const int max_exclusive = static_cast<int>(std::floor(e.max_exclusive_fraction * n + 1e-9));
+      const int shared = n - max_exclusive;
+      const int needed =
+          std::max<int>(e.shared_pool_min_cores, static_cast<int>(e.reserved_cpus.size()));
+      if (e.shared_pool_min_cores > n) {
+        Add(errors_, floor_line_, "enforcement.shared_pool_min_cores",
+            std::to_string(e.shared_pool_min_cores) + " is more than the " + std::to_string(n) +
+                " CPUs of this machine");
+      } else if (shared < needed) {
+        std::ostringstream f;
+        f << e.max_exclusive_fraction;
+        Add(errors_, fraction_line_ ? fraction_line_ : enforcement_line_,
+            "enforcement.max_exclusive_fraction",
+            f.str() + " of " + std::to_string(n) + " CPUs allows " +
+                std::to_string(max_exclusive) + " exclusive CPUs and leaves " +
+                std::to_string(shared) + " shared, fewer than the " + std::to_string(needed) +
+                " the shared pool needs (shared_pool_min_cores/reserved_cpus)");
+      } else if (max_exclusive == 0) {
+        bool wants = std::any_of(cfg_.workloads.begin(), cfg_.workloads.end(), [](auto& w) {
+          return w.exclusive != ExclusivePolicy::kNever;
+        });
+        if (wants)
+          WarnAt(fraction_line_, "enforcement.max_exclusive_fraction",
+                 "allows no exclusive CPU on this " + std::to_string(n) +
+                     "-CPU machine: every exclusive request will be refused");
+      }
+      for (const auto& [line, key, cpus] : exclusive_cpus_lines_)
+        if (cpus > max_exclusive)
+          WarnAt(line, key + ".exclusive_cpus",
+                 std::to_string(cpus) + " is more than the " + std::to_string(max_exclusive) +
+                     " exclusive CPUs max_exclusive_fraction allows: it will be capped");
+    }
+    // Acting needs K violated intervals, judging it M more: the relief window must outlast the
+    // interval or exclusive cores would be taken back before they were measured.
+    if (c.relief_window < cfg_.interval)
+      Add(errors_, relief_line_, "controller.relief_window",
+          Quote(FormatDuration(c.relief_window)) + " is shorter than the interval (" +
+              FormatDuration(cfg_.interval) + ")");
+  }
+
+  std::string file_;
+  int cpu_count_;
+  Config cfg_;
+  std::vector<ConfigDiagnostic> errors_, warnings_;
+  int enforcement_line_ = 0, floor_line_ = 0, fraction_line_ = 0, reserved_line_ = 0,
+      relief_line_ = 0;
+  struct CpusAt {
+    int line;
+    std::string key;
+    int cpus;
+  };
+  std::vector<CpusAt> exclusive_cpus_lines_;
+};
+
+}  // namespace
+
+ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name, int cpu_count) {
+  return Parser(file_name, cpu_count).Run(yaml_text);
+}
+
+ConfigLoad LoadConfigFile(const std::string& path, int cpu_count) {
+  auto text = ReadFile(path);
+  if (!text) {
+    ConfigLoad out;
+    out.errors.push_back(ConfigDiagnostic{path, 0, "",
+                                          "cannot read the config file: " + text.error().message});
+    return out;
+  }
+  return ParseConfig(*text, path, cpu_count);
+}
+
+ConfigLoad LoadDefaultConfig(int cpu_count) {
+  return ParseConfig(DefaultConfigYaml(), "<embedded default>", cpu_count);
+}
+
+Result<Config> LoadConfig(const std::string& path, int cpu_count) {
+  ConfigLoad load = LoadConfigFile(path, cpu_count);
+  if (load.config) return std::move(*load.config);
+  std::string msg = "invalid configuration (nothing was changed):";
+  for (const auto& e : load.errors) msg += "\n  " + e.ToString();
+  return Error{EINVAL, msg};
+}
+
+CheckConfigReport CheckConfig(const std::string& path, int cpu_count) {
+  CheckConfigReport r;
+  if (!PathExists(path)) {
+    r.exit_code = 2;
+    r.text = path + ": cannot read the config file: no such file\n";
+    return r;
+  }
+  ConfigLoad load = LoadConfigFile(path, cpu_count);
+  r.text = load.Text();
+  if (!load.config) {
+    r.exit_code = load.errors.size() == 1 && load.errors[0].line == 0 &&
+                          load.errors[0].message.rfind("cannot read", 0) == 0
+                      ? 2
+                      : 1;
+    r.text += std::to_string(load.errors.size()) + " error(s) in " + path + "\n";
+    return r;
+  }
+  const Config& c = *load.config;
+  r.text += path + ": OK (" + std::to_string(c.workloads.size()) + " workload rules, mode " +
+            EnforcementModeName(c.enforcement.mode) + ", interval " + FormatDuration(c.interval) +
+            ")\n";
+  return r;
+}
+
+}  // namespace sw

@@ -1,0 +1,127 @@
+// The agent's configuration: the YAML schema of docs/configuration.md, parsed and validated in one
+// pass. Every problem (unknown key, wrong type, bad duration or cpu list, impossible setting) is
+// collected as a diagnostic naming the file, line and key, e.g.
+//   config.yaml:12: workloads[0].slo.runq_p99: "0ms" must be > 0
+// so that `schedwarden check-config` shows all of them at once and the agent refuses to start
+// on any of them without changing anything.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cpulist.h"
+#include "common/result.h"
+
+namespace sw {
+
+// Ordered from most to least important: a lower enum value outranks a higher one.
+enum class WorkloadClass { kLatencyCritical = 0, kLatencySensitive = 1, kNormal = 2, kBestEffort = 3 };
+const char* WorkloadClassName(WorkloadClass c);  // "latency-critical", ...
+std::optional<WorkloadClass> ParseWorkloadClass(const std::string& s);
+
+enum class ExclusivePolicy { kNever, kOnInterference, kAlways };
+const char* ExclusivePolicyName(ExclusivePolicy p);  // "never" | "on-interference" | "always"
+
+enum class EnforcementMode { kObserve, kDryRun, kEnforce };
+const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | "enforce"
+
+// Kubernetes pod QoS classes, as encoded by the kubelet in cgroup paths.
+enum class K8sQos { kGuaranteed, kBurstable, kBestEffort };
+const char* K8sQosName(K8sQos q);  // "guaranteed" | "burstable" | "besteffort"
+std::optional<K8sQos> ParseK8sQos(const std::string& s);  // case-insensitive, "BestEffort" ok
+
+// All given fields must match (AND); at least one is required.
+struct WorkloadMatch {
+  std::optional<std::string> cgroup;   // fnmatch glob on the "/"-rooted cpu-controller path
+  std::optional<std::string> comm;     // fnmatch glob; matches if any process in the cgroup has it
+  std::optional<K8sQos> k8s_qos;       // from the kubelet's cgroup naming (cgroupfs or systemd)
+  std::map<std::string, std::string> labels;  // key -> value glob (path labels, runtime labels)
+};
+
+struct WorkloadRule {
+  std::string name;
+  WorkloadMatch match;
+  WorkloadClass cls = WorkloadClass::kNormal;
+  std::optional<std::chrono::nanoseconds> slo_runq_p99;
+  ExclusivePolicy exclusive = ExclusivePolicy::kNever;
+  std::optional<int> exclusive_cpus;  // fixed size of the exclusive set; default: measured demand
+  int line = 0;                       // 1-based line of the rule in its file, for messages
+};
+
+struct EnforcementConfig {
+  EnforcementMode mode = EnforcementMode::kEnforce;
+  int shared_pool_min_cores = 1;
+  double max_exclusive_fraction = 0.5;
+  CpuSet reserved_cpus;
+};
+
+struct ObserverConfig {
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string proc_root = "/proc";
+  std::string labels_dir;  // "" = no runtime label files
+  int workload_depth = 3;
+  int max_workloads = 1000;
+};
+
+struct ControllerConfig {
+  int violation_intervals = 3;  // K: consecutive violated intervals before acting
+  int verify_intervals = 4;     // M: intervals after an action before judging it
+  double improvement_margin = 0.2;  // p99 must drop by this fraction, or the action is reverted
+  std::chrono::nanoseconds relief_window = std::chrono::seconds(30);
+  double relief_margin = 0.2;       // "held with margin": p99 <= slo * (1 - relief_margin)
+  std::chrono::nanoseconds cooldown = std::chrono::seconds(10);
+  int max_actions_per_minute = 12;
+  double neighbour_cpu_threshold = 0.1;  // lower classes using >= this many CPUs = "they ran"
+  std::chrono::nanoseconds reclassify_interval = std::chrono::seconds(10);
+  int status_actions = 20;  // how many recent decisions status keeps
+};
+
+struct Config {
+  std::string source = "<embedded default>";  // file the config came from, for messages
+  std::string listen = "127.0.0.1:9750";
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(500);
+  std::string state_dir = "/var/lib/schedwarden";
+  EnforcementConfig enforcement;
+  ObserverConfig observer;
+  ControllerConfig controller;
+  std::vector<WorkloadRule> workloads;
+};
+
+struct ConfigDiagnostic {
+  std::string file;
+  int line = 0;     // 1-based; 0 when not tied to a line
+  std::string key;  // "workloads[0].slo.runq_p99"; "" for the whole document
+  std::string message;
+  // "config.yaml:12: workloads[0].slo.runq_p99: \"0ms\" must be > 0"
+  std::string ToString() const;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;  // set only when there are no errors
+  std::vector<ConfigDiagnostic> errors;
+  std::vector<ConfigDiagnostic> warnings;  // valid but probably not what was meant
+  // All errors then all warnings ("warning: " prefixed), one per line.
+  std::string Text() const;
+};
+
+// cpu_count: online CPUs of the machine the config is for; capacity checks use it.
+ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name, int cpu_count);
+ConfigLoad LoadConfigFile(const std::string& path, int cpu_count);
+ConfigLoad LoadDefaultConfig(int cpu_count);
+// The embedded default configuration's YAML text (userspace/config/default.yaml).
+const char* DefaultConfigYaml();
+// Convenience for the agent: the config or one Error listing every problem.
+Result<Config> LoadConfig(const std::string& path, int cpu_count);
+
+// For `schedwarden check-config FILE`: the text to print and the exit code (0 valid, 1 invalid,
+// 2 unreadable file).
+struct CheckConfigReport {
+  int exit_code = 0;
+  std::string text;
+};
+CheckConfigReport CheckConfig(const std::string& path, int cpu_count);
+
+}  // namespace sw

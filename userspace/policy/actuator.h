@@ -1,0 +1,32 @@
+// The controller's hands, as an interface: the agent adapts it to the enforcement library
+// (CoreAllocator, ExclusiveCoreActuator, best-effort actuator, journal); tests use a recording
+// fake. The controller never touches the machine any other way.
+#pragma once
+
+#include <string>
+
+#include "common/cpulist.h"
+#include "common/result.h"
+
+namespace sw {
+
+class Actuator {
+ public:
+  virtual ~Actuator() = default;
+  // SCHED_IDLE for every thread of the workload and cpu.idle=1 on its cgroup.
+  virtual Result<void> DemoteBestEffort(const std::string& workload,
+                                        const std::string& cgroup_path) = 0;
+  // Undoes DemoteBestEffort (each thread's previous policy and nice, cpu.idle).
+  virtual Result<void> RestoreBestEffort(const std::string& workload,
+                                         const std::string& cgroup_path) = 0;
+  // Exclusive CPUs for the workload; may grant a different count (whole cores on SMT machines).
+  // A refusal because of capacity (caps, shared-pool floor, reserved CPUs, no whole core free)
+  // is an Error with code ENOSPC whose message says why; any other code is a failure.
+  virtual Result<CpuSet> GrantExclusive(const std::string& workload,
+                                        const std::string& cgroup_path, int cpus) = 0;
+  // Returns the workload's exclusive CPUs to the shared pool.
+  virtual Result<void> ReleaseExclusive(const std::string& workload,
+                                        const std::string& cgroup_path) = 0;
+};
+
+}  // namespace sw
