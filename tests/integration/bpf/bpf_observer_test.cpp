@@ -1,5 +1,6 @@
 // Privileged: loads and attaches the real BPF programs and checks what they count against the
 // kernel's own ground truth (cpu.stat) and against injected contention, in real v1 cpu cgroups.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -244,6 +245,43 @@ TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   for (const auto& [id, w] : e1->workloads) n1 += w.wait[SW_REASON_WAKEUP].Count();
   for (const auto& [id, w] : e2->workloads) n2 += w.wait[SW_REASON_WAKEUP].Count();
   EXPECT_EQ(n1, n2);
+}
+
+// Without privileges the start-up error must say what is missing, not just "Operation not
+// permitted". Runs the lifecycle in a child that dropped to nobody.
+TEST(BpfObserver, WithoutPrivilegeTheErrorSaysWhatIsMissing) {
+  SW_REQUIRE_PRIVILEGED();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(out[0]);
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(3);
+    SchedObserverBpf bpf;
+    Result<void> r = bpf.Open();
+    if (r.ok()) r = bpf.Configure(BpfOptions{});
+    if (r.ok()) r = bpf.Load();
+    if (r.ok()) r = bpf.Attach();
+    if (r.ok()) _exit(4);
+    std::string msg = r.error().message + "|" + std::to_string(r.error().code);
+    if (write(out[1], msg.data(), msg.size()) < 0) _exit(5);
+    _exit(0);
+  }
+  close(out[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof(buf))) > 0) msg.append(buf, n);
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "3: could not drop privileges, 4: loaded without them";
+  std::printf("unprivileged start-up error: %s\n", msg.c_str());
+  EXPECT_NE(msg.find("run schedwarden as root"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("CAP_BPF"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("|" + std::to_string(EPERM)), std::string::npos) << msg;
 }
 
 }  // namespace
