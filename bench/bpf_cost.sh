@@ -7,13 +7,13 @@
 # Usage (root): bench/bpf_cost.sh [BUILD_DIR] [LOOPS]
 #   BUILD_DIR  where sw_bpf_bench_loader was built (default: build)
 #   LOOPS      `perf bench sched pipe -l` loops per variant (default: 300000)
-# Environment: SW_BENCH_VARIANTS="shared percpu" (default), SW_BENCH_ATTACH=auto|tp_btf|raw_tp.
+# Environment: SW_BENCH_VARIANTS, a list of MAP[:ATTACH] with MAP shared|percpu and ATTACH
+#   auto|tp_btf|raw_tp (default: "shared percpu shared:raw_tp").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 loops=${2:-300000}
-variants=${SW_BENCH_VARIANTS:-shared percpu}
-attach=${SW_BENCH_ATTACH:-auto}
+variants=${SW_BENCH_VARIANTS:-shared percpu shared:raw_tp}
 loader=$build/bench/sw_bpf_bench_loader
 runqlat=${RUNQLAT:-/usr/sbin/runqlat}
 
@@ -46,7 +46,10 @@ prog_stats() {
 
 printf '%-8s %-7s %-18s %-16s %12s %14s %9s\n' variant attach tool program events run_time_ns ns/event \
   > "$tmp/table"
-for variant in $variants; do
+for spec in $variants; do
+  variant=${spec%%:*}
+  attach=auto
+  [[ $spec == *:* ]] && attach=${spec#*:}
   before=$(prog_ids)
   "$loader" --map "$variant" --attach "$attach" > "$tmp/loader.out" 2> "$tmp/loader.err" &
   loader_pid=$!
@@ -82,7 +85,7 @@ for variant in $variants; do
       "$events" "$ns" "$per"
   done | sort -k3,3r -k4,4 >> "$tmp/table"
   {
-    echo "# $variant: map memory (kernel memlock accounting, $(nproc) CPUs)"
+    echo "# $variant/$kind: map memory (kernel memlock accounting, $(nproc) CPUs)"
     grep '^map ' "$tmp/loader.out" | sed 's/^/#   /'
     grep '^drops\|^workloads' "$tmp/loader.out" | sed 's/^/#   /'
     grep -E 'Total time|usecs/op' "$tmp/perf.out" | sed 's/^ */#   perf: /'

@@ -191,18 +191,19 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 	struct sw_workload_stats *w;
 	__u32 reason, b;
 
-	/* Switch-out: why is prev leaving while it still wants the CPU? */
-	if (prev_pid) {
+	/*
+	 * Switch-out: why is prev leaving while it still wants the CPU? A task going to sleep
+	 * (the common case) costs one state read. `preempt` also covers a task preempted between
+	 * setting a sleep state and calling schedule(): it stays queued. A throttled task leaves
+	 * still TASK_RUNNING, so the throttle check only runs for runnable tasks.
+	 */
+	if (prev_pid && (preempt || sw_task_state(btf, prev) == SW_TASK_RUNNING)) {
 		if (sw_task_throttled(btf, prev)) {
 			stamp_set(btf, prev, prev_pid, SW_REASON_THROTTLED, now);
 			w = workload_get(sw_task_cgid(btf, prev));
 			if (w)
 				add_u64(&w->throttle_events, 1);
-		} else if (preempt || sw_task_state(btf, prev) == SW_TASK_RUNNING) {
-			/*
-			 * Still runnable: involuntary. `preempt` also covers a task preempted
-			 * between setting a sleep state and calling schedule(): it stays queued.
-			 */
+		} else {
 			stamp_set(btf, prev, prev_pid, SW_REASON_PREEMPTED, now);
 			if (next_pid) {
 				__u64 victim = sw_task_cgid(btf, prev);
