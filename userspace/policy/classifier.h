@@ -81,7 +81,7 @@ class StaticLabelSource final : public LabelSource {
   }
 
  private:
-  std::map<std::string, std::string> labels_;
+  std::map<std::string, std::map<std::string, std::string>> labels_;
 };
 
 struct Classification {

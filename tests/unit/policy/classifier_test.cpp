@@ -1,0 +1,183 @@
+// Classification on fake cgroup and /proc trees: globs, process names, Kubernetes QoS naming of
+// both cgroup drivers, labels, first match wins, unmatched = normal.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/classifier.h"
+#include "support/temp_tree.h"
+
+namespace sw {
+namespace {
+
+std::vector<WorkloadRule> Rules(const std::string& yaml) {
+  ConfigLoad load = ParseConfig(yaml, "test.yaml", 4);
+  EXPECT_TRUE(load.config) << load.Text();
+  return load.config ? load.config->workloads : std::vector<WorkloadRule>{};
+}
+
+TEST(K8sQos, CgroupfsDriver) {
+  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort/pod1234/abcd"), K8sQos::kBestEffort);
+  EXPECT_EQ(K8sQosFromPath("/kubepods/burstable/pod1234"), K8sQos::kBurstable);
+  EXPECT_EQ(K8sQosFromPath("/kubepods/pod5678/ctr"), K8sQos::kGuaranteed);
+  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort"), K8sQos::kBestEffort);
+  EXPECT_EQ(K8sQosFromPath("/kubepods"), std::nullopt);
+  EXPECT_EQ(K8sQosFromPath("/kubepods/system"), std::nullopt);
+  EXPECT_EQ(K8sQosFromPath("/system.slice/pod123"), std::nullopt);
+  EXPECT_EQ(K8sQosFromPath("/"), std::nullopt);
+}
+
+TEST(K8sQos, SystemdDriver) {
+  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
+                           "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
+            K8sQos::kBestEffort);
+  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
+            K8sQos::kBurstable);
+  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
+            K8sQos::kGuaranteed);
+  EXPECT_EQ(K8sQosFromPath("/kubepods.slice"), std::nullopt);
+  EXPECT_EQ(K8sQosFromPath("/system.slice/kubelet.service"), std::nullopt);
+}
+
+TEST(Labels, FromPathComponents) {
+  auto l = LabelsFromPath("/mesos/cpu_hint=exclusive/abc");
+  EXPECT_EQ(l.size(), 1u);
+  EXPECT_EQ(l.at("cpu_hint"), "exclusive");
+  EXPECT_TRUE(LabelsFromPath("/a/=b/c").empty());
+}
+
+TEST(Labels, DirectorySourceInheritsAndOverrides) {
+  test::TempTree t;
+  t.Write("labels/kubepods/pod1/labels", "# pod annotations\ncpu_hint=exclusive\ntier: gold\n");
+  t.Write("labels/kubepods/pod1/ctr/labels", "tier=silver\n");
+  LabelDirectorySource src(t.Path("labels"));
+  auto l = src.Labels("/kubepods/pod1/ctr");
+  EXPECT_EQ(l.at("cpu_hint"), "exclusive");
+  EXPECT_EQ(l.at("tier"), "silver");
+  EXPECT_EQ(src.Labels("/kubepods/pod1").at("tier"), "gold");
+  EXPECT_TRUE(src.Labels("/other").empty());
+}
+
+TEST(ProcessNames, ReadsCgroupProcsRecursivelyAndSkipsVanished) {
+  test::TempTree t;
+  t.Write("cg/cpu/cgroup.procs", "1\n");
+  t.Write("cg/cpu/web/cgroup.procs", "100\n101\n");
+  t.Write("cg/cpu/web/worker/cgroup.procs", "102\n999\n");  // 999 has exited
+  t.Write("cg/cpu/web/cpu.stat", "nr_periods 0\n");
+  t.Write("proc/100/comm", "nginx\n");
+  t.Write("proc/101/comm", "nginx\n");
+  t.Write("proc/102/comm", "php-fpm\n");
+  EXPECT_EQ(CpuHierarchyRoot(t.Path("cg")), t.Path("cg/cpu"));
+  CgroupProcessNames names(CpuHierarchyRoot(t.Path("cg")), t.Path("proc"));
+  EXPECT_EQ(names.ProcessNames("/web"), (std::vector<std::string>{"nginx", "php-fpm"}));
+  EXPECT_TRUE(names.ProcessNames("/gone").empty());
+  CgroupProcessNames capped(t.Path("cg/cpu"), t.Path("proc"), /*max_pids=*/1);
+  EXPECT_EQ(capped.ProcessNames("/web").size(), 1u);
+}
+
+TEST(CpuHierarchy, V2RootIsTheMount) {
+  test::TempTree t;
+  t.Write("cg/cgroup.procs", "1\n");
+  EXPECT_EQ(CpuHierarchyRoot(t.Path("cg")), t.Path("cg"));
+}
+
+class ClassifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t.Write("cpu/lc-web/cgroup.procs", "10\n");
+    t.Write("cpu/misc/cgroup.procs", "20\n");
+    t.Write("proc/10/comm", "nginx\n");
+    t.Write("proc/20/comm", "redis-server\n");
+  }
+  test::TempTree t;
+};
+
+TEST_F(ClassifierTest, FirstMatchWinsAndUnmatchedIsNormal) {
+  CgroupProcessNames names(t.Path("cpu"), t.Path("proc"));
+  StaticLabelSource labels;
+  labels.Set("/mesos/exec1", {{"cpu_hint", "exclusive"}});
+  Classifier c(Rules(R"(workloads:
+  - name: web
+    match: { cgroup: "/lc*" }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+  - name: redis
+    match: { comm: "redis*" }
+    class: latency-sensitive
+  - name: lc-shadow
+    match: { cgroup: "/lc-web" }
+    class: best-effort
+  - name: hinted
+    match: { labels: { cpu_hint: exclusive } }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive: always
+  - name: be-pods
+    match: { k8s_qos: besteffort }
+    class: best-effort
+  - name: guaranteed-nginx
+    match: { k8s_qos: guaranteed, cgroup: "/kubepods*" }
+    class: latency-sensitive
+)"),
+               &names, &labels);
+  Classification web = c.Classify("/lc-web");
+  EXPECT_EQ(web.cls, WorkloadClass::kLatencyCritical);
+  EXPECT_EQ(web.rule_name, "web");  // not lc-shadow, which also matches
+  EXPECT_EQ(web.rule, 0);
+  EXPECT_EQ(web.slo_runq_p99, std::chrono::milliseconds(2));
+  EXPECT_EQ(web.exclusive, ExclusivePolicy::kOnInterference);
+
+  EXPECT_EQ(c.Classify("/misc").rule_name, "redis");
+  EXPECT_EQ(c.Classify("/misc").cls, WorkloadClass::kLatencySensitive);
+
+  Classification hinted = c.Classify("/mesos/exec1");
+  EXPECT_EQ(hinted.rule_name, "hinted");
+  EXPECT_EQ(hinted.exclusive, ExclusivePolicy::kAlways);
+  EXPECT_EQ(c.Classify("/mesos/cpu_hint=exclusive").rule_name, "hinted");  // label in the path
+
+  EXPECT_EQ(c.Classify("/kubepods/besteffort/pod1/c").cls, WorkloadClass::kBestEffort);
+  EXPECT_EQ(c.Classify("/kubepods.slice/kubepods-besteffort.slice/x").cls,
+            WorkloadClass::kBestEffort);
+  EXPECT_EQ(c.Classify("/kubepods/pod9/c").rule_name, "guaranteed-nginx");
+  EXPECT_EQ(c.Classify("/kubepods.slice/kubepods-pod9.slice").rule_name, "guaranteed-nginx");
+
+  Classification none = c.Classify("/kubepods/burstable/pod2");
+  EXPECT_EQ(none.cls, WorkloadClass::kNormal);
+  EXPECT_EQ(none.rule, -1);
+  EXPECT_EQ(none.rule_name, "");
+  EXPECT_EQ(c.Classify("/system.slice/sshd.service").cls, WorkloadClass::kNormal);
+}
+
+TEST_F(ClassifierTest, AllFieldsOfAMatchMustHold) {
+  CgroupProcessNames names(t.Path("cpu"), t.Path("proc"));
+  Classifier c(Rules(R"(workloads:
+  - name: nginx-in-lc
+    match: { cgroup: "/lc*", comm: nginx }
+    class: latency-sensitive
+)"),
+               &names, nullptr);
+  EXPECT_EQ(c.Classify("/lc-web").rule_name, "nginx-in-lc");
+  EXPECT_EQ(c.Classify("/misc").rule, -1);  // comm would not match either
+  t.Write("cpu/lc-other/cgroup.procs", "20\n");  // redis in an /lc cgroup
+  EXPECT_EQ(c.Classify("/lc-other").rule, -1);
+}
+
+TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
+  Classifier c(Rules(R"(workloads:
+  - name: by-comm
+    match: { comm: "*" }
+    class: best-effort
+)"),
+               nullptr, nullptr);
+  EXPECT_EQ(c.Classify("/anything").cls, WorkloadClass::kNormal);
+}
+
+TEST(Classifier, EmbeddedDefault) {
+  Classifier c(LoadDefaultConfig(2).config->workloads, nullptr, nullptr);
+  EXPECT_EQ(c.Classify("/kubepods/besteffort/pod1").cls, WorkloadClass::kBestEffort);
+  EXPECT_EQ(c.Classify("/kubepods/podabc/ctr").cls, WorkloadClass::kLatencySensitive);
+  EXPECT_EQ(c.Classify("/kubepods/burstable/pod1").cls, WorkloadClass::kNormal);
+  EXPECT_EQ(c.Classify("/user.slice").cls, WorkloadClass::kNormal);
+}
+
+}  // namespace
+}  // namespace sw
