@@ -134,7 +134,7 @@ Result<void> SchedObserverBpf::Open() {
 
 Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
   if (options.workload_map_entries == 0 || options.preempt_map_entries == 0 ||
-      options.pid_stamp_entries == 0)
+      options.raw_stamp_entries == 0)
     return Error{EINVAL, "BPF map sizes must be positive"};
   if (state_ != State::kOpen && state_ != State::kConfigured)
     return Error{EINVAL, "SchedObserverBpf::Configure must come after Open and before Load"};
@@ -160,11 +160,11 @@ Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
   // Only the active twin's stamp map is created: no memory for the other, and kernels without
   // task storage can still load the raw_tp twin.
   bpf_map__set_autocreate(skel_->maps.task_stamps, btf);
-  bpf_map__set_autocreate(skel_->maps.pid_stamps, !btf);
+  bpf_map__set_autocreate(skel_->maps.raw_stamps, !btf);
 
   int err = bpf_map__set_max_entries(skel_->maps.workloads, options.workload_map_entries);
   if (!err) err = bpf_map__set_max_entries(skel_->maps.preemptions, options.preempt_map_entries);
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.pid_stamps, options.pid_stamp_entries);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.raw_stamps, options.raw_stamp_entries);
   bool percpu = options.workload_map == WorkloadMapKind::kPerCpu;
   if (!err)
     err = bpf_map__set_type(skel_->maps.workloads,
