@@ -58,9 +58,12 @@ bpf_program* FindProgram(schedwarden* skel, std::string_view name) {
 
 const char* AttachKindName(AttachKind k) {
   switch (k) {
-    case AttachKind::kAuto: return "auto";
-    case AttachKind::kTpBtf: return "tp_btf";
-    case AttachKind::kRawTp: return "raw_tp";
+    case AttachKind::kAuto:
+      return "auto";
+    case AttachKind::kTpBtf:
+      return "tp_btf";
+    case AttachKind::kRawTp:
+      return "raw_tp";
   }
   return "?";
 }
@@ -153,7 +156,8 @@ Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
   for (const ProgramSpec& p : kPrograms) {
     bpf_program* on = FindProgram(skel_, btf ? p.btf_name : p.raw_name);
     bpf_program* off = FindProgram(skel_, btf ? p.raw_name : p.btf_name);
-    if (!on || !off) return Error{ENOENT, "BPF object lacks program for " + std::string(p.tracepoint)};
+    if (!on || !off)
+      return Error{ENOENT, "BPF object lacks program for " + std::string(p.tracepoint)};
     bpf_program__set_autoload(on, true);
     bpf_program__set_autoload(off, false);
   }
@@ -190,7 +194,8 @@ Result<void> SchedObserverBpf::Load() {
 }
 
 Result<void> SchedObserverBpf::Attach() {
-  if (state_ != State::kLoaded) return Error{EINVAL, "SchedObserverBpf::Attach must come after Load"};
+  if (state_ != State::kLoaded)
+    return Error{EINVAL, "SchedObserverBpf::Attach must come after Load"};
   for (const LoadedProgram& p : programs()) {
     bpf_program* prog = FindProgram(skel_, p.name);
     bpf_link* link = bpf_program__attach(prog);
@@ -218,7 +223,9 @@ int SchedObserverBpf::workload_map_fd() const {
 int SchedObserverBpf::preempt_map_fd() const {
   return loaded() ? bpf_map__fd(skel_->maps.preemptions) : -1;
 }
-int SchedObserverBpf::drops_map_fd() const { return loaded() ? bpf_map__fd(skel_->maps.drops) : -1; }
+int SchedObserverBpf::drops_map_fd() const {
+  return loaded() ? bpf_map__fd(skel_->maps.drops) : -1;
+}
 
 std::vector<LoadedProgram> SchedObserverBpf::programs() const {
   std::vector<LoadedProgram> out;

@@ -27,7 +27,7 @@ enum class AttachKind { kAuto, kTpBtf, kRawTp };
 // Layout of the workload map: one shared copy updated with atomic adds, or one copy per CPU.
 enum class WorkloadMapKind { kShared, kPerCpu };
 
-const char* AttachKindName(AttachKind k);           // "auto", "tp_btf", "raw_tp"
+const char* AttachKindName(AttachKind k);            // "auto", "tp_btf", "raw_tp"
 const char* WorkloadMapKindName(WorkloadMapKind k);  // "shared", "percpu"
 
 struct BpfOptions {

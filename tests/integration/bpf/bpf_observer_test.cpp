@@ -1,9 +1,8 @@
 // Privileged: loads and attaches the real BPF programs and checks what they count against the
 // kernel's own ground truth (cpu.stat) and against injected contention, in real v1 cpu cgroups.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -117,15 +116,15 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   LatencyHistogram wait_w = b.wait[SW_REASON_THROTTLED].Delta(a.wait[SW_REASON_THROTTLED]);
   LatencyHistogram wakeup = b.wait[SW_REASON_WAKEUP].Delta(a.wait[SW_REASON_WAKEUP]);
   LatencyHistogram preempted = b.wait[SW_REASON_PREEMPTED].Delta(a.wait[SW_REASON_PREEMPTED]);
-  uint64_t window_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  uint64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   uint64_t accounted = run_ns + wakeup.SumNs() + preempted.SumNs() + wait_w.SumNs();
-  std::printf("cpu.stat nr_throttled=%lu throttled=%.1f ms | bpf throttle_events=%lu "
-              "throttle_wait n=%lu sum=%.1f ms p50=%.1f ms | window %.1f ms = run %.1f + "
-              "wakeup %.2f + preempted %.2f + throttled %.1f (=%.1f ms)\n",
-              nr_throttled, throttled_ns / 1e6, events, wait.Count(), wait.SumNs() / 1e6,
-              wait.QuantileNs(0.5) / 1e6, window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6,
-              preempted.SumNs() / 1e6, wait_w.SumNs() / 1e6, accounted / 1e6);
+  std::printf(
+      "cpu.stat nr_throttled=%lu throttled=%.1f ms | bpf throttle_events=%lu "
+      "throttle_wait n=%lu sum=%.1f ms p50=%.1f ms | window %.1f ms = run %.1f + "
+      "wakeup %.2f + preempted %.2f + throttled %.1f (=%.1f ms)\n",
+      nr_throttled, throttled_ns / 1e6, events, wait.Count(), wait.SumNs() / 1e6,
+      wait.QuantileNs(0.5) / 1e6, window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6,
+      preempted.SumNs() / 1e6, wait_w.SumNs() / 1e6, accounted / 1e6);
 
   // 4 s at a 100 ms period: ~40 throttled periods unless the CPU was starved by other load.
   ASSERT_GE(nr_throttled, 20u) << "the busy loop was barely throttled; machine overloaded?";
@@ -199,11 +198,11 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
   LatencyHistogram pb = StatsOf(*ev1, b->id())
                             .wait[SW_REASON_PREEMPTED]
                             .Delta(StatsOf(*ev0, b->id()).wait[SW_REASON_PREEMPTED]);
-  std::printf("%s/%s: (a,b)=%lu (b,a)=%lu | a preempted n=%lu (nvcsw %lu) p50=%.2f ms | "
-              "b preempted n=%lu (nvcsw %lu) p50=%.2f ms\n",
-              AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), ab, ba,
-              pa.Count(), nvcsw_a, pa.QuantileNs(0.5) / 1e6, pb.Count(), nvcsw_b,
-              pb.QuantileNs(0.5) / 1e6);
+  std::printf(
+      "%s/%s: (a,b)=%lu (b,a)=%lu | a preempted n=%lu (nvcsw %lu) p50=%.2f ms | "
+      "b preempted n=%lu (nvcsw %lu) p50=%.2f ms\n",
+      AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), ab, ba, pa.Count(),
+      nvcsw_a, pa.QuantileNs(0.5) / 1e6, pb.Count(), nvcsw_b, pb.QuantileNs(0.5) / 1e6);
 
   // 2.5 s of alternation with millisecond slices: hundreds of switches each way.
   EXPECT_GE(ab, 50u);
@@ -236,15 +235,14 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Twins, BpfPreemption,
-    ::testing::Values(Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
-                      Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
-                      Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}),
-    [](const auto& info) {
-      return std::string(AttachKindName(info.param.attach)) + "_" +
-             WorkloadMapKindName(info.param.map);
-    });
+INSTANTIATE_TEST_SUITE_P(Twins, BpfPreemption,
+                         ::testing::Values(Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
+                                           Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
+                                           Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}),
+                         [](const auto& info) {
+                           return std::string(AttachKindName(info.param.attach)) + "_" +
+                                  WorkloadMapKindName(info.param.map);
+                         });
 
 TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   SW_REQUIRE_PRIVILEGED();
