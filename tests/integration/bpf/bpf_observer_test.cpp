@@ -1,17 +1,20 @@
 // Privileged: loads and attaches the real BPF programs and checks what they count against the
 // kernel's own ground truth (cpu.stat) and against injected contention, in real v1 cpu cgroups.
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <thread>
 
 #include "bpf/bpf_event_source.h"
+#include "bpf/map_decode.h"
 #include "bpf/sched_observer_bpf.h"
 #include "common/fs.h"
 #include "support/privileged.h"
@@ -270,6 +273,61 @@ TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   for (const auto& [id, w] : e1->workloads) n1 += w.wait[SW_REASON_WAKEUP].Count();
   for (const auto& [id, w] : e2->workloads) n2 += w.wait[SW_REASON_WAKEUP].Count();
   EXPECT_EQ(n1, n2);
+}
+
+uint64_t MemlockOf(int fd) {
+  auto text = ReadFile("/proc/self/fdinfo/" + std::to_string(fd));
+  EXPECT_TRUE(text.ok());
+  if (!text.ok()) return 0;
+  for (const std::string& line : Split(*text, '\n'))
+    if (line.rfind("memlock:", 0) == 0) return std::strtoull(line.c_str() + 8, nullptr, 10);
+  ADD_FAILURE() << "no memlock in fdinfo";
+  return 0;
+}
+
+// The memory numbers of docs/bpf.md come from EstimateMapMemory: check them against the kernel's
+// own accounting of the maps really created, for both layouts and both stamp stores.
+TEST(BpfObserver, MapMemoryMatchesKernelAccounting) {
+  SW_REQUIRE_PRIVILEGED();
+  int ncpus = libbpf_num_possible_cpus();
+  ASSERT_GT(ncpus, 0);
+  for (Variant v : {Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
+                    Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
+                    Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}}) {
+    BpfOptions o;
+    o.attach = v.attach;
+    o.workload_map = v.map;
+    o.workload_map_entries = 1000;  // not a power of two: exercises bucket rounding
+    SchedObserverBpf bpf;
+    Result<void> r = bpf.Open();
+    if (r.ok()) r = bpf.Configure(o);
+    if (r.ok()) r = bpf.Load();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    MapMemoryEstimate est = EstimateMapMemory(
+        o.workload_map_entries, v.map == WorkloadMapKind::kPerCpu, o.preempt_map_entries,
+        v.attach == AttachKind::kRawTp ? o.raw_stamp_entries : 0, ncpus);
+    std::map<std::string, uint64_t> measured;
+    for (const auto& [name, fd] : bpf.maps()) measured[name] = MemlockOf(fd);
+    bool has_task_stamps = measured.count("task_stamps"),
+         has_raw_stamps = measured.count("raw_stamps");
+    std::printf(
+        "%s/%s: workloads %lu (est %lu) preemptions %lu (est %lu) raw_stamps %lu (est "
+        "%lu)\n",
+        AttachKindName(v.attach), WorkloadMapKindName(v.map), measured["workloads"], est.workloads,
+        measured["preemptions"], est.preemptions, measured["raw_stamps"], est.raw_stamps);
+    // Within 4 KiB: the estimate leaves out the map structs themselves.
+    EXPECT_NEAR(double(measured["workloads"]), double(est.workloads), 4096);
+    EXPECT_NEAR(double(measured["preemptions"]), double(est.preemptions), 4096);
+    EXPECT_NEAR(double(measured["drops"]), double(est.drops), 4096);
+    if (v.attach == AttachKind::kRawTp) {
+      EXPECT_NEAR(double(measured["raw_stamps"]), double(est.raw_stamps), 4096);
+      EXPECT_TRUE(has_raw_stamps);
+      EXPECT_FALSE(has_task_stamps);  // the unused twin's store is not created
+    } else {
+      EXPECT_TRUE(has_task_stamps);
+      EXPECT_FALSE(has_raw_stamps);
+    }
+  }
 }
 
 // Without privileges the start-up error must say what is missing, not just "Operation not
