@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 
 #define SW_TASK_RUNNING 0
+#define SW_TASK_DEAD 0x80 /* __state of an exiting task at its final switch-out */
 
 /*
  * commit 2f064a59a11f ("sched: Change task_struct::state", v5.14) renamed state to __state.

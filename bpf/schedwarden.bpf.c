@@ -5,7 +5,7 @@
  *
  * One handler per tracepoint does all the work for that event. Each tracepoint has a tp_btf
  * program (direct BTF pointer walks, per-task stamps in task local storage) and a raw_tp twin
- * (BPF_CORE_READ, stamps in a bounded pid hash); userspace probes which kind the kernel takes and
+ * (BPF_CORE_READ, stamps in a bounded hash); userspace probes which kind the kernel takes and
  * turns autoload (and the unused stamp map's autocreate) off for the other.
  */
 #include <vmlinux.h>
@@ -59,13 +59,17 @@ struct {
 	__type(value, struct sw_task_stamp);
 } task_stamps SEC(".maps");
 
-/* raw_tp twin: task storage needs trusted task pointers, so a bounded pid hash instead. */
+/*
+ * raw_tp twin: task storage needs trusted task pointers, so a bounded hash keyed by the task's
+ * address instead (no pid read needed). Like task storage, a task keeps its entry (updated in
+ * place) until its final switch-out, where it is deleted: bounded by live tasks.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct sw_task_stamp);
-} pid_stamps SEC(".maps");
+} raw_stamps SEC(".maps");
 
 /* Initial value of a new workload entry: too large for the 512-byte BPF stack. */
 static struct sw_workload_stats zero_stats;
@@ -126,8 +130,7 @@ static __always_inline void count_preemption(__u64 victim, __u64 aggressor)
 	count_drop(SW_DROP_PREEMPT_MAP_FULL);
 }
 
-static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 pid, __u32 reason,
-				      __u64 now)
+static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 reason, __u64 now)
 {
 	if (btf) {
 		struct sw_task_stamp *s;
@@ -140,16 +143,25 @@ static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 pid
 		s->ts_ns = now;
 		s->reason = reason;
 	} else {
-		struct sw_task_stamp s = { .ts_ns = now, .reason = reason };
+		__u64 key = (__u64)t;
+		struct sw_task_stamp v = { .ts_ns = now, .reason = reason }, *s;
+		long err;
 
-		if (bpf_map_update_elem(&pid_stamps, &pid, &s, BPF_ANY))
+		/* In place when the task has an entry: no bucket lock on the hot path. */
+		s = bpf_map_lookup_elem(&raw_stamps, &key);
+		if (s) {
+			s->ts_ns = now;
+			s->reason = reason;
+			return;
+		}
+		err = bpf_map_update_elem(&raw_stamps, &key, &v, BPF_NOEXIST);
+		if (err && err != -EEXIST)
 			count_drop(SW_DROP_TASK_STAMP_FULL);
 	}
 }
 
 /* Takes the pending stamp of t (if any) and clears it. Returns false when there is none. */
-static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u32 pid, __u64 *ts,
-				       __u32 *reason)
+static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u64 *ts, __u32 *reason)
 {
 	if (btf) {
 		struct sw_task_stamp *s = bpf_task_storage_get(&task_stamps, t, 0, 0);
@@ -160,34 +172,33 @@ static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u32 pi
 		*reason = s->reason;
 		s->ts_ns = 0;
 	} else {
-		struct sw_task_stamp *s = bpf_map_lookup_elem(&pid_stamps, &pid);
+		__u64 key = (__u64)t;
+		struct sw_task_stamp *s = bpf_map_lookup_elem(&raw_stamps, &key);
 
-		if (!s)
+		if (!s || !s->ts_ns)
 			return false;
 		*ts = s->ts_ns;
 		*reason = s->reason;
-		bpf_map_delete_elem(&pid_stamps, &pid);
+		s->ts_ns = 0; /* the entry lives until the task exits, like task storage */
 	}
 	return true;
 }
 
 static __always_inline int on_wakeup(bool btf, struct task_struct *p)
 {
-	__u32 pid = sw_task_pid(btf, p);
-
-	if (pid)
-		stamp_set(btf, p, pid, SW_REASON_WAKEUP, bpf_ktime_get_ns());
+	/* The idle task is never woken; the pid check is nearly free on BTF pointers only. */
+	if (btf && !sw_task_pid(btf, p))
+		return 0;
+	stamp_set(btf, p, SW_REASON_WAKEUP, bpf_ktime_get_ns());
 	return 0;
 }
 
 static __always_inline int on_switch(bool btf, bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 prev_pid = sw_task_pid(btf, prev);
-	__u32 next_pid = sw_task_pid(btf, next);
-	__u64 next_cgid = 0, ts;
+	__u64 now = bpf_ktime_get_ns(), next_cgid = 0, ts;
 	bool have_next_cgid = false;
+	unsigned int state = SW_TASK_RUNNING;
 	struct sw_workload_stats *w;
 	__u32 reason, b;
 
@@ -195,17 +206,22 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 	 * Switch-out: why is prev leaving while it still wants the CPU? A task going to sleep
 	 * (the common case) costs one state read. `preempt` also covers a task preempted between
 	 * setting a sleep state and calling schedule(): it stays queued. A throttled task leaves
-	 * still TASK_RUNNING, so the throttle check only runs for runnable tasks.
+	 * still TASK_RUNNING, so the throttle check only runs for runnable tasks. The idle task
+	 * (pid 0) is always TASK_RUNNING: its pid is read only then.
 	 */
-	if (prev_pid && (preempt || sw_task_state(btf, prev) == SW_TASK_RUNNING)) {
-		if (sw_task_throttled(btf, prev)) {
-			stamp_set(btf, prev, prev_pid, SW_REASON_THROTTLED, now);
+	if (!preempt)
+		state = sw_task_state(btf, prev);
+	if (state == SW_TASK_RUNNING) {
+		if (!sw_task_pid(btf, prev)) {
+			/* idle: nothing to stamp */
+		} else if (sw_task_throttled(btf, prev)) {
+			stamp_set(btf, prev, SW_REASON_THROTTLED, now);
 			w = workload_get(sw_task_cgid(btf, prev));
 			if (w)
 				add_u64(&w->throttle_events, 1);
 		} else {
-			stamp_set(btf, prev, prev_pid, SW_REASON_PREEMPTED, now);
-			if (next_pid) {
+			stamp_set(btf, prev, SW_REASON_PREEMPTED, now);
+			if (sw_task_pid(btf, next)) {
 				__u64 victim = sw_task_cgid(btf, prev);
 
 				next_cgid = sw_task_cgid(btf, next);
@@ -214,10 +230,20 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 					count_preemption(victim, next_cgid);
 			}
 		}
+	} else if (!btf && (state & SW_TASK_DEAD)) {
+		/* Final switch-out: drop a stale stamp (task storage frees itself at exit). */
+		__u64 key = (__u64)prev;
+
+		bpf_map_delete_elem(&raw_stamps, &key);
 	}
 
-	/* Switch-in: the wait of next ends now. */
-	if (!next_pid || !stamp_take(btf, next, next_pid, &ts, &reason))
+	/*
+	 * Switch-in: the wait of next ends now. The idle task never has a stamp, so the raw twin
+	 * skips its pid read; on BTF pointers the check is nearly free and saves a storage lookup.
+	 */
+	if (btf && !sw_task_pid(btf, next))
+		return 0;
+	if (!stamp_take(btf, next, &ts, &reason))
 		return 0;
 	if (now < ts) {
 		count_drop(SW_DROP_NEGATIVE_DELTA);

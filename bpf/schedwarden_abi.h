@@ -47,7 +47,7 @@ struct sw_workload_stats {
 
 /*
  * Per-task enqueue stamp: value of the task local storage map (tp_btf programs) and of the
- * pid-keyed fallback hash (raw_tp twins). ts_ns == 0 means "no pending wait".
+ * task-address-keyed fallback hash (raw_tp twins). ts_ns == 0 means "no pending wait".
  */
 struct sw_task_stamp {
 	__u64 ts_ns;

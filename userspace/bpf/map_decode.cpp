@@ -50,6 +50,43 @@ std::optional<std::string_view> TracepointOfProgram(std::string_view program_nam
   return std::nullopt;
 }
 
+namespace {
+
+constexpr uint64_t kHtabElem = 48;  // struct htab_elem
+constexpr uint64_t kBucket = 16;    // struct bucket
+
+uint64_t RoundUpPow2(uint64_t v) {
+  uint64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+uint64_t HashBytes(uint64_t entries, uint64_t key, uint64_t value, int ncpus) {
+  uint64_t elem = kHtabElem + (key + 7) / 8 * 8 + (value + 7) / 8 * 8;
+  return (entries + ncpus) * elem + RoundUpPow2(entries) * kBucket;
+}
+
+uint64_t PerCpuHashBytes(uint64_t entries, uint64_t key, uint64_t value, int ncpus) {
+  uint64_t elem = kHtabElem + (key + 7) / 8 * 8 + 8;  // value is a per-CPU pointer
+  return entries * elem + entries * ncpus * ((value + 7) / 8 * 8) + RoundUpPow2(entries) * kBucket;
+}
+
+}  // namespace
+
+MapMemoryEstimate EstimateMapMemory(uint32_t workload_entries, bool percpu_workloads,
+                                    uint32_t preempt_entries, uint32_t raw_stamp_entries,
+                                    int ncpus) {
+  MapMemoryEstimate m;
+  m.workloads = percpu_workloads
+                    ? PerCpuHashBytes(workload_entries, 8, sizeof(sw_workload_stats), ncpus)
+                    : HashBytes(workload_entries, 8, sizeof(sw_workload_stats), ncpus);
+  m.preemptions = HashBytes(preempt_entries, sizeof(sw_preempt_key), 8, ncpus);
+  m.drops = static_cast<uint64_t>(SW_NR_DROPS) * 8 * ncpus;
+  m.raw_stamps =
+      raw_stamp_entries ? HashBytes(raw_stamp_entries, 8, sizeof(sw_task_stamp), ncpus) : 0;
+  return m;
+}
+
 Result<bool> ReadBpfStatsEnabled(const std::string& proc_root) {
   std::string path = JoinPath(proc_root, "sys/kernel/bpf_stats_enabled");
   Result<std::string> line = ReadLine(path);

@@ -40,6 +40,22 @@ inline constexpr ProgramSpec kPrograms[] = {
 // Tracepoint of a program name (either twin), or nullopt for a name that is not ours.
 std::optional<std::string_view> TracepointOfProgram(std::string_view program_name);
 
+// Kernel memory of the maps, from the kernel's element layout (BTF sizes on 6.x: htab_elem 48 B,
+// hash bucket 16 B): a preallocated hash element is 48 B + key + value (per-CPU hashes hold an
+// 8-byte pointer and C value copies instead), non-per-CPU hashes keep one spare element per CPU,
+// and buckets are rounded up to a power of two. Matches the kernel's own `memlock:` in fdinfo to
+// within the map structs (~1 KiB each); docs/bpf.md explains the numbers.
+struct MapMemoryEstimate {
+  uint64_t workloads = 0;
+  uint64_t preemptions = 0;
+  uint64_t drops = 0;
+  uint64_t raw_stamps = 0;  // 0 when the tp_btf twin (task storage, bounded by tasks) is used
+  uint64_t total() const { return workloads + preemptions + drops + raw_stamps; }
+};
+MapMemoryEstimate EstimateMapMemory(uint32_t workload_entries, bool percpu_workloads,
+                                    uint32_t preempt_entries, uint32_t raw_stamp_entries,
+                                    int ncpus);
+
 // kernel.bpf_stats_enabled from <proc_root>/sys/kernel/bpf_stats_enabled. Missing file (kernel
 // without the sysctl) reads as false; unreadable or malformed content is an error.
 Result<bool> ReadBpfStatsEnabled(const std::string& proc_root);

@@ -58,9 +58,12 @@ bpf_program* FindProgram(schedwarden* skel, std::string_view name) {
 
 const char* AttachKindName(AttachKind k) {
   switch (k) {
-    case AttachKind::kAuto: return "auto";
-    case AttachKind::kTpBtf: return "tp_btf";
-    case AttachKind::kRawTp: return "raw_tp";
+    case AttachKind::kAuto:
+      return "auto";
+    case AttachKind::kTpBtf:
+      return "tp_btf";
+    case AttachKind::kRawTp:
+      return "raw_tp";
   }
   return "?";
 }
@@ -134,7 +137,7 @@ Result<void> SchedObserverBpf::Open() {
 
 Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
   if (options.workload_map_entries == 0 || options.preempt_map_entries == 0 ||
-      options.pid_stamp_entries == 0)
+      options.raw_stamp_entries == 0)
     return Error{EINVAL, "BPF map sizes must be positive"};
   if (state_ != State::kOpen && state_ != State::kConfigured)
     return Error{EINVAL, "SchedObserverBpf::Configure must come after Open and before Load"};
@@ -153,18 +156,19 @@ Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
   for (const ProgramSpec& p : kPrograms) {
     bpf_program* on = FindProgram(skel_, btf ? p.btf_name : p.raw_name);
     bpf_program* off = FindProgram(skel_, btf ? p.raw_name : p.btf_name);
-    if (!on || !off) return Error{ENOENT, "BPF object lacks program for " + std::string(p.tracepoint)};
+    if (!on || !off)
+      return Error{ENOENT, "BPF object lacks program for " + std::string(p.tracepoint)};
     bpf_program__set_autoload(on, true);
     bpf_program__set_autoload(off, false);
   }
   // Only the active twin's stamp map is created: no memory for the other, and kernels without
   // task storage can still load the raw_tp twin.
   bpf_map__set_autocreate(skel_->maps.task_stamps, btf);
-  bpf_map__set_autocreate(skel_->maps.pid_stamps, !btf);
+  bpf_map__set_autocreate(skel_->maps.raw_stamps, !btf);
 
   int err = bpf_map__set_max_entries(skel_->maps.workloads, options.workload_map_entries);
   if (!err) err = bpf_map__set_max_entries(skel_->maps.preemptions, options.preempt_map_entries);
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.pid_stamps, options.pid_stamp_entries);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.raw_stamps, options.raw_stamp_entries);
   bool percpu = options.workload_map == WorkloadMapKind::kPerCpu;
   if (!err)
     err = bpf_map__set_type(skel_->maps.workloads,
@@ -190,7 +194,8 @@ Result<void> SchedObserverBpf::Load() {
 }
 
 Result<void> SchedObserverBpf::Attach() {
-  if (state_ != State::kLoaded) return Error{EINVAL, "SchedObserverBpf::Attach must come after Load"};
+  if (state_ != State::kLoaded)
+    return Error{EINVAL, "SchedObserverBpf::Attach must come after Load"};
   for (const LoadedProgram& p : programs()) {
     bpf_program* prog = FindProgram(skel_, p.name);
     bpf_link* link = bpf_program__attach(prog);
@@ -218,7 +223,9 @@ int SchedObserverBpf::workload_map_fd() const {
 int SchedObserverBpf::preempt_map_fd() const {
   return loaded() ? bpf_map__fd(skel_->maps.preemptions) : -1;
 }
-int SchedObserverBpf::drops_map_fd() const { return loaded() ? bpf_map__fd(skel_->maps.drops) : -1; }
+int SchedObserverBpf::drops_map_fd() const {
+  return loaded() ? bpf_map__fd(skel_->maps.drops) : -1;
+}
 
 std::vector<LoadedProgram> SchedObserverBpf::programs() const {
   std::vector<LoadedProgram> out;

@@ -27,13 +27,13 @@ enum class AttachKind { kAuto, kTpBtf, kRawTp };
 // Layout of the workload map: one shared copy updated with atomic adds, or one copy per CPU.
 enum class WorkloadMapKind { kShared, kPerCpu };
 
-const char* AttachKindName(AttachKind k);           // "auto", "tp_btf", "raw_tp"
+const char* AttachKindName(AttachKind k);            // "auto", "tp_btf", "raw_tp"
 const char* WorkloadMapKindName(WorkloadMapKind k);  // "shared", "percpu"
 
 struct BpfOptions {
   uint32_t workload_map_entries = 4096;  // distinct cgroup ids tracked at once
   uint32_t preempt_map_entries = 16384;  // distinct (victim, aggressor) pairs
-  uint32_t pid_stamp_entries = 32768;    // raw_tp twin only: tasks waiting at once
+  uint32_t raw_stamp_entries = 32768;    // raw_tp twin only: live tasks tracked at once
   WorkloadMapKind workload_map = WorkloadMapKind::kShared;
   AttachKind attach = AttachKind::kAuto;
 };

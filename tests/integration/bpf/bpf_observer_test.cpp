@@ -1,18 +1,20 @@
 // Privileged: loads and attaches the real BPF programs and checks what they count against the
 // kernel's own ground truth (cpu.stat) and against injected contention, in real v1 cpu cgroups.
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <thread>
 
 #include "bpf/bpf_event_source.h"
+#include "bpf/map_decode.h"
 #include "bpf/sched_observer_bpf.h"
 #include "common/fs.h"
 #include "support/privileged.h"
@@ -117,15 +119,15 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   LatencyHistogram wait_w = b.wait[SW_REASON_THROTTLED].Delta(a.wait[SW_REASON_THROTTLED]);
   LatencyHistogram wakeup = b.wait[SW_REASON_WAKEUP].Delta(a.wait[SW_REASON_WAKEUP]);
   LatencyHistogram preempted = b.wait[SW_REASON_PREEMPTED].Delta(a.wait[SW_REASON_PREEMPTED]);
-  uint64_t window_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  uint64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
   uint64_t accounted = run_ns + wakeup.SumNs() + preempted.SumNs() + wait_w.SumNs();
-  std::printf("cpu.stat nr_throttled=%lu throttled=%.1f ms | bpf throttle_events=%lu "
-              "throttle_wait n=%lu sum=%.1f ms p50=%.1f ms | window %.1f ms = run %.1f + "
-              "wakeup %.2f + preempted %.2f + throttled %.1f (=%.1f ms)\n",
-              nr_throttled, throttled_ns / 1e6, events, wait.Count(), wait.SumNs() / 1e6,
-              wait.QuantileNs(0.5) / 1e6, window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6,
-              preempted.SumNs() / 1e6, wait_w.SumNs() / 1e6, accounted / 1e6);
+  std::printf(
+      "cpu.stat nr_throttled=%lu throttled=%.1f ms | bpf throttle_events=%lu "
+      "throttle_wait n=%lu sum=%.1f ms p50=%.1f ms | window %.1f ms = run %.1f + "
+      "wakeup %.2f + preempted %.2f + throttled %.1f (=%.1f ms)\n",
+      nr_throttled, throttled_ns / 1e6, events, wait.Count(), wait.SumNs() / 1e6,
+      wait.QuantileNs(0.5) / 1e6, window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6,
+      preempted.SumNs() / 1e6, wait_w.SumNs() / 1e6, accounted / 1e6);
 
   // 4 s at a 100 ms period: ~40 throttled periods unless the CPU was starved by other load.
   ASSERT_GE(nr_throttled, 20u) << "the busy loop was barely throttled; machine overloaded?";
@@ -199,11 +201,11 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
   LatencyHistogram pb = StatsOf(*ev1, b->id())
                             .wait[SW_REASON_PREEMPTED]
                             .Delta(StatsOf(*ev0, b->id()).wait[SW_REASON_PREEMPTED]);
-  std::printf("%s/%s: (a,b)=%lu (b,a)=%lu | a preempted n=%lu (nvcsw %lu) p50=%.2f ms | "
-              "b preempted n=%lu (nvcsw %lu) p50=%.2f ms\n",
-              AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), ab, ba,
-              pa.Count(), nvcsw_a, pa.QuantileNs(0.5) / 1e6, pb.Count(), nvcsw_b,
-              pb.QuantileNs(0.5) / 1e6);
+  std::printf(
+      "%s/%s: (a,b)=%lu (b,a)=%lu | a preempted n=%lu (nvcsw %lu) p50=%.2f ms | "
+      "b preempted n=%lu (nvcsw %lu) p50=%.2f ms\n",
+      AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), ab, ba, pa.Count(),
+      nvcsw_a, pa.QuantileNs(0.5) / 1e6, pb.Count(), nvcsw_b, pb.QuantileNs(0.5) / 1e6);
 
   // 2.5 s of alternation with millisecond slices: hundreds of switches each way.
   EXPECT_GE(ab, 50u);
@@ -236,15 +238,14 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Twins, BpfPreemption,
-    ::testing::Values(Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
-                      Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
-                      Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}),
-    [](const auto& info) {
-      return std::string(AttachKindName(info.param.attach)) + "_" +
-             WorkloadMapKindName(info.param.map);
-    });
+INSTANTIATE_TEST_SUITE_P(Twins, BpfPreemption,
+                         ::testing::Values(Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
+                                           Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
+                                           Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}),
+                         [](const auto& info) {
+                           return std::string(AttachKindName(info.param.attach)) + "_" +
+                                  WorkloadMapKindName(info.param.map);
+                         });
 
 TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   SW_REQUIRE_PRIVILEGED();
@@ -272,6 +273,61 @@ TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   for (const auto& [id, w] : e1->workloads) n1 += w.wait[SW_REASON_WAKEUP].Count();
   for (const auto& [id, w] : e2->workloads) n2 += w.wait[SW_REASON_WAKEUP].Count();
   EXPECT_EQ(n1, n2);
+}
+
+uint64_t MemlockOf(int fd) {
+  auto text = ReadFile("/proc/self/fdinfo/" + std::to_string(fd));
+  EXPECT_TRUE(text.ok());
+  if (!text.ok()) return 0;
+  for (const std::string& line : Split(*text, '\n'))
+    if (line.rfind("memlock:", 0) == 0) return std::strtoull(line.c_str() + 8, nullptr, 10);
+  ADD_FAILURE() << "no memlock in fdinfo";
+  return 0;
+}
+
+// The memory numbers of docs/bpf.md come from EstimateMapMemory: check them against the kernel's
+// own accounting of the maps really created, for both layouts and both stamp stores.
+TEST(BpfObserver, MapMemoryMatchesKernelAccounting) {
+  SW_REQUIRE_PRIVILEGED();
+  int ncpus = libbpf_num_possible_cpus();
+  ASSERT_GT(ncpus, 0);
+  for (Variant v : {Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
+                    Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},
+                    Variant{AttachKind::kRawTp, WorkloadMapKind::kShared}}) {
+    BpfOptions o;
+    o.attach = v.attach;
+    o.workload_map = v.map;
+    o.workload_map_entries = 1000;  // not a power of two: exercises bucket rounding
+    SchedObserverBpf bpf;
+    Result<void> r = bpf.Open();
+    if (r.ok()) r = bpf.Configure(o);
+    if (r.ok()) r = bpf.Load();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    MapMemoryEstimate est = EstimateMapMemory(
+        o.workload_map_entries, v.map == WorkloadMapKind::kPerCpu, o.preempt_map_entries,
+        v.attach == AttachKind::kRawTp ? o.raw_stamp_entries : 0, ncpus);
+    std::map<std::string, uint64_t> measured;
+    for (const auto& [name, fd] : bpf.maps()) measured[name] = MemlockOf(fd);
+    bool has_task_stamps = measured.count("task_stamps"),
+         has_raw_stamps = measured.count("raw_stamps");
+    std::printf(
+        "%s/%s: workloads %lu (est %lu) preemptions %lu (est %lu) raw_stamps %lu (est "
+        "%lu)\n",
+        AttachKindName(v.attach), WorkloadMapKindName(v.map), measured["workloads"], est.workloads,
+        measured["preemptions"], est.preemptions, measured["raw_stamps"], est.raw_stamps);
+    // Within 4 KiB: the estimate leaves out the map structs themselves.
+    EXPECT_NEAR(double(measured["workloads"]), double(est.workloads), 4096);
+    EXPECT_NEAR(double(measured["preemptions"]), double(est.preemptions), 4096);
+    EXPECT_NEAR(double(measured["drops"]), double(est.drops), 4096);
+    if (v.attach == AttachKind::kRawTp) {
+      EXPECT_NEAR(double(measured["raw_stamps"]), double(est.raw_stamps), 4096);
+      EXPECT_TRUE(has_raw_stamps);
+      EXPECT_FALSE(has_task_stamps);  // the unused twin's store is not created
+    } else {
+      EXPECT_TRUE(has_task_stamps);
+      EXPECT_FALSE(has_raw_stamps);
+    }
+  }
 }
 
 // Without privileges the start-up error must say what is missing, not just "Operation not

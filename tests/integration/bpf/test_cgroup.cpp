@@ -1,6 +1,7 @@
 #include "test_cgroup.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -8,11 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <thread>

@@ -47,7 +47,7 @@ TEST(BpfObject, MapLayoutsComeFromTheSharedAbi) {
   bpf_map* pre = bpf_object__find_map_by_name(obj.get(), "preemptions");
   bpf_map* d = bpf_object__find_map_by_name(obj.get(), "drops");
   bpf_map* ts = bpf_object__find_map_by_name(obj.get(), "task_stamps");
-  bpf_map* ps = bpf_object__find_map_by_name(obj.get(), "pid_stamps");
+  bpf_map* ps = bpf_object__find_map_by_name(obj.get(), "raw_stamps");
   ASSERT_TRUE(w && pre && d && ts && ps);
   EXPECT_EQ(bpf_map__key_size(w), sizeof(__u64));
   EXPECT_EQ(bpf_map__value_size(w), sizeof(sw_workload_stats));
@@ -56,7 +56,8 @@ TEST(BpfObject, MapLayoutsComeFromTheSharedAbi) {
   EXPECT_EQ(bpf_map__max_entries(d), static_cast<__u32>(SW_NR_DROPS));
   EXPECT_EQ(bpf_map__value_size(ts), sizeof(sw_task_stamp));
   EXPECT_EQ(bpf_map__value_size(ps), sizeof(sw_task_stamp));
-  EXPECT_EQ(bpf_map__type(w), BPF_MAP_TYPE_HASH);  // shared by default; percpu is opt-in
+  EXPECT_EQ(bpf_map__key_size(ps), sizeof(__u64));  // task address
+  EXPECT_EQ(bpf_map__type(w), BPF_MAP_TYPE_HASH);   // shared by default; percpu is opt-in
 }
 
 TEST(Lifecycle, StepsOutOfOrderAreErrorsNotCrashes) {

@@ -106,6 +106,33 @@ TEST(ProgramNames, BothTwinsMapToTheirTracepoint) {
   }
 }
 
+// The budget: kernel map memory <= 64 MiB for 1,000 workloads on a 128-CPU machine.
+TEST(MapMemory, SharedLayoutFitsTheBudgetPerCpuDoesNot) {
+  constexpr uint64_t kBudget = 64ULL << 20;
+  MapMemoryEstimate shared = EstimateMapMemory(4096, false, 16384, 0, 128);
+  MapMemoryEstimate percpu = EstimateMapMemory(1024, true, 16384, 0, 128);
+  EXPECT_LT(shared.total(), kBudget);
+  EXPECT_GT(percpu.total(), kBudget);
+  // Per workload: one 2,384-byte histogram block shared, versus one per CPU.
+  MapMemoryEstimate s1 = EstimateMapMemory(4097, false, 1, 0, 128);
+  MapMemoryEstimate s0 = EstimateMapMemory(4096, false, 1, 0, 128);
+  EXPECT_EQ(s1.workloads - s0.workloads - (8192 - 4096) * 16, 2440u);  // buckets double
+  MapMemoryEstimate p1 = EstimateMapMemory(1025, true, 1, 0, 128);
+  MapMemoryEstimate p0 = EstimateMapMemory(1024, true, 1, 0, 128);
+  EXPECT_EQ(p1.workloads - p0.workloads - (2048 - 1024) * 16, 64u + 128u * 2384u);
+}
+
+// Kernel accounting measured on a 2-CPU 6.18 machine (fdinfo memlock), minus ~1 KiB of map
+// struct: the formulas must reproduce it.
+TEST(MapMemory, MatchesMeasuredKernelAccounting) {
+  MapMemoryEstimate shared = EstimateMapMemory(4096, false, 16384, 32768, 2);
+  EXPECT_NEAR(static_cast<double>(shared.workloads), 10'065'568.0, 2048);
+  EXPECT_NEAR(static_cast<double>(shared.preemptions), 1'442'848.0, 2048);
+  EXPECT_NEAR(static_cast<double>(shared.raw_stamps), 2'884'640.0, 2048);
+  MapMemoryEstimate percpu = EstimateMapMemory(4096, true, 16384, 0, 2);
+  EXPECT_NEAR(static_cast<double>(percpu.workloads), 19'858'304.0, 2048);
+}
+
 TEST(BpfStatsSysctl, ReadsFromTheProcRoot) {
   test::TempTree tree;
   EXPECT_FALSE(ReadBpfStatsEnabled(tree.root()).value_or(true));  // absent sysctl: off
