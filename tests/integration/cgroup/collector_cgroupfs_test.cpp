@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -87,9 +88,30 @@ TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
   if (v1 && layout->cpuacct && layout->cpuacct->path != layout->cpu.path)
     roots.push_back(layout->cpuacct->path);
   std::string name = "/schedwarden-test-" + std::to_string(getpid()) + "-collector";
-  if (!v1) ASSERT_TRUE(WriteFile(layout->cpu.path + "/cgroup.subtree_control", "+cpu"));
+  // v2: the cpu controller must be enabled down to our cgroup; enable it at the root only if it
+  // is not, and put that back afterwards.
+  std::string root_subtree = layout->cpu.path + "/cgroup.subtree_control";
+  bool enabled_root_cpu = false;
+  if (!v1) {
+    auto ctl = ReadFile(root_subtree);
+    ASSERT_TRUE(ctl.ok()) << ctl.error().message;
+    auto tokens = Split(Trim(*ctl), ' ');
+    if (std::find(tokens.begin(), tokens.end(), "cpu") == tokens.end()) {
+      ASSERT_TRUE(WriteFile(root_subtree, "+cpu"));
+      enabled_root_cpu = true;
+    }
+  }
+  struct RestoreRootCpu {
+    bool on;
+    std::string path;
+    ~RestoreRootCpu() {
+      if (on) WriteFile(path, "-cpu");
+    }
+  } restore_root{enabled_root_cpu, root_subtree};
   TestCgroup cg(roots, name);
-  if (!v1) ASSERT_TRUE(WriteFile(layout->cpu.path + name + "/cgroup.subtree_control", "+cpu"));
+  if (!v1) {
+    ASSERT_TRUE(WriteFile(layout->cpu.path + name + "/cgroup.subtree_control", "+cpu"));
+  }
   // 20 ms every 100 ms.
   if (v1) {
     ASSERT_TRUE(WriteFile(cg.Dir(0) + "/cpu.cfs_period_us", "100000"));
