@@ -127,7 +127,10 @@ TEST_P(ResolverTest, MissingHierarchyIsAClearError) {
   auto res = r.Refresh(0s);
   ASSERT_FALSE(res.ok());
   EXPECT_THAT(res.error().message, ::testing::HasSubstr(tree.root + "/does-not-exist"));
-  EXPECT_FALSE(r.Resolve(42, 0s).ok());
+  // Retried at most once per interval, not once per unknown id.
+  EXPECT_FALSE(r.Resolve(42, 2s).ok());
+  for (uint64_t id = 43; id < 1000; id++) EXPECT_TRUE(r.Resolve(id, 2s + 100ms).ok());
+  EXPECT_EQ(r.walks(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(V1AndV2, ResolverTest, ::testing::Values(false, true),
