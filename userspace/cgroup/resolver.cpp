@@ -48,6 +48,8 @@ CgroupResolver::CgroupResolver(std::string hierarchy_root, CgroupResolverOptions
     : root_(std::move(hierarchy_root)), options_(options) {}
 
 Result<void> CgroupResolver::Refresh(std::chrono::nanoseconds now) {
+  // Rate limits count attempts, so a hierarchy that fails to open is not retried per unknown id.
+  last_attempt_ = now;
   int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return Error::FromErrno(
@@ -76,14 +78,14 @@ std::optional<std::string> CgroupResolver::Lookup(uint64_t id) const {
 Result<std::optional<std::string>> CgroupResolver::Resolve(uint64_t id,
                                                            std::chrono::nanoseconds now) {
   if (auto p = Lookup(id)) return p;
-  if (last_walk_ && now - *last_walk_ < options_.min_refresh_interval)
+  if (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval)
     return std::optional<std::string>();
   if (auto r = Refresh(now); !r) return r.error();
   return Lookup(id);
 }
 
 Result<void> CgroupResolver::MaybeCollectGarbage(std::chrono::nanoseconds now) {
-  if (last_walk_ && now - *last_walk_ < options_.gc_interval) return Ok();
+  if (last_attempt_ && now - *last_attempt_ < options_.gc_interval) return Ok();
   return Refresh(now);
 }
 

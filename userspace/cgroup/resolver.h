@@ -55,6 +55,7 @@ class CgroupResolver {
   std::unordered_map<uint64_t, std::string> by_id_;
   std::vector<uint64_t> removed_;
   std::optional<std::chrono::nanoseconds> last_walk_;
+  std::optional<std::chrono::nanoseconds> last_attempt_;
   uint64_t walks_ = 0;
 };
 

@@ -310,5 +310,48 @@ TEST_F(CollectorTest, EventSourceFailureIsAnError) {
   EXPECT_TRUE(c.Collect(2s).ok());
 }
 
+TEST(CollectorV2, ReadsCpuStatUsageAndPsiOfEachWorkload) {
+  TempTree t;
+  t.Write("cg/cgroup.controllers", "cpuset cpu io memory pids\n");
+  t.Write("cg/cpu.stat", "usage_usec 9000000\nuser_usec 8000000\nsystem_usec 1000000\n");
+  t.Write("cg/lc/cpu.stat",
+          "usage_usec 6255311\nuser_usec 6250931\nsystem_usec 4379\n"
+          "core_sched.force_idle_usec 0\nnr_periods 312\nnr_throttled 298\n"
+          "throttled_usec 23847112\nnr_bursts 0\nburst_usec 0\n");
+  t.Write("cg/lc/cpu.pressure",
+          "some avg10=1.00 avg60=0.50 avg300=0.10 total=4242\n"
+          "full avg10=0.00 avg60=0.00 avg300=0.00 total=42\n");
+  t.MakeDir("cg/lc/worker");
+  CgroupLayout layout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt};
+  auto ino = [&](const std::string& rel) {
+    struct stat st;
+    EXPECT_EQ(stat(t.Path(rel).c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_ino);
+  };
+  FakeEventSource source;
+  source.AddWait(ino("cg/lc/worker"), SW_REASON_PREEMPTED, 3000000, 2);
+  source.AddWait(ino("cg"), SW_REASON_WAKEUP, 3000, 1);
+  CgroupResolver resolver(layout.cpu.path);
+  CgroupStatReader reader(layout);
+  Collector c(source, resolver, reader, {.depth = 1, .max_workloads = 10});
+  auto snap = c.Collect(1s);
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  ASSERT_EQ(snap->workloads.size(), 2u);
+  const WorkloadSample& lc = snap->workloads.at("/lc");
+  EXPECT_EQ(lc.runq_preempted.Count(), 2u);
+  ASSERT_TRUE(lc.cpu_stat);
+  EXPECT_EQ(lc.cpu_stat->nr_throttled, 298u);
+  EXPECT_EQ(lc.cpu_stat->throttled_ns, 23847112000u);
+  EXPECT_EQ(lc.cpu_usage_ns, 6255311000u);
+  ASSERT_TRUE(lc.psi);
+  EXPECT_EQ(lc.psi->some_total_ns, 4242000u);
+  EXPECT_EQ(lc.psi->full_total_ns, 42000u);
+  const WorkloadSample& root = snap->workloads.at("/");
+  EXPECT_FALSE(root.cpu_stat);  // the v2 root has no bandwidth fields
+  EXPECT_EQ(root.cpu_usage_ns, 9000000000u);
+  EXPECT_FALSE(root.psi);  // no cpu.pressure: PSI off, not an error
+  EXPECT_TRUE(c.warnings().empty());
+}
+
 }  // namespace
 }  // namespace sw
