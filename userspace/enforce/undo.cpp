@@ -27,6 +27,8 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
   if (!SameTask(proc, e.tid, e.start_time)) return {UndoOutcome::kGone, who + " exited"};
   auto cur = ReadTaskCgroup(proc, e.tid, e.controller);
   if (!cur) return {UndoOutcome::kGone, who + " exited"};
+  // Journaled but never applied (a kill between the two): already where it belongs.
+  if (*cur == e.cgroup_from) return {UndoOutcome::kRestored, who + " already in " + e.cgroup_from};
   if (*cur != e.cgroup_to)
     return {UndoOutcome::kSkipped, who + " was moved to " + *cur + " by someone else since; left there"};
   if (!PathExists(e.original))
@@ -61,6 +63,7 @@ UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& 
   if (!SameTask(proc, e.tid, e.start_time)) return {UndoOutcome::kGone, who + " exited"};
   auto cur = w.GetSchedAttr(e.tid);
   if (!cur) return {UndoOutcome::kGone, who + " exited"};
+  if (*cur == e.original_attr) return {UndoOutcome::kRestored, who + " already as it was"};
   if (cur->policy != e.new_attr.policy)
     return {UndoOutcome::kSkipped, who + " was changed to " + SchedPolicyName(cur->policy) +
                                        " by someone else since; left alone"};
