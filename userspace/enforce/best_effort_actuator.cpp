@@ -154,6 +154,18 @@ Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
   if (demoted_.count(t.workload)) return Error{EEXIST, "'" + t.workload + "' is already demoted"};
   if (!PathExists(t.cgroup_dir))
     return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
+  {
+    std::string r = cfg_.cgroup_root;
+    while (r.size() > 1 && r.back() == '/') r.pop_back();
+    if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
+        (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
+      return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
+    std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
+    if (rel == "/") return Error{EINVAL, "the root cgroup cannot be demoted as a workload"};
+    if (!rails_.CgroupAllowed(rel))
+      return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
+                              "' is not in the allowlist of cgroups that may be touched"};
+  }
   DemoteResult res;
   demoted_[t.workload] = t.cgroup_dir;
   // cpu.idle first: from then on the group competes as idle, including threads not yet seen.

@@ -22,6 +22,9 @@ namespace sw {
 
 struct BestEffortActuatorConfig {
   std::string proc_root = "/proc";
+  // Hierarchy holding BestEffortTarget::cgroup_dir (v1: the cpu controller; v2: the unified
+  // mount), for the allowlist.
+  std::string cgroup_root = "/sys/fs/cgroup/cpu";
   int max_rounds = 8;  // "repeat until stable" bound for threads appearing meanwhile
 };
 

@@ -57,6 +57,20 @@ std::string ExclusiveCoreActuator::Rel(const std::string& dir) const {
   return dir.substr(root.size());
 }
 
+Result<void> ExclusiveCoreActuator::CheckWorkloadCgroup(const ExclusiveTarget& t) const {
+  const std::string& root = cfg_.mode == CgroupMode::kV1 ? cfg_.workload_root : cfg_.cpuset_root;
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
+      (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
+    return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
+  std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
+  if (!rails_.CgroupAllowed(rel))
+    return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
+                            "' is not in the allowlist of cgroups that may be touched"};
+  return Ok();
+}
+
 Result<void> ExclusiveCoreActuator::Init() {
   if (cfg_.mode == CgroupMode::kV1) {
     auto cpus = ReadCpus(JoinPath(cfg_.cpuset_root, "cpuset.cpus"));
@@ -284,6 +298,7 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
                             " are already exclusive to another workload"};
   if (!PathExists(t.cgroup_dir))
     return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
+  if (auto r = CheckWorkloadCgroup(t); !r) return r.error();
   auto res = cfg_.mode == CgroupMode::kV1 ? PromoteV1(t, cpus) : PromoteV2(t, cpus);
   if (!res) {
     // Half a promotion is worse than none: undo whatever was done, from the journal.
@@ -360,9 +375,6 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
                                                        const CpuSet& cpus) {
   const std::string rel = Rel(t.cgroup_dir);
   if (rel == "/") return Error{EINVAL, "the root cgroup cannot be promoted"};
-  if (!rails_.CgroupAllowed(rel))
-    return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
-                            "' is not in the allowlist of cgroups that may be touched"};
   const std::string cpus_file = JoinPath(t.cgroup_dir, "cpuset.cpus");
   if (!PathExists(cpus_file))
     return Error{ENOENT, "cgroup " + rel + " has no cpuset.cpus: enable the cpuset controller "

@@ -37,6 +37,9 @@ struct ExclusiveActuatorConfig {
   CgroupMode mode = CgroupMode::kV1;
   // v1: the cpuset hierarchy's mount; v2: the unified mount.
   std::string cpuset_root = "/sys/fs/cgroup/cpuset";
+  // Hierarchy holding the workloads' cgroups (ExclusiveTarget::cgroup_dir), for the allowlist:
+  // v1 the cpu controller, v2 the same as cpuset_root.
+  std::string workload_root = "/sys/fs/cgroup/cpu";
   std::string proc_root = "/proc";
   std::string prefix = "schedwarden";  // v1 names: <prefix>.shared, <prefix>.x.<workload>
   int max_move_rounds = 8;             // "repeat until stable" bound
@@ -72,9 +75,10 @@ class ExclusiveCoreActuator {
 
   // Reads the CPUs and memory nodes of the root cpuset. Call once before Promote.
   Result<void> Init();
-  // Gives `cpus` (normally from CoreAllocator) to the workload. Checks everything first (CPUs
-  // exist, the shared pool keeps at least one CPU, no foreign cpuset would be left empty, the
-  // allowlist) and changes nothing when a check fails.
+  // Gives `cpus` (normally from CoreAllocator::Allocate; call CoreAllocator::Release when this
+  // fails) to the workload. Checks everything first (CPUs exist, the shared pool keeps at least
+  // one CPU, no foreign cpuset would be left empty, the allowlist) and changes nothing when a
+  // check fails; a failure half-way (e.g. a cgroup removed under us) is rolled back.
   Result<PromoteResult> Promote(const ExclusiveTarget& target, const CpuSet& cpus);
   // Gives the workload's CPUs back and undoes its changes; tears the v1 shield down with the
   // last promoted workload.
@@ -108,6 +112,7 @@ class ExclusiveCoreActuator {
   Result<void> SetForeignCpus(const CpuSet& exclusive, bool narrowing);
   std::vector<std::string> ForeignCpusets() const;
   std::string Rel(const std::string& dir) const;
+  Result<void> CheckWorkloadCgroup(const ExclusiveTarget& t) const;
   CpuSet AllExclusive() const;
 
   ExclusiveActuatorConfig cfg_;

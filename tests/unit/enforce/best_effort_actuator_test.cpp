@@ -21,6 +21,7 @@ class BestEffort : public ::testing::Test {
     ASSERT_TRUE(j.ok());
     journal.emplace(std::move(*j));
     cfg.proc_root = m.proc();
+    cfg.cgroup_root = m.cpu();
   }
   test::FakeMachine m;
   SafetyRails rails;
@@ -79,6 +80,18 @@ TEST_F(BestEffort, SweepDemotesNewThreadsAndVanishedThreadsAreNotErrors) {
   EXPECT_TRUE(rev->Complete());
   EXPECT_EQ(rev->gone.size(), 1u);
   EXPECT_EQ(m.w.sched[520], (SchedAttr{SCHED_OTHER, 2, 0, 0}));
+}
+
+TEST_F(BestEffort, AllowlistAndRootCgroupAreRefusedWithoutChanges) {
+  rails.allowed_cgroups = {"/kubepods"};
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("allowlist"), std::string::npos);
+  BestEffortActuator b(cfg, m.w, *journal, SafetyRails{});
+  EXPECT_FALSE(b.Demote({"all", m.cpu()}).ok());
+  EXPECT_TRUE(m.w.ops.empty());
+  EXPECT_EQ(m.w.sched[500].policy, SCHED_OTHER);
 }
 
 TEST_F(BestEffort, NoCpuIdleFileIsAWarningAndMissingCgroupAnError) {

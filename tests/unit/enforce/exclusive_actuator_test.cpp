@@ -28,6 +28,7 @@ class ExclusiveV1 : public ::testing::Test {
     journal.emplace(std::move(*j));
     cfg.mode = CgroupMode::kV1;
     cfg.cpuset_root = m.cpuset();
+    cfg.workload_root = m.cpu();
     cfg.proc_root = m.proc();
   }
   ExclusiveCoreActuator Make() {
@@ -141,6 +142,21 @@ TEST_F(ExclusiveV1, RefusesWhatWouldEmptyACpusetOrTheSharedPoolAndChangesNothing
   EXPECT_NE(r5.error().message.find("/nope"), std::string::npos);
   EXPECT_TRUE(m.w.ops.empty());
   EXPECT_TRUE(journal->Outstanding().empty());
+}
+
+TEST_F(ExclusiveV1, AllowlistGuardsTheWorkloadCgroup) {
+  rails.allowed_cgroups = {"/batch"};
+  auto a = Make();
+  auto r = a.Promote({"web", m.cpu() + "/lc"}, {1});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cgroup /lc of 'web' is not in the allowlist"),
+            std::string::npos)
+      << r.error().message;
+  m.t.MakeDir("elsewhere");
+  auto outside = a.Promote({"web", m.t.Path("elsewhere")}, {1});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("is not under"), std::string::npos);
+  EXPECT_TRUE(m.w.ops.empty());
 }
 
 TEST_F(ExclusiveV1, TasksAppearingDuringTheMoveAreCaught) {

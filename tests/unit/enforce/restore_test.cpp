@@ -35,11 +35,13 @@ class Restore : public ::testing::Test {
     ExclusiveActuatorConfig ec;
     ec.cpuset_root = m.cpuset();
     ec.proc_root = m.proc();
+    ec.workload_root = m.cpu();
     ExclusiveCoreActuator ex(ec, m.w, *j, rails);
     ASSERT_TRUE(ex.Init().ok());
     ASSERT_TRUE(ex.Promote({"web", m.cpu() + "/lc"}, {1}).ok());
     BestEffortActuatorConfig bc;
     bc.proc_root = m.proc();
+    bc.cgroup_root = m.cpu();
     BestEffortActuator be(bc, m.w, *j, rails);
     ASSERT_TRUE(be.Demote({"batch", m.cpu() + "/be"}).ok());
     ASSERT_EQ(m.CpusetOf(100), "/schedwarden.shared");
