@@ -1,0 +1,413 @@
+// Privileged: the actuators and restore on the real cgroup v1 hierarchy of this machine.
+// Busy processes run in test cgroups of the cpu controller; one is promoted to an exclusive CPU
+// (the v1 shield moves every other movable task of the machine out of it), another is demoted to
+// SCHED_IDLE; every claim is checked against the kernel (/proc/<tid>/status Cpus_allowed_list,
+// /proc/<tid>/stat "processor", sched_getattr, /proc/<tid>/sched, cpu.idle) and after restore
+// every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
+// Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "common/cpulist.h"
+#include "common/fs.h"
+#include "enforce/best_effort_actuator.h"
+#include "enforce/exclusive_actuator.h"
+#include "enforce/restore.h"
+#include "enforce/task_info.h"
+#include "support/privileged.h"
+#include "support/temp_tree.h"
+#include "topology/core_allocator.h"
+
+namespace sw {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kCpusetRoot = "/sys/fs/cgroup/cpuset";
+constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
+
+struct TaskState {
+  uint64_t start = 0;
+  pid_t tgid = 0;
+  bool kthread = false;
+  char state = '?';  // R, S, D, Z (zombie: can neither run nor be moved), ...
+  std::string cpuset;
+  std::string allowed;  // Cpus_allowed_list
+  SchedAttr attr;
+};
+
+std::string StatusField(const std::string& status, const std::string& key) {
+  for (const std::string& line : Split(status, '\n'))
+    if (line.rfind(key + ":", 0) == 0) return Trim(line.substr(key.size() + 1));
+  return "";
+}
+
+// Every thread of the machine, from the kernel's point of view.
+std::map<pid_t, TaskState> Snapshot() {
+  std::map<pid_t, TaskState> out;
+  RealSystemWriter w;
+  auto pids = ListDir("/proc");
+  for (const std::string& p : *pids) {
+    if (p.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto tids = ListDir("/proc/" + p + "/task");
+    if (!tids) continue;
+    for (const std::string& t : *tids) {
+      pid_t tid = std::stoi(t);
+      auto st = ReadTaskStat("/proc", tid);
+      auto status = ReadFile("/proc/" + t + "/status");
+      auto cs = ReadTaskCgroup("/proc", tid, "cpuset");
+      if (!st || !status || !cs) continue;  // exited meanwhile
+      TaskState s;
+      s.start = st->start_time;
+      s.kthread = st->IsKernelThread() || tid == 2 || st->ppid == 2;
+      s.tgid = std::stoi(p);
+      s.state = StatusField(*status, "State").c_str()[0];
+      s.cpuset = *cs;
+      s.allowed = StatusField(*status, "Cpus_allowed_list");
+      if (!s.kthread) {
+        auto a = w.GetSchedAttr(tid);
+        if (!a) continue;
+        s.attr = *a;
+      }
+      out[tid] = s;
+    }
+  }
+  return out;
+}
+
+// Differences for tasks that existed before and still exist (same start time).
+std::vector<std::string> Diff(const std::map<pid_t, TaskState>& before,
+                              const std::map<pid_t, TaskState>& after) {
+  std::vector<std::string> d;
+  for (const auto& [tid, b] : before) {
+    auto it = after.find(tid);
+    if (it == after.end() || it->second.start != b.start) continue;
+    const TaskState& a = it->second;
+    std::string who = "task " + std::to_string(tid) + " (" +
+                      Trim(ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")) + ")";
+    if (a.cpuset != b.cpuset) d.push_back(who + " cpuset " + b.cpuset + " -> " + a.cpuset);
+    if (a.allowed != b.allowed) d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
+    if (!(a.attr == b.attr))
+      d.push_back(who + " policy " + SchedPolicyName(b.attr.policy) + "/" +
+                  std::to_string(b.attr.nice) + " -> " + SchedPolicyName(a.attr.policy) + "/" +
+                  std::to_string(a.attr.nice));
+  }
+  return d;
+}
+
+uint64_t NowTicks() {
+  auto up = ReadLine("/proc/uptime");
+  return static_cast<uint64_t>(std::stod(*up) * static_cast<double>(sysconf(_SC_CLK_TCK)));
+}
+
+// Test cgroups in the cpu controller and busy helper processes; everything undone on
+// destruction (processes killed, cgroups removed).
+class Workloads {
+ public:
+  Workloads() : prefix_("schedwarden-test-" + std::to_string(getpid()) + "-") {}
+  ~Workloads() {
+    for (pid_t p : kids_) kill(p, SIGKILL);
+    for (pid_t p : kids_) waitpid(p, nullptr, 0);
+    for (const std::string& d : dirs_)
+      for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; i++)
+        std::this_thread::sleep_for(20ms);
+  }
+  std::string MakeCgroup(const std::string& name) {
+    std::string d = JoinPath(kCpuRoot, prefix_ + name);
+    if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
+    dirs_.insert(dirs_.begin(), d);
+    return d;
+  }
+  // Starts `threads` spinning threads in cgroup `dir` ("" = stay in the root), optionally pinned.
+  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1) {
+    std::string procs = dir.empty() ? "" : JoinPath(dir, "cgroup.procs");
+    std::string n = std::to_string(threads);
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+      if (pin_cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(pin_cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set);
+      }
+      if (!procs.empty()) {
+        int fd = open(procs.c_str(), O_WRONLY);
+        if (fd < 0 || write(fd, "0", 1) != 1) _exit(3);
+        close(fd);
+      }
+      execl(SW_ENFORCE_TEST_HELPER, SW_ENFORCE_TEST_HELPER, "spin", n.c_str(), nullptr);
+      _exit(4);
+    }
+    kids_.push_back(pid);
+    for (int i = 0; i < 250; i++) {  // until it runs the helper and every thread exists
+      auto t = ListDir("/proc/" + std::to_string(pid) + "/task");
+      auto comm = ReadLine("/proc/" + std::to_string(pid) + "/comm");
+      if (t && static_cast<int>(t->size()) == threads && comm && *comm == "sw_enforce_test")
+        break;
+      std::this_thread::sleep_for(20ms);
+    }
+    return pid;
+  }
+  // Starts the crash helper with its stdout on a pipe; returns the read end.
+  pid_t SpawnCrash(const std::vector<std::string>& args, int* out_fd) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    std::vector<char*> argv{const_cast<char*>(SW_ENFORCE_TEST_HELPER)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(p[1], 1);
+      close(p[0]);
+      execv(SW_ENFORCE_TEST_HELPER, argv.data());
+      _exit(4);
+    }
+    close(p[1]);
+    kids_.push_back(pid);
+    *out_fd = p[0];
+    return pid;
+  }
+
+ private:
+  std::string prefix_;
+  std::vector<pid_t> kids_;
+  std::vector<std::string> dirs_;
+};
+
+std::vector<pid_t> Threads(pid_t pid) {
+  std::vector<pid_t> out;
+  auto t = ListDir("/proc/" + std::to_string(pid) + "/task");
+  if (t)
+    for (const auto& s : *t) out.push_back(std::stoi(s));
+  return out;
+}
+
+std::string AllowedOf(pid_t tid) {
+  auto s = ReadFile("/proc/" + std::to_string(tid) + "/status");
+  return s ? StatusField(*s, "Cpus_allowed_list") : "";
+}
+
+// "policy : 5" from /proc/<tid>/sched, a second kernel view besides sched_getattr.
+int ProcSchedPolicy(pid_t tid) {
+  auto s = ReadFile("/proc/" + std::to_string(tid) + "/sched");
+  if (!s) return -1;
+  for (const std::string& line : Split(*s, '\n'))
+    if (line.rfind("policy", 0) == 0) return std::stoi(Trim(line.substr(line.find(':') + 1)));
+  return -1;
+}
+
+// The CPU each thread last ran on (field 39 of stat), sampled while it spins.
+std::set<int> CpusSeenRunning(pid_t pid, int samples) {
+  std::set<int> seen;
+  for (int i = 0; i < samples; i++) {
+    for (pid_t tid : Threads(pid)) {
+      auto text = ReadFile("/proc/" + std::to_string(tid) + "/stat");
+      if (!text) continue;
+      std::vector<std::string> f;
+      for (const auto& tok : Split(Trim(text->substr(text->rfind(')') + 1)), ' '))
+        if (!tok.empty()) f.push_back(tok);
+      if (f.size() > 36) seen.insert(std::stoi(f[36]));
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return seen;
+}
+
+// Restores whatever is still outstanding when a test leaves (even through a failed ASSERT).
+class RestoreGuard {
+ public:
+  RestoreGuard(Journal* j, std::string state_dir) : j_(j), state_dir_(std::move(state_dir)) {}
+  ~RestoreGuard() {
+    RealSystemWriter w;
+    RestoreOptions o;
+    if (j_) {
+      RestoreReport r = RestoreJournal(*j_, w, o);
+      if (!r.Complete()) ADD_FAILURE() << "teardown restore incomplete:\n" << r.Summary();
+    } else if (!state_dir_.empty()) {
+      auto r = RestoreFromJournal(state_dir_, w, o);
+      if (!r || !r->Complete()) ADD_FAILURE() << "teardown restore incomplete";
+    }
+  }
+
+ private:
+  Journal* j_;
+  std::string state_dir_;
+};
+
+void ExpectShieldGone() {
+  auto names = ListDir(kCpusetRoot);
+  ASSERT_TRUE(names.ok());
+  for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden", 0), std::string::npos) << n;
+}
+
+// Checks on the promoted state: the exclusive CPU is nobody else's, the workload runs there.
+void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks) {
+  auto snap = Snapshot();
+  std::set<pid_t> lc_threads;
+  for (pid_t t : Threads(lc)) lc_threads.insert(t);
+  int checked = 0;
+  for (const auto& [tid, s] : snap) {
+    if (s.kthread || s.tgid == 1 || s.tgid == getpid() || lc_threads.count(tid)) continue;
+    if (s.start >= since_ticks) continue;  // born after the last sweep: next sweep's job
+    if (s.state == 'Z' || s.state == 'X') continue;  // exited, not reaped yet: cannot run
+    auto allowed = ParseCpuList(s.allowed);
+    ASSERT_TRUE(allowed.ok());
+    EXPECT_FALSE(allowed->count(cpu))
+        << "task " << tid << " (" << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")
+        << ", state " << s.state << ", still exists: " << SameTask("/proc", tid, s.start)
+        << ") may still run on exclusive CPU " << cpu << " (Cpus_allowed_list " << s.allowed
+        << ", cpuset " << s.cpuset << ")";
+    checked++;
+  }
+  EXPECT_GT(checked, 3);
+  for (pid_t t : lc_threads) EXPECT_EQ(AllowedOf(t), std::to_string(cpu)) << "lc thread " << t;
+  EXPECT_EQ(CpusSeenRunning(lc, 20), std::set<int>{cpu});
+}
+
+TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
+  SW_REQUIRE_PRIVILEGED();
+  ASSERT_TRUE(PathExists(std::string(kCpusetRoot) + "/cpuset.cpus")) << "needs cgroup v1 cpuset";
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_dir = wl.MakeCgroup("lc");
+  const std::string be_dir = wl.MakeCgroup("be");
+  const pid_t lc = wl.Spawn(lc_dir, 2);
+  const pid_t be = wl.Spawn(be_dir, 3);
+  const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
+  ASSERT_EQ(Threads(lc).size(), 2u);
+  ASSERT_EQ(Threads(be).size(), 3u);
+  ASSERT_EQ(AllowedOf(pinned), "1");
+  ASSERT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const auto before = Snapshot();
+
+  // The CPU comes from the allocator on the live topology (floor: one core stays shared).
+  auto topo = LoadLiveTopology();
+  ASSERT_TRUE(topo.ok());
+  auto alloc = CoreAllocator::Create(*topo, {});
+  ASSERT_TRUE(alloc.ok());
+  Allocation grant = alloc->Allocate({"lc", 1, {}});
+  ASSERT_TRUE(grant.granted) << grant.reason;
+  ASSERT_EQ(grant.cpus.size(), 1u);
+  const int cpu = *grant.cpus.begin();
+
+  test::TempTree state;
+  auto journal = Journal::Open(state.Path("state"));
+  ASSERT_TRUE(journal.ok()) << journal.error().message;
+  RestoreGuard guard(&*journal, "");
+  RealSystemWriter writer;
+  SafetyRails rails;
+  ExclusiveCoreActuator ex({}, writer, *journal, rails);
+  ASSERT_TRUE(ex.Init().ok());
+  BestEffortActuator bea({}, writer, *journal, rails);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto promoted = ex.Promote({"lc", lc_dir}, grant.cpus);
+  ASSERT_TRUE(promoted.ok()) << promoted.error().message;
+  auto promote_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(promoted->workload.moved, 2);
+  EXPECT_GT(promoted->shield.moved, 5);
+  uint64_t since = NowTicks();
+  ASSERT_TRUE(ex.Sweep().ok());
+  ExpectExclusive(lc, cpu, since);
+  EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));  // the kernel had to move it
+
+  auto demoted = bea.Demote({"be", be_dir});
+  ASSERT_TRUE(demoted.ok()) << demoted.error().message;
+  EXPECT_EQ(demoted->threads_demoted, 3);
+  for (pid_t t : Threads(be)) {
+    auto a = writer.GetSchedAttr(t);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a->policy, SCHED_IDLE) << "thread " << t;
+    EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << "thread " << t;
+  }
+  EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+
+  t0 = std::chrono::steady_clock::now();
+  RestoreReport rep = RestoreJournal(*journal, writer, {});
+  auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(rep.Complete()) << rep.Summary();
+  std::printf("promote %lld ms (%d tasks shielded), restore %lld ms (%d changes)\n",
+              static_cast<long long>(promote_ms), promoted->shield.moved,
+              static_cast<long long>(restore_ms), rep.outstanding_before);
+  ExpectShieldGone();
+  EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const auto diff = Diff(before, Snapshot());
+  EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+  EXPECT_EQ(AllowedOf(pinned), "1");
+  EXPECT_TRUE(journal->Outstanding().empty());
+  EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");
+}
+
+TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
+  SW_REQUIRE_PRIVILEGED();
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_dir = wl.MakeCgroup("lc");
+  const std::string be_dir = wl.MakeCgroup("be");
+  const pid_t lc = wl.Spawn(lc_dir, 1);
+  const pid_t be = wl.Spawn(be_dir, 3);
+  ASSERT_EQ(Threads(be).size(), 3u);
+  const auto before = Snapshot();
+  test::TempTree state;
+  const std::string state_dir = state.Path("state");
+  {
+    RestoreGuard guard(nullptr, state_dir);
+    int out = -1;
+    // Freeze before the 2nd sched_setattr: thread 1 is SCHED_IDLE, threads 2-3 are journaled only.
+    pid_t helper = wl.SpawnCrash({"crash", state_dir, lc_dir, be_dir, "1", "2"}, &out);
+    ASSERT_GT(helper, 0);
+    std::string got;
+    char buf[64];
+    for (ssize_t n; got.find('\n') == std::string::npos && (n = read(out, buf, sizeof(buf))) > 0;)
+      got.append(buf, n);
+    close(out);
+    ASSERT_EQ(got, "PAUSED\n");
+    // The machine is shielded and half-demoted right now.
+    EXPECT_EQ(AllowedOf(lc), "1");
+    int idle = 0;
+    for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
+    EXPECT_EQ(idle, 1);
+    EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+    ASSERT_EQ(kill(helper, SIGKILL), 0);
+    ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
+
+    auto j = ReadJournalFile(JoinPath(state_dir, "journal"));
+    ASSERT_TRUE(j.ok());
+    int journaled_only = 0;
+    for (const auto& e : j->entries) journaled_only += !e.applied && !e.undone;
+    EXPECT_EQ(journaled_only, 3) << "the kill must land between journaled and applied";
+
+    RealSystemWriter writer;
+    auto rep = RestoreFromJournal(state_dir, writer, {});
+    ASSERT_TRUE(rep.ok()) << rep.error().message;
+    EXPECT_TRUE(rep->Complete()) << rep->Summary();
+    EXPECT_EQ(rep->ExitCode(), 0);
+    // Idempotent: a second restore finds nothing to do.
+    auto again = RestoreFromJournal(state_dir, writer, {});
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->outstanding_before, 0);
+    EXPECT_EQ(again->ExitCode(), 0);
+  }
+  ExpectShieldGone();
+  EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const auto diff = Diff(before, Snapshot());
+  EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+}
+
+}  // namespace
+}  // namespace sw

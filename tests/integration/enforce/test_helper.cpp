@@ -1,0 +1,96 @@
+// Helper for the privileged enforcement tests.
+//   spin N                               N threads burning CPU until killed
+//   crash STATE_DIR LC_DIR BE_DIR CPU K  promote LC_DIR to CPU, demote BE_DIR, and stop forever
+//                                        right before the K-th sched_setattr (its intent is
+//                                        journaled, not applied); prints "PAUSED" when there.
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "enforce/best_effort_actuator.h"
+#include "enforce/exclusive_actuator.h"
+
+namespace {
+
+std::atomic<unsigned long> sink{0};
+
+[[noreturn]] void Spin() {
+  for (;;) sink.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Forwards to the real writer and freezes before the K-th SetSchedAttr.
+class PausingWriter final : public sw::SystemWriter {
+ public:
+  explicit PausingWriter(int pause_at) : pause_at_(pause_at) {}
+  sw::Result<void> WriteFile(const std::string& p, const std::string& v) override {
+    return real_.WriteFile(p, v);
+  }
+  sw::Result<void> MoveTask(const std::string& f, pid_t id) override { return real_.MoveTask(f, id); }
+  sw::Result<void> MakeDir(const std::string& p) override { return real_.MakeDir(p); }
+  sw::Result<void> RemoveDir(const std::string& p) override { return real_.RemoveDir(p); }
+  sw::Result<sw::SchedAttr> GetSchedAttr(pid_t t) override { return real_.GetSchedAttr(t); }
+  sw::Result<void> SetSchedAttr(pid_t t, const sw::SchedAttr& a) override {
+    if (++setattr_calls_ == pause_at_) {
+      std::printf("PAUSED\n");
+      std::fflush(stdout);
+      for (;;) pause();  // waiting for SIGKILL
+    }
+    return real_.SetSchedAttr(t, a);
+  }
+
+ private:
+  sw::RealSystemWriter real_;
+  int pause_at_;
+  int setattr_calls_ = 0;
+};
+
+int Crash(char** argv) {
+  const std::string state = argv[2], lc = argv[3], be = argv[4];
+  const int cpu = std::atoi(argv[5]);
+  PausingWriter w(std::atoi(argv[6]));
+  auto journal = sw::Journal::Open(state);
+  if (!journal) {
+    std::fprintf(stderr, "%s\n", journal.error().message.c_str());
+    return 2;
+  }
+  sw::SafetyRails rails;
+  sw::ExclusiveActuatorConfig ec;
+  sw::ExclusiveCoreActuator ex(ec, w, *journal, rails);
+  if (auto r = ex.Init(); !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 2;
+  }
+  if (auto r = ex.Promote({"lc", lc}, {cpu}); !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 2;
+  }
+  sw::BestEffortActuator be_act({}, w, *journal, rails);
+  if (auto r = be_act.Demote({"be", be}); !r) {
+    std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    return 2;
+  }
+  std::printf("NOT PAUSED\n");
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "spin") == 0) {
+    int n = std::atoi(argv[2]);
+    std::vector<std::thread> threads;
+    for (int i = 1; i < n; i++) threads.emplace_back(Spin);
+    Spin();
+  }
+  if (argc == 7 && std::strcmp(argv[1], "crash") == 0) return Crash(argv);
+  std::fprintf(stderr, "usage: %s spin N | crash STATE LC_DIR BE_DIR CPU K\n", argv[0]);
+  return 64;
+}

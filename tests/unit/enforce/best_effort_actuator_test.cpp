@@ -1,0 +1,111 @@
+#include "enforce/best_effort_actuator.h"
+
+#include <gtest/gtest.h>
+
+#include "common/fs.h"
+#include "fake_machine.h"
+
+namespace sw {
+namespace {
+
+class BestEffort : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m.MakeCpuCgroup("/be");
+    m.AddTask(500, {.cpu_cg = "/be"});
+    m.AddTask(501, {.tgid = 500, .cpu_cg = "/be"}, {SCHED_BATCH, 5, 0, 0});
+    m.AddTask(502, {.tgid = 500, .cpu_cg = "/be"}, {SCHED_OTHER, -3, 0, 1});  // reset-on-fork
+    m.AddTask(300, {.cpu_cg = "/be"});  // the agent, misclassified: must be left alone
+    rails.agent_pid = 300;
+    auto j = Journal::Open(m.state());
+    ASSERT_TRUE(j.ok());
+    journal.emplace(std::move(*j));
+    cfg.proc_root = m.proc();
+    cfg.cgroup_root = m.cpu();
+  }
+  test::FakeMachine m;
+  SafetyRails rails;
+  std::optional<Journal> journal;
+  BestEffortActuatorConfig cfg;
+};
+
+TEST_F(BestEffort, DemoteSetsCpuIdleThenEveryThreadAndRevertRestoresExactly) {
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  const std::string idle = m.cpu() + "/be/cpu.idle";
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->cpu_idle_set);
+  EXPECT_EQ(r->threads_demoted, 3);
+  EXPECT_EQ(r->threads_skipped, 1);
+  std::vector<std::string> want = {"write " + idle + " 1", "setattr 500 SCHED_IDLE 0",
+                                   "setattr 501 SCHED_IDLE 5", "setattr 502 SCHED_IDLE -3"};
+  EXPECT_EQ(m.w.ops, want);
+  EXPECT_EQ(m.w.sched[502], (SchedAttr{SCHED_IDLE, -3, 0, 1}));
+  EXPECT_EQ(m.w.sched[300].policy, SCHED_OTHER);
+  m.w.ops.clear();
+  auto rev = a.Revert("batch");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_TRUE(rev->Complete());
+  std::vector<std::string> back = {"setattr 502 SCHED_OTHER -3", "setattr 501 SCHED_BATCH 5",
+                                   "setattr 500 SCHED_OTHER 0", "write " + idle + " 0"};
+  EXPECT_EQ(m.w.ops, back);
+  EXPECT_EQ(m.w.sched[501], (SchedAttr{SCHED_BATCH, 5, 0, 0}));
+  EXPECT_EQ(m.w.sched[502], (SchedAttr{SCHED_OTHER, -3, 0, 1}));
+  EXPECT_EQ(m.t.Read("state/journal"), "");
+}
+
+TEST_F(BestEffort, ThreadsBornIdleFromDemotedOnesAreRevertedTooButNativeIdleStays) {
+  m.AddTask(503, {.tgid = 500, .cpu_cg = "/be"}, {SCHED_IDLE, 0, 0, 0});  // idle on its own
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  ASSERT_TRUE(a.Demote({"batch", m.cpu() + "/be"}).ok());
+  // A new process forked by 501 after the demotion: inherits SCHED_IDLE.
+  m.AddTask(510, {.ppid = 500, .cpu_cg = "/be"}, {SCHED_IDLE, 0, 0, 0});
+  auto rev = a.Revert("batch");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_EQ(m.w.sched[510].policy, SCHED_OTHER);
+  EXPECT_EQ(m.w.sched[503].policy, SCHED_IDLE);
+}
+
+TEST_F(BestEffort, SweepDemotesNewThreadsAndVanishedThreadsAreNotErrors) {
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  ASSERT_TRUE(a.Demote({"batch", m.cpu() + "/be"}).ok());
+  m.AddTask(520, {.cpu_cg = "/be"}, {SCHED_OTHER, 2, 0, 0});  // started by someone else
+  auto s = a.Sweep();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->threads_demoted, 1);
+  EXPECT_EQ(m.w.sched[520].policy, SCHED_IDLE);
+  m.RemoveTask(501);
+  auto rev = a.Revert("batch");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_TRUE(rev->Complete());
+  EXPECT_EQ(rev->gone.size(), 1u);
+  EXPECT_EQ(m.w.sched[520], (SchedAttr{SCHED_OTHER, 2, 0, 0}));
+}
+
+TEST_F(BestEffort, AllowlistAndRootCgroupAreRefusedWithoutChanges) {
+  rails.allowed_cgroups = {"/kubepods"};
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("allowlist"), std::string::npos);
+  BestEffortActuator b(cfg, m.w, *journal, SafetyRails{});
+  EXPECT_FALSE(b.Demote({"all", m.cpu()}).ok());
+  EXPECT_TRUE(m.w.ops.empty());
+  EXPECT_EQ(m.w.sched[500].policy, SCHED_OTHER);
+}
+
+TEST_F(BestEffort, NoCpuIdleFileIsAWarningAndMissingCgroupAnError) {
+  std::remove((m.cpu() + "/be/cpu.idle").c_str());
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->cpu_idle_set);
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_NE(r->warnings[0].find("no cpu.idle"), std::string::npos);
+  auto bad = a.Demote({"other", m.cpu() + "/missing"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("/missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sw

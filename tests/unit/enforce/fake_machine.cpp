@@ -1,0 +1,90 @@
+#include "fake_machine.h"
+
+#include <filesystem>
+
+#include "common/fs.h"
+#include "enforce/task_info.h"
+
+namespace sw::test {
+
+FakeMachine::FakeMachine() {
+  t.Write("cpuset/cpuset.cpus", "0-1\n");
+  t.Write("cpuset/cpuset.mems", "0\n");
+  t.Write("cpuset/tasks", "");
+  t.Write("cpu/tasks", "");
+  t.MakeDir("proc");
+  w.on_move = [this](const std::string& file, pid_t tid) {
+    std::string dir = file.substr(0, file.find_last_of('/'));
+    std::string rel = dir.size() <= cpuset().size() ? "/" : dir.substr(cpuset().size());
+    auto it = tasks_.find(tid);
+    if (it == tasks_.end()) return;
+    it->second.cpuset_cg = rel;
+    WriteProc(tid);
+    Sync();
+  };
+}
+
+void FakeMachine::WriteProc(pid_t tid) {
+  const Task& k = tasks_.at(tid);
+  std::string d = "proc/" + std::to_string(tid);
+  uint64_t flags = k.kthread ? 0x00208040 : 0x00400100;
+  t.Write(d + "/stat", std::to_string(tid) + " (fake (x) y) S " + std::to_string(k.ppid) +
+                           " 1 1 0 -1 " + std::to_string(flags) +
+                           " 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(k.start) + " 0 0\n");
+  t.Write(d + "/status", "Name:\tfake\nTgid:\t" + std::to_string(k.tgid) + "\nPid:\t" +
+                             std::to_string(tid) + "\n");
+  t.Write(d + "/cgroup", "5:cpuset:" + k.cpuset_cg + "\n4:cpu,cpuacct:" + k.cpu_cg + "\n0::/\n");
+  t.MakeDir("proc/" + std::to_string(k.tgid) + "/task/" + std::to_string(tid));
+}
+
+void FakeMachine::AddTask(pid_t tid, Task task, SchedAttr attr) {
+  if (task.tgid == 0) task.tgid = tid;
+  if (task.start == 0) task.start = 1000 + tid;
+  tasks_[tid] = task;
+  if (!task.kthread) w.sched[tid] = attr;
+  WriteProc(tid);
+  Sync();
+}
+
+void FakeMachine::RemoveTask(pid_t tid) {
+  tasks_.erase(tid);
+  w.sched.erase(tid);
+  std::filesystem::remove_all(t.Path("proc/" + std::to_string(tid)));
+  Sync();
+}
+
+void FakeMachine::SetStartTime(pid_t tid, uint64_t start) {
+  tasks_[tid].start = start;
+  WriteProc(tid);
+}
+
+void FakeMachine::MakeCpuset(const std::string& rel, const std::string& cpus,
+                             const std::string& mems) {
+  t.Write("cpuset" + rel + "/cpuset.cpus", cpus + "\n");
+  t.Write("cpuset" + rel + "/cpuset.mems", mems + "\n");
+  t.Write("cpuset" + rel + "/tasks", "");
+  Sync();
+}
+
+void FakeMachine::MakeCpuCgroup(const std::string& rel, const std::string& idle) {
+  t.Write("cpu" + rel + "/cpu.idle", idle + "\n");
+  t.Write("cpu" + rel + "/tasks", "");
+  Sync();
+}
+
+void FakeMachine::Sync() {
+  for (const auto& [root, is_cpuset] : {std::pair{cpuset(), true}, std::pair{cpu(), false}}) {
+    std::vector<std::string> dirs{root};
+    for (auto& d : ListChildCgroups(root)) dirs.push_back(d);
+    for (const std::string& d : dirs) {
+      std::string rel = d.size() <= root.size() ? "/" : d.substr(root.size());
+      std::string content;
+      for (const auto& [tid, k] : tasks_)
+        if ((is_cpuset ? k.cpuset_cg : k.cpu_cg) == rel) content += std::to_string(tid) + "\n";
+      if (PathExists(JoinPath(d, "tasks")) || !is_cpuset || PathExists(JoinPath(d, "cpuset.cpus")))
+        t.Write(d.substr(t.root().size()) + "/tasks", content);
+    }
+  }
+}
+
+}  // namespace sw::test

@@ -1,0 +1,241 @@
+#include "enforce/best_effort_actuator.h"
+
+#include <sched.h>
+
+#include <set>
+
+#include "common/fs.h"
+#include "enforce/task_info.h"
+
+namespace sw {
+namespace {
+
+std::string Group(const std::string& workload) { return "idle:" + workload; }
+
+}  // namespace
+
+BestEffortActuator::BestEffortActuator(BestEffortActuatorConfig config, SystemWriter& writer,
+                                       Journal& journal, SafetyRails rails)
+    : cfg_(std::move(config)), writer_(writer), journal_(journal), rails_(std::move(rails)) {}
+
+std::vector<std::string> BestEffortActuator::Demoted() const {
+  std::vector<std::string> out;
+  for (const auto& [n, d] : demoted_) out.push_back(n);
+  return out;
+}
+
+int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::string& cgroup_dir,
+                       SystemWriter& writer, const std::string& proc, const SafetyRails& rails) {
+  // Original attributes by process (tgid) of every thread we demoted in this group.
+  std::map<pid_t, SchedAttr> by_tgid;
+  std::set<pid_t> journaled;
+  for (const JournalEntry& e : journal.Outstanding(group)) {
+    if (e.kind != ChangeKind::kSchedAttr) continue;
+    journaled.insert(e.tid);
+    if (e.original_attr.policy == SCHED_IDLE) continue;  // a thread that was idle on its own
+    auto tg = ReadTgid(proc, e.tid);
+    if (tg && SameTask(proc, e.tid, e.start_time)) by_tgid.emplace(*tg, e.original_attr);
+    else if (e.tid > 0) by_tgid.emplace(e.tid, e.original_attr);  // exited leader: its tid was the tgid
+  }
+  auto tids = ListCgroupThreads(cgroup_dir, proc, true);
+  if (!tids) return 0;
+  std::vector<JournalEntry> batch;
+  for (pid_t tid : *tids) {
+    if (journaled.count(tid) || !rails.TaskVeto(proc, tid).empty()) continue;
+    auto attr = writer.GetSchedAttr(tid);
+    auto st = ReadTaskStat(proc, tid);
+    auto tg = ReadTgid(proc, tid);
+    if (!attr || !st || !tg || attr->policy != SCHED_IDLE) continue;
+    // Same process as a demoted thread, or a process forked by one.
+    auto it = by_tgid.find(*tg);
+    if (it == by_tgid.end()) {
+      auto leader = ReadTaskStat(proc, *tg);
+      if (leader) it = by_tgid.find(leader->ppid);
+    }
+    if (it == by_tgid.end()) continue;  // idle on its own account: not ours to restore
+    JournalEntry e;
+    e.group = group;
+    e.kind = ChangeKind::kSchedAttr;
+    e.tid = tid;
+    e.start_time = st->start_time;
+    e.cgroup_to = cgroup_dir;
+    e.original_attr = it->second;
+    e.new_attr = *attr;
+    batch.push_back(std::move(e));
+  }
+  if (batch.empty()) return 0;
+  auto seqs = journal.BeginAll(batch);
+  if (!seqs) return 0;
+  (void)journal.MarkAllApplied(*seqs);  // nothing to apply: the kernel already did it
+  return static_cast<int>(batch.size());
+}
+
+Result<void> BestEffortActuator::DemoteThreads(const std::string& workload,
+                                               const std::string& dir, DemoteResult* res) {
+  const std::string g = Group(workload);
+  const std::string& proc = cfg_.proc_root;
+  std::set<pid_t> settled;
+  for (const JournalEntry& e : journal_.Outstanding(g))
+    if (e.kind == ChangeKind::kSchedAttr) settled.insert(e.tid);
+  for (int round = 1; round <= cfg_.max_rounds; round++) {
+    res->threads_adopted += AdoptInheritedIdle(journal_, g, dir, writer_, proc, rails_);
+    for (const JournalEntry& e : journal_.Outstanding(g))
+      if (e.kind == ChangeKind::kSchedAttr) settled.insert(e.tid);
+    auto tids = ListCgroupThreads(dir, proc, true);
+    if (!tids) {
+      if (tids.error().code == ENOENT) return Ok();  // the workload's cgroup vanished
+      return tids.error();
+    }
+    std::vector<JournalEntry> batch;
+    for (pid_t tid : *tids) {
+      if (settled.count(tid)) continue;
+      settled.insert(tid);
+      std::string veto = rails_.TaskVeto(proc, tid);
+      if (!veto.empty()) {
+        (veto == "gone" ? res->threads_gone : res->threads_skipped)++;
+        continue;
+      }
+      auto attr = writer_.GetSchedAttr(tid);
+      auto st = ReadTaskStat(proc, tid);
+      if (!attr || !st) {
+        res->threads_gone++;
+        continue;
+      }
+      JournalEntry e;
+      e.group = g;
+      e.kind = ChangeKind::kSchedAttr;
+      e.tid = tid;
+      e.start_time = st->start_time;
+      e.cgroup_to = dir;
+      e.original_attr = *attr;
+      // SCHED_IDLE ignores priority; nice and reset-on-fork are kept so revert is exact.
+      e.new_attr = SchedAttr{SCHED_IDLE, attr->nice, 0, attr->flags};
+      // Already idle on its own: journaled as a no-op so it is never mistaken for a thread that
+      // inherited SCHED_IDLE from us (its restore writes SCHED_IDLE back: harmless).
+      batch.push_back(std::move(e));
+    }
+    if (batch.empty()) return Ok();
+    auto seqs = journal_.BeginAll(batch);
+    if (!seqs) return seqs.error();
+    std::vector<uint64_t> applied, not_done;
+    for (size_t i = 0; i < batch.size(); i++) {
+      const JournalEntry& e = batch[i];
+      if (!SameTask(proc, e.tid, e.start_time)) {
+        res->threads_gone++;
+        not_done.push_back((*seqs)[i]);
+        continue;
+      }
+      auto r = e.original_attr.policy == SCHED_IDLE ? Ok() : writer_.SetSchedAttr(e.tid, e.new_attr);
+      if (r && e.original_attr.policy == SCHED_IDLE) {
+        res->threads_skipped++;
+        applied.push_back((*seqs)[i]);
+      } else if (r) {
+        res->threads_demoted++;
+        applied.push_back((*seqs)[i]);
+      } else if (r.error().code == ESRCH) {
+        res->threads_gone++;
+        not_done.push_back((*seqs)[i]);
+      } else {
+        not_done.push_back((*seqs)[i]);
+        res->warnings.push_back(r.error().message);
+        res->threads_skipped++;
+      }
+    }
+    if (auto r = journal_.MarkAllApplied(applied); !r) return r;
+    if (auto r = journal_.MarkAllUndone(not_done); !r) return r;
+  }
+  res->stable = false;
+  res->warnings.push_back("threads kept appearing after " + std::to_string(cfg_.max_rounds) +
+                          " rounds; Sweep() will demote the rest");
+  return Ok();
+}
+
+Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
+  if (demoted_.count(t.workload)) return Error{EEXIST, "'" + t.workload + "' is already demoted"};
+  if (!PathExists(t.cgroup_dir))
+    return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
+  {
+    std::string r = cfg_.cgroup_root;
+    while (r.size() > 1 && r.back() == '/') r.pop_back();
+    if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
+        (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
+      return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
+    std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
+    if (rel == "/") return Error{EINVAL, "the root cgroup cannot be demoted as a workload"};
+    if (!rails_.CgroupAllowed(rel))
+      return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
+                              "' is not in the allowlist of cgroups that may be touched"};
+  }
+  DemoteResult res;
+  demoted_[t.workload] = t.cgroup_dir;
+  // cpu.idle first: from then on the group competes as idle, including threads not yet seen.
+  const std::string idle_file = JoinPath(t.cgroup_dir, "cpu.idle");
+  if (PathExists(idle_file)) {
+    auto orig = ReadLine(idle_file);
+    if (orig && Trim(*orig) != "1") {
+      JournalEntry e;
+      e.group = Group(t.workload);
+      e.kind = ChangeKind::kWriteFile;
+      e.path = idle_file;
+      e.original = Trim(*orig);
+      e.value = "1";
+      auto seq = journal_.Begin(e);
+      if (!seq) return seq.error();
+      auto r = writer_.WriteFile(idle_file, "1");
+      if (r) {
+        (void)journal_.MarkApplied(*seq);
+        res.cpu_idle_set = true;
+      } else {
+        (void)journal_.MarkUndone(*seq);
+        res.warnings.push_back(r.error().message);
+      }
+    }
+  } else {
+    res.warnings.push_back("no cpu.idle in " + t.cgroup_dir +
+                           " (kernel < 5.15 or no cpu controller): threads only");
+  }
+  if (auto r = DemoteThreads(t.workload, t.cgroup_dir, &res); !r) {
+    auto undo = Revert(t.workload);
+    return Error{r.error().code, "demote '" + t.workload + "' failed and was reverted: " +
+                                     r.error().message};
+  }
+  return res;
+}
+
+Result<DemoteResult> BestEffortActuator::Sweep() {
+  DemoteResult total;
+  for (const auto& [name, dir] : demoted_) {
+    DemoteResult r;
+    if (auto s = DemoteThreads(name, dir, &r); !s) return s.error();
+    total.threads_demoted += r.threads_demoted;
+    total.threads_adopted += r.threads_adopted;
+    total.threads_gone += r.threads_gone;
+    total.stable = total.stable && r.stable;
+  }
+  return total;
+}
+
+Result<UndoReport> BestEffortActuator::Revert(const std::string& workload) {
+  auto it = demoted_.find(workload);
+  if (it == demoted_.end()) return Error{ENOENT, "'" + workload + "' is not demoted"};
+  const std::string g = Group(workload);
+  // Threads born idle from demoted parents since the last sweep are reverted too.
+  AdoptInheritedIdle(journal_, g, it->second, writer_, cfg_.proc_root, rails_);
+  demoted_.erase(it);
+  UndoReport rep = UndoGroup(journal_, g, writer_, cfg_.proc_root);
+  if (demoted_.empty() && rep.Complete())
+    if (auto r = journal_.CompactIfClean(); !r) rep.warnings.push_back(r.error().message);
+  return rep;
+}
+
+UndoReport BestEffortActuator::RevertAll() {
+  UndoReport rep;
+  std::vector<std::string> names = Demoted();
+  for (const std::string& n : names) {
+    auto r = Revert(n);
+    if (r) rep.Merge(*r);
+  }
+  return rep;
+}
+
+}  // namespace sw

@@ -1,0 +1,340 @@
+#include "enforce/journal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/fs.h"
+
+namespace sw {
+namespace {
+
+using nlohmann::json;
+
+const std::array<uint32_t, 256>& CrcTable() {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+ChangeKind KindFromName(const std::string& s, bool* ok) {
+  *ok = true;
+  if (s == "write_file") return ChangeKind::kWriteFile;
+  if (s == "move_task") return ChangeKind::kMoveTask;
+  if (s == "mkdir") return ChangeKind::kMakeDir;
+  if (s == "sched_attr") return ChangeKind::kSchedAttr;
+  *ok = false;
+  return ChangeKind::kWriteFile;
+}
+
+json AttrJson(const SchedAttr& a) {
+  return json{{"policy", a.policy}, {"nice", a.nice}, {"prio", a.rt_priority}, {"flags", a.flags}};
+}
+
+SchedAttr AttrFrom(const json& j) {
+  SchedAttr a;
+  a.policy = j.at("policy").get<int>();
+  a.nice = j.at("nice").get<int>();
+  a.rt_priority = j.at("prio").get<int>();
+  a.flags = j.at("flags").get<uint64_t>();
+  return a;
+}
+
+json EntryJson(const JournalEntry& e) {
+  json j{{"seq", e.seq}, {"group", e.group}, {"kind", ChangeKindName(e.kind)}};
+  switch (e.kind) {
+    case ChangeKind::kWriteFile:
+      j["path"] = e.path;
+      j["original"] = e.original;
+      j["value"] = e.value;
+      break;
+    case ChangeKind::kMoveTask:
+      j["tid"] = e.tid;
+      j["start"] = e.start_time;
+      j["to_file"] = e.path;
+      j["from_file"] = e.original;
+      j["controller"] = e.controller;
+      j["from"] = e.cgroup_from;
+      j["to"] = e.cgroup_to;
+      break;
+    case ChangeKind::kMakeDir:
+      j["path"] = e.path;
+      j["evacuate_to"] = e.evacuate_to;
+      break;
+    case ChangeKind::kSchedAttr:
+      j["tid"] = e.tid;
+      j["start"] = e.start_time;
+      j["original_attr"] = AttrJson(e.original_attr);
+      j["new_attr"] = AttrJson(e.new_attr);
+      break;
+  }
+  return j;
+}
+
+JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mistyped fields
+  JournalEntry e;
+  bool ok = false;
+  e.seq = j.at("seq").get<uint64_t>();
+  e.group = j.at("group").get<std::string>();
+  e.kind = KindFromName(j.at("kind").get<std::string>(), &ok);
+  if (!ok) throw std::runtime_error("unknown kind '" + j.at("kind").get<std::string>() + "'");
+  switch (e.kind) {
+    case ChangeKind::kWriteFile:
+      e.path = j.at("path").get<std::string>();
+      e.original = j.at("original").get<std::string>();
+      e.value = j.at("value").get<std::string>();
+      break;
+    case ChangeKind::kMoveTask:
+      e.tid = j.at("tid").get<pid_t>();
+      e.start_time = j.at("start").get<uint64_t>();
+      e.path = j.at("to_file").get<std::string>();
+      e.original = j.at("from_file").get<std::string>();
+      e.controller = j.at("controller").get<std::string>();
+      e.cgroup_from = j.at("from").get<std::string>();
+      e.cgroup_to = j.at("to").get<std::string>();
+      break;
+    case ChangeKind::kMakeDir:
+      e.path = j.at("path").get<std::string>();
+      e.evacuate_to = j.at("evacuate_to").get<std::string>();
+      break;
+    case ChangeKind::kSchedAttr:
+      e.tid = j.at("tid").get<pid_t>();
+      e.start_time = j.at("start").get<uint64_t>();
+      e.original_attr = AttrFrom(j.at("original_attr"));
+      e.new_attr = AttrFrom(j.at("new_attr"));
+      break;
+  }
+  return e;
+}
+
+Result<void> FsyncDir(const std::string& dir) {
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d.valid()) return Error::FromErrno(errno, "open " + dir);
+  if (::fsync(d.get()) != 0) return Error::FromErrno(errno, "fsync " + dir);
+  return Ok();
+}
+
+}  // namespace
+
+const char* ChangeKindName(ChangeKind k) {
+  switch (k) {
+    case ChangeKind::kWriteFile: return "write_file";
+    case ChangeKind::kMoveTask: return "move_task";
+    case ChangeKind::kMakeDir: return "mkdir";
+    case ChangeKind::kSchedAttr: return "sched_attr";
+  }
+  return "?";
+}
+
+uint32_t Crc32(const std::string& data) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) c = CrcTable()[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string EncodeJournalLine(const std::string& json_text) {
+  char crc[9];
+  std::snprintf(crc, sizeof(crc), "%08x", Crc32(json_text));
+  return std::string(crc) + " " + json_text;
+}
+
+Result<std::string> DecodeJournalLine(const std::string& line) {
+  if (line.size() < 10 || line[8] != ' ')
+    return Error{EINVAL, "not a journal record (expected '<crc32> <json>')"};
+  uint32_t want = 0;
+  for (int i = 0; i < 8; i++) {
+    char c = line[i];
+    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+    if (v < 0) return Error{EINVAL, "bad checksum field '" + line.substr(0, 8) + "'"};
+    want = (want << 4) | static_cast<uint32_t>(v);
+  }
+  std::string body = line.substr(9);
+  uint32_t got = Crc32(body);
+  if (got != want) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "checksum mismatch (stored %08x, computed %08x)", want, got);
+    return Error{EBADMSG, buf};
+  }
+  return body;
+}
+
+Result<JournalReadReport> ReadJournalFile(const std::string& path) {
+  JournalReadReport rep;
+  auto text = ReadFile(path);
+  if (!text) {
+    if (text.error().code == ENOENT) return rep;
+    return text.error();
+  }
+  const std::string& s = *text;
+  std::map<uint64_t, size_t> by_seq;
+  size_t pos = 0;
+  int lineno = 0;
+  while (pos < s.size()) {
+    lineno++;
+    size_t nl = s.find('\n', pos);
+    if (nl == std::string::npos) {
+      rep.warnings.push_back(path + " line " + std::to_string(lineno) + ": torn record of " +
+                             std::to_string(s.size() - pos) +
+                             " bytes at the end (a write interrupted by a crash; its change was "
+                             "never started because intents are fsynced first)");
+      break;
+    }
+    std::string line = s.substr(pos, nl - pos);
+    pos = nl + 1;
+    rep.valid_bytes = pos;
+    if (line.empty()) continue;
+    std::string where = path + " line " + std::to_string(lineno) + ": ";
+    auto body = DecodeJournalLine(line);
+    if (!body) {
+      rep.corrupt.push_back(where + body.error().message + ": '" + line.substr(0, 120) + "'");
+      continue;
+    }
+    try {
+      json j = json::parse(*body);
+      if (j.contains("mark")) {
+        uint64_t seq = j.at("seq").get<uint64_t>();
+        std::string mark = j.at("mark").get<std::string>();
+        auto it = by_seq.find(seq);
+        if (it == by_seq.end()) {
+          // Follows from a corrupt intent (reported there) or a compaction race: nothing to undo.
+          rep.warnings.push_back(where + "'" + mark + "' mark for unknown record " +
+                                 std::to_string(seq));
+        } else if (mark == "applied") {
+          rep.entries[it->second].applied = true;
+        } else if (mark == "undone") {
+          rep.entries[it->second].undone = true;
+        } else {
+          rep.corrupt.push_back(where + "unknown mark '" + mark + "'");
+        }
+      } else if (j.contains("note")) {
+        rep.warnings.push_back(where + j.at("note").get<std::string>());
+      } else {
+        JournalEntry e = EntryFrom(j);
+        e.line = lineno;
+        by_seq[e.seq] = rep.entries.size();
+        rep.entries.push_back(std::move(e));
+      }
+    } catch (const std::exception& ex) {
+      rep.corrupt.push_back(where + "checksum ok but record unreadable: " + ex.what());
+    }
+  }
+  return rep;
+}
+
+Result<Journal> Journal::Open(const std::string& state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec)
+    return Error{ec.value(), "cannot create state dir " + state_dir + ": " + ec.message() +
+                                 " (use --state-dir to pick another)"};
+  Journal j;
+  j.path_ = JoinPath(state_dir, kFileName);
+  bool existed = PathExists(j.path_);
+  j.fd_.reset(::open(j.path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!j.fd_.valid()) return Error::FromErrno(errno, "open journal " + j.path_);
+  if (::flock(j.fd_.get(), LOCK_EX | LOCK_NB) != 0)
+    return Error::FromErrno(errno, "lock journal " + j.path_ +
+                                       " (is another schedwarden agent or restore running?)");
+  if (!existed) {
+    if (auto r = FsyncDir(state_dir); !r) return r.error();
+  }
+  auto rep = ReadJournalFile(j.path_);
+  if (!rep) return rep.error();
+  j.loaded_ = std::move(*rep);
+  // Cut a torn tail so the next record starts on its own line; leave a note so it is not silent.
+  struct stat st;
+  if (::fstat(j.fd_.get(), &st) == 0 && static_cast<size_t>(st.st_size) > j.loaded_.valid_bytes) {
+    size_t torn = static_cast<size_t>(st.st_size) - j.loaded_.valid_bytes;
+    if (::ftruncate(j.fd_.get(), static_cast<off_t>(j.loaded_.valid_bytes)) != 0)
+      return Error::FromErrno(errno, "truncate torn tail of " + j.path_);
+    json note{{"note", "removed a torn record of " + std::to_string(torn) +
+                           " bytes left by a crash (never applied)"}};
+    if (auto r = j.Append({note.dump()}); !r) return r.error();
+  }
+  j.entries_ = j.loaded_.entries;
+  for (const JournalEntry& e : j.entries_) j.next_seq_ = std::max(j.next_seq_, e.seq + 1);
+  return j;
+}
+
+Result<void> Journal::Append(const std::vector<std::string>& json_texts) {
+  if (json_texts.empty()) return Ok();
+  std::string line;
+  for (const std::string& t : json_texts) line += EncodeJournalLine(t) + "\n";
+  // One write(2) per batch with O_APPEND: a crash leaves at most one torn line at the end.
+  ssize_t n = ::write(fd_.get(), line.data(), line.size());
+  if (n < 0) return Error::FromErrno(errno, "append to journal " + path_);
+  if (static_cast<size_t>(n) != line.size()) return Error{EIO, "short append to journal " + path_};
+  if (::fdatasync(fd_.get()) != 0) return Error::FromErrno(errno, "fsync journal " + path_);
+  return Ok();
+}
+
+Result<uint64_t> Journal::Begin(JournalEntry entry) {
+  auto seqs = BeginAll({std::move(entry)});
+  if (!seqs) return seqs.error();
+  return seqs->front();
+}
+
+Result<std::vector<uint64_t>> Journal::BeginAll(std::vector<JournalEntry> entries) {
+  std::vector<std::string> texts;
+  std::vector<uint64_t> seqs;
+  uint64_t seq = next_seq_;
+  for (JournalEntry& e : entries) {
+    e.seq = seq++;
+    e.applied = false;
+    e.undone = false;
+    texts.push_back(EntryJson(e).dump());
+    seqs.push_back(e.seq);
+  }
+  if (auto r = Append(texts); !r) return r.error();
+  next_seq_ = seq;
+  for (JournalEntry& e : entries) entries_.push_back(std::move(e));
+  return seqs;
+}
+
+Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& seqs) {
+  std::vector<std::string> texts;
+  for (uint64_t s : seqs) texts.push_back(json{{"mark", mark}, {"seq", s}}.dump());
+  if (auto r = Append(texts); !r) return r;
+  bool applied = std::string(mark) == "applied";
+  for (JournalEntry& e : entries_)
+    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end()) (applied ? e.applied : e.undone) = true;
+  return Ok();
+}
+
+Result<void> Journal::MarkApplied(uint64_t seq) { return Mark("applied", {seq}); }
+Result<void> Journal::MarkUndone(uint64_t seq) { return Mark("undone", {seq}); }
+Result<void> Journal::MarkAllApplied(const std::vector<uint64_t>& seqs) { return Mark("applied", seqs); }
+Result<void> Journal::MarkAllUndone(const std::vector<uint64_t>& seqs) { return Mark("undone", seqs); }
+
+std::vector<JournalEntry> Journal::Outstanding(const std::string& group) const {
+  std::vector<JournalEntry> out;
+  for (const JournalEntry& e : entries_)
+    if (!e.undone && (group.empty() || e.group == group)) out.push_back(e);
+  return out;
+}
+
+Result<void> Journal::CompactIfClean() {
+  if (!Outstanding().empty() || !loaded_.corrupt.empty()) return Ok();
+  if (::ftruncate(fd_.get(), 0) != 0) return Error::FromErrno(errno, "truncate journal " + path_);
+  if (::fdatasync(fd_.get()) != 0) return Error::FromErrno(errno, "fsync journal " + path_);
+  entries_.clear();
+  loaded_.warnings.clear();
+  return Ok();
+}
+
+}  // namespace sw

@@ -1,0 +1,108 @@
+// Crash-safe journal of every change the enforcer makes, under the state dir
+// (default /var/lib/schedwarden/journal). Write-ahead: before a change, an intent record holding
+// the ORIGINAL value is appended and fsynced; after the change an "applied" mark is appended.
+// Undoing a change appends an "undone" mark. Whatever kills the agent, every change that may
+// have reached the kernel has an intent record, so `schedwarden restore` can put it back.
+//
+// Format: one record per line, "<crc32 of json, 8 hex digits> <compact json>\n". A line whose
+// checksum does not match is reported as corrupt (never dropped silently); a last line without
+// its newline is a torn write: intents are fsynced before the change, so a torn intent was never
+// acted on; it is reported as a warning and cut off (with a note record) before new appends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "enforce/system_writer.h"
+
+namespace sw {
+
+enum class ChangeKind {
+  kWriteFile,  // a cgroup file: path, original, value
+  kMoveTask,   // a task's cgroup membership: tid, start_time, from/to membership files
+  kMakeDir,    // a cgroup we created: path; leftovers go to evacuate_to before rmdir
+  kSchedAttr,  // a thread's policy/nice/priority: tid, start_time, original_attr, new_attr
+};
+const char* ChangeKindName(ChangeKind k);
+
+struct JournalEntry {
+  uint64_t seq = 0;
+  std::string group;  // what the change belongs to: "shield", "exclusive:<workload>", "idle:<w>"
+  ChangeKind kind = ChangeKind::kWriteFile;
+  std::string path;      // file written / membership file moved to / directory created
+  std::string original;  // file: previous content; move: membership file moved from
+  std::string value;     // file: new content
+  std::string controller;  // move: hierarchy ("cpuset") used to check current membership
+  std::string cgroup_from, cgroup_to;  // move: cgroup paths as in /proc/<tid>/cgroup
+  std::string evacuate_to;             // mkdir: membership file for leftover tasks
+  pid_t tid = 0;
+  uint64_t start_time = 0;  // of tid, guards PID reuse
+  SchedAttr original_attr, new_attr;
+  // Derived from later marks when read back.
+  bool applied = false;
+  bool undone = false;
+  int line = 0;  // line number in the file (for reports)
+};
+
+struct JournalReadReport {
+  std::vector<JournalEntry> entries;  // intents in file order, with applied/undone set
+  std::vector<std::string> corrupt;   // "journal line 7: checksum mismatch ..." (errors)
+  std::vector<std::string> warnings;  // torn tail, notes
+  size_t valid_bytes = 0;             // length of the file up to the last complete line
+};
+
+// One record line (without the newline) <-> json text, checked.
+std::string EncodeJournalLine(const std::string& json_text);
+Result<std::string> DecodeJournalLine(const std::string& line);
+uint32_t Crc32(const std::string& data);
+
+// Parses a whole journal file. A missing file is an empty report.
+Result<JournalReadReport> ReadJournalFile(const std::string& path);
+
+class Journal {
+ public:
+  static constexpr const char* kFileName = "journal";
+
+  // Creates the state dir if needed, takes an exclusive lock on the journal (a second agent or
+  // a `restore` while the agent runs fails with EWOULDBLOCK naming the file) and loads it.
+  static Result<Journal> Open(const std::string& state_dir);
+
+  Journal(Journal&&) = default;
+  Journal& operator=(Journal&&) = default;
+
+  // Appends the intent (with the original value) and fsyncs it; returns its sequence number.
+  Result<uint64_t> Begin(JournalEntry entry);
+  Result<void> MarkApplied(uint64_t seq);
+  Result<void> MarkUndone(uint64_t seq);
+  // Batched forms: one write(2) and one fsync for many records (moving a hundred tasks into the
+  // shield would otherwise cost two hundred fsyncs).
+  Result<std::vector<uint64_t>> BeginAll(std::vector<JournalEntry> entries);
+  Result<void> MarkAllApplied(const std::vector<uint64_t>& seqs);
+  Result<void> MarkAllUndone(const std::vector<uint64_t>& seqs);
+
+  // Intents not yet undone, in the order they were made; optionally only one group.
+  std::vector<JournalEntry> Outstanding(const std::string& group = "") const;
+  // Truncates the file when nothing is outstanding and nothing was corrupt.
+  Result<void> CompactIfClean();
+
+  const JournalReadReport& load_report() const { return loaded_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Journal() = default;
+  Result<void> Append(const std::vector<std::string>& json_texts);
+  Result<void> Mark(const char* mark, const std::vector<uint64_t>& seqs);
+
+  std::string path_;
+  UniqueFd fd_;
+  uint64_t next_seq_ = 1;
+  std::vector<JournalEntry> entries_;
+  JournalReadReport loaded_;
+};
+
+}  // namespace sw

@@ -1,0 +1,213 @@
+#include "enforce/system_writer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "common/unique_fd.h"
+
+namespace sw {
+namespace {
+
+// Kernel ABI of sched_attr (include/uapi/linux/sched/types.h), version 1 (48 bytes, with the
+// utilisation clamps). Declared here because glibc 2.36 has neither the struct nor a wrapper.
+struct KernelSchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+  uint32_t sched_util_min;
+  uint32_t sched_util_max;
+};
+
+// Flags that only make sense when set, never to be restored from a sched_getattr result.
+constexpr uint64_t kSchedFlagKeepAll = 0x08 | 0x10;  // SCHED_FLAG_KEEP_POLICY | KEEP_PARAMS
+constexpr uint64_t kSchedFlagUtilClamp = 0x20 | 0x40;
+
+}  // namespace
+
+std::string SchedPolicyName(int policy) {
+  switch (policy) {
+    case SCHED_OTHER: return "SCHED_OTHER";
+    case SCHED_FIFO: return "SCHED_FIFO";
+    case SCHED_RR: return "SCHED_RR";
+    case SCHED_BATCH: return "SCHED_BATCH";
+    case SCHED_IDLE: return "SCHED_IDLE";
+    case 6: return "SCHED_DEADLINE";
+    case 7: return "SCHED_EXT";
+    default: return "policy " + std::to_string(policy);
+  }
+}
+
+Result<void> RealSystemWriter::WriteFile(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Error::FromErrno(errno, "open " + path + " for writing");
+  // cgroupfs takes one value per write(2); a short write would be a partial value.
+  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  if (n < 0) return Error::FromErrno(errno, "write '" + value + "' to " + path);
+  if (static_cast<size_t>(n) != value.size())
+    return Error{EIO, "short write of '" + value + "' to " + path};
+  return Ok();
+}
+
+Result<void> RealSystemWriter::MoveTask(const std::string& membership_file, pid_t id) {
+  return WriteFile(membership_file, std::to_string(id));
+}
+
+Result<void> RealSystemWriter::MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0) return Error::FromErrno(errno, "mkdir " + path);
+  return Ok();
+}
+
+Result<void> RealSystemWriter::RemoveDir(const std::string& path) {
+  if (::rmdir(path.c_str()) != 0) return Error::FromErrno(errno, "rmdir " + path);
+  return Ok();
+}
+
+Result<SchedAttr> RealSystemWriter::GetSchedAttr(pid_t tid) {
+  KernelSchedAttr a{};
+  if (::syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0) != 0)
+    return Error::FromErrno(errno, "sched_getattr of thread " + std::to_string(tid));
+  SchedAttr out;
+  out.policy = static_cast<int>(a.sched_policy);
+  out.nice = a.sched_nice;
+  out.rt_priority = static_cast<int>(a.sched_priority);
+  out.flags = a.sched_flags & ~(kSchedFlagKeepAll | kSchedFlagUtilClamp);
+  return out;
+}
+
+Result<void> RealSystemWriter::SetSchedAttr(pid_t tid, const SchedAttr& attr) {
+  KernelSchedAttr a{};
+  a.size = sizeof(a);
+  a.sched_policy = static_cast<uint32_t>(attr.policy);
+  a.sched_flags = attr.flags & ~(kSchedFlagKeepAll | kSchedFlagUtilClamp);
+  a.sched_nice = attr.nice;
+  a.sched_priority = static_cast<uint32_t>(attr.rt_priority);
+  if (::syscall(SYS_sched_setattr, tid, &a, 0) != 0)
+    return Error::FromErrno(errno, "sched_setattr(" + SchedPolicyName(attr.policy) + ", nice " +
+                                       std::to_string(attr.nice) + ") on thread " +
+                                       std::to_string(tid));
+  return Ok();
+}
+
+bool RecordingWriter::ShouldFail(const std::string& op) const {
+  for (const auto& p : fail_prefixes)
+    if (op.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+Result<void> RecordingWriter::WriteFile(const std::string& path, const std::string& value) {
+  std::string op = "write " + path + " " + value;
+  if (ShouldFail(op)) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(fail_errno, "write '" + value + "' to " + path);
+  }
+  // Like cgroupfs: the file must already exist.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(ENOENT, "open " + path + " for writing");
+  }
+  ops.push_back(op);
+  std::ofstream(path, std::ios::trunc) << value << "\n";
+  return Ok();
+}
+
+Result<void> RecordingWriter::MoveTask(const std::string& membership_file, pid_t id) {
+  std::string op = "move " + membership_file + " " + std::to_string(id);
+  struct stat st;
+  if (ShouldFail(op) || ::stat(membership_file.c_str(), &st) != 0) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(ShouldFail(op) ? fail_errno : ENOENT,
+                            "write " + std::to_string(id) + " to " + membership_file);
+  }
+  ops.push_back(op);
+  if (on_move) on_move(membership_file, id);
+  return Ok();
+}
+
+Result<void> RecordingWriter::MakeDir(const std::string& path) {
+  std::string op = "mkdir " + path;
+  if (ShouldFail(op)) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(fail_errno, "mkdir " + path);
+  }
+  ops.push_back(op);
+  if (::mkdir(path.c_str(), 0755) != 0) return Error::FromErrno(errno, "mkdir " + path);
+  // Like cgroupfs, a new cgroup comes with the control files of its parent, empty.
+  std::string parent = path.substr(0, path.find_last_of('/'));
+  if (DIR* d = ::opendir(parent.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string src = parent + "/" + e->d_name;
+      struct stat st;
+      if (::stat(src.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        std::ofstream(path + "/" + e->d_name, std::ios::trunc);
+    }
+    ::closedir(d);
+  }
+  return Ok();
+}
+
+Result<void> RecordingWriter::RemoveDir(const std::string& path) {
+  std::string op = "rmdir " + path;
+  if (ShouldFail(op)) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(fail_errno, "rmdir " + path);
+  }
+  ops.push_back(op);
+  // cgroupfs directories hold only virtual files, so rmdir removes them; a fake tree holds real
+  // files, which are removed first to mimic that.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Error::FromErrno(ENOENT, "rmdir " + path);
+  DIR* d = ::opendir(path.c_str());
+  if (d) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n == "." || n == "..") continue;
+      std::string p = path + "/" + n;
+      if (::unlink(p.c_str()) != 0) {
+        ::closedir(d);
+        return Error::FromErrno(ENOTEMPTY, "rmdir " + path);  // a child cgroup: like the kernel
+      }
+    }
+    ::closedir(d);
+  }
+  if (::rmdir(path.c_str()) != 0) return Error::FromErrno(errno, "rmdir " + path);
+  return Ok();
+}
+
+Result<SchedAttr> RecordingWriter::GetSchedAttr(pid_t tid) {
+  auto it = sched.find(tid);
+  if (it == sched.end()) return Error::FromErrno(ESRCH, "sched_getattr of thread " + std::to_string(tid));
+  return it->second;
+}
+
+Result<void> RecordingWriter::SetSchedAttr(pid_t tid, const SchedAttr& attr) {
+  std::string op = "setattr " + std::to_string(tid) + " " + SchedPolicyName(attr.policy) + " " +
+                   std::to_string(attr.nice);
+  if (ShouldFail(op)) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(fail_errno, "sched_setattr on thread " + std::to_string(tid));
+  }
+  auto it = sched.find(tid);
+  if (it == sched.end()) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(ESRCH, "sched_setattr on thread " + std::to_string(tid));
+  }
+  ops.push_back(op);
+  it->second = attr;
+  return Ok();
+}
+
+}  // namespace sw

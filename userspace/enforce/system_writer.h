@@ -1,0 +1,85 @@
+// SystemWriter: the one door through which the enforcer changes the machine. Every cgroup file
+// write, task move, cgroup mkdir/rmdir and scheduling-policy change goes through it, so unit tests
+// swap in RecordingWriter and check the exact operations and their order, and the journal knows
+// every change before it happens. Reads go directly to files under configurable roots.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sw {
+
+// The parts of struct sched_attr the enforcer changes and restores.
+struct SchedAttr {
+  int policy = 0;        // SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR, ...
+  int nice = 0;          // for SCHED_OTHER/BATCH/IDLE
+  int rt_priority = 0;   // for SCHED_FIFO/RR
+  uint64_t flags = 0;    // SCHED_FLAG_RESET_ON_FORK and friends
+  bool operator==(const SchedAttr&) const = default;
+};
+std::string SchedPolicyName(int policy);
+
+class SystemWriter {
+ public:
+  virtual ~SystemWriter() = default;
+  // Writes `value` to an existing cgroup/proc file (no O_CREAT: a vanished cgroup is ENOENT).
+  virtual Result<void> WriteFile(const std::string& path, const std::string& value) = 0;
+  // Moves one thread (v1 "tasks", v2 "cgroup.threads") or process ("cgroup.procs") by writing
+  // its id to `membership_file`.
+  virtual Result<void> MoveTask(const std::string& membership_file, pid_t id) = 0;
+  virtual Result<void> MakeDir(const std::string& path) = 0;    // EEXIST is reported as an error
+  virtual Result<void> RemoveDir(const std::string& path) = 0;  // rmdir of an (empty) cgroup
+  virtual Result<SchedAttr> GetSchedAttr(pid_t tid) = 0;
+  virtual Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) = 0;
+};
+
+// The real thing: write(2), mkdir(2), rmdir(2), and the raw sched_setattr/sched_getattr
+// syscalls (glibc 2.36 has no wrappers).
+class RealSystemWriter final : public SystemWriter {
+ public:
+  Result<void> WriteFile(const std::string& path, const std::string& value) override;
+  Result<void> MoveTask(const std::string& membership_file, pid_t id) override;
+  Result<void> MakeDir(const std::string& path) override;
+  Result<void> RemoveDir(const std::string& path) override;
+  Result<SchedAttr> GetSchedAttr(pid_t tid) override;
+  Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) override;
+};
+
+// Test double. Records every call in order as one line ("write <path> <value>", "move <file>
+// <id>", "mkdir <path>", "rmdir <path>", "setattr <tid> <policy> <nice>"), applies file writes
+// and directory changes to the (fake, temp-dir) tree so later reads see them (a new directory
+// gets its parent's files, empty, as in cgroupfs), keeps scheduling
+// attributes in a map, and can be told to fail an operation.
+class RecordingWriter final : public SystemWriter {
+ public:
+  Result<void> WriteFile(const std::string& path, const std::string& value) override;
+  Result<void> MoveTask(const std::string& membership_file, pid_t id) override;
+  Result<void> MakeDir(const std::string& path) override;
+  Result<void> RemoveDir(const std::string& path) override;
+  Result<SchedAttr> GetSchedAttr(pid_t tid) override;
+  Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) override;
+
+  // Known threads and their attributes; an unknown tid is ESRCH (a vanished task).
+  std::map<pid_t, SchedAttr> sched;
+  // Operations recorded so far, in order.
+  std::vector<std::string> ops;
+  // Any operation whose recorded line starts with one of these prefixes fails with `fail_errno`
+  // (and is still recorded, prefixed with "FAILED ").
+  std::vector<std::string> fail_prefixes;
+  int fail_errno = EINVAL;
+  // Optional hook run on every MoveTask with the file and id, to mimic kernel side effects
+  // (e.g. updating fake /proc/<id>/cgroup).
+  std::function<void(const std::string&, pid_t)> on_move;
+
+ private:
+  bool ShouldFail(const std::string& op) const;
+};
+
+}  // namespace sw

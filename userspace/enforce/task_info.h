@@ -1,0 +1,44 @@
+// Read-only views of tasks and cgroups used by the actuators and restore. Every function takes
+// the /proc root or the cgroup directory explicitly so unit tests run on fake trees.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sw {
+
+struct TaskStat {
+  pid_t tid = 0;
+  pid_t ppid = 0;
+  uint64_t flags = 0;       // PF_* flags (field 9 of /proc/<tid>/stat)
+  uint64_t start_time = 0;  // clock ticks since boot (field 22): with tid, identifies a task
+  bool IsKernelThread() const { return (flags & 0x00200000) != 0; }  // PF_KTHREAD
+};
+
+// /proc/<tid>/stat (works for any thread id, listed or not). ENOENT/ESRCH: the task is gone.
+Result<TaskStat> ReadTaskStat(const std::string& proc_root, pid_t tid);
+// Parses the text of a stat file (the comm field may contain spaces and parentheses).
+Result<TaskStat> ParseTaskStat(const std::string& text, pid_t tid);
+// Tgid: line of /proc/<tid>/status.
+Result<pid_t> ReadTgid(const std::string& proc_root, pid_t tid);
+// The cgroup path of a task in the hierarchy whose controller list contains `controller`
+// ("cpuset", "cpu"), or the v2 path ("0::/x") when `controller` is empty. From /proc/<tid>/cgroup.
+Result<std::string> ReadTaskCgroup(const std::string& proc_root, pid_t tid,
+                                   const std::string& controller);
+// Thread ids in a cgroup directory ("tasks" on v1, "cgroup.threads" on v2, falling back to the
+// threads of every process of "cgroup.procs"), optionally including all descendant cgroups.
+// A cgroup that vanished yields ENOENT.
+Result<std::vector<pid_t>> ListCgroupThreads(const std::string& cgroup_dir,
+                                             const std::string& proc_root, bool recursive);
+// Descendant cgroup directories of `dir` (not `dir` itself), parents before children.
+std::vector<std::string> ListChildCgroups(const std::string& dir);
+
+// True when `id` currently names the same task as recorded (guards against PID reuse).
+bool SameTask(const std::string& proc_root, pid_t tid, uint64_t start_time);
+
+}  // namespace sw

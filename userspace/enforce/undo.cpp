@@ -1,0 +1,126 @@
+#include "enforce/undo.h"
+
+#include <algorithm>
+
+#include "common/fs.h"
+#include "enforce/task_info.h"
+
+namespace sw {
+namespace {
+
+bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENODEV; }
+
+UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
+  if (!PathExists(e.path)) return {UndoOutcome::kGone, e.path + " no longer exists"};
+  // cgroupfs ignores a zero-length write; a lone newline resets a file to "empty".
+  std::string v = e.original.empty() ? "\n" : e.original;
+  auto r = w.WriteFile(e.path, v);
+  if (!r) {
+    if (Vanished(r.error().code)) return {UndoOutcome::kGone, e.path + " vanished"};
+    return {UndoOutcome::kFailed, "restore '" + e.original + "': " + r.error().message};
+  }
+  return {UndoOutcome::kRestored, e.path + " = '" + e.original + "'"};
+}
+
+UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
+  std::string who = "task " + std::to_string(e.tid);
+  if (!SameTask(proc, e.tid, e.start_time)) return {UndoOutcome::kGone, who + " exited"};
+  auto cur = ReadTaskCgroup(proc, e.tid, e.controller);
+  if (!cur) return {UndoOutcome::kGone, who + " exited"};
+  // Journaled but never applied (a kill between the two): already where it belongs.
+  if (*cur == e.cgroup_from) return {UndoOutcome::kRestored, who + " already in " + e.cgroup_from};
+  if (*cur != e.cgroup_to)
+    return {UndoOutcome::kSkipped, who + " was moved to " + *cur + " by someone else since; left there"};
+  if (!PathExists(e.original))
+    return {UndoOutcome::kGone, who + ": its original cgroup " + e.cgroup_from + " was removed"};
+  auto r = w.MoveTask(e.original, e.tid);
+  if (!r) {
+    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    return {UndoOutcome::kFailed, "move " + who + " back to " + e.cgroup_from + ": " + r.error().message};
+  }
+  return {UndoOutcome::kRestored, who + " back in " + e.cgroup_from};
+}
+
+UndoResult UndoMkdir(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
+  if (!PathExists(e.path)) return {UndoOutcome::kRestored, e.path + " already removed"};
+  // Tasks that arrived after the moves were journaled (forked children) are evacuated first;
+  // a task exiting concurrently can make rmdir fail with EBUSY, so retry a few times.
+  Error last;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    auto tids = ListCgroupThreads(e.path, proc, false);
+    if (tids)
+      for (pid_t t : *tids) (void)w.MoveTask(e.evacuate_to, t);
+    auto r = w.RemoveDir(e.path);
+    if (r) return {UndoOutcome::kRestored, "removed " + e.path};
+    if (Vanished(r.error().code)) return {UndoOutcome::kRestored, e.path + " already removed"};
+    last = r.error();
+  }
+  return {UndoOutcome::kFailed, last.message};
+}
+
+UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
+  std::string who = "thread " + std::to_string(e.tid);
+  if (!SameTask(proc, e.tid, e.start_time)) return {UndoOutcome::kGone, who + " exited"};
+  auto cur = w.GetSchedAttr(e.tid);
+  if (!cur) return {UndoOutcome::kGone, who + " exited"};
+  if (*cur == e.original_attr) return {UndoOutcome::kRestored, who + " already as it was"};
+  if (cur->policy != e.new_attr.policy)
+    return {UndoOutcome::kSkipped, who + " was changed to " + SchedPolicyName(cur->policy) +
+                                       " by someone else since; left alone"};
+  if (e.original_attr == e.new_attr) return {UndoOutcome::kRestored, who + " unchanged"};
+  auto r = w.SetSchedAttr(e.tid, e.original_attr);
+  if (!r) {
+    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    return {UndoOutcome::kFailed, r.error().message};
+  }
+  return {UndoOutcome::kRestored, who + " back to " + SchedPolicyName(e.original_attr.policy) +
+                                      " nice " + std::to_string(e.original_attr.nice)};
+}
+
+}  // namespace
+
+UndoResult UndoChange(const JournalEntry& e, SystemWriter& w, const std::string& proc_root) {
+  switch (e.kind) {
+    case ChangeKind::kWriteFile: return UndoWrite(e, w);
+    case ChangeKind::kMoveTask: return UndoMove(e, w, proc_root);
+    case ChangeKind::kMakeDir: return UndoMkdir(e, w, proc_root);
+    case ChangeKind::kSchedAttr: return UndoSched(e, w, proc_root);
+  }
+  return {UndoOutcome::kFailed, "unknown change kind"};
+}
+
+void UndoReport::Add(const UndoResult& r) {
+  switch (r.outcome) {
+    case UndoOutcome::kRestored: restored++; break;
+    case UndoOutcome::kGone: gone.push_back(r.detail); break;
+    case UndoOutcome::kSkipped: skipped.push_back(r.detail); break;
+    case UndoOutcome::kFailed: failed.push_back(r.detail); break;
+  }
+}
+
+void UndoReport::Merge(const UndoReport& o) {
+  restored += o.restored;
+  gone.insert(gone.end(), o.gone.begin(), o.gone.end());
+  skipped.insert(skipped.end(), o.skipped.begin(), o.skipped.end());
+  failed.insert(failed.end(), o.failed.begin(), o.failed.end());
+  corrupt.insert(corrupt.end(), o.corrupt.begin(), o.corrupt.end());
+  warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
+}
+
+UndoReport UndoGroup(Journal& journal, const std::string& group, SystemWriter& writer,
+                     const std::string& proc_root) {
+  UndoReport rep;
+  std::vector<JournalEntry> todo = journal.Outstanding(group);
+  std::reverse(todo.begin(), todo.end());
+  for (const JournalEntry& e : todo) {
+    UndoResult r = UndoChange(e, writer, proc_root);
+    r.detail = "[" + e.group + " #" + std::to_string(e.seq) + "] " + r.detail;
+    rep.Add(r);
+    if (r.outcome != UndoOutcome::kFailed) {
+      if (auto m = journal.MarkUndone(e.seq); !m) rep.failed.push_back(m.error().message);
+    }
+  }
+  return rep;
+}
+
+}  // namespace sw
