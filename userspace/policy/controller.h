@@ -59,7 +59,8 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<std::chrono
 
 class Controller {
  public:
-  // actuator may be null only in observe and dry-run modes; sink may be null.
+  // actuator may be null only in observe and dry-run modes (with a null actuator, enforce
+  // behaves as dry-run); sink may be null.
   // cpu_count: online CPUs, for the exclusive caps and the shared-pool gauge.
   Controller(Config config, const Classifier& classifier, Actuator* actuator, DecisionSink* sink,
              const Clock& clock, int cpu_count);
@@ -97,6 +98,7 @@ class Controller {
     uint64_t violation_intervals_total = 0;
     std::string state;
     bool self_throttled_reported = false, exhausted_reported = false, rate_limit_reported = false;
+    std::string last_refusal;       // last exclusive refusal reported
     std::set<std::string> demoted;  // best-effort workloads demoted on this victim's behalf
     bool demote_failed = false, exclusive_failed = false;
     CpuSet exclusive;
@@ -116,8 +118,8 @@ class Controller {
   void Escalate(State& st, std::vector<Decision>& out);
   void Relieve(State& st, std::vector<Decision>& out);
   bool TryGrant(State& st, const std::string& reason, std::vector<Decision>& out);
-  bool ReleaseExclusive(State& st, const std::string& reason, bool verified_revert,
-                        std::vector<Decision>& out);
+  bool ReleaseExclusive(State& st, const std::string& reason, std::vector<Decision>& out);
+  void EmitRefusal(State& st, Decision d, std::vector<Decision>& out);
   void RestoreNeighbours(State& victim, const std::string& reason, std::vector<Decision>& out);
   void Forget(const std::string& workload, const std::string& reason, std::vector<Decision>& out);
 

@@ -52,8 +52,8 @@ Decision DecisionFromJson(const nlohmann::json& j) {
 Result<std::unique_ptr<JsonLinesFileSink>> JsonLinesFileSink::Open(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "ae");
   if (!f)
-    return Error::FromErrno(errno, "open audit log " + path +
-                                       " (is the state dir writable? see --state-dir)");
+    return Error::FromErrno(
+        errno, "open audit log " + path + " (is the state dir writable? see --state-dir)");
   return std::unique_ptr<JsonLinesFileSink>(new JsonLinesFileSink(path, f));
 }
 

@@ -84,9 +84,12 @@ namespace {
 std::string Ns(uint64_t ns) {
   if (ns == 0) return "-";
   char buf[32];
-  if (ns >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
-  else if (ns >= 1000000) std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
+  if (ns >= 1000000000)
+    std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
+  else if (ns >= 1000000)
+    std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
   return buf;
 }
 
@@ -117,17 +120,17 @@ std::string FormatStatusTable(const StatusModel& s) {
                     std::to_string(s.shared_pool_cpus) + " CPUs, " +
                     std::to_string(s.unmatched_workloads) + " unmatched (normal) workloads, " +
                     "updated " + FormatWallTime(std::chrono::nanoseconds(s.updated_ns)) + "\n\n";
-  std::vector<std::vector<std::string>> rows{{"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99",
-                                              "STATE", "CPUS", "EXCLUSIVE", "VIOLATIONS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99", "STATE", "CPUS", "EXCLUSIVE", "VIOLATIONS"}};
   for (const auto& w : s.workloads) {
     char cpus[32];
     std::snprintf(cpus, sizeof cpus, "%.2f", w.cpus_received);
-    rows.push_back({w.workload, w.cls, w.rule.empty() ? "-" : w.rule,
-                    w.slo_runq_p99_ns ? Ns(*w.slo_runq_p99_ns) : "-", Ns(w.runq_p99_ns),
-                    w.state.empty() ? (w.demoted ? "demoted" : "-")
-                                    : w.state + (w.demoted ? ",demoted" : ""),
-                    cpus, w.exclusive_cpus.empty() ? "-" : w.exclusive_cpus,
-                    std::to_string(w.violation_intervals_total)});
+    rows.push_back(
+        {w.workload, w.cls, w.rule.empty() ? "-" : w.rule,
+         w.slo_runq_p99_ns ? Ns(*w.slo_runq_p99_ns) : "-", Ns(w.runq_p99_ns),
+         w.state.empty() ? (w.demoted ? "demoted" : "-") : w.state + (w.demoted ? ",demoted" : ""),
+         cpus, w.exclusive_cpus.empty() ? "-" : w.exclusive_cpus,
+         std::to_string(w.violation_intervals_total)});
   }
   out += Table(rows);
   out += "\nRECENT ACTIONS\n";

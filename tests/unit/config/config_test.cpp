@@ -1,9 +1,10 @@
 // Config parsing and every diagnostic: each test feeds a document with one mistake and checks the
 // exact message, which names the file, the 1-based line and the key.
+#include "config/config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config/config.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -296,11 +297,11 @@ TEST(ConfigErrors, ExclusiveFractionThatLeavesNoSharedCore) {
   // 0.75 of 2 CPUs = 1 exclusive, 1 shared: fine with the default floor of 1 ...
   EXPECT_TRUE(Errors("enforcement: { max_exclusive_fraction: 0.75 }\n", 2).empty());
   // ... but not with a floor of 2, and 0.9 of 10 CPUs leaves 1 < 2.
-  EXPECT_THAT(Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n",
-                     10),
-              Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
-                       "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
-                       "(shared_pool_min_cores/reserved_cpus)"));
+  EXPECT_THAT(
+      Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n", 10),
+      Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
+               "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
+               "(shared_pool_min_cores/reserved_cpus)"));
   // Reserved CPUs stay in the shared pool too.
   EXPECT_THAT(Errors("enforcement:\n  max_exclusive_fraction: 0.5\n  reserved_cpus: 0-2\n", 4),
               Contains(HasSubstr("config.yaml:2: enforcement.max_exclusive_fraction: 0.5 of 4 "

@@ -1,9 +1,10 @@
 // Classification on fake cgroup and /proc trees: globs, process names, Kubernetes QoS naming of
 // both cgroup drivers, labels, first match wins, unmatched = normal.
+#include "policy/classifier.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "policy/classifier.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -30,8 +31,9 @@ TEST(K8sQos, SystemdDriver) {
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
                            "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
             K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
-            K8sQos::kBurstable);
+  EXPECT_EQ(
+      K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
+      K8sQos::kBurstable);
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
             K8sQos::kGuaranteed);
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice"), std::nullopt);
@@ -156,7 +158,7 @@ TEST_F(ClassifierTest, AllFieldsOfAMatchMustHold) {
 )"),
                &names, nullptr);
   EXPECT_EQ(c.Classify("/lc-web").rule_name, "nginx-in-lc");
-  EXPECT_EQ(c.Classify("/misc").rule, -1);  // comm would not match either
+  EXPECT_EQ(c.Classify("/misc").rule, -1);       // comm would not match either
   t.Write("cpu/lc-other/cgroup.procs", "20\n");  // redis in an /lc cgroup
   EXPECT_EQ(c.Classify("/lc-other").rule, -1);
 }
