@@ -169,4 +169,13 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
   return Classification{};
 }
 
+ClassifierSources MakeClassifierSources(const ObserverConfig& observer) {
+  ClassifierSources s;
+  s.process_names = std::make_unique<CgroupProcessNames>(CpuHierarchyRoot(observer.cgroup_root),
+                                                         observer.proc_root);
+  if (!observer.labels_dir.empty())
+    s.labels = std::make_unique<LabelDirectorySource>(observer.labels_dir);
+  return s;
+}
+
 }  // namespace sw

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 
 #include "common/duration.h"
+#include "common/fs.h"
 
 namespace sw {
 
@@ -139,6 +141,33 @@ std::string FormatStatusTable(const StatusModel& s) {
   for (const auto& d : s.recent)
     acts.push_back({FormatWallTime(d.wall), d.workload, d.action, d.result, d.reason});
   return out + Table(acts);
+}
+
+Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s) {
+  const std::string path = JoinPath(state_dir, kStatusFileName);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return Error::FromErrno(errno, "write " + tmp + " (is the state dir writable?)");
+    out << StatusToJson(s).dump(1) << "\n";
+    if (!out.flush()) return Error::FromErrno(errno, "write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::FromErrno(errno, "rename " + tmp + " to " + path);
+  return Ok();
+}
+
+Result<StatusModel> ReadStatusFile(const std::string& state_dir) {
+  const std::string path = JoinPath(state_dir, kStatusFileName);
+  auto text = ReadFile(path);
+  if (!text)
+    return Error{text.error().code,
+                 text.error().message + " (is the agent running with this --state-dir?)"};
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON"};
+  auto s = StatusFromJson(j);
+  if (!s) return s.error().WithContext(path);
+  return s;
 }
 
 }  // namespace sw

@@ -51,4 +51,10 @@ std::string FormatStatusTable(const StatusModel& s);
 // Name of the status file the agent may write into the state dir each interval.
 inline constexpr const char* kStatusFileName = "status.json";
 
+// Atomically replaces <state_dir>/status.json (write a temporary file, then rename), so a
+// concurrent `schedwarden status` never reads half a file.
+Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s);
+// Reads it back; ENOENT when no agent has written one.
+Result<StatusModel> ReadStatusFile(const std::string& state_dir);
+
 }  // namespace sw

@@ -173,6 +173,24 @@ TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
   EXPECT_EQ(c.Classify("/anything").cls, WorkloadClass::kNormal);
 }
 
+TEST(Classifier, SourcesFromTheObserverSection) {
+  test::TempTree t;
+  t.Write("cg/cpu,cpuacct/cgroup.procs", "");
+  t.Write("cg/cpu,cpuacct/app/cgroup.procs", "7\n");
+  t.Write("proc/7/comm", "memcached\n");
+  t.Write("labels/app/labels", "cpu_hint=exclusive\n");
+  ObserverConfig o;
+  o.cgroup_root = t.Path("cg");
+  o.proc_root = t.Path("proc");
+  ClassifierSources none = MakeClassifierSources(o);
+  EXPECT_EQ(none.labels, nullptr);
+  EXPECT_EQ(none.process_names->ProcessNames("/app"), std::vector<std::string>{"memcached"});
+  o.labels_dir = t.Path("labels");
+  ClassifierSources s = MakeClassifierSources(o);
+  ASSERT_NE(s.labels, nullptr);
+  EXPECT_EQ(s.labels->Labels("/app").at("cpu_hint"), "exclusive");
+}
+
 TEST(Classifier, EmbeddedDefault) {
   Classifier c(LoadDefaultConfig(2).config->workloads, nullptr, nullptr);
   EXPECT_EQ(c.Classify("/kubepods/besteffort/pod1").cls, WorkloadClass::kBestEffort);
