@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/fs.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -486,6 +487,31 @@ TEST(CheckConfig, ReportsTextAndExitCodes) {
   EXPECT_THAT(loaded.error().message, HasSubstr("invalid configuration (nothing was changed):"));
   EXPECT_THAT(loaded.error().message, HasSubstr(bad + ":2: listen:"));
   EXPECT_TRUE(LoadConfig(good, 2).ok());
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+// Every ```yaml block of docs/configuration.md is a valid configuration: the documentation
+// cannot drift from the parser.
+TEST(ConfigDocs, EveryYamlExampleParses) {
+  auto doc = ReadFile(std::string(SW_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  int blocks = 0;
+  size_t at = 0;
+  while ((at = doc->find("```yaml\n", at)) != std::string::npos) {
+    at += 8;
+    const size_t end = doc->find("```", at);
+    ASSERT_NE(end, std::string::npos);
+    ConfigLoad load = ParseConfig(doc->substr(at, end - at), "configuration.md", 2);
+    EXPECT_TRUE(load.config) << load.Text();
+    blocks++;
+    at = end + 3;
+  }
+  EXPECT_EQ(blocks, 2);
 }
 
 }  // namespace
