@@ -41,6 +41,8 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
   if (slo) j["slo_ns"] = slo->count();
   j["preemptions_by_lower"] = s.preemptions_by_lower;
   j["cpus_received"] = s.cpus_received;
+  j["cpus_window"] = s.cpus_window;
+  j["cpus_prev_window"] = s.cpus_prev_window;
   j["lower_class_cpus"] = s.lower_class_cpus;
   j["throttled"] = s.throttled;
   return j;
@@ -273,6 +275,15 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       st.state = "self-throttled";
     else
       st.state = "violated";
+    st.cpu_history.push_back(s.cpus_received);
+    while (st.cpu_history.size() > static_cast<size_t>(2 * k)) st.cpu_history.pop_front();
+    {
+      const size_t n = st.cpu_history.size(), cur = std::min<size_t>(n, k);
+      double a = 0, b = 0;
+      for (size_t i = 0; i < n; i++) (i + cur >= n ? a : b) += st.cpu_history[i];
+      s.cpus_window = a / static_cast<double>(cur);
+      s.cpus_prev_window = n > cur ? b / static_cast<double>(n - cur) : 0;
+    }
     if (st.pending) {
       st.pending->after.Merge(s.runq);
       st.pending->intervals_left--;
@@ -371,7 +382,8 @@ void Controller::Escalate(State& st, std::vector<Decision>& out) {
   const std::string why = "run-queue p99 " + Ms(baseline) + " > objective " + Ms(slo->count()) +
                           " for " + std::to_string(st.violation_streak) + " intervals; preempted " +
                           std::to_string(preempted) + " times by lower classes, which used up to " +
-                          Cpus(lower_cpus) + " CPUs";
+                          Cpus(lower_cpus) + " CPUs; received " + Cpus(st.last.cpus_window) +
+                          " CPUs vs " + Cpus(st.last.cpus_prev_window) + " in the window before";
   const int verify = config_.controller.verify_intervals;
 
   // Rung 1: best-effort neighbours that ran or preempted the victim.

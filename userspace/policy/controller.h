@@ -45,7 +45,10 @@ struct IntervalSignals {
   uint64_t samples = 0;
   uint64_t p99_ns = 0;
   uint64_t preemptions_by_lower = 0;
-  double cpus_received = 0;     // cpu_usage_ns delta / interval
+  double cpus_received = 0;  // cpu_usage_ns delta / interval
+  // Mean CPUs received over the last K intervals and over the K before them: a victim squeezed
+  // by neighbours receives less than it used to ("10 cores became 6").
+  double cpus_window = 0, cpus_prev_window = 0;
   double lower_class_cpus = 0;  // CPUs used by lower-class workloads in the interval
   uint64_t throttled = 0;       // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
   std::chrono::nanoseconds elapsed{0};
@@ -91,6 +94,7 @@ class Controller {
     std::chrono::nanoseconds classified_at{0};
     // Latency-watched workloads.
     std::deque<IntervalSignals> history;  // newest last, at most K intervals
+    std::deque<double> cpu_history;       // CPUs received, newest last, at most 2K intervals
     IntervalSignals last;
     bool has_last = false;
     int violation_streak = 0;

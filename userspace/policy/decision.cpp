@@ -16,6 +16,14 @@ std::string FormatWallTime(std::chrono::nanoseconds wall) {
   return buf;
 }
 
+std::string FormatDecision(const Decision& d) {
+  std::string out = d.action + " " + d.workload;
+  if (!d.victim.empty() && d.victim != d.workload) out += " (for " + d.victim + ")";
+  out += " " + d.result;
+  if (!d.cpus.empty()) out += " cpus=" + d.cpus;
+  return out + ": " + d.reason;
+}
+
 nlohmann::json DecisionToJson(const Decision& d) {
   nlohmann::json j;
   j["time"] = FormatWallTime(d.wall);

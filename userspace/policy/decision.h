@@ -54,6 +54,8 @@ struct Decision {
 
 nlohmann::json DecisionToJson(const Decision& d);
 Decision DecisionFromJson(const nlohmann::json& j);
+// One line for the agent log: "grant-exclusive /lc-web (for /lc-web) applied cpus=2-3: <reason>"
+std::string FormatDecision(const Decision& d);
 // "2026-11-25T12:00:00.123Z"
 std::string FormatWallTime(std::chrono::nanoseconds wall);
 

@@ -207,6 +207,69 @@ TEST_F(ControllerTest, CalmReleasesExclusiveThenRestoresBestEffortInOrder) {
   EXPECT_TRUE(actuator->demoted.empty());
 }
 
+TEST_F(ControllerTest, CpuReceivedIsComparedWithTheWindowBefore) {
+  Start();
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 100us, 100);
+    machine.Cpu(kWeb, 1.0);
+    Tick();
+  }
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 100us, 90);
+    machine.Preempted(kWeb, 5ms, 10);
+    machine.Preempt(kWeb, kBatch, 10);
+    machine.Cpu(kWeb, 0.4);  // squeezed: 1 CPU became 0.4
+    machine.Cpu(kBatch, 1.6);
+    d = Tick();
+  }
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_THAT(d[0].reason, HasSubstr("received 0.40 CPUs vs 1.00 in the window before"));
+  EXPECT_DOUBLE_EQ(d[0].before["cpus_prev_window"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(d[0].before["cpus_window"].get<double>(), 0.4);
+  EXPECT_EQ(FormatDecision(d[0]).rfind("demote-best-effort /be-batch (for /lc-web) applied: "
+                                       "run-queue p99 5.24ms > objective 2ms for 3 intervals",
+                                       0),
+            0u)
+      << FormatDecision(d[0]);
+}
+
+TEST(ControllerDeterminism, SameStreamSameDecisions) {
+  auto run = [] {
+    ConfigLoad load = ParseConfig(std::string("controller: { verify_intervals: 2, cooldown: 1s, "
+                                              "relief_window: 3s }\n") +
+                                      kRules,
+                                  "t.yaml", 4);
+    FakeClock clock;
+    MemorySink sink;
+    test::FakeActuator act(4);
+    test::Machine m;
+    Classifier cls(load.config->workloads, nullptr, nullptr);
+    Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+    for (auto w : {kWeb, kBatch, kSystem}) m.Add(w);
+    for (int i = 0; i < 40; i++) {
+      if (i < 12) {
+        m.Wakeups(kWeb, 100us, 90);
+        m.Preempted(kWeb, std::chrono::milliseconds(5 - i / 4), 10);
+        m.Preempt(kWeb, i % 2 ? kBatch : kSystem, 3);
+        m.Cpu(kBatch, 1.0);
+      } else {
+        m.Wakeups(kWeb, 50us, 100);
+      }
+      m.Cpu(kWeb, 0.7);
+      clock.Advance(500ms);
+      m.snap.taken_at = clock.Monotonic();
+      ctl.Step(m.snap);
+    }
+    std::string out;
+    for (const auto& d : sink.records) out += DecisionToJson(d).dump() + "\n";
+    return out;
+  };
+  const std::string a = run();
+  EXPECT_GT(std::count(a.begin(), a.end(), '\n'), 3);
+  EXPECT_EQ(a, run());
+}
+
 TEST_F(ControllerTest, SelfThrottledIsReportedNotActedOn) {
   Start();
   for (int i = 0; i < 6; i++) {
