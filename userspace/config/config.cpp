@@ -17,10 +17,14 @@ namespace sw {
 
 const char* WorkloadClassName(WorkloadClass c) {
   switch (c) {
-    case WorkloadClass::kLatencyCritical: return "latency-critical";
-    case WorkloadClass::kLatencySensitive: return "latency-sensitive";
-    case WorkloadClass::kNormal: return "normal";
-    case WorkloadClass::kBestEffort: return "best-effort";
+    case WorkloadClass::kLatencyCritical:
+      return "latency-critical";
+    case WorkloadClass::kLatencySensitive:
+      return "latency-sensitive";
+    case WorkloadClass::kNormal:
+      return "normal";
+    case WorkloadClass::kBestEffort:
+      return "best-effort";
   }
   return "normal";
 }
@@ -34,27 +38,36 @@ std::optional<WorkloadClass> ParseWorkloadClass(const std::string& s) {
 
 const char* ExclusivePolicyName(ExclusivePolicy p) {
   switch (p) {
-    case ExclusivePolicy::kNever: return "never";
-    case ExclusivePolicy::kOnInterference: return "on-interference";
-    case ExclusivePolicy::kAlways: return "always";
+    case ExclusivePolicy::kNever:
+      return "never";
+    case ExclusivePolicy::kOnInterference:
+      return "on-interference";
+    case ExclusivePolicy::kAlways:
+      return "always";
   }
   return "never";
 }
 
 const char* EnforcementModeName(EnforcementMode m) {
   switch (m) {
-    case EnforcementMode::kObserve: return "observe";
-    case EnforcementMode::kDryRun: return "dry-run";
-    case EnforcementMode::kEnforce: return "enforce";
+    case EnforcementMode::kObserve:
+      return "observe";
+    case EnforcementMode::kDryRun:
+      return "dry-run";
+    case EnforcementMode::kEnforce:
+      return "enforce";
   }
   return "observe";
 }
 
 const char* K8sQosName(K8sQos q) {
   switch (q) {
-    case K8sQos::kGuaranteed: return "guaranteed";
-    case K8sQos::kBurstable: return "burstable";
-    case K8sQos::kBestEffort: return "besteffort";
+    case K8sQos::kGuaranteed:
+      return "guaranteed";
+    case K8sQos::kBurstable:
+      return "burstable";
+    case K8sQos::kBestEffort:
+      return "besteffort";
   }
   return "guaranteed";
 }
@@ -62,7 +75,8 @@ const char* K8sQosName(K8sQos q) {
 std::optional<K8sQos> ParseK8sQos(const std::string& s) {
   std::string lower;
   for (char ch : s)
-    if (ch != '-' && ch != '_') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ch != '-' && ch != '_')
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (auto q : {K8sQos::kGuaranteed, K8sQos::kBurstable, K8sQos::kBestEffort})
     if (lower == K8sQosName(q)) return q;
   return std::nullopt;
@@ -87,11 +101,16 @@ namespace {
 
 const char* NodeKind(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "an undefined value";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -125,9 +144,9 @@ class Parser {
       ErrorAt(root, "", std::string("the config must be a map of keys, got ") + NodeKind(root));
       return Finish();
     }
-    CheckKeys(root, "",
-              {"listen", "interval", "state_dir", "enforcement", "observer", "controller",
-               "workloads"});
+    CheckKeys(
+        root, "",
+        {"listen", "interval", "state_dir", "enforcement", "observer", "controller", "workloads"});
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       const YAML::Node& v = it->second;
@@ -244,8 +263,8 @@ class Parser {
       return std::nullopt;
     }
     if (v < min || v > max) {
-      ErrorAt(n, key, Quote(s) + " must be between " + std::to_string(min) + " and " +
-                          std::to_string(max));
+      ErrorAt(n, key,
+              Quote(s) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
       return std::nullopt;
     }
     return v;
@@ -300,8 +319,8 @@ class Parser {
     if (ok) {
       const std::string p = s.substr(colon + 1);
       auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-      ok = !p.empty() && ec == std::errc() && end == p.data() + p.size() && port > 0 &&
-           port < 65536;
+      ok =
+          !p.empty() && ec == std::errc() && end == p.data() + p.size() && port > 0 && port < 65536;
     }
     if (!ok) ErrorAt(n, key, Quote(s) + " must be HOST:PORT, e.g. 127.0.0.1:9750");
   }
@@ -318,10 +337,14 @@ class Parser {
       const YAML::Node& v = it->second;
       if (key == "mode") {
         if (auto s = String(v, k)) {
-          if (*s == "observe") e.mode = EnforcementMode::kObserve;
-          else if (*s == "dry-run") e.mode = EnforcementMode::kDryRun;
-          else if (*s == "enforce") e.mode = EnforcementMode::kEnforce;
-          else ErrorAt(v, k, Quote(*s) + " must be one of: observe, dry-run, enforce");
+          if (*s == "observe")
+            e.mode = EnforcementMode::kObserve;
+          else if (*s == "dry-run")
+            e.mode = EnforcementMode::kDryRun;
+          else if (*s == "enforce")
+            e.mode = EnforcementMode::kEnforce;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: observe, dry-run, enforce");
         }
       } else if (key == "shared_pool_min_cores") {
         if (auto i = Int(v, k, 1, 1 << 20)) e.shared_pool_min_cores = static_cast<int>(*i);
@@ -333,8 +356,10 @@ class Parser {
         if (!v.IsNull()) {
           if (auto s = String(v, k)) {
             auto cpus = ParseCpuList(*s);
-            if (!cpus) ErrorAt(v, k, cpus.error().message);
-            else e.reserved_cpus = *cpus;
+            if (!cpus)
+              ErrorAt(v, k, cpus.error().message);
+            else
+              e.reserved_cpus = *cpus;
           }
         }
         reserved_line_ = Line(v);
@@ -359,8 +384,9 @@ class Parser {
         } else if (s->empty() || (*s)[0] != '/') {
           ErrorAt(v, k, Quote(*s) + " must be an absolute path");
         } else {
-          (key == "cgroup_root" ? o.cgroup_root : key == "proc_root" ? o.proc_root : o.labels_dir) =
-              *s;
+          (key == "cgroup_root" ? o.cgroup_root
+           : key == "proc_root" ? o.proc_root
+                                : o.labels_dir) = *s;
         }
       } else if (key == "workload_depth") {
         if (auto i = Int(v, k, 1, 32)) o.workload_depth = static_cast<int>(*i);
@@ -389,8 +415,10 @@ class Parser {
       } else if (key == "improvement_margin") {
         // 0 would keep actions that changed nothing; 1 would demand a p99 of zero.
         if (auto f = Fraction(v, k, 0.0, 1.0, true)) {
-          if (*f == 0.0) ErrorAt(v, k, Quote(v.Scalar()) + " must be > 0");
-          else c.improvement_margin = *f;
+          if (*f == 0.0)
+            ErrorAt(v, k, Quote(v.Scalar()) + " must be > 0");
+          else
+            c.improvement_margin = *f;
         }
       } else if (key == "relief_window") {
         if (auto d = Duration(v, k, true)) c.relief_window = *d;
@@ -434,7 +462,7 @@ class Parser {
           if (auto s = String(v, k)) {
             if (s->empty() || s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
                                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                                      std::string::npos)
+                                  std::string::npos)
               ErrorAt(v, k, Quote(*s) + " must be non-empty and use only letters, digits, _ . -");
             else if (auto [at, fresh] = names.emplace(*s, p); !fresh)
               ErrorAt(v, k, "duplicate workload name " + Quote(*s) + " (also " + at->second + ")");
@@ -450,9 +478,10 @@ class Parser {
               rule.cls = *c;
               class_ok = true;
             } else {
-              ErrorAt(v, k, Quote(*s) +
-                                " must be one of: latency-critical, latency-sensitive, normal, "
-                                "best-effort");
+              ErrorAt(v, k,
+                      Quote(*s) +
+                          " must be one of: latency-critical, latency-sensitive, normal, "
+                          "best-effort");
             }
           }
         } else if (key == "slo") {
@@ -471,10 +500,14 @@ class Parser {
           has_exclusive = true;
           exclusive_line = Line(v);
           if (auto s = String(v, k)) {
-            if (*s == "never") rule.exclusive = ExclusivePolicy::kNever;
-            else if (*s == "on-interference") rule.exclusive = ExclusivePolicy::kOnInterference;
-            else if (*s == "always") rule.exclusive = ExclusivePolicy::kAlways;
-            else ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
+            if (*s == "never")
+              rule.exclusive = ExclusivePolicy::kNever;
+            else if (*s == "on-interference")
+              rule.exclusive = ExclusivePolicy::kOnInterference;
+            else if (*s == "always")
+              rule.exclusive = ExclusivePolicy::kAlways;
+            else
+              ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
           }
         } else if (key == "exclusive_cpus") {
           cpus_line = Line(v);
@@ -489,8 +522,8 @@ class Parser {
         if (lc && !rule.slo_runq_p99 && !slo_line)
           ErrorAt(w, p + ".slo",
                   "a latency-critical workload needs an objective (e.g. slo: { runq_p99: 2ms })");
-        if (slo_line && (rule.cls == WorkloadClass::kNormal ||
-                         rule.cls == WorkloadClass::kBestEffort))
+        if (slo_line &&
+            (rule.cls == WorkloadClass::kNormal || rule.cls == WorkloadClass::kBestEffort))
           Add(errors_, slo_line, p + ".slo",
               std::string("an objective on a ") + WorkloadClassName(rule.cls) +
                   " workload is never watched: use latency-critical or latency-sensitive");
@@ -503,7 +536,8 @@ class Parser {
           Add(errors_, cpus_line, p + ".exclusive_cpus",
               "set, but this workload never gets exclusive cores (exclusive: never)");
       }
-      if (rule.exclusive_cpus) exclusive_cpus_lines_.push_back({cpus_line, p, *rule.exclusive_cpus});
+      if (rule.exclusive_cpus)
+        exclusive_cpus_lines_.push_back({cpus_line, p, *rule.exclusive_cpus});
       cfg_.workloads.push_back(std::move(rule));
     }
   }
@@ -511,7 +545,8 @@ class Parser {
   void ParseMatch(const YAML::Node& n, const std::string& p, WorkloadMatch& m) {
     if (!IsMap(n, p)) return;
     CheckKeys(n, p, {"cgroup", "comm", "k8s_qos", "labels"});
-    if (n.size() == 0) ErrorAt(n, p, "empty match: give at least one of cgroup, comm, k8s_qos, labels");
+    if (n.size() == 0)
+      ErrorAt(n, p, "empty match: give at least one of cgroup, comm, k8s_qos, labels");
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
       const YAML::Node& v = it->second;
@@ -525,16 +560,23 @@ class Parser {
         }
       } else if (key == "comm") {
         if (auto s = String(v, k)) {
-          if (s->empty()) ErrorAt(v, k, "must not be empty");
+          if (s->empty())
+            ErrorAt(v, k, "must not be empty");
           else if (s->size() > 15 && s->find_first_of("*?[") == std::string::npos)
-            ErrorAt(v, k, Quote(*s) + " is longer than 15 characters: the kernel truncates comm, "
-                          "so it can never match (use a glob, e.g. " + s->substr(0, 15) + "*)");
-          else m.comm = *s;
+            ErrorAt(v, k,
+                    Quote(*s) +
+                        " is longer than 15 characters: the kernel truncates comm, "
+                        "so it can never match (use a glob, e.g. " +
+                        s->substr(0, 15) + "*)");
+          else
+            m.comm = *s;
         }
       } else if (key == "k8s_qos") {
         if (auto s = String(v, k)) {
-          if (auto q = ParseK8sQos(*s)) m.k8s_qos = *q;
-          else ErrorAt(v, k, Quote(*s) + " must be one of: guaranteed, burstable, besteffort");
+          if (auto q = ParseK8sQos(*s))
+            m.k8s_qos = *q;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: guaranteed, burstable, besteffort");
         }
       } else if (key == "labels") {
         if (!IsMap(v, k)) continue;
@@ -575,14 +617,13 @@ class Parser {
         f << e.max_exclusive_fraction;
         Add(errors_, fraction_line_ ? fraction_line_ : enforcement_line_,
             "enforcement.max_exclusive_fraction",
-            f.str() + " of " + std::to_string(n) + " CPUs allows " +
-                std::to_string(max_exclusive) + " exclusive CPUs and leaves " +
-                std::to_string(shared) + " shared, fewer than the " + std::to_string(needed) +
+            f.str() + " of " + std::to_string(n) + " CPUs allows " + std::to_string(max_exclusive) +
+                " exclusive CPUs and leaves " + std::to_string(shared) +
+                " shared, fewer than the " + std::to_string(needed) +
                 " the shared pool needs (shared_pool_min_cores/reserved_cpus)");
       } else if (max_exclusive == 0) {
-        bool wants = std::any_of(cfg_.workloads.begin(), cfg_.workloads.end(), [](auto& w) {
-          return w.exclusive != ExclusivePolicy::kNever;
-        });
+        bool wants = std::any_of(cfg_.workloads.begin(), cfg_.workloads.end(),
+                                 [](auto& w) { return w.exclusive != ExclusivePolicy::kNever; });
         if (wants)
           WarnAt(fraction_line_, "enforcement.max_exclusive_fraction",
                  "allows no exclusive CPU on this " + std::to_string(n) +
@@ -626,8 +667,8 @@ ConfigLoad LoadConfigFile(const std::string& path, int cpu_count) {
   auto text = ReadFile(path);
   if (!text) {
     ConfigLoad out;
-    out.errors.push_back(ConfigDiagnostic{path, 0, "",
-                                          "cannot read the config file: " + text.error().message});
+    out.errors.push_back(
+        ConfigDiagnostic{path, 0, "", "cannot read the config file: " + text.error().message});
     return out;
   }
   return ParseConfig(*text, path, cpu_count);

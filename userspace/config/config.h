@@ -18,7 +18,12 @@
 namespace sw {
 
 // Ordered from most to least important: a lower enum value outranks a higher one.
-enum class WorkloadClass { kLatencyCritical = 0, kLatencySensitive = 1, kNormal = 2, kBestEffort = 3 };
+enum class WorkloadClass {
+  kLatencyCritical = 0,
+  kLatencySensitive = 1,
+  kNormal = 2,
+  kBestEffort = 3
+};
 const char* WorkloadClassName(WorkloadClass c);  // "latency-critical", ...
 std::optional<WorkloadClass> ParseWorkloadClass(const std::string& s);
 
@@ -35,9 +40,9 @@ std::optional<K8sQos> ParseK8sQos(const std::string& s);  // case-insensitive, "
 
 // All given fields must match (AND); at least one is required.
 struct WorkloadMatch {
-  std::optional<std::string> cgroup;   // fnmatch glob on the "/"-rooted cpu-controller path
-  std::optional<std::string> comm;     // fnmatch glob; matches if any process in the cgroup has it
-  std::optional<K8sQos> k8s_qos;       // from the kubelet's cgroup naming (cgroupfs or systemd)
+  std::optional<std::string> cgroup;  // fnmatch glob on the "/"-rooted cpu-controller path
+  std::optional<std::string> comm;    // fnmatch glob; matches if any process in the cgroup has it
+  std::optional<K8sQos> k8s_qos;      // from the kubelet's cgroup naming (cgroupfs or systemd)
   std::map<std::string, std::string> labels;  // key -> value glob (path labels, runtime labels)
 };
 
@@ -67,11 +72,11 @@ struct ObserverConfig {
 };
 
 struct ControllerConfig {
-  int violation_intervals = 3;  // K: consecutive violated intervals before acting
-  int verify_intervals = 4;     // M: intervals after an action before judging it
+  int violation_intervals = 3;      // K: consecutive violated intervals before acting
+  int verify_intervals = 4;         // M: intervals after an action before judging it
   double improvement_margin = 0.2;  // p99 must drop by this fraction, or the action is reverted
   std::chrono::nanoseconds relief_window = std::chrono::seconds(30);
-  double relief_margin = 0.2;       // "held with margin": p99 <= slo * (1 - relief_margin)
+  double relief_margin = 0.2;  // "held with margin": p99 <= slo * (1 - relief_margin)
   std::chrono::nanoseconds cooldown = std::chrono::seconds(10);
   int max_actions_per_minute = 12;
   double neighbour_cpu_threshold = 0.1;  // lower classes using >= this many CPUs = "they ran"

@@ -22,8 +22,8 @@ class Actuator {
   // Exclusive CPUs for the workload; may grant a different count (whole cores on SMT machines).
   // A refusal because of capacity (caps, shared-pool floor, reserved CPUs, no whole core free)
   // is an Error with code ENOSPC whose message says why; any other code is a failure.
-  virtual Result<CpuSet> GrantExclusive(const std::string& workload,
-                                        const std::string& cgroup_path, int cpus) = 0;
+  virtual Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
+                                        int cpus) = 0;
   // Returns the workload's exclusive CPUs to the shared pool.
   virtual Result<void> ReleaseExclusive(const std::string& workload,
                                         const std::string& cgroup_path) = 0;

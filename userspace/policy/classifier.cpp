@@ -23,9 +23,7 @@ bool Glob(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
-bool StartsWith(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 }  // namespace
 
@@ -60,7 +58,8 @@ std::map<std::string, std::string> LabelsFromPath(const std::string& cgroup_path
 
 CgroupProcessNames::CgroupProcessNames(std::string cpu_hierarchy_root, std::string proc_root,
                                        int max_pids)
-    : cpu_root_(std::move(cpu_hierarchy_root)), proc_root_(std::move(proc_root)),
+    : cpu_root_(std::move(cpu_hierarchy_root)),
+      proc_root_(std::move(proc_root)),
       max_pids_(max_pids) {}
 
 std::vector<std::string> CgroupProcessNames::ProcessNames(const std::string& cgroup_path) {
@@ -168,6 +167,15 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
     return out;
   }
   return Classification{};
+}
+
+ClassifierSources MakeClassifierSources(const ObserverConfig& observer) {
+  ClassifierSources s;
+  s.process_names = std::make_unique<CgroupProcessNames>(CpuHierarchyRoot(observer.cgroup_root),
+                                                         observer.proc_root);
+  if (!observer.labels_dir.empty())
+    s.labels = std::make_unique<LabelDirectorySource>(observer.labels_dir);
+  return s;
 }
 
 }  // namespace sw

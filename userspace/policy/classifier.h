@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,5 +106,13 @@ class Classifier {
   ProcessNameSource* process_names_;
   LabelSource* labels_;
 };
+
+// The real sources for the agent, from the observer section: process names from the cpu
+// hierarchy under cgroup_root and proc_root; label files when labels_dir is set (else null).
+struct ClassifierSources {
+  std::unique_ptr<ProcessNameSource> process_names;
+  std::unique_ptr<LabelSource> labels;
+};
+ClassifierSources MakeClassifierSources(const ObserverConfig& observer);
 
 }  // namespace sw

@@ -41,6 +41,8 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
   if (slo) j["slo_ns"] = slo->count();
   j["preemptions_by_lower"] = s.preemptions_by_lower;
   j["cpus_received"] = s.cpus_received;
+  j["cpus_window"] = s.cpus_window;
+  j["cpus_prev_window"] = s.cpus_prev_window;
   j["lower_class_cpus"] = s.lower_class_cpus;
   j["throttled"] = s.throttled;
   return j;
@@ -48,14 +50,16 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
 
 Controller::Controller(Config config, const Classifier& classifier, Actuator* actuator,
                        DecisionSink* sink, const Clock& clock, int cpu_count)
-    : config_(std::move(config)), classifier_(classifier), actuator_(actuator), sink_(sink),
-      clock_(clock), cpu_count_(cpu_count) {
+    : config_(std::move(config)),
+      classifier_(classifier),
+      actuator_(actuator),
+      sink_(sink),
+      clock_(clock),
+      cpu_count_(cpu_count) {
   if (!actuator_ && Enforcing()) config_.enforcement.mode = EnforcementMode::kDryRun;
 }
 
-std::optional<nanoseconds> Controller::SloOf(const State& st) const {
-  return st.cls.slo_runq_p99;
-}
+std::optional<nanoseconds> Controller::SloOf(const State& st) const { return st.cls.slo_runq_p99; }
 
 bool Controller::Watched(const State& st) const {
   return st.cls.slo_runq_p99 && (st.cls.cls == WorkloadClass::kLatencyCritical ||
@@ -114,11 +118,20 @@ void Controller::Emit(Decision d, std::vector<Decision>& out) {
   out.push_back(std::move(d));
 }
 
+void Controller::EmitRefusal(State& st, Decision d, std::vector<Decision>& out) {
+  // `always` workloads retry after every cool-down; the same refusal is reported once, not
+  // every retry (a new reason is reported again).
+  if (d.reason == st.last_refusal) return;
+  st.last_refusal = d.reason;
+  Emit(std::move(d), out);
+}
+
 void Controller::Classify(const Snapshot& snap, nanoseconds now) {
   for (const auto& [name, sample] : snap.workloads) {
     auto it = states_.find(name);
     const std::string& path = sample.cgroup_path.empty() ? name : sample.cgroup_path;
-    if (it != states_.end() && now - it->second.classified_at < config_.controller.reclassify_interval)
+    if (it != states_.end() &&
+        now - it->second.classified_at < config_.controller.reclassify_interval)
       continue;
     Classification c = name == kUnknownWorkload ? Classification{} : classifier_.Classify(path);
     if (it == states_.end()) {
@@ -147,8 +160,8 @@ IntervalSignals Controller::Measure(const State& st, const WorkloadSample& cur,
   s.p99_ns = s.runq.QuantileNs(0.99);
   uint64_t throttled = CounterDelta(cur.throttle_events, prev->throttle_events);
   if (cur.cpu_stat && prev->cpu_stat)
-    throttled = std::max(throttled,
-                         CounterDelta(cur.cpu_stat->nr_throttled, prev->cpu_stat->nr_throttled));
+    throttled =
+        std::max(throttled, CounterDelta(cur.cpu_stat->nr_throttled, prev->cpu_stat->nr_throttled));
   s.throttled = throttled;
   return s;
 }
@@ -171,8 +184,9 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
   for (const auto& name : gone) Forget(name, "workload vanished", out);
   for (auto& [name, c] : pending_reclass_) {
     const std::string path = states_[name].cgroup_path;
-    Forget(name, std::string("reclassified as ") + WorkloadClassName(c.cls) +
-                     (c.rule_name.empty() ? "" : " (rule " + c.rule_name + ")"),
+    Forget(name,
+           std::string("reclassified as ") + WorkloadClassName(c.cls) +
+               (c.rule_name.empty() ? "" : " (rule " + c.rule_name + ")"),
            out);
     State st;
     st.workload = name;
@@ -203,9 +217,9 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
     if (cur == snap.workloads.end() || old == prev.workloads.end()) continue;
     if (cur->second.cpu_usage_ns && old->second.cpu_usage_ns &&
         *cur->second.cpu_usage_ns >= *old->second.cpu_usage_ns)
-      st.cpus_received = static_cast<double>(*cur->second.cpu_usage_ns -
-                                             *old->second.cpu_usage_ns) /
-                         static_cast<double>(elapsed.count());
+      st.cpus_received =
+          static_cast<double>(*cur->second.cpu_usage_ns - *old->second.cpu_usage_ns) /
+          static_cast<double>(elapsed.count());
   }
   preempt_delta_.clear();
   for (const auto& [key, count] : snap.preemptions) {
@@ -245,16 +259,31 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       st.self_throttled_reported = st.rate_limit_reported = false;
     }
     // "Held with margin" starts the relief clock; merely meeting the objective stops it.
-    const bool calm =
-        !s.violated && (s.samples == 0 || static_cast<double>(s.p99_ns) <=
-                                              slo.count() * (1.0 - config_.controller.relief_margin));
-    if (!calm) st.calm_since.reset();
-    else if (!st.calm_since) st.calm_since = now_ - elapsed;
+    const bool calm = !s.violated && (s.samples == 0 ||
+                                      static_cast<double>(s.p99_ns) <=
+                                          slo.count() * (1.0 - config_.controller.relief_margin));
+    if (!calm)
+      st.calm_since.reset();
+    else if (!st.calm_since)
+      st.calm_since = now_ - elapsed;
     const int k = config_.controller.violation_intervals;
-    if (!s.violated) st.state = s.samples == 0 ? "no-samples" : "ok";
-    else if (st.violation_streak >= k && st.evidence_in_streak) st.state = "interfered";
-    else if (st.violation_streak >= k && st.throttled_in_streak) st.state = "self-throttled";
-    else st.state = "violated";
+    if (!s.violated)
+      st.state = s.samples == 0 ? "no-samples" : "ok";
+    else if (st.violation_streak >= k && st.evidence_in_streak)
+      st.state = "interfered";
+    else if (st.violation_streak >= k && st.throttled_in_streak)
+      st.state = "self-throttled";
+    else
+      st.state = "violated";
+    st.cpu_history.push_back(s.cpus_received);
+    while (st.cpu_history.size() > static_cast<size_t>(2 * k)) st.cpu_history.pop_front();
+    {
+      const size_t n = st.cpu_history.size(), cur = std::min<size_t>(n, k);
+      double a = 0, b = 0;
+      for (size_t i = 0; i < n; i++) (i + cur >= n ? a : b) += st.cpu_history[i];
+      s.cpus_window = a / static_cast<double>(cur);
+      s.cpus_prev_window = n > cur ? b / static_cast<double>(n - cur) : 0;
+    }
     if (st.pending) {
       st.pending->after.Merge(s.runq);
       st.pending->intervals_left--;
@@ -283,14 +312,14 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       } else if (st.violation_streak >= k && st.throttled_in_streak) {
         if (!st.self_throttled_reported) {
           st.self_throttled_reported = true;
-          Decision d = Make(st, action::kSelfThrottled,
-                            "run-queue p99 " + Ms(st.last.p99_ns) + " > objective " +
-                                Ms(SloOf(st)->count()) + " for " +
-                                std::to_string(st.violation_streak) +
-                                " intervals, but only its own CFS quota throttled it (" +
-                                std::to_string(st.last.throttled) +
-                                " throttled periods, no preemption by lower classes): "
-                                "raise its quota; no action taken");
+          Decision d =
+              Make(st, action::kSelfThrottled,
+                   "run-queue p99 " + Ms(st.last.p99_ns) + " > objective " +
+                       Ms(SloOf(st)->count()) + " for " + std::to_string(st.violation_streak) +
+                       " intervals, but only its own CFS quota throttled it (" +
+                       std::to_string(st.last.throttled) +
+                       " throttled periods, no preemption by lower classes): "
+                       "raise its quota; no action taken");
           d.before = SignalsToJson(st.last, SloOf(st));
           d.result = result::kReported;
           Emit(std::move(d), out);
@@ -313,13 +342,13 @@ void Controller::Judge(State& st, std::vector<Decision>& out) {
   // No waits at all, a p99 down by the margin, or the objective met: the action helped.
   const bool improved = samples == 0 || static_cast<double>(after) <= needed ||
                         (slo && after <= static_cast<uint64_t>(slo->count()));
-  const char* step = p.step == Pending::Step::kDemote ? "demoting best-effort neighbours"
-                                                      : "exclusive CPUs";
+  const char* step =
+      p.step == Pending::Step::kDemote ? "demoting best-effort neighbours" : "exclusive CPUs";
   std::string numbers = "run-queue p99 " + Ms(after) + " over " +
                         std::to_string(config_.controller.verify_intervals) + " intervals after " +
-                        step + " vs " + Ms(p.baseline_p99_ns) + " before (needed <= " +
-                        Ms(static_cast<uint64_t>(needed)) + " or the objective " +
-                        Ms(slo ? slo->count() : 0) + ")";
+                        step + " vs " + Ms(p.baseline_p99_ns) +
+                        " before (needed <= " + Ms(static_cast<uint64_t>(needed)) +
+                        " or the objective " + Ms(slo ? slo->count() : 0) + ")";
   Decision d = Make(st, action::kVerify, numbers);
   d.before = {{"runq_p99_ns", p.baseline_p99_ns}};
   d.after = {{"runq_p99_ns", after}, {"runq_samples", samples}};
@@ -331,7 +360,7 @@ void Controller::Judge(State& st, std::vector<Decision>& out) {
     RestoreNeighbours(st, why, out);
     st.demote_failed = true;
   } else {
-    ReleaseExclusive(st, why, true, out);
+    ReleaseExclusive(st, why, out);
     st.exclusive_failed = true;
   }
   st.last_action_at = now_;
@@ -351,10 +380,10 @@ void Controller::Escalate(State& st, std::vector<Decision>& out) {
     lower_cpus = std::max(lower_cpus, h.lower_class_cpus);
   }
   const std::string why = "run-queue p99 " + Ms(baseline) + " > objective " + Ms(slo->count()) +
-                          " for " + std::to_string(st.violation_streak) +
-                          " intervals; preempted " + std::to_string(preempted) +
-                          " times by lower classes, which used up to " + Cpus(lower_cpus) +
-                          " CPUs";
+                          " for " + std::to_string(st.violation_streak) + " intervals; preempted " +
+                          std::to_string(preempted) + " times by lower classes, which used up to " +
+                          Cpus(lower_cpus) + " CPUs; received " + Cpus(st.last.cpus_window) +
+                          " CPUs vs " + Cpus(st.last.cpus_prev_window) + " in the window before";
   const int verify = config_.controller.verify_intervals;
 
   // Rung 1: best-effort neighbours that ran or preempted the victim.
@@ -390,10 +419,9 @@ void Controller::Escalate(State& st, std::vector<Decision>& out) {
         d.victim = st.workload;
         d.before = SignalsToJson(st.last, slo);
         d.before["best_effort_cpus"] = be->cpus_received;
-        d.before["preempted_victim"] =
-            preempt_delta_.count({st.workload, be->workload})
-                ? preempt_delta_.at({st.workload, be->workload})
-                : 0;
+        d.before["preempted_victim"] = preempt_delta_.count({st.workload, be->workload})
+                                           ? preempt_delta_.at({st.workload, be->workload})
+                                           : 0;
         bool held = true;
         if (!Enforcing()) {
           d.result = result::kDryRun;
@@ -432,12 +460,18 @@ void Controller::Escalate(State& st, std::vector<Decision>& out) {
   if (!st.exhausted_reported) {
     st.exhausted_reported = true;
     std::string tried;
-    if (!st.demoted.empty()) tried += "best-effort neighbours demoted; ";
-    else if (st.demote_failed) tried += "demotion did not help; ";
-    else tried += "no best-effort neighbour to demote; ";
-    if (st.exclusive_count > 0) tried += "exclusive CPUs held";
-    else if (st.cls.exclusive == ExclusivePolicy::kNever) tried += "exclusive: never";
-    else tried += "exclusive CPUs refused or did not help";
+    if (!st.demoted.empty())
+      tried += "best-effort neighbours demoted; ";
+    else if (st.demote_failed)
+      tried += "demotion did not help; ";
+    else
+      tried += "no best-effort neighbour to demote; ";
+    if (st.exclusive_count > 0)
+      tried += "exclusive CPUs held";
+    else if (st.cls.exclusive == ExclusivePolicy::kNever)
+      tried += "exclusive: never";
+    else
+      tried += "exclusive CPUs refused or did not help";
     Decision d = Make(st, action::kExhausted, why + "; nothing left to try (" + tried + ")");
     d.before = SignalsToJson(st.last, slo);
     d.result = result::kReported;
@@ -449,8 +483,8 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   double demand = 0;
   for (const auto& h : st.history) demand += h.cpus_received;
   if (!st.history.empty()) demand /= static_cast<double>(st.history.size());
-  int request = st.cls.exclusive_cpus.value_or(
-      std::max(1, static_cast<int>(std::ceil(demand - 1e-6))));
+  int request =
+      st.cls.exclusive_cpus.value_or(std::max(1, static_cast<int>(std::ceil(demand - 1e-6))));
   const int capacity = ExclusiveCapacity(), in_use = ExclusiveInUse();
   const int remaining = capacity - in_use;
   Decision d = Make(st, action::kGrant, reason);
@@ -461,13 +495,13 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   if (remaining <= 0) {
     d.result = result::kRefused;
     d.reason += "; refused: " + std::to_string(request) + " CPUs requested but the caps allow " +
-                std::to_string(capacity) + " exclusive CPUs on this " +
-                std::to_string(cpu_count_) + "-CPU machine (max_exclusive_fraction " +
+                std::to_string(capacity) + " exclusive CPUs on this " + std::to_string(cpu_count_) +
+                "-CPU machine (max_exclusive_fraction " +
                 Cpus(config_.enforcement.max_exclusive_fraction) + ", shared_pool_min_cores " +
                 std::to_string(config_.enforcement.shared_pool_min_cores) + ") and " +
                 std::to_string(in_use) + " are in use";
     st.exclusive_failed = true;
-    Emit(std::move(d), out);
+    EmitRefusal(st, std::move(d), out);
     return false;
   }
   if (request > remaining) {
@@ -498,9 +532,10 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
     d.result = r.error().code == ENOSPC ? result::kRefused : result::kFailed;
     d.reason += "; " + std::string(d.result) + ": " + r.error().message;
     st.exclusive_failed = true;
-    Emit(std::move(d), out);
+    EmitRefusal(st, std::move(d), out);
     return false;
   }
+  st.last_refusal.clear();
   st.exclusive = *r;
   st.exclusive_count = static_cast<int>(r->size());
   d.cpus = FormatCpuList(*r);
@@ -511,7 +546,7 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   return true;
 }
 
-bool Controller::ReleaseExclusive(State& st, const std::string& reason, bool,
+bool Controller::ReleaseExclusive(State& st, const std::string& reason,
                                   std::vector<Decision>& out) {
   if (st.exclusive_count == 0) return false;
   Decision d = Make(st, action::kRelease, reason);
@@ -519,9 +554,7 @@ bool Controller::ReleaseExclusive(State& st, const std::string& reason, bool,
   d.before = {{"exclusive_cpus", st.exclusive_count}};
   if (st.has_last) d.before.update(SignalsToJson(st.last, SloOf(st)));
   d.after = {{"exclusive_cpus", 0}};
-  if (!Enforcing() && actuator_ == nullptr) {
-    d.result = result::kDryRun;
-  } else if (!Enforcing()) {
+  if (!Enforcing()) {
     d.result = result::kDryRun;
   } else if (auto r = actuator_->ReleaseExclusive(st.workload, st.cgroup_path); !r) {
     // The state is dropped anyway: retrying every interval would not help, and the journal
@@ -566,16 +599,17 @@ void Controller::RestoreNeighbours(State& victim, const std::string& reason,
 void Controller::Relieve(State& st, std::vector<Decision>& out) {
   if (!st.calm_since || now_ - *st.calm_since < config_.controller.relief_window) return;
   const auto slo = SloOf(st);
-  const std::string why = "objective held with margin (run-queue p99 <= " +
-                          Ms(static_cast<uint64_t>(slo->count() *
-                                                   (1.0 - config_.controller.relief_margin))) +
-                          ") for " + FormatDuration(now_ - *st.calm_since);
-  const bool releasable =
-      st.exclusive_count > 0 && st.cls.exclusive != ExclusivePolicy::kAlways;
+  const std::string why =
+      "objective held with margin (run-queue p99 <= " +
+      Ms(static_cast<uint64_t>(slo->count() * (1.0 - config_.controller.relief_margin))) +
+      ") for " + FormatDuration(now_ - *st.calm_since);
+  const bool releasable = st.exclusive_count > 0 && st.cls.exclusive != ExclusivePolicy::kAlways;
   if (releasable || !st.demoted.empty()) {
     if (!CooledDown(st) || RateBudget() < 1) return;
-    if (releasable) ReleaseExclusive(st, why + ": releasing exclusive CPUs", false, out);
-    else RestoreNeighbours(st, why + ": restoring best-effort priority", out);
+    if (releasable)
+      ReleaseExclusive(st, why + ": releasing exclusive CPUs", out);
+    else
+      RestoreNeighbours(st, why + ": restoring best-effort priority", out);
     st.calm_since = now_;  // the next rung down needs its own calm window
     return;
   }
@@ -588,7 +622,7 @@ void Controller::Forget(const std::string& workload, const std::string& reason,
   auto it = states_.find(workload);
   if (it == states_.end()) return;
   State& st = it->second;
-  if (st.exclusive_count > 0) ReleaseExclusive(st, reason, false, out);
+  if (st.exclusive_count > 0) ReleaseExclusive(st, reason, out);
   if (!st.demoted.empty()) RestoreNeighbours(st, reason, out);
   if (!st.demoted_by.empty()) {
     for (const auto& v : st.demoted_by)
@@ -614,7 +648,7 @@ std::vector<Decision> Controller::Shutdown() {
   now_ = clock_.Monotonic();
   std::vector<Decision> out;
   for (auto& [_, st] : states_)
-    if (st.exclusive_count > 0) ReleaseExclusive(st, "agent shutting down", false, out);
+    if (st.exclusive_count > 0) ReleaseExclusive(st, "agent shutting down", out);
   for (auto& [_, st] : states_)
     if (!st.demoted.empty()) RestoreNeighbours(st, "agent shutting down", out);
   for (auto& [_, st] : states_) st.pending.reset();
@@ -651,9 +685,10 @@ StatusModel Controller::Status() const {
     w.violation_intervals_total = st.violation_intervals_total;
     w.exclusive_count = st.exclusive_count;
     w.exclusive_cpus = !st.exclusive.empty() ? FormatCpuList(st.exclusive)
-                       : st.exclusive_count ? "(" + std::to_string(st.exclusive_count) + ", " +
-                                                  EnforcementModeName(config_.enforcement.mode) + ")"
-                                            : "";
+                       : st.exclusive_count
+                           ? "(" + std::to_string(st.exclusive_count) + ", " +
+                                 EnforcementModeName(config_.enforcement.mode) + ")"
+                           : "";
     w.demoted = !st.demoted_by.empty();
     s.workloads.push_back(std::move(w));
   }

@@ -45,7 +45,10 @@ struct IntervalSignals {
   uint64_t samples = 0;
   uint64_t p99_ns = 0;
   uint64_t preemptions_by_lower = 0;
-  double cpus_received = 0;     // cpu_usage_ns delta / interval
+  double cpus_received = 0;  // cpu_usage_ns delta / interval
+  // Mean CPUs received over the last K intervals and over the K before them: a victim squeezed
+  // by neighbours receives less than it used to ("10 cores became 6").
+  double cpus_window = 0, cpus_prev_window = 0;
   double lower_class_cpus = 0;  // CPUs used by lower-class workloads in the interval
   uint64_t throttled = 0;       // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
   std::chrono::nanoseconds elapsed{0};
@@ -59,7 +62,8 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<std::chrono
 
 class Controller {
  public:
-  // actuator may be null only in observe and dry-run modes; sink may be null.
+  // actuator may be null only in observe and dry-run modes (with a null actuator, enforce
+  // behaves as dry-run); sink may be null.
   // cpu_count: online CPUs, for the exclusive caps and the shared-pool gauge.
   Controller(Config config, const Classifier& classifier, Actuator* actuator, DecisionSink* sink,
              const Clock& clock, int cpu_count);
@@ -90,6 +94,7 @@ class Controller {
     std::chrono::nanoseconds classified_at{0};
     // Latency-watched workloads.
     std::deque<IntervalSignals> history;  // newest last, at most K intervals
+    std::deque<double> cpu_history;       // CPUs received, newest last, at most 2K intervals
     IntervalSignals last;
     bool has_last = false;
     int violation_streak = 0;
@@ -97,6 +102,7 @@ class Controller {
     uint64_t violation_intervals_total = 0;
     std::string state;
     bool self_throttled_reported = false, exhausted_reported = false, rate_limit_reported = false;
+    std::string last_refusal;       // last exclusive refusal reported
     std::set<std::string> demoted;  // best-effort workloads demoted on this victim's behalf
     bool demote_failed = false, exclusive_failed = false;
     CpuSet exclusive;
@@ -116,8 +122,8 @@ class Controller {
   void Escalate(State& st, std::vector<Decision>& out);
   void Relieve(State& st, std::vector<Decision>& out);
   bool TryGrant(State& st, const std::string& reason, std::vector<Decision>& out);
-  bool ReleaseExclusive(State& st, const std::string& reason, bool verified_revert,
-                        std::vector<Decision>& out);
+  bool ReleaseExclusive(State& st, const std::string& reason, std::vector<Decision>& out);
+  void EmitRefusal(State& st, Decision d, std::vector<Decision>& out);
   void RestoreNeighbours(State& victim, const std::string& reason, std::vector<Decision>& out);
   void Forget(const std::string& workload, const std::string& reason, std::vector<Decision>& out);
 

@@ -16,6 +16,14 @@ std::string FormatWallTime(std::chrono::nanoseconds wall) {
   return buf;
 }
 
+std::string FormatDecision(const Decision& d) {
+  std::string out = d.action + " " + d.workload;
+  if (!d.victim.empty() && d.victim != d.workload) out += " (for " + d.victim + ")";
+  out += " " + d.result;
+  if (!d.cpus.empty()) out += " cpus=" + d.cpus;
+  return out + ": " + d.reason;
+}
+
 nlohmann::json DecisionToJson(const Decision& d) {
   nlohmann::json j;
   j["time"] = FormatWallTime(d.wall);
@@ -52,8 +60,8 @@ Decision DecisionFromJson(const nlohmann::json& j) {
 Result<std::unique_ptr<JsonLinesFileSink>> JsonLinesFileSink::Open(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "ae");
   if (!f)
-    return Error::FromErrno(errno, "open audit log " + path +
-                                       " (is the state dir writable? see --state-dir)");
+    return Error::FromErrno(
+        errno, "open audit log " + path + " (is the state dir writable? see --state-dir)");
   return std::unique_ptr<JsonLinesFileSink>(new JsonLinesFileSink(path, f));
 }
 

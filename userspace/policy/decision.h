@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 
@@ -22,29 +21,29 @@ inline constexpr const char* kDemote = "demote-best-effort";
 inline constexpr const char* kRestore = "restore-best-effort";
 inline constexpr const char* kGrant = "grant-exclusive";
 inline constexpr const char* kRelease = "release-exclusive";
-inline constexpr const char* kVerify = "verify";                  // judging an earlier action
-inline constexpr const char* kSelfThrottled = "self-throttled";   // report only, no action
-inline constexpr const char* kExhausted = "ladder-exhausted";     // report only, nothing left
+inline constexpr const char* kVerify = "verify";                 // judging an earlier action
+inline constexpr const char* kSelfThrottled = "self-throttled";  // report only, no action
+inline constexpr const char* kExhausted = "ladder-exhausted";    // report only, nothing left
 }  // namespace action
 
 // Results, the `result` label.
 namespace result {
 inline constexpr const char* kApplied = "applied";
-inline constexpr const char* kDryRun = "dry-run";          // decided, actuator not called
-inline constexpr const char* kRefused = "refused";         // capacity: caps, floor, no core
-inline constexpr const char* kFailed = "failed";           // actuator error
+inline constexpr const char* kDryRun = "dry-run";   // decided, actuator not called
+inline constexpr const char* kRefused = "refused";  // capacity: caps, floor, no core
+inline constexpr const char* kFailed = "failed";    // actuator error
 inline constexpr const char* kRateLimited = "rate-limited";
-inline constexpr const char* kImproved = "improved";       // verify: action kept
+inline constexpr const char* kImproved = "improved";         // verify: action kept
 inline constexpr const char* kNotImproved = "not-improved";  // verify: action reverted
 inline constexpr const char* kReported = "reported";
 }  // namespace result
 
 struct Decision {
-  std::chrono::nanoseconds wall{0};       // since the Unix epoch
+  std::chrono::nanoseconds wall{0};  // since the Unix epoch
   std::chrono::nanoseconds monotonic{0};
-  std::string workload;     // acted on
+  std::string workload;  // acted on
   std::string cgroup_path;
-  std::string victim;       // the latency-critical workload whose objective drove it
+  std::string victim;  // the latency-critical workload whose objective drove it
   std::string action;
   std::string reason;
   nlohmann::json before = nlohmann::json::object();  // signals before (see Signals JSON)
@@ -55,6 +54,8 @@ struct Decision {
 
 nlohmann::json DecisionToJson(const Decision& d);
 Decision DecisionFromJson(const nlohmann::json& j);
+// One line for the agent log: "grant-exclusive /lc-web (for /lc-web) applied cpus=2-3: <reason>"
+std::string FormatDecision(const Decision& d);
 // "2026-11-25T12:00:00.123Z"
 std::string FormatWallTime(std::chrono::nanoseconds wall);
 

@@ -19,7 +19,8 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
 
   prometheus::MetricFamily actions{"schedwarden_actions_total",
                                    "Decisions of the controller by action, workload and result",
-                                   MetricType::Counter, {}};
+                                   MetricType::Counter,
+                                   {}};
   for (const auto& [key, n] : counts) {
     auto m = Sample({{"action", std::get<0>(key)},
                      {"workload", std::get<1>(key)},
@@ -30,17 +31,20 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
 
   prometheus::MetricFamily cls{"schedwarden_workload_class",
                                "Class of each classified workload (info metric, value 1)",
-                               MetricType::Gauge, {}};
-  prometheus::MetricFamily excl{"schedwarden_exclusive_cpus",
-                                "Exclusive CPUs held by a workload", MetricType::Gauge, {}};
+                               MetricType::Gauge,
+                               {}};
+  prometheus::MetricFamily excl{
+      "schedwarden_exclusive_cpus", "Exclusive CPUs held by a workload", MetricType::Gauge, {}};
   prometheus::MetricFamily viol{"schedwarden_slo_violation_intervals_total",
                                 "Intervals in which a workload's run-queue p99 objective was "
                                 "violated",
-                                MetricType::Counter, {}};
+                                MetricType::Counter,
+                                {}};
   prometheus::MetricFamily p99{"schedwarden_workload_runq_p99_seconds",
                                "Run-queue latency p99 of a watched workload over the last "
                                "interval (bucket upper edge)",
-                               MetricType::Gauge, {}};
+                               MetricType::Gauge,
+                               {}};
   for (const auto& w : status.workloads) {
     auto c = Sample({{"workload", w.workload}, {"class", w.cls}, {"rule", w.rule}});
     c.gauge.value = 1;
@@ -59,7 +63,8 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
   }
   prometheus::MetricFamily shared{"schedwarden_shared_pool_cpus",
                                   "CPUs left in the shared pool (online CPUs minus exclusive)",
-                                  MetricType::Gauge, {}};
+                                  MetricType::Gauge,
+                                  {}};
   auto s = Sample({});
   s.gauge.value = status.shared_pool_cpus;
   shared.metric.push_back(std::move(s));

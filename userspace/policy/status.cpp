@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 
 #include "common/duration.h"
+#include "common/fs.h"
 
 namespace sw {
 
@@ -84,9 +86,12 @@ namespace {
 std::string Ns(uint64_t ns) {
   if (ns == 0) return "-";
   char buf[32];
-  if (ns >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
-  else if (ns >= 1000000) std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
+  if (ns >= 1000000000)
+    std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
+  else if (ns >= 1000000)
+    std::snprintf(buf, sizeof buf, "%.2fms", ns / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
   return buf;
 }
 
@@ -117,17 +122,17 @@ std::string FormatStatusTable(const StatusModel& s) {
                     std::to_string(s.shared_pool_cpus) + " CPUs, " +
                     std::to_string(s.unmatched_workloads) + " unmatched (normal) workloads, " +
                     "updated " + FormatWallTime(std::chrono::nanoseconds(s.updated_ns)) + "\n\n";
-  std::vector<std::vector<std::string>> rows{{"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99",
-                                              "STATE", "CPUS", "EXCLUSIVE", "VIOLATIONS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99", "STATE", "CPUS", "EXCLUSIVE", "VIOLATIONS"}};
   for (const auto& w : s.workloads) {
     char cpus[32];
     std::snprintf(cpus, sizeof cpus, "%.2f", w.cpus_received);
-    rows.push_back({w.workload, w.cls, w.rule.empty() ? "-" : w.rule,
-                    w.slo_runq_p99_ns ? Ns(*w.slo_runq_p99_ns) : "-", Ns(w.runq_p99_ns),
-                    w.state.empty() ? (w.demoted ? "demoted" : "-")
-                                    : w.state + (w.demoted ? ",demoted" : ""),
-                    cpus, w.exclusive_cpus.empty() ? "-" : w.exclusive_cpus,
-                    std::to_string(w.violation_intervals_total)});
+    rows.push_back(
+        {w.workload, w.cls, w.rule.empty() ? "-" : w.rule,
+         w.slo_runq_p99_ns ? Ns(*w.slo_runq_p99_ns) : "-", Ns(w.runq_p99_ns),
+         w.state.empty() ? (w.demoted ? "demoted" : "-") : w.state + (w.demoted ? ",demoted" : ""),
+         cpus, w.exclusive_cpus.empty() ? "-" : w.exclusive_cpus,
+         std::to_string(w.violation_intervals_total)});
   }
   out += Table(rows);
   out += "\nRECENT ACTIONS\n";
@@ -136,6 +141,33 @@ std::string FormatStatusTable(const StatusModel& s) {
   for (const auto& d : s.recent)
     acts.push_back({FormatWallTime(d.wall), d.workload, d.action, d.result, d.reason});
   return out + Table(acts);
+}
+
+Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s) {
+  const std::string path = JoinPath(state_dir, kStatusFileName);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return Error::FromErrno(errno, "write " + tmp + " (is the state dir writable?)");
+    out << StatusToJson(s).dump(1) << "\n";
+    if (!out.flush()) return Error::FromErrno(errno, "write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::FromErrno(errno, "rename " + tmp + " to " + path);
+  return Ok();
+}
+
+Result<StatusModel> ReadStatusFile(const std::string& state_dir) {
+  const std::string path = JoinPath(state_dir, kStatusFileName);
+  auto text = ReadFile(path);
+  if (!text)
+    return Error{text.error().code,
+                 text.error().message + " (is the agent running with this --state-dir?)"};
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON"};
+  auto s = StatusFromJson(j);
+  if (!s) return s.error().WithContext(path);
+  return s;
 }
 
 }  // namespace sw

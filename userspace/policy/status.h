@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 #include "policy/decision.h"
@@ -18,12 +17,12 @@ namespace sw {
 struct WorkloadStatus {
   std::string workload;
   std::string cgroup_path;
-  std::string rule;         // config rule that matched; "" = unmatched
-  std::string cls;          // "latency-critical", ...
+  std::string rule;  // config rule that matched; "" = unmatched
+  std::string cls;   // "latency-critical", ...
   std::optional<int64_t> slo_runq_p99_ns;
   uint64_t runq_p99_ns = 0;  // last interval (bucket upper edge); 0 with no samples
   uint64_t runq_samples = 0;
-  double cpus_received = 0;  // last interval, in CPUs
+  double cpus_received = 0;           // last interval, in CPUs
   uint64_t preemptions_by_lower = 0;  // last interval
   // "ok" | "violated" | "interfered" | "self-throttled" | "no-samples" | "" (not watched)
   std::string state;
@@ -31,7 +30,7 @@ struct WorkloadStatus {
   uint64_t violation_intervals_total = 0;
   std::string exclusive_cpus;  // cpu list ("" none); "(N, dry-run)" when only decided
   int exclusive_count = 0;
-  bool demoted = false;        // best-effort workload currently at SCHED_IDLE / cpu.idle
+  bool demoted = false;  // best-effort workload currently at SCHED_IDLE / cpu.idle
 };
 
 struct StatusModel {
@@ -51,5 +50,11 @@ std::string FormatStatusTable(const StatusModel& s);
 
 // Name of the status file the agent may write into the state dir each interval.
 inline constexpr const char* kStatusFileName = "status.json";
+
+// Atomically replaces <state_dir>/status.json (write a temporary file, then rename), so a
+// concurrent `schedwarden status` never reads half a file.
+Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s);
+// Reads it back; ENOENT when no agent has written one.
+Result<StatusModel> ReadStatusFile(const std::string& state_dir);
 
 }  // namespace sw

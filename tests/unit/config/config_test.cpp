@@ -1,9 +1,11 @@
 // Config parsing and every diagnostic: each test feeds a document with one mistake and checks the
 // exact message, which names the file, the 1-based line and the key.
+#include "config/config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config/config.h"
+#include "common/fs.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -296,11 +298,11 @@ TEST(ConfigErrors, ExclusiveFractionThatLeavesNoSharedCore) {
   // 0.75 of 2 CPUs = 1 exclusive, 1 shared: fine with the default floor of 1 ...
   EXPECT_TRUE(Errors("enforcement: { max_exclusive_fraction: 0.75 }\n", 2).empty());
   // ... but not with a floor of 2, and 0.9 of 10 CPUs leaves 1 < 2.
-  EXPECT_THAT(Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n",
-                     10),
-              Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
-                       "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
-                       "(shared_pool_min_cores/reserved_cpus)"));
+  EXPECT_THAT(
+      Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n", 10),
+      Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
+               "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
+               "(shared_pool_min_cores/reserved_cpus)"));
   // Reserved CPUs stay in the shared pool too.
   EXPECT_THAT(Errors("enforcement:\n  max_exclusive_fraction: 0.5\n  reserved_cpus: 0-2\n", 4),
               Contains(HasSubstr("config.yaml:2: enforcement.max_exclusive_fraction: 0.5 of 4 "
@@ -485,6 +487,31 @@ TEST(CheckConfig, ReportsTextAndExitCodes) {
   EXPECT_THAT(loaded.error().message, HasSubstr("invalid configuration (nothing was changed):"));
   EXPECT_THAT(loaded.error().message, HasSubstr(bad + ":2: listen:"));
   EXPECT_TRUE(LoadConfig(good, 2).ok());
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+// Every ```yaml block of docs/configuration.md is a valid configuration: the documentation
+// cannot drift from the parser.
+TEST(ConfigDocs, EveryYamlExampleParses) {
+  auto doc = ReadFile(std::string(SW_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  int blocks = 0;
+  size_t at = 0;
+  while ((at = doc->find("```yaml\n", at)) != std::string::npos) {
+    at += 8;
+    const size_t end = doc->find("```", at);
+    ASSERT_NE(end, std::string::npos);
+    ConfigLoad load = ParseConfig(doc->substr(at, end - at), "configuration.md", 2);
+    EXPECT_TRUE(load.config) << load.Text();
+    blocks++;
+    at = end + 3;
+  }
+  EXPECT_EQ(blocks, 2);
 }
 
 }  // namespace

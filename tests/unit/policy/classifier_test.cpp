@@ -1,9 +1,10 @@
 // Classification on fake cgroup and /proc trees: globs, process names, Kubernetes QoS naming of
 // both cgroup drivers, labels, first match wins, unmatched = normal.
+#include "policy/classifier.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "policy/classifier.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -30,8 +31,9 @@ TEST(K8sQos, SystemdDriver) {
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
                            "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
             K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
-            K8sQos::kBurstable);
+  EXPECT_EQ(
+      K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
+      K8sQos::kBurstable);
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
             K8sQos::kGuaranteed);
   EXPECT_EQ(K8sQosFromPath("/kubepods.slice"), std::nullopt);
@@ -156,7 +158,7 @@ TEST_F(ClassifierTest, AllFieldsOfAMatchMustHold) {
 )"),
                &names, nullptr);
   EXPECT_EQ(c.Classify("/lc-web").rule_name, "nginx-in-lc");
-  EXPECT_EQ(c.Classify("/misc").rule, -1);  // comm would not match either
+  EXPECT_EQ(c.Classify("/misc").rule, -1);       // comm would not match either
   t.Write("cpu/lc-other/cgroup.procs", "20\n");  // redis in an /lc cgroup
   EXPECT_EQ(c.Classify("/lc-other").rule, -1);
 }
@@ -169,6 +171,24 @@ TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
 )"),
                nullptr, nullptr);
   EXPECT_EQ(c.Classify("/anything").cls, WorkloadClass::kNormal);
+}
+
+TEST(Classifier, SourcesFromTheObserverSection) {
+  test::TempTree t;
+  t.Write("cg/cpu,cpuacct/cgroup.procs", "");
+  t.Write("cg/cpu,cpuacct/app/cgroup.procs", "7\n");
+  t.Write("proc/7/comm", "memcached\n");
+  t.Write("labels/app/labels", "cpu_hint=exclusive\n");
+  ObserverConfig o;
+  o.cgroup_root = t.Path("cg");
+  o.proc_root = t.Path("proc");
+  ClassifierSources none = MakeClassifierSources(o);
+  EXPECT_EQ(none.labels, nullptr);
+  EXPECT_EQ(none.process_names->ProcessNames("/app"), std::vector<std::string>{"memcached"});
+  o.labels_dir = t.Path("labels");
+  ClassifierSources s = MakeClassifierSources(o);
+  ASSERT_NE(s.labels, nullptr);
+  EXPECT_EQ(s.labels->Labels("/app").at("cpu_hint"), "exclusive");
 }
 
 TEST(Classifier, EmbeddedDefault) {

@@ -1,12 +1,13 @@
 // The control loop on scripted signal streams: real cumulative Snapshots, a fake clock advanced by
 // one 500ms interval per Tick(), a recording actuator. Every expectation is on what the
 // controller decided from the injected latencies, preemptions and CPU usage.
+#include "policy/controller.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 
-#include "policy/controller.h"
 #include "policy_fakes.h"
 
 namespace sw {
@@ -34,14 +35,11 @@ const char* kRules = R"(workloads:
 class ControllerTest : public ::testing::Test {
  protected:
   // mode: observe | dry-run | enforce. overrides: controller keys replacing the defaults below.
-  void Start(const std::string& mode = "enforce", const std::string& rules = kRules,
-             int cpus = 4, std::map<std::string, std::string> overrides = {}) {
-    std::map<std::string, std::string> keys{{"violation_intervals", "3"},
-                                            {"verify_intervals", "2"},
-                                            {"improvement_margin", "0.2"},
-                                            {"relief_window", "5s"},
-                                            {"cooldown", "1s"},
-                                            {"max_actions_per_minute", "10"}};
+  void Start(const std::string& mode = "enforce", const std::string& rules = kRules, int cpus = 4,
+             std::map<std::string, std::string> overrides = {}) {
+    std::map<std::string, std::string> keys{
+        {"violation_intervals", "3"}, {"verify_intervals", "2"}, {"improvement_margin", "0.2"},
+        {"relief_window", "5s"},      {"cooldown", "1s"},        {"max_actions_per_minute", "10"}};
     for (auto& [k, v] : overrides) keys[k] = v;
     std::string ctl;
     for (auto& [k, v] : keys) ctl += (ctl.empty() ? "" : ", ") + k + ": " + v;
@@ -52,8 +50,8 @@ class ControllerTest : public ::testing::Test {
     ASSERT_TRUE(load.config) << load.Text();
     actuator = std::make_unique<test::FakeActuator>(cpus);
     classifier = std::make_unique<Classifier>(load.config->workloads, nullptr, nullptr);
-    controller = std::make_unique<Controller>(*load.config, *classifier, actuator.get(), &sink,
-                                              clock, cpus);
+    controller =
+        std::make_unique<Controller>(*load.config, *classifier, actuator.get(), &sink, clock, cpus);
     for (const char* w : {kWeb, kBatch, kSystem}) machine.Add(w);
     first = Tick();  // baseline
   }
@@ -111,7 +109,8 @@ TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   auto d = Tick();  // K = 3 violated intervals with preemptions by best-effort: rung 1
   ASSERT_THAT(Summary(d), ElementsAre("demote-best-effort /be-batch applied"));
   EXPECT_EQ(d[0].victim, kWeb);
-  EXPECT_EQ(d[0].before["runq_p99_ns"], LatencyHistogram::UpperEdgeNs(LatencyHistogram::BucketOf(5000000)));
+  EXPECT_EQ(d[0].before["runq_p99_ns"],
+            LatencyHistogram::UpperEdgeNs(LatencyHistogram::BucketOf(5000000)));
   EXPECT_EQ(d[0].before["preemptions_by_lower"], 10);
   EXPECT_EQ(d[0].before["slo_ns"], 2000000);
   EXPECT_THAT(d[0].reason, HasSubstr("> objective 2ms for 3 intervals; preempted 30 times by "
@@ -123,8 +122,8 @@ TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   EXPECT_THAT(Tick(), IsEmpty());
   Interfered();
   d = Tick();
-  ASSERT_THAT(Summary(d), ElementsAre("verify /lc-web not-improved",
-                                      "restore-best-effort /be-batch applied"));
+  ASSERT_THAT(Summary(d),
+              ElementsAre("verify /lc-web not-improved", "restore-best-effort /be-batch applied"));
   EXPECT_THAT(d[1].reason, HasSubstr("reverted: run-queue p99 5.24ms over 2 intervals after "
                                      "demoting best-effort neighbours vs 5.24ms before"));
   EXPECT_EQ(d[0].after["runq_samples"], 200);
@@ -139,8 +138,8 @@ TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   EXPECT_EQ(d[0].cpus, "2-3");
   EXPECT_DOUBLE_EQ(d[0].before["demand_cpus"].get<double>(), 1.2);
   EXPECT_EQ(d[0].before["requested_cpus"], 2);
-  EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch", "restore /be-batch",
-                                           "grant /lc-web 2"));
+  EXPECT_THAT(actuator->calls,
+              ElementsAre("demote /be-batch", "restore /be-batch", "grant /lc-web 2"));
   EXPECT_EQ(controller->Status().shared_pool_cpus, 2);
 
   // Exclusive CPUs help: p99 back to ~100us, kept.
@@ -203,9 +202,72 @@ TEST_F(ControllerTest, CalmReleasesExclusiveThenRestoresBestEffortInOrder) {
   EXPECT_EQ(releases[0].second, "release-exclusive /lc-web");
   EXPECT_EQ(releases[1].second, "restore-best-effort /be-batch");
   EXPECT_EQ(releases[1].first - releases[0].first, 10);  // 5s at 500ms
-  EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch", "grant /lc-web 2",
-                                           "release /lc-web", "restore /be-batch"));
+  EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch", "grant /lc-web 2", "release /lc-web",
+                                           "restore /be-batch"));
   EXPECT_TRUE(actuator->demoted.empty());
+}
+
+TEST_F(ControllerTest, CpuReceivedIsComparedWithTheWindowBefore) {
+  Start();
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 100us, 100);
+    machine.Cpu(kWeb, 1.0);
+    Tick();
+  }
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 100us, 90);
+    machine.Preempted(kWeb, 5ms, 10);
+    machine.Preempt(kWeb, kBatch, 10);
+    machine.Cpu(kWeb, 0.4);  // squeezed: 1 CPU became 0.4
+    machine.Cpu(kBatch, 1.6);
+    d = Tick();
+  }
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_THAT(d[0].reason, HasSubstr("received 0.40 CPUs vs 1.00 in the window before"));
+  EXPECT_DOUBLE_EQ(d[0].before["cpus_prev_window"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(d[0].before["cpus_window"].get<double>(), 0.4);
+  EXPECT_EQ(FormatDecision(d[0]).rfind("demote-best-effort /be-batch (for /lc-web) applied: "
+                                       "run-queue p99 5.24ms > objective 2ms for 3 intervals",
+                                       0),
+            0u)
+      << FormatDecision(d[0]);
+}
+
+TEST(ControllerDeterminism, SameStreamSameDecisions) {
+  auto run = [] {
+    ConfigLoad load = ParseConfig(std::string("controller: { verify_intervals: 2, cooldown: 1s, "
+                                              "relief_window: 3s }\n") +
+                                      kRules,
+                                  "t.yaml", 4);
+    FakeClock clock;
+    MemorySink sink;
+    test::FakeActuator act(4);
+    test::Machine m;
+    Classifier cls(load.config->workloads, nullptr, nullptr);
+    Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+    for (auto w : {kWeb, kBatch, kSystem}) m.Add(w);
+    for (int i = 0; i < 40; i++) {
+      if (i < 12) {
+        m.Wakeups(kWeb, 100us, 90);
+        m.Preempted(kWeb, std::chrono::milliseconds(5 - i / 4), 10);
+        m.Preempt(kWeb, i % 2 ? kBatch : kSystem, 3);
+        m.Cpu(kBatch, 1.0);
+      } else {
+        m.Wakeups(kWeb, 50us, 100);
+      }
+      m.Cpu(kWeb, 0.7);
+      clock.Advance(500ms);
+      m.snap.taken_at = clock.Monotonic();
+      ctl.Step(m.snap);
+    }
+    std::string out;
+    for (const auto& d : sink.records) out += DecisionToJson(d).dump() + "\n";
+    return out;
+  };
+  const std::string a = run();
+  EXPECT_GT(std::count(a.begin(), a.end(), '\n'), 3);
+  EXPECT_EQ(a, run());
 }
 
 TEST_F(ControllerTest, SelfThrottledIsReportedNotActedOn) {
@@ -369,9 +431,9 @@ TEST_F(ControllerTest, DryRunDecidesAndCountsButCallsNothing) {
     Interfered();
     for (auto& s : Summary(Tick())) all.push_back(s);
   }
-  EXPECT_THAT(all, ElementsAre("demote-best-effort /be-batch dry-run",
-                               "grant-exclusive /lc-web dry-run",
-                               "ladder-exhausted /lc-web reported"));
+  EXPECT_THAT(all,
+              ElementsAre("demote-best-effort /be-batch dry-run", "grant-exclusive /lc-web dry-run",
+                          "ladder-exhausted /lc-web reported"));
   EXPECT_THAT(actuator->calls, IsEmpty());
   EXPECT_EQ(Count(action::kDemote, kBatch, result::kDryRun), 1u);
   EXPECT_EQ(Count(action::kGrant, kWeb, result::kDryRun), 1u);
@@ -380,11 +442,10 @@ TEST_F(ControllerTest, DryRunDecidesAndCountsButCallsNothing) {
     Calm();
     for (auto& s : Summary(Tick())) all.push_back(s);
   }
-  EXPECT_THAT(all, ElementsAre("demote-best-effort /be-batch dry-run",
-                               "grant-exclusive /lc-web dry-run",
-                               "ladder-exhausted /lc-web reported",
-                               "release-exclusive /lc-web dry-run",
-                               "restore-best-effort /be-batch dry-run"));
+  EXPECT_THAT(all,
+              ElementsAre("demote-best-effort /be-batch dry-run", "grant-exclusive /lc-web dry-run",
+                          "ladder-exhausted /lc-web reported", "release-exclusive /lc-web dry-run",
+                          "restore-best-effort /be-batch dry-run"));
   EXPECT_THAT(actuator->calls, IsEmpty());
 }
 
@@ -448,6 +509,25 @@ TEST_F(ControllerTest, AlwaysExclusiveAtStartAndKeptWhenCalm) {
   EXPECT_THAT(Summary(out), ElementsAre("release-exclusive /lc-fixed applied",
                                         "release-exclusive /lc-web applied"));
   EXPECT_TRUE(actuator->held.empty());
+}
+
+TEST_F(ControllerTest, AlwaysExclusiveRefusalIsReportedOnceAndRetried) {
+  machine.Add("/lc-fixed");
+  Start("enforce", kAlways, 2);  // cap 1 CPU: /lc-fixed takes it, /lc-web is refused
+  for (int i = 0; i < 20; i++) {
+    Calm();
+    Tick();
+  }
+  EXPECT_EQ(Count(action::kGrant, kWeb, result::kRefused), 1u);
+  EXPECT_THAT(actuator->calls, ElementsAre("grant /lc-fixed 1"));
+  // Capacity comes back when /lc-fixed goes away: the next retry gets it.
+  machine.Remove("/lc-fixed");
+  for (int i = 0; i < 3; i++) {
+    Calm();
+    Tick();
+  }
+  EXPECT_THAT(actuator->calls,
+              ElementsAre("grant /lc-fixed 1", "release /lc-fixed", "grant /lc-web 1"));
 }
 
 TEST_F(ControllerTest, VanishedWorkloadsGiveBackWhatTheyHeld) {

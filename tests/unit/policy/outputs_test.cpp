@@ -115,6 +115,21 @@ TEST(Status, JsonRoundTripAndTable) {
   EXPECT_THAT(table, HasSubstr("restore-best-effort  applied"));
 }
 
+TEST(Status, FileWrittenAtomicallyAndReadBack) {
+  MemorySink sink;
+  Episode e(&sink);
+  test::TempTree t;
+  EXPECT_EQ(ReadStatusFile(t.root()).error().code, ENOENT);
+  ASSERT_TRUE(WriteStatusFile(t.root(), e.controller->Status()).ok());
+  EXPECT_FALSE(PathExists(t.Path("status.json.tmp")));
+  auto back = ReadStatusFile(t.root());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(StatusToJson(*back), StatusToJson(e.controller->Status()));
+  t.Write("status.json", "{\"mode\": ");
+  EXPECT_THAT(ReadStatusFile(t.root()).error().message, HasSubstr("not valid JSON"));
+  EXPECT_FALSE(WriteStatusFile(t.Path("missing-dir"), e.controller->Status()).ok());
+}
+
 TEST(Metrics, FamiliesFromControllerState) {
   MemorySink sink;
   Episode e(&sink);
