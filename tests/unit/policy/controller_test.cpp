@@ -116,6 +116,9 @@ TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   EXPECT_THAT(d[0].reason, HasSubstr("> objective 2ms for 3 intervals; preempted 30 times by "
                                      "lower classes"));
   EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch"));
+  // Only 3 intervals of history: no earlier window to compare the CPU received with.
+  EXPECT_THAT(d[0].reason, ::testing::EndsWith("received 1.20 CPUs"));
+  EXPECT_TRUE(d[0].before["cpus_prev_window"].is_null());
 
   // Demotion does not help (the p99 stays at 5ms): judged after M = 2 intervals and reverted.
   Interfered();
