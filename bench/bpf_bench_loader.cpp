@@ -82,16 +82,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  sw::SchedObserverBpf bpf;
-  sw::Result<void> r = bpf.Open();
-  if (r.ok()) r = bpf.Configure(opts);
-  if (r.ok()) r = bpf.Load();
-  if (r.ok()) r = bpf.Attach();
-  if (!r.ok()) {
-    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", r.error().message.c_str());
+  sw::Result<sw::SchedObserverBpf> bpf = sw::StartSchedObserver(opts);
+  if (!bpf.ok()) {
+    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", bpf.error().message.c_str());
     return 1;
   }
-  sw::BpfEventSource source(std::move(bpf));
+  sw::BpfEventSource source(std::move(bpf).value());
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

@@ -27,14 +27,10 @@ using std::chrono::milliseconds;
 using test::TestCgroup;
 
 std::unique_ptr<BpfEventSource> StartObserver(const BpfOptions& options) {
-  SchedObserverBpf bpf;
-  Result<void> r = bpf.Open();
-  if (r.ok()) r = bpf.Configure(options);
-  if (r.ok()) r = bpf.Load();
-  if (r.ok()) r = bpf.Attach();
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  if (!r.ok()) return nullptr;
-  return std::make_unique<BpfEventSource>(std::move(bpf));
+  Result<SchedObserverBpf> bpf = StartSchedObserver(options);
+  EXPECT_TRUE(bpf.ok()) << bpf.error().message;
+  if (!bpf.ok()) return nullptr;
+  return std::make_unique<BpfEventSource>(std::move(bpf).value());
 }
 
 RawWorkloadStats StatsOf(const RawEvents& ev, uint64_t cgid) {
