@@ -1,6 +1,7 @@
 // sw_bpf_bench_loader: loads and attaches schedwarden's BPF programs, waits for SIGINT/SIGTERM,
 // then prints one line per program and per map for bench/bpf_cost.sh:
 //
+//   ready attach=<kind> map=<kind> ids=<id>,<id>,<id>,   (once attached)
 //   prog <tracepoint> <name> id=<id> run_time_ns=<n> run_cnt=<n> recursion_misses=<n>
 //   map <name> id=<id> memlock=<bytes>     (kernel's own accounting, from /proc/self/fdinfo)
 //   drops <d0> <d1> <d2> <d3>
@@ -82,23 +83,21 @@ int main(int argc, char** argv) {
     }
   }
 
-  sw::SchedObserverBpf bpf;
-  sw::Result<void> r = bpf.Open();
-  if (r.ok()) r = bpf.Configure(opts);
-  if (r.ok()) r = bpf.Load();
-  if (r.ok()) r = bpf.Attach();
-  if (!r.ok()) {
-    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", r.error().message.c_str());
+  sw::Result<sw::SchedObserverBpf> bpf = sw::StartSchedObserver(opts);
+  if (!bpf.ok()) {
+    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", bpf.error().message.c_str());
     return 1;
   }
-  sw::BpfEventSource source(std::move(bpf));
+  sw::BpfEventSource source(std::move(bpf).value());
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  std::printf("ready attach=%s map=%s\n", sw::AttachKindName(source.bpf().attach_kind()),
+  std::printf("ready attach=%s map=%s ids=", sw::AttachKindName(source.bpf().attach_kind()),
               sw::WorkloadMapKindName(source.bpf().workload_map_kind()));
+  for (const auto& p : source.bpf().programs()) std::printf("%u,", IdOf(p.fd, true));
+  std::printf("\n");
   std::fflush(stdout);
   while (!g_stop) pause();
 

@@ -64,7 +64,14 @@ for spec in $variants; do
   done
   grep -q '^ready' "$tmp/loader.out" || die "loader did not start: $(cat "$tmp/loader.err")"
   kind=$(sed -n 's/^ready attach=\([a-z_]*\).*/\1/p' "$tmp/loader.out")
-  new_ids=$(comm -13 <(echo "$before") <(prog_ids) | tr '\n' ' ')
+  # Ours: the ids the loader reports. runqlat's: new programs named like its handlers (anything
+  # else loaded meanwhile by other processes is left out).
+  our_ids=$(sed -n 's/^ready .*ids=\([0-9,]*\)/\1/p' "$tmp/loader.out" | tr ',' ' ')
+  rql_ids=$(bpftool prog show -j | jq -r --argjson before "[$(echo $before | tr ' ' ',')]" \
+    '.[] | select((.id as $i | $before | index($i) | not) and
+                  (.name | test("^(sched_wakeup|sched_wakeup_new|sched_switch|sched_wakeup_ne)$")))
+         | .id' | tr '\n' ' ')
+  new_ids="$our_ids $rql_ids"
   # shellcheck disable=SC2086
   prog_stats $new_ids > "$tmp/start"
   perf bench sched pipe -l "$loops" > "$tmp/perf.out" 2>&1

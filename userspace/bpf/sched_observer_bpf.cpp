@@ -250,4 +250,14 @@ std::vector<std::pair<std::string, int>> SchedObserverBpf::maps() const {
   return out;
 }
 
+Result<SchedObserverBpf> StartSchedObserver(const BpfOptions& options) {
+  SchedObserverBpf bpf;
+  Result<void> r = bpf.Open();
+  if (r.ok()) r = bpf.Configure(options);
+  if (r.ok()) r = bpf.Load();
+  if (r.ok()) r = bpf.Attach();
+  if (!r.ok()) return r.error();
+  return bpf;
+}
+
 }  // namespace sw

@@ -97,4 +97,8 @@ class SchedObserverBpf {
   AttachKind kind_ = AttachKind::kAuto;
 };
 
+// Open, Configure, Load and Attach in one call, for callers that need nothing in between (the
+// agent's start-up, the benchmark loader). The first failing step's error is returned.
+Result<SchedObserverBpf> StartSchedObserver(const BpfOptions& options);
+
 }  // namespace sw

@@ -22,7 +22,7 @@ struct RawWorkloadStats {
 };
 
 struct BpfProgramStats {
-  std::string name;       // e.g. "handle_sched_switch"
+  std::string name;       // tracepoint, e.g. "sched_switch" (either twin; the `program` label)
   uint64_t run_time_ns = 0;  // from bpf_stats (kernel.bpf_stats_enabled=1), else 0
   uint64_t run_count = 0;
   uint64_t recursion_misses = 0;  // runs the kernel skipped (program re-entered): lost events

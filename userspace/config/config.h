@@ -112,7 +112,8 @@ struct ConfigLoad {
   std::string Text() const;
 };
 
-// cpu_count: online CPUs of the machine the config is for; capacity checks use it.
+// cpu_count: online CPUs of the machine the config is for; capacity checks use it (<= 0 skips
+// them, e.g. when validating a file for another machine).
 ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name, int cpu_count);
 ConfigLoad LoadConfigFile(const std::string& path, int cpu_count);
 ConfigLoad LoadDefaultConfig(int cpu_count);

@@ -42,7 +42,7 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
   j["preemptions_by_lower"] = s.preemptions_by_lower;
   j["cpus_received"] = s.cpus_received;
   j["cpus_window"] = s.cpus_window;
-  j["cpus_prev_window"] = s.cpus_prev_window;
+  j["cpus_prev_window"] = s.has_prev_window ? nlohmann::json(s.cpus_prev_window) : nullptr;
   j["lower_class_cpus"] = s.lower_class_cpus;
   j["throttled"] = s.throttled;
   return j;
@@ -282,7 +282,8 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       double a = 0, b = 0;
       for (size_t i = 0; i < n; i++) (i + cur >= n ? a : b) += st.cpu_history[i];
       s.cpus_window = a / static_cast<double>(cur);
-      s.cpus_prev_window = n > cur ? b / static_cast<double>(n - cur) : 0;
+      s.has_prev_window = n > cur;
+      s.cpus_prev_window = s.has_prev_window ? b / static_cast<double>(n - cur) : 0;
     }
     if (st.pending) {
       st.pending->after.Merge(s.runq);
@@ -379,11 +380,13 @@ void Controller::Escalate(State& st, std::vector<Decision>& out) {
     preempted += h.preemptions_by_lower;
     lower_cpus = std::max(lower_cpus, h.lower_class_cpus);
   }
-  const std::string why = "run-queue p99 " + Ms(baseline) + " > objective " + Ms(slo->count()) +
-                          " for " + std::to_string(st.violation_streak) + " intervals; preempted " +
-                          std::to_string(preempted) + " times by lower classes, which used up to " +
-                          Cpus(lower_cpus) + " CPUs; received " + Cpus(st.last.cpus_window) +
-                          " CPUs vs " + Cpus(st.last.cpus_prev_window) + " in the window before";
+  const std::string why =
+      "run-queue p99 " + Ms(baseline) + " > objective " + Ms(slo->count()) + " for " +
+      std::to_string(st.violation_streak) + " intervals; preempted " + std::to_string(preempted) +
+      " times by lower classes, which used up to " + Cpus(lower_cpus) + " CPUs; received " +
+      Cpus(st.last.cpus_window) + " CPUs" +
+      (st.last.has_prev_window ? " vs " + Cpus(st.last.cpus_prev_window) + " in the window before"
+                               : "");
   const int verify = config_.controller.verify_intervals;
 
   // Rung 1: best-effort neighbours that ran or preempted the victim.

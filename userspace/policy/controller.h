@@ -49,8 +49,9 @@ struct IntervalSignals {
   // Mean CPUs received over the last K intervals and over the K before them: a victim squeezed
   // by neighbours receives less than it used to ("10 cores became 6").
   double cpus_window = 0, cpus_prev_window = 0;
-  double lower_class_cpus = 0;  // CPUs used by lower-class workloads in the interval
-  uint64_t throttled = 0;       // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
+  bool has_prev_window = false;  // enough history for cpus_prev_window
+  double lower_class_cpus = 0;   // CPUs used by lower-class workloads in the interval
+  uint64_t throttled = 0;        // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
   std::chrono::nanoseconds elapsed{0};
   bool violated = false;
   bool evidence = false;  // others caused it

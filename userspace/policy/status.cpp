@@ -122,8 +122,8 @@ std::string FormatStatusTable(const StatusModel& s) {
                     std::to_string(s.shared_pool_cpus) + " CPUs, " +
                     std::to_string(s.unmatched_workloads) + " unmatched (normal) workloads, " +
                     "updated " + FormatWallTime(std::chrono::nanoseconds(s.updated_ns)) + "\n\n";
-  std::vector<std::vector<std::string>> rows{
-      {"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99", "STATE", "CPUS", "EXCLUSIVE", "VIOLATIONS"}};
+  std::vector<std::vector<std::string>> rows{{"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99",
+                                              "STATE", "CPU USE", "EXCL CPUS", "VIOLATIONS"}};
   for (const auto& w : s.workloads) {
     char cpus[32];
     std::snprintf(cpus, sizeof cpus, "%.2f", w.cpus_received);

@@ -27,14 +27,10 @@ using std::chrono::milliseconds;
 using test::TestCgroup;
 
 std::unique_ptr<BpfEventSource> StartObserver(const BpfOptions& options) {
-  SchedObserverBpf bpf;
-  Result<void> r = bpf.Open();
-  if (r.ok()) r = bpf.Configure(options);
-  if (r.ok()) r = bpf.Load();
-  if (r.ok()) r = bpf.Attach();
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  if (!r.ok()) return nullptr;
-  return std::make_unique<BpfEventSource>(std::move(bpf));
+  Result<SchedObserverBpf> bpf = StartSchedObserver(options);
+  EXPECT_TRUE(bpf.ok()) << bpf.error().message;
+  if (!bpf.ok()) return nullptr;
+  return std::make_unique<BpfEventSource>(std::move(bpf).value());
 }
 
 RawWorkloadStats StatsOf(const RawEvents& ev, uint64_t cgid) {
@@ -207,9 +203,10 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
       AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), ab, ba, pa.Count(),
       nvcsw_a, pa.QuantileNs(0.5) / 1e6, pb.Count(), nvcsw_b, pb.QuantileNs(0.5) / 1e6);
 
-  // 2.5 s of alternation with millisecond slices: hundreds of switches each way.
-  EXPECT_GE(ab, 50u);
-  EXPECT_GE(ba, 50u);
+  // 2.5 s of alternation with millisecond slices: ~300 switches each way on an idle CPU, fewer
+  // when other tasks on the machine take turns in between (70 seen under load average 8).
+  EXPECT_GE(ab, 20u);
+  EXPECT_GE(ba, 20u);
   EXPECT_GE(pa.Count(), ab);  // every (a, b) preemption left a preempted stamp on a
   // Kernel ground truth: every involuntary switch-out of a busy loop is one preempted wait
   // (the switch-out is counted by the kernel, the wait when it ends: allow the window edges).

@@ -116,6 +116,9 @@ TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   EXPECT_THAT(d[0].reason, HasSubstr("> objective 2ms for 3 intervals; preempted 30 times by "
                                      "lower classes"));
   EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch"));
+  // Only 3 intervals of history: no earlier window to compare the CPU received with.
+  EXPECT_THAT(d[0].reason, ::testing::EndsWith("received 1.20 CPUs"));
+  EXPECT_TRUE(d[0].before["cpus_prev_window"].is_null());
 
   // Demotion does not help (the p99 stays at 5ms): judged after M = 2 intervals and reverted.
   Interfered();
@@ -528,6 +531,44 @@ TEST_F(ControllerTest, AlwaysExclusiveRefusalIsReportedOnceAndRetried) {
   }
   EXPECT_THAT(actuator->calls,
               ElementsAre("grant /lc-fixed 1", "release /lc-fixed", "grant /lc-web 1"));
+}
+
+TEST(ControllerReclassify, ClassChangeGivesBackWhatWasHeld) {
+  ConfigLoad load = ParseConfig(R"(controller: { reclassify_interval: 2s }
+workloads:
+  - name: hinted
+    match: { labels: { cpu_hint: exclusive } }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+    exclusive: always
+    exclusive_cpus: 1
+)",
+                                "t.yaml", 4);
+  ASSERT_TRUE(load.config) << load.Text();
+  StaticLabelSource labels;
+  labels.Set("/exec", {{"cpu_hint", "exclusive"}});
+  FakeClock clock;
+  MemorySink sink;
+  test::FakeActuator act(4);
+  test::Machine m;
+  Classifier cls(load.config->workloads, nullptr, &labels);
+  Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+  m.Add("/exec");
+  auto step = [&] {
+    clock.Advance(500ms);
+    m.snap.taken_at = clock.Monotonic();
+    return ctl.Step(m.snap);
+  };
+  step();
+  EXPECT_THAT(act.calls, ElementsAre("grant /exec 1"));
+  labels.Set("/exec", {});  // the runtime dropped the hint
+  std::vector<Decision> d;
+  for (int i = 0; i < 4 && d.empty(); i++) d = step();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].action, action::kRelease);
+  EXPECT_EQ(d[0].reason, "reclassified as normal");
+  EXPECT_THAT(act.calls, ElementsAre("grant /exec 1", "release /exec"));
+  EXPECT_EQ(ctl.Status().unmatched_workloads, 1u);
 }
 
 TEST_F(ControllerTest, VanishedWorkloadsGiveBackWhatTheyHeld) {
