@@ -267,6 +267,31 @@ TEST_F(CollectorTest, CardinalityIsBoundedWithThousandsOfCgroups) {
   EXPECT_EQ(snap->workloads.at(kOverflowWorkload).runq_wakeup.Count(), (2000 - kMax) * 2);
 }
 
+TEST_F(CollectorTest, PreemptionPairSeriesAreCapped) {
+  for (int i = 0; i < 60; i++) t_.MakeDir("cpu/w" + std::to_string(i));
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader,
+              {.depth = 1, .max_workloads = 100, .max_preemption_pairs = 40});
+  uint64_t total = 0;
+  for (int v = 0; v < 60; v++)
+    for (int a = 0; a < 60; a++) {
+      source_.AddPreemptions(Id("/w" + std::to_string(v)), Id("/w" + std::to_string(a)), 2);
+      total += 2;
+    }
+  auto snap = c.Collect(1s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_LE(snap->preemptions.size(), 41u);
+  uint64_t sum = 0;
+  for (const auto& [pair, n] : snap->preemptions) sum += n;
+  EXPECT_EQ(sum, total);  // folded, not lost
+  EXPECT_TRUE(snap->preemptions.count({kOverflowWorkload, kOverflowWorkload}));
+  // Stable across intervals: a pair never moves between series.
+  auto again = c.Collect(2s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->preemptions, snap->preemptions);
+}
+
 TEST_F(CollectorTest, PassesThroughDropsAndProgramStats) {
   CgroupResolver resolver(layout_.cpu.path);
   CgroupStatReader reader(layout_);
