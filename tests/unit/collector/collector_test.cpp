@@ -32,7 +32,7 @@ class CollectorTest : public ::testing::Test {
         std::string("cpu") + kPod1 + "/cpu.stat",
         "nr_periods 50\nnr_throttled 7\nthrottled_time 123456789\nnr_bursts 0\nburst_time 0\n");
     t_.Write(std::string("cpuacct") + kPod1 + "/cpuacct.usage", "987654321\n");
-    layout_ = CgroupLayout{{t_.Path("cpu"), CgroupVersion::kV1},
+    layout_ = CgroupMounts{{t_.Path("cpu"), CgroupVersion::kV1},
                            ControllerMount{t_.Path("cpuacct"), CgroupVersion::kV1},
                            std::nullopt};
   }
@@ -48,7 +48,7 @@ class CollectorTest : public ::testing::Test {
   }
 
   TempTree t_;
-  CgroupLayout layout_;
+  CgroupMounts layout_;
   FakeEventSource source_;
 };
 
@@ -347,7 +347,7 @@ TEST(CollectorV2, ReadsCpuStatUsageAndPsiOfEachWorkload) {
           "some avg10=1.00 avg60=0.50 avg300=0.10 total=4242\n"
           "full avg10=0.00 avg60=0.00 avg300=0.00 total=42\n");
   t.MakeDir("cg/lc/worker");
-  CgroupLayout layout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt};
+  CgroupMounts layout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt};
   auto ino = [&](const std::string& rel) {
     struct stat st;
     EXPECT_EQ(stat(t.Path(rel).c_str(), &st), 0);
