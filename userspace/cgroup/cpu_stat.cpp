@@ -149,7 +149,7 @@ Result<PsiSample> ParsePsi(const std::string& text, const std::string& origin) {
   return s;
 }
 
-CgroupStatReader::CgroupStatReader(CgroupLayout layout) : layout_(std::move(layout)) {}
+CgroupStatReader::CgroupStatReader(CgroupMounts layout) : layout_(std::move(layout)) {}
 
 Result<std::optional<CpuStatReading>> CgroupStatReader::ReadCpuStat(
     const std::string& cgroup_path) const {

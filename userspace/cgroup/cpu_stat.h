@@ -46,7 +46,7 @@ Result<PsiSample> ParsePsi(const std::string& text, const std::string& origin);
 
 class CgroupStatReader {
  public:
-  explicit CgroupStatReader(CgroupLayout layout);
+  explicit CgroupStatReader(CgroupMounts layout);
 
   // All paths are "/"-rooted cgroup paths in the cpu hierarchy. nullopt: cgroup gone / not there.
   Result<std::optional<CpuStatReading>> ReadCpuStat(const std::string& cgroup_path) const;
@@ -55,10 +55,10 @@ class CgroupStatReader {
   // nullopt when PSI is off or the kernel/hierarchy has no per-cgroup PSI (v1).
   Result<std::optional<PsiSample>> ReadPsi(const std::string& cgroup_path) const;
 
-  const CgroupLayout& layout() const { return layout_; }
+  const CgroupMounts& layout() const { return layout_; }
 
  private:
-  CgroupLayout layout_;
+  CgroupMounts layout_;
 };
 
 }  // namespace sw

@@ -127,7 +127,7 @@ std::optional<ControllerMount> FromProbe(const std::string& root, const std::str
 
 const char* CgroupVersionName(CgroupVersion v) { return v == CgroupVersion::kV1 ? "v1" : "v2"; }
 
-Result<CgroupLayout> DetectCgroupLayout(const CgroupLayoutOptions& options) {
+Result<CgroupMounts> DetectCgroupMounts(const CgroupMountsOptions& options) {
   std::vector<std::string> looked_at;
   std::vector<CgroupMount> mounts;
   std::string mountinfo_path = JoinPath(options.proc_root, "self/mountinfo");
@@ -142,7 +142,7 @@ Result<CgroupLayout> DetectCgroupLayout(const CgroupLayoutOptions& options) {
     return FromProbe(options.cgroup_root, controller, v1_file, &looked_at);
   };
 
-  CgroupLayout layout;
+  CgroupMounts layout;
   auto cpu = find("cpu", "cpu.shares");
   if (!cpu) {
     std::string msg = "no cgroup cpu controller is mounted; looked at:";

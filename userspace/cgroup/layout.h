@@ -12,6 +12,9 @@
 
 namespace sw {
 
+// (Named CgroupMounts, not CgroupLayout: enforce/layout.h defines its own sw::CgroupLayout, and two
+// different structs of one name in one binary would be an ODR violation.)
+
 enum class CgroupVersion { kV1, kV2 };
 
 const char* CgroupVersionName(CgroupVersion v);
@@ -21,19 +24,19 @@ struct ControllerMount {
   CgroupVersion version = CgroupVersion::kV2;
 };
 
-struct CgroupLayout {
+struct CgroupMounts {
   ControllerMount cpu;                     // always present (detection fails otherwise)
   std::optional<ControllerMount> cpuacct;  // v1 only; on v2 usage comes from cpu.stat
   std::optional<ControllerMount> cpuset;
 };
 
-struct CgroupLayoutOptions {
+struct CgroupMountsOptions {
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string proc_root = "/proc";
 };
 
 // Finds the cpu, cpuacct and cpuset hierarchies. Error (naming every place looked at) when no cpu
 // controller is mounted.
-Result<CgroupLayout> DetectCgroupLayout(const CgroupLayoutOptions& options = {});
+Result<CgroupMounts> DetectCgroupMounts(const CgroupMountsOptions& options = {});
 
 }  // namespace sw

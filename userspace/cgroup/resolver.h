@@ -26,7 +26,7 @@ struct CgroupResolverOptions {
 
 class CgroupResolver {
  public:
-  // hierarchy_root: directory of the cpu hierarchy's root cgroup (CgroupLayout::cpu.path).
+  // hierarchy_root: directory of the cpu hierarchy's root cgroup (CgroupMounts::cpu.path).
   explicit CgroupResolver(std::string hierarchy_root, CgroupResolverOptions options = {});
 
   // Walks the tree now, whatever the rate limit. Error when the root itself cannot be read.

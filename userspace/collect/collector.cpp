@@ -99,20 +99,34 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     it = accounts_.erase(it);
   }
 
-  // Preemption pairs, the same way.
+  // Preemption pairs, the same way, with their own cap on series.
+  using LabelPair = std::pair<std::string, std::string>;
+  std::set<LabelPair> pair_series;
+  for (const auto& [labels, _] : retired_pairs_) pair_series.insert(labels);
+  for (const auto& [key, p] : pairs_) pair_series.insert(p.labels);
+  auto cap = [&](const LabelPair& want) -> LabelPair {
+    for (const LabelPair& l : {want, LabelPair{want.first, kOverflowWorkload}}) {
+      if (pair_series.count(l) || pair_series.size() < options_.max_preemption_pairs) {
+        pair_series.insert(l);
+        return l;
+      }
+    }
+    return {kOverflowWorkload, kOverflowWorkload};
+  };
   for (const auto& [key, count] : raw->preemptions) {
-    std::pair<std::string, std::string> labels{LabelOf(key.first, now, &forget).label,
-                                               LabelOf(key.second, now, &forget).label};
+    LabelPair wanted{LabelOf(key.first, now, &forget).label,
+                     LabelOf(key.second, now, &forget).label};
     auto it = pairs_.find(key);
     if (it == pairs_.end()) {
-      pairs_.emplace(key, PairAccount{labels, 0, count});
+      pairs_.emplace(key, PairAccount{wanted, cap(wanted), 0, count});
       continue;
     }
     PairAccount& p = it->second;
-    if (p.labels != labels) {
+    if (p.wanted != wanted) {  // an id resolved from "unknown": later counts go to the new pair
       retired_pairs_[p.labels] += p.last - p.baseline;
       p.baseline = p.last;
-      p.labels = labels;
+      p.wanted = wanted;
+      p.labels = cap(wanted);
     }
     if (count < p.last) {
       retired_pairs_[p.labels] += p.last - p.baseline;

@@ -30,6 +30,9 @@ namespace sw {
 struct CollectorOptions {
   int depth = 3;               // workload = cgroup path cut to this many components
   size_t max_workloads = 500;  // real-cgroup series; beyond, workloads fold into "overflow"
+  // (victim, aggressor) series; beyond, new pairs fold into (victim, "overflow"), and when even
+  // that would be a new series, into ("overflow", "overflow"): at most this + 1 pair series.
+  size_t max_preemption_pairs = 2000;
 };
 
 class Collector {
@@ -59,7 +62,8 @@ class Collector {
     RawWorkloadStats last;
   };
   struct PairAccount {
-    std::pair<std::string, std::string> labels;
+    std::pair<std::string, std::string> wanted;  // the workloads' labels
+    std::pair<std::string, std::string> labels;  // the series: wanted, or folded by the cap
     uint64_t baseline = 0;
     uint64_t last = 0;
   };

@@ -83,6 +83,8 @@ const std::vector<std::string>& ExportedMetricNames() {
   return names;
 }
 
+std::string BuildVersion() { return SW_EXPORT_PROJECT_VERSION; }
+
 const char* DropReasonName(int drop) {
   switch (drop) {
     case SW_DROP_WORKLOAD_MAP_FULL:

@@ -28,6 +28,8 @@ namespace sw {
 
 // Every metric family name this exporter can produce (dashboards and docs are checked against it).
 const std::vector<std::string>& ExportedMetricNames();
+// The project version this library was built with (CMake's PROJECT_VERSION).
+std::string BuildVersion();
 // Label value of each sw_drop reason: "workload_map_full", ...
 const char* DropReasonName(int drop);
 
@@ -51,7 +53,7 @@ class SnapshotCollectable final : public prometheus::Collectable {
 
 struct ExporterOptions {
   std::string listen = "127.0.0.1:9750";  // host:port; port 0 picks a free one (tests)
-  std::string version = SCHEDWARDEN_VERSION;
+  std::string version = BuildVersion();   // schedwarden_build_info{version}
   std::vector<int> le_buckets = LatencyHistogram::PowerOfTwoEdges();
 };
 

@@ -81,7 +81,7 @@ class TestCgroup {
 
 TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
   SW_REQUIRE_PRIVILEGED();
-  auto layout = DetectCgroupLayout();
+  auto layout = DetectCgroupMounts();
   ASSERT_TRUE(layout.ok()) << layout.error().message;
   bool v1 = layout->cpu.version == CgroupVersion::kV1;
   std::vector<std::string> roots = {layout->cpu.path};

@@ -103,8 +103,8 @@ TEST(ParsePsi, SomeAndFull) {
   EXPECT_FALSE(ParsePsi("some avg10=0.00 total=x\n", "p").ok());
 }
 
-CgroupLayout V1Layout(const TempTree& t) {
-  return CgroupLayout{{t.Path("cpu"), CgroupVersion::kV1},
+CgroupMounts V1Layout(const TempTree& t) {
+  return CgroupMounts{{t.Path("cpu"), CgroupVersion::kV1},
                       ControllerMount{t.Path("cpuacct"), CgroupVersion::kV1},
                       std::nullopt};
 }
@@ -155,7 +155,7 @@ TEST(CgroupStatReader, V2UsageFromCpuStatAndPsiWhenPresent) {
           "some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n"
           "full avg10=0.00 avg60=0.00 avg300=0.00 total=40\n");
   t.Write("cg/nopsi/cpu.stat", kV2RootCpuStat);
-  CgroupStatReader r(CgroupLayout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt});
+  CgroupStatReader r(CgroupMounts{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt});
   EXPECT_EQ(*r.ReadUsageNs("/lc"), 6255311000u);
   auto psi = r.ReadPsi("/lc");
   ASSERT_TRUE(psi.ok());

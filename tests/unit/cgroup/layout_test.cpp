@@ -11,17 +11,17 @@ namespace {
 using test::TempTree;
 using ::testing::HasSubstr;
 
-CgroupLayoutOptions Opts(const TempTree& t) {
+CgroupMountsOptions Opts(const TempTree& t) {
   return {t.Path("sys/fs/cgroup"), t.Path("proc")};  // proc has no mountinfo: probing only
 }
 
-TEST(CgroupLayout, V1HybridAsOnTheDevelopmentMachines) {
+TEST(CgroupMounts, V1HybridAsOnTheDevelopmentMachines) {
   TempTree t;
   t.Write("sys/fs/cgroup/cpu/cpu.shares", "1024\n");
   t.Write("sys/fs/cgroup/cpuacct/cpuacct.usage", "5\n");
   t.Write("sys/fs/cgroup/cpuset/cpuset.cpus", "0-1\n");
   t.Write("sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, t.Path("sys/fs/cgroup/cpu"));
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV1);
@@ -32,11 +32,11 @@ TEST(CgroupLayout, V1HybridAsOnTheDevelopmentMachines) {
   EXPECT_EQ(l->cpuset->version, CgroupVersion::kV1);
 }
 
-TEST(CgroupLayout, V1CoMountedCpuAndCpuacct) {
+TEST(CgroupMounts, V1CoMountedCpuAndCpuacct) {
   TempTree t;
   t.Write("sys/fs/cgroup/cpu,cpuacct/cpu.shares", "1024\n");
   t.Write("sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "5\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, t.Path("sys/fs/cgroup/cpu,cpuacct"));
   ASSERT_TRUE(l->cpuacct);
@@ -44,10 +44,10 @@ TEST(CgroupLayout, V1CoMountedCpuAndCpuacct) {
   EXPECT_FALSE(l->cpuset);
 }
 
-TEST(CgroupLayout, V2Unified) {
+TEST(CgroupMounts, V2Unified) {
   TempTree t;
   t.Write("sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, t.Path("sys/fs/cgroup"));
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV2);
@@ -56,25 +56,25 @@ TEST(CgroupLayout, V2Unified) {
   EXPECT_EQ(l->cpuset->version, CgroupVersion::kV2);
 }
 
-TEST(CgroupLayout, V2UnifiedSubdirectoryWithCpu) {
+TEST(CgroupMounts, V2UnifiedSubdirectoryWithCpu) {
   TempTree t;
   t.Write("sys/fs/cgroup/unified/cgroup.controllers", "cpu io\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, t.Path("sys/fs/cgroup/unified"));
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV2);
   EXPECT_FALSE(l->cpuset);
 }
 
-TEST(CgroupLayout, ControllerNameMustMatchExactly) {
+TEST(CgroupMounts, ControllerNameMustMatchExactly) {
   // "cpuset" in cgroup.controllers is not "cpu".
   TempTree t;
   t.Write("sys/fs/cgroup/cgroup.controllers", "cpuset io\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   EXPECT_FALSE(l.ok());
 }
 
-TEST(CgroupLayout, MountinfoWinsAndNamesRealMountPoints) {
+TEST(CgroupMounts, MountinfoWinsAndNamesRealMountPoints) {
   TempTree t;
   std::string cpu = t.MakeDir("mnt/weird place/cpu");
   std::string v2 = t.MakeDir("mnt/v2");
@@ -91,7 +91,7 @@ TEST(CgroupLayout, MountinfoWinsAndNamesRealMountPoints) {
               " rw,relatime - cgroup cgroup rw,cpuset\n"
               "41 31 0:38 / " +
               v2 + " rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n");
-  auto l = DetectCgroupLayout({t.Path("sys/fs/cgroup"), t.Path("proc")});
+  auto l = DetectCgroupMounts({t.Path("sys/fs/cgroup"), t.Path("proc")});
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, cpu);
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV1);
@@ -101,24 +101,24 @@ TEST(CgroupLayout, MountinfoWinsAndNamesRealMountPoints) {
   EXPECT_EQ(l->cpuset->path, cpuset);
 }
 
-TEST(CgroupLayout, MountinfoV2WithCpu) {
+TEST(CgroupMounts, MountinfoV2WithCpu) {
   TempTree t;
   std::string v2 = t.MakeDir("sys/fs/cgroup");
   t.Write("sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
   t.Write("proc/self/mountinfo", "30 23 0:26 / " + v2 +
                                      " rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
                                      "rw,nsdelegate,memory_recursiveprot\n");
-  auto l = DetectCgroupLayout({t.Path("sys/fs/cgroup"), t.Path("proc")});
+  auto l = DetectCgroupMounts({t.Path("sys/fs/cgroup"), t.Path("proc")});
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->cpu.path, v2);
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV2);
   EXPECT_FALSE(l->cpuacct);
 }
 
-TEST(CgroupLayout, NoCpuControllerNamesWhatWasLookedAt) {
+TEST(CgroupMounts, NoCpuControllerNamesWhatWasLookedAt) {
   TempTree t;
   t.Write("sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
-  auto l = DetectCgroupLayout(Opts(t));
+  auto l = DetectCgroupMounts(Opts(t));
   ASSERT_FALSE(l.ok());
   EXPECT_THAT(l.error().message, HasSubstr("no cgroup cpu controller is mounted"));
   EXPECT_THAT(l.error().message, HasSubstr(t.Path("proc/self/mountinfo")));

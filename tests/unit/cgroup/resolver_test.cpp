@@ -146,7 +146,7 @@ namespace {
 // kernfs node id, which is what name_to_handle_at returns as the file handle on cgroupfs, and what
 // BPF reads as kn->id) equals the directory's inode number. Read-only; no root needed.
 TEST(CgroupResolverOnThisMachine, InodeIsTheKernfsCgroupId) {
-  auto layout = DetectCgroupLayout();
+  auto layout = DetectCgroupMounts();
   if (!layout.ok()) GTEST_SKIP() << layout.error().message;
   CgroupResolver r(layout->cpu.path);
   ASSERT_TRUE(r.Refresh(0s).ok());

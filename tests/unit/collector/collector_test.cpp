@@ -32,7 +32,7 @@ class CollectorTest : public ::testing::Test {
         std::string("cpu") + kPod1 + "/cpu.stat",
         "nr_periods 50\nnr_throttled 7\nthrottled_time 123456789\nnr_bursts 0\nburst_time 0\n");
     t_.Write(std::string("cpuacct") + kPod1 + "/cpuacct.usage", "987654321\n");
-    layout_ = CgroupLayout{{t_.Path("cpu"), CgroupVersion::kV1},
+    layout_ = CgroupMounts{{t_.Path("cpu"), CgroupVersion::kV1},
                            ControllerMount{t_.Path("cpuacct"), CgroupVersion::kV1},
                            std::nullopt};
   }
@@ -48,7 +48,7 @@ class CollectorTest : public ::testing::Test {
   }
 
   TempTree t_;
-  CgroupLayout layout_;
+  CgroupMounts layout_;
   FakeEventSource source_;
 };
 
@@ -267,6 +267,31 @@ TEST_F(CollectorTest, CardinalityIsBoundedWithThousandsOfCgroups) {
   EXPECT_EQ(snap->workloads.at(kOverflowWorkload).runq_wakeup.Count(), (2000 - kMax) * 2);
 }
 
+TEST_F(CollectorTest, PreemptionPairSeriesAreCapped) {
+  for (int i = 0; i < 60; i++) t_.MakeDir("cpu/w" + std::to_string(i));
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader,
+              {.depth = 1, .max_workloads = 100, .max_preemption_pairs = 40});
+  uint64_t total = 0;
+  for (int v = 0; v < 60; v++)
+    for (int a = 0; a < 60; a++) {
+      source_.AddPreemptions(Id("/w" + std::to_string(v)), Id("/w" + std::to_string(a)), 2);
+      total += 2;
+    }
+  auto snap = c.Collect(1s);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_LE(snap->preemptions.size(), 41u);
+  uint64_t sum = 0;
+  for (const auto& [pair, n] : snap->preemptions) sum += n;
+  EXPECT_EQ(sum, total);  // folded, not lost
+  EXPECT_TRUE(snap->preemptions.count({kOverflowWorkload, kOverflowWorkload}));
+  // Stable across intervals: a pair never moves between series.
+  auto again = c.Collect(2s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->preemptions, snap->preemptions);
+}
+
 TEST_F(CollectorTest, PassesThroughDropsAndProgramStats) {
   CgroupResolver resolver(layout_.cpu.path);
   CgroupStatReader reader(layout_);
@@ -322,7 +347,7 @@ TEST(CollectorV2, ReadsCpuStatUsageAndPsiOfEachWorkload) {
           "some avg10=1.00 avg60=0.50 avg300=0.10 total=4242\n"
           "full avg10=0.00 avg60=0.00 avg300=0.00 total=42\n");
   t.MakeDir("cg/lc/worker");
-  CgroupLayout layout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt};
+  CgroupMounts layout{{t.Path("cg"), CgroupVersion::kV2}, std::nullopt, std::nullopt};
   auto ino = [&](const std::string& rel) {
     struct stat st;
     EXPECT_EQ(stat(t.Path(rel).c_str(), &st), 0);
