@@ -133,10 +133,14 @@ Result<void> FsyncDir(const std::string& dir) {
 
 const char* ChangeKindName(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kWriteFile: return "write_file";
-    case ChangeKind::kMoveTask: return "move_task";
-    case ChangeKind::kMakeDir: return "mkdir";
-    case ChangeKind::kSchedAttr: return "sched_attr";
+    case ChangeKind::kWriteFile:
+      return "write_file";
+    case ChangeKind::kMoveTask:
+      return "move_task";
+    case ChangeKind::kMakeDir:
+      return "mkdir";
+    case ChangeKind::kSchedAttr:
+      return "sched_attr";
   }
   return "?";
 }
@@ -248,8 +252,8 @@ Result<Journal> Journal::Open(const std::string& state_dir) {
   j.fd_.reset(::open(j.path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!j.fd_.valid()) return Error::FromErrno(errno, "open journal " + j.path_);
   if (::flock(j.fd_.get(), LOCK_EX | LOCK_NB) != 0)
-    return Error::FromErrno(errno, "lock journal " + j.path_ +
-                                       " (is another schedwarden agent or restore running?)");
+    return Error::FromErrno(
+        errno, "lock journal " + j.path_ + " (is another schedwarden agent or restore running?)");
   if (!existed) {
     if (auto r = FsyncDir(state_dir); !r) return r.error();
   }
@@ -312,14 +316,19 @@ Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& seqs) 
   if (auto r = Append(texts); !r) return r;
   bool applied = std::string(mark) == "applied";
   for (JournalEntry& e : entries_)
-    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end()) (applied ? e.applied : e.undone) = true;
+    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end())
+      (applied ? e.applied : e.undone) = true;
   return Ok();
 }
 
 Result<void> Journal::MarkApplied(uint64_t seq) { return Mark("applied", {seq}); }
 Result<void> Journal::MarkUndone(uint64_t seq) { return Mark("undone", {seq}); }
-Result<void> Journal::MarkAllApplied(const std::vector<uint64_t>& seqs) { return Mark("applied", seqs); }
-Result<void> Journal::MarkAllUndone(const std::vector<uint64_t>& seqs) { return Mark("undone", seqs); }
+Result<void> Journal::MarkAllApplied(const std::vector<uint64_t>& seqs) {
+  return Mark("applied", seqs);
+}
+Result<void> Journal::MarkAllUndone(const std::vector<uint64_t>& seqs) {
+  return Mark("undone", seqs);
+}
 
 std::vector<JournalEntry> Journal::Outstanding(const std::string& group) const {
   std::vector<JournalEntry> out;

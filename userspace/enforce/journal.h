@@ -34,9 +34,9 @@ struct JournalEntry {
   uint64_t seq = 0;
   std::string group;  // what the change belongs to: "shield", "exclusive:<workload>", "idle:<w>"
   ChangeKind kind = ChangeKind::kWriteFile;
-  std::string path;      // file written / membership file moved to / directory created
-  std::string original;  // file: previous content; move: membership file moved from
-  std::string value;     // file: new content
+  std::string path;        // file written / membership file moved to / directory created
+  std::string original;    // file: previous content; move: membership file moved from
+  std::string value;       // file: new content
   std::string controller;  // move: hierarchy ("cpuset") used to check current membership
   std::string cgroup_from, cgroup_to;  // move: cgroup paths as in /proc/<tid>/cgroup
   std::string evacuate_to;             // mkdir: membership file for leftover tasks

@@ -6,13 +6,12 @@
 // every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
 // Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
@@ -97,7 +96,8 @@ std::vector<std::string> Diff(const std::map<pid_t, TaskState>& before,
     std::string who = "task " + std::to_string(tid) + " (" +
                       Trim(ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")) + ")";
     if (a.cpuset != b.cpuset) d.push_back(who + " cpuset " + b.cpuset + " -> " + a.cpuset);
-    if (a.allowed != b.allowed) d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
+    if (a.allowed != b.allowed)
+      d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
     if (!(a.attr == b.attr))
       d.push_back(who + " policy " + SchedPolicyName(b.attr.policy) + "/" +
                   std::to_string(b.attr.nice) + " -> " + SchedPolicyName(a.attr.policy) + "/" +
@@ -154,8 +154,7 @@ class Workloads {
     for (int i = 0; i < 250; i++) {  // until it runs the helper and every thread exists
       auto t = ListDir("/proc/" + std::to_string(pid) + "/task");
       auto comm = ReadLine("/proc/" + std::to_string(pid) + "/comm");
-      if (t && static_cast<int>(t->size()) == threads && comm && *comm == "sw_enforce_test")
-        break;
+      if (t && static_cast<int>(t->size()) == threads && comm && *comm == "sw_enforce_test") break;
       std::this_thread::sleep_for(20ms);
     }
     return pid;
@@ -261,13 +260,14 @@ void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks) {
   int checked = 0;
   for (const auto& [tid, s] : snap) {
     if (s.kthread || s.tgid == 1 || s.tgid == getpid() || lc_threads.count(tid)) continue;
-    if (s.start >= since_ticks) continue;  // born after the last sweep: next sweep's job
+    if (s.start >= since_ticks) continue;            // born after the last sweep: next sweep's job
     if (s.state == 'Z' || s.state == 'X') continue;  // exited, not reaped yet: cannot run
     auto allowed = ParseCpuList(s.allowed);
     ASSERT_TRUE(allowed.ok());
     EXPECT_FALSE(allowed->count(cpu))
-        << "task " << tid << " (" << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")
-        << ", state " << s.state << ", still exists: " << SameTask("/proc", tid, s.start)
+        << "task " << tid << " ("
+        << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?") << ", state " << s.state
+        << ", still exists: " << SameTask("/proc", tid, s.start)
         << ") may still run on exclusive CPU " << cpu << " (Cpus_allowed_list " << s.allowed
         << ", cpuset " << s.cpuset << ")";
     checked++;
@@ -316,8 +316,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   auto t0 = std::chrono::steady_clock::now();
   auto promoted = ex.Promote({"lc", lc_dir}, grant.cpus);
   ASSERT_TRUE(promoted.ok()) << promoted.error().message;
-  auto promote_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0).count();
+  auto promote_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_EQ(promoted->workload.moved, 2);
   EXPECT_GT(promoted->shield.moved, 5);
   uint64_t since = NowTicks();
@@ -338,8 +339,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
 
   t0 = std::chrono::steady_clock::now();
   RestoreReport rep = RestoreJournal(*journal, writer, {});
-  auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0).count();
+  auto restore_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_TRUE(rep.Complete()) << rep.Summary();
   std::printf("promote %lld ms (%d tasks shielded), restore %lld ms (%d changes)\n",
               static_cast<long long>(promote_ms), promoted->shield.moved,

@@ -99,7 +99,8 @@ TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   {
     auto j = Journal::Open(t.Path("state"));
     ASSERT_TRUE(j.ok());
-    for (int i = 0; i < 3; i++) ASSERT_TRUE(j->Begin(WriteEntry("/f" + std::to_string(i), "0", "1")).ok());
+    for (int i = 0; i < 3; i++)
+      ASSERT_TRUE(j->Begin(WriteEntry("/f" + std::to_string(i), "0", "1")).ok());
   }
   std::string text = t.Read("state/journal");
   size_t second = text.find('\n') + 1;
@@ -108,7 +109,8 @@ TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   auto rep = ReadJournalFile(t.Path("state/journal"));
   ASSERT_TRUE(rep.ok());
   ASSERT_EQ(rep->corrupt.size(), 1u);
-  EXPECT_NE(rep->corrupt[0].find("line 2: checksum mismatch"), std::string::npos) << rep->corrupt[0];
+  EXPECT_NE(rep->corrupt[0].find("line 2: checksum mismatch"), std::string::npos)
+      << rep->corrupt[0];
   EXPECT_EQ(rep->entries.size(), 2u);
   // A corrupt journal is never compacted away.
   auto j = Journal::Open(t.Path("state"));

@@ -10,7 +10,8 @@ namespace sw {
 namespace {
 
 TEST(TaskInfo, ParsesStatWithTrickyComm) {
-  auto st = ParseTaskStat("42 (a) b (c) S 7 42 42 0 -1 2097216 0 0 0 0 0 0 0 0 20 0 1 0 12345 0\n", 42);
+  auto st =
+      ParseTaskStat("42 (a) b (c) S 7 42 42 0 -1 2097216 0 0 0 0 0 0 0 0 20 0 1 0 12345 0\n", 42);
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(st->ppid, 7);
   EXPECT_TRUE(st->IsKernelThread());
