@@ -103,6 +103,11 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
         res->threads_gone++;
         continue;
       }
+      if (attr->policy == 6) {  // SCHED_DEADLINE: runtime/deadline/period would be lost
+        res->threads_skipped++;
+        res->warnings.push_back("thread " + std::to_string(tid) + " is SCHED_DEADLINE; left alone");
+        continue;
+      }
       JournalEntry e;
       e.group = g;
       e.kind = ChangeKind::kSchedAttr;
@@ -215,6 +220,7 @@ Result<DemoteResult> BestEffortActuator::Sweep() {
     total.threads_gone += r.threads_gone;
     total.stable = total.stable && r.stable;
   }
+  if (auto r = journal_.MaybeCompact(cfg_.proc_root); !r) return r.error();
   return total;
 }
 

@@ -495,6 +495,7 @@ Result<MoveStats> ExclusiveCoreActuator::Sweep() {
   auto m = MoveInto(kShieldGroup, cfg_.cpuset_root, false, shared_dir_);
   if (!m) return m.error();
   add(*m);
+  if (auto r = journal_.MaybeCompact(cfg_.proc_root); !r) return r.error();
   return total;
 }
 

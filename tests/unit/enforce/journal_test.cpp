@@ -1,10 +1,12 @@
 #include "enforce/journal.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
 #include "common/fs.h"
+#include "enforce/task_info.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -149,6 +151,60 @@ TEST(Journal, TornTailIsAWarningAndCutBeforeAppending) {
   EXPECT_EQ(rep2->entries.size(), 2u);
   ASSERT_EQ(rep2->warnings.size(), 1u);
   EXPECT_NE(rep2->warnings[0].find("removed a torn record of 20 bytes"), std::string::npos);
+}
+
+TEST(Journal, CompactKeepsOnlyWhatARestoreStillNeeds) {
+  test::TempTree t;
+  auto self = ReadTaskStat("/proc", getpid());
+  ASSERT_TRUE(self.ok());
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    JournalEntry alive, gone;
+    alive.group = gone.group = "shield";
+    alive.kind = gone.kind = ChangeKind::kMoveTask;
+    alive.tid = getpid();
+    alive.start_time = self->start_time;
+    gone.tid = getpid();
+    gone.start_time = self->start_time + 1;  // an earlier task with the same id: exited
+    auto seqs = j->BeginAll({alive, gone, WriteEntry("/f", "0", "1"), WriteEntry("/g", "0", "1")});
+    ASSERT_TRUE(seqs.ok());
+    ASSERT_TRUE(j->MarkAllApplied({(*seqs)[0], (*seqs)[1], (*seqs)[2]}).ok());
+    ASSERT_TRUE(j->MarkUndone((*seqs)[3]).ok());
+    EXPECT_EQ(j->lines_in_file(), 8u);
+    ASSERT_TRUE(j->MaybeCompact("/proc", 100).ok());  // below the threshold: untouched
+    EXPECT_EQ(j->lines_in_file(), 8u);
+    ASSERT_TRUE(j->Compact("/proc").ok());
+    EXPECT_EQ(j->lines_in_file(), 4u);                       // 2 records + their applied marks
+    ASSERT_TRUE(j->Begin(WriteEntry("/h", "0", "1")).ok());  // appends still work
+  }
+  auto rep = ReadJournalFile(t.Path("state/journal"));
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->corrupt.empty());
+  ASSERT_EQ(rep->entries.size(), 3u);
+  EXPECT_EQ(rep->entries[0].tid, getpid());
+  EXPECT_TRUE(rep->entries[0].applied);
+  EXPECT_EQ(rep->entries[1].path, "/f");
+  EXPECT_TRUE(rep->entries[1].applied);
+  EXPECT_EQ(rep->entries[2].path, "/h");
+  EXPECT_FALSE(rep->entries[2].applied);
+  EXPECT_EQ(rep->entries[2].seq, 5u);
+}
+
+TEST(Journal, SetAsideMovesTheFileUnderTheLock) {
+  test::TempTree t;
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE(j->Begin(WriteEntry("/f", "0", "1")).ok());
+    EXPECT_FALSE(SetJournalAside(t.Path("state")).ok());  // the agent holds it
+  }
+  auto moved = SetJournalAside(t.Path("state"));
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_FALSE(PathExists(t.Path("state/journal")));
+  auto rep = ReadJournalFile(*moved);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->entries.size(), 1u);
 }
 
 TEST(Journal, SecondWriterIsRefused) {
