@@ -83,6 +83,7 @@ json EntryJson(const JournalEntry& e) {
       j["start"] = e.start_time;
       j["original_attr"] = AttrJson(e.original_attr);
       j["new_attr"] = AttrJson(e.new_attr);
+      j["cgroup"] = e.cgroup_to;  // the workload's cgroup: restore looks there for inherited idle
       break;
   }
   return j;
@@ -119,6 +120,7 @@ JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mi
       e.start_time = j.at("start").get<uint64_t>();
       e.original_attr = AttrFrom(j.at("original_attr"));
       e.new_attr = AttrFrom(j.at("new_attr"));
+      e.cgroup_to = j.value("cgroup", "");
       break;
   }
   return e;

@@ -38,8 +38,9 @@ struct JournalEntry {
   std::string original;    // file: previous content; move: membership file moved from
   std::string value;       // file: new content
   std::string controller;  // move: hierarchy ("cpuset") used to check current membership
-  std::string cgroup_from, cgroup_to;  // move: cgroup paths as in /proc/<tid>/cgroup
-  std::string evacuate_to;             // mkdir: membership file for leftover tasks
+  // move: cgroup paths as in /proc/<tid>/cgroup; sched: cgroup_to = the workload's cgroup dir
+  std::string cgroup_from, cgroup_to;
+  std::string evacuate_to;  // mkdir: membership file for leftover tasks
   pid_t tid = 0;
   uint64_t start_time = 0;  // of tid, guards PID reuse
   SchedAttr original_attr, new_attr;

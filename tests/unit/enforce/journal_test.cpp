@@ -68,6 +68,7 @@ TEST(Journal, RoundTripsEveryKindWithMarks) {
     sa.start_time = 9;
     sa.original_attr = {0, 5, 0, 1};
     sa.new_attr = {5, 5, 0, 1};
+    sa.cgroup_to = "/cpu/batch";
     auto seqs = j->BeginAll({mk, mv, sa});
     ASSERT_TRUE(seqs.ok());
     ASSERT_TRUE(j->MarkAllApplied({(*seqs)[0], (*seqs)[1]}).ok());
@@ -88,6 +89,7 @@ TEST(Journal, RoundTripsEveryKindWithMarks) {
   EXPECT_TRUE(e[2].applied);
   EXPECT_FALSE(e[3].applied);  // journaled, never marked applied (as after a kill -9)
   EXPECT_EQ(e[3].original_attr, (SchedAttr{0, 5, 0, 1}));
+  EXPECT_EQ(e[3].cgroup_to, "/cpu/batch");
   // Reopen: sequence numbers continue, outstanding excludes the undone one.
   auto j = Journal::Open(t.Path("state"));
   ASSERT_TRUE(j.ok());
