@@ -21,6 +21,7 @@
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "enforce/best_effort_actuator.h"
+#include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
@@ -253,13 +254,13 @@ void ExpectShieldGone() {
 }
 
 // Checks on the promoted state: the exclusive CPU is nobody else's, the workload runs there.
-void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks) {
+void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks, pid_t agent = getpid()) {
   auto snap = Snapshot();
   std::set<pid_t> lc_threads;
   for (pid_t t : Threads(lc)) lc_threads.insert(t);
   int checked = 0;
   for (const auto& [tid, s] : snap) {
-    if (s.kthread || s.tgid == 1 || s.tgid == getpid() || lc_threads.count(tid)) continue;
+    if (s.kthread || s.tgid == 1 || s.tgid == agent || lc_threads.count(tid)) continue;
     if (s.start >= since_ticks) continue;            // born after the last sweep: next sweep's job
     if (s.state == 'Z' || s.state == 'X') continue;  // exited, not reaped yet: cannot run
     auto allowed = ParseCpuList(s.allowed);
@@ -379,8 +380,8 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
       got.append(buf, n);
     close(out);
     ASSERT_EQ(got, "PAUSED\n");
-    // The machine is shielded and half-demoted right now.
-    EXPECT_EQ(AllowedOf(lc), "1");
+    // The machine is shielded and half-demoted right now (the helper is the agent here).
+    ExpectExclusive(lc, 1, NowTicks(), helper);
     int idle = 0;
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
@@ -407,6 +408,50 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const auto diff = Diff(before, Snapshot());
+  EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+}
+
+TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
+  SW_REQUIRE_PRIVILEGED();
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_dir = wl.MakeCgroup("lc");
+  const std::string be_dir = wl.MakeCgroup("be");
+  const pid_t lc = wl.Spawn(lc_dir, 1);
+  const pid_t be = wl.Spawn(be_dir, 2);
+  const auto before = Snapshot();
+  test::TempTree state;
+  RealSystemWriter writer;
+  EnforcerConfig cfg;
+  cfg.state_dir = state.Path("state");
+  auto e = Enforcer::Create(cfg, writer);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  struct ShutdownGuard {
+    Enforcer* e;
+    ~ShutdownGuard() {
+      RestoreReport r = e->Shutdown();
+      if (!r.Complete()) ADD_FAILURE() << r.Summary();
+    }
+  } guard{e->get()};
+  const std::string lc_rel = lc_dir.substr(std::string(kCpuRoot).size());
+  const std::string be_rel = be_dir.substr(std::string(kCpuRoot).size());
+  auto p = (*e)->Promote("lc", lc_rel, 1);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_TRUE(p->granted()) << p->allocation.reason;
+  const int cpu = *p->allocation.cpus.begin();
+  // The floor holds on a 2-CPU machine: nothing more can be exclusive.
+  auto p2 = (*e)->Promote("be-as-lc", be_rel, 1);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_FALSE(p2->granted());
+  ASSERT_TRUE((*e)->Demote("be", be_rel).ok());
+  uint64_t since = NowTicks();
+  ASSERT_TRUE((*e)->Sweep().ok());
+  ExpectExclusive(lc, cpu, since);
+  for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
+  RestoreReport r = (*e)->Shutdown();
+  EXPECT_TRUE(r.Complete()) << r.Summary();
+  ExpectShieldGone();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
 }
