@@ -131,8 +131,24 @@ class Workloads {
     return d;
   }
   // Starts `threads` spinning threads in cgroup `dir` ("" = stay in the root), optionally pinned.
-  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1) {
+  // A cpuset of our own (a "foreign" one for the shield), with every CPU.
+  std::string MakeCpuset(const std::string& name) {
+    std::string d = JoinPath(kCpusetRoot, prefix_ + name);
+    if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
+    dirs_.push_back(d);  // removed last, after the processes in it are gone
+    RealSystemWriter w;
+    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.cpus"),
+                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"))
+                    .ok());
+    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.mems"),
+                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.mems"))
+                    .ok());
+    return d;
+  }
+  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1,
+              const std::string& cpuset_dir = "") {
     std::string procs = dir.empty() ? "" : JoinPath(dir, "cgroup.procs");
+    std::string cs_procs = cpuset_dir.empty() ? "" : JoinPath(cpuset_dir, "cgroup.procs");
     std::string n = std::to_string(threads);
     pid_t pid = fork();
     if (pid == 0) {
@@ -143,8 +159,9 @@ class Workloads {
         CPU_SET(pin_cpu, &set);
         sched_setaffinity(0, sizeof(set), &set);
       }
-      if (!procs.empty()) {
-        int fd = open(procs.c_str(), O_WRONLY);
+      for (const std::string* f : {&procs, &cs_procs}) {
+        if (f->empty()) continue;
+        int fd = open(f->c_str(), O_WRONLY);
         if (fd < 0 || write(fd, "0", 1) != 1) _exit(3);
         close(fd);
       }
@@ -250,7 +267,7 @@ class RestoreGuard {
 void ExpectShieldGone() {
   auto names = ListDir(kCpusetRoot);
   ASSERT_TRUE(names.ok());
-  for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden", 0), std::string::npos) << n;
+  for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden.", 0), std::string::npos) << n;
 }
 
 // Checks on the promoted state: the exclusive CPU is nobody else's, the workload runs there.
@@ -285,9 +302,14 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   Workloads wl;
   const std::string lc_dir = wl.MakeCgroup("lc");
   const std::string be_dir = wl.MakeCgroup("be");
-  const pid_t lc = wl.Spawn(lc_dir, 2);
+  // The workload starts in a cpuset of its own, which the shield must narrow and give back,
+  // and to which its threads must return.
+  const std::string home = wl.MakeCpuset("home");
+  const std::string home_rel = home.substr(std::string(kCpusetRoot).size());
+  const pid_t lc = wl.Spawn(lc_dir, 2, -1, home);
   const pid_t be = wl.Spawn(be_dir, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
+  ASSERT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
   ASSERT_EQ(Threads(lc).size(), 2u);
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
@@ -326,6 +348,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   ASSERT_TRUE(ex.Sweep().ok());
   ExpectExclusive(lc, cpu, since);
   EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));  // the kernel had to move it
+  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
 
   auto demoted = bea.Demote({"be", be_dir});
   ASSERT_TRUE(demoted.ok()) << demoted.error().message;
@@ -352,6 +375,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
+  EXPECT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
+  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
+            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"));
   EXPECT_TRUE(journal->Outstanding().empty());
   EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");
 }
