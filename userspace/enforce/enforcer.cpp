@@ -1,6 +1,7 @@
 #include "enforce/enforcer.h"
 
 #include "common/fs.h"
+#include "enforce/task_info.h"
 
 namespace sw {
 
@@ -60,7 +61,14 @@ Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std:
   if (exclusive_->Promoted().count(workload))
     return Error{EEXIST, "'" + workload + "' already holds exclusive CPUs; Release it first"};
 
+  // Where it runs now (the CPUs its threads last ran on): the allocator keeps it on that node.
   AllocationRequest req{workload, want_cpus, {}};
+  if (auto tids = ListCgroupThreads(Dir(cgroup), cfg_.proc_root, true); tids) {
+    for (size_t i = 0; i < tids->size() && i < 64; i++) {
+      auto st = ReadTaskStat(cfg_.proc_root, (*tids)[i]);
+      if (st && st->last_cpu >= 0) req.running_on.insert(st->last_cpu);
+    }
+  }
   out.allocation = allocator_->Allocate(req);
   if (!out.allocation.granted) return out;  // refused with a reason: not an error
   auto r = exclusive_->Promote({workload, Dir(cgroup)}, out.allocation.cpus);

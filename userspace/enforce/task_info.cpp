@@ -57,6 +57,8 @@ Result<TaskStat> ParseTaskStat(const std::string& text, pid_t tid) {
   if (!ParseU64(f[1], &ppid) || !ParseU64(f[6], &st.flags) || !ParseU64(f[19], &st.start_time))
     return Error{EINVAL, "malformed stat of task " + std::to_string(tid)};
   st.ppid = static_cast<pid_t>(ppid);
+  uint64_t cpu = 0;
+  if (f.size() > 36 && ParseU64(f[36], &cpu)) st.last_cpu = static_cast<int>(cpu);
   return st;
 }
 
