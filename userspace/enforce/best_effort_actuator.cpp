@@ -34,8 +34,10 @@ int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::st
     journaled.insert(e.tid);
     if (e.original_attr.policy == SCHED_IDLE) continue;  // a thread that was idle on its own
     auto tg = ReadTgid(proc, e.tid);
-    if (tg && SameTask(proc, e.tid, e.start_time)) by_tgid.emplace(*tg, e.original_attr);
-    else if (e.tid > 0) by_tgid.emplace(e.tid, e.original_attr);  // exited leader: its tid was the tgid
+    if (tg && SameTask(proc, e.tid, e.start_time))
+      by_tgid.emplace(*tg, e.original_attr);
+    else if (e.tid > 0)
+      by_tgid.emplace(e.tid, e.original_attr);  // exited leader: its tid was the tgid
   }
   auto tids = ListCgroupThreads(cgroup_dir, proc, true);
   if (!tids) return 0;
@@ -70,8 +72,8 @@ int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::st
   return static_cast<int>(batch.size());
 }
 
-Result<void> BestEffortActuator::DemoteThreads(const std::string& workload,
-                                               const std::string& dir, DemoteResult* res) {
+Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, const std::string& dir,
+                                               DemoteResult* res) {
   const std::string g = Group(workload);
   const std::string& proc = cfg_.proc_root;
   std::set<pid_t> settled;
@@ -101,6 +103,11 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload,
         res->threads_gone++;
         continue;
       }
+      if (attr->policy == 6) {  // SCHED_DEADLINE: runtime/deadline/period would be lost
+        res->threads_skipped++;
+        res->warnings.push_back("thread " + std::to_string(tid) + " is SCHED_DEADLINE; left alone");
+        continue;
+      }
       JournalEntry e;
       e.group = g;
       e.kind = ChangeKind::kSchedAttr;
@@ -125,7 +132,8 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload,
         not_done.push_back((*seqs)[i]);
         continue;
       }
-      auto r = e.original_attr.policy == SCHED_IDLE ? Ok() : writer_.SetSchedAttr(e.tid, e.new_attr);
+      auto r =
+          e.original_attr.policy == SCHED_IDLE ? Ok() : writer_.SetSchedAttr(e.tid, e.new_attr);
       if (r && e.original_attr.policy == SCHED_IDLE) {
         res->threads_skipped++;
         applied.push_back((*seqs)[i]);
@@ -196,8 +204,8 @@ Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
   }
   if (auto r = DemoteThreads(t.workload, t.cgroup_dir, &res); !r) {
     auto undo = Revert(t.workload);
-    return Error{r.error().code, "demote '" + t.workload + "' failed and was reverted: " +
-                                     r.error().message};
+    return Error{r.error().code,
+                 "demote '" + t.workload + "' failed and was reverted: " + r.error().message};
   }
   return res;
 }
@@ -212,6 +220,7 @@ Result<DemoteResult> BestEffortActuator::Sweep() {
     total.threads_gone += r.threads_gone;
     total.stable = total.stable && r.stable;
   }
+  if (auto r = journal_.MaybeCompact(cfg_.proc_root); !r) return r.error();
   return total;
 }
 

@@ -58,7 +58,8 @@ class BestEffortActuator {
   std::vector<std::string> Demoted() const;
 
  private:
-  Result<void> DemoteThreads(const std::string& workload, const std::string& dir, DemoteResult* res);
+  Result<void> DemoteThreads(const std::string& workload, const std::string& dir,
+                             DemoteResult* res);
 
   BestEffortActuatorConfig cfg_;
   SystemWriter& writer_;

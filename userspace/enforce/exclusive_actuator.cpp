@@ -12,8 +12,8 @@ namespace {
 bool ValidName(const std::string& n) {
   if (n.empty() || n.size() > 100) return false;
   return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
@@ -331,7 +331,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
     //    v1 refuses tasks in a cpuset until both cpus and mems are set.
     if (auto r = JournaledMkdir(kShieldGroup, shared_dir_, root_tasks); !r) return r.error();
     shield_up_ = true;
-    if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"), FormatCpuList(all_cpus_)); !r)
+    if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"), FormatCpuList(all_cpus_));
+        !r)
       return r.error();
     if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.mems"), mems_); !r)
       return r.error();
@@ -377,14 +378,15 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
   if (rel == "/") return Error{EINVAL, "the root cgroup cannot be promoted"};
   const std::string cpus_file = JoinPath(t.cgroup_dir, "cpuset.cpus");
   if (!PathExists(cpus_file))
-    return Error{ENOENT, "cgroup " + rel + " has no cpuset.cpus: enable the cpuset controller "
+    return Error{ENOENT, "cgroup " + rel +
+                             " has no cpuset.cpus: enable the cpuset controller "
                              "('+cpuset' in its parent's cgroup.subtree_control)"};
   if (Minus(all_cpus_, AllExclusive()).size() <= cpus.size())
     return Error{EINVAL, "promoting '" + t.workload + "' to " + FormatCpuList(cpus) +
                              " would leave no CPU to the shared pool"};
   // Ancestors (top down) must allow the CPUs; with exclusive CPUs they must list them too.
   std::vector<std::string> ancestors;
-  for (std::string d = t.cgroup_dir; ;) {
+  for (std::string d = t.cgroup_dir;;) {
     size_t s = d.find_last_of('/');
     d = d.substr(0, s);
     if (d.size() <= cfg_.cpuset_root.size()) break;
@@ -415,8 +417,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
   }
   if (auto r = JournaledWrite(g, cpus_file, FormatCpuList(cpus)); !r) return r.error();
   if (has_excl)
-    if (auto r = JournaledWrite(g, JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"),
-                                FormatCpuList(cpus));
+    if (auto r =
+            JournaledWrite(g, JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"), FormatCpuList(cpus));
         !r)
       return r.error();
   if (has_part) {
@@ -431,9 +433,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
     }
   } else {
     res.others_excluded = false;
-    res.warnings.push_back("kernel has no cpuset partitions: '" + t.workload +
-                           "' is confined to " + FormatCpuList(cpus) +
-                           " but other cgroups may still run there");
+    res.warnings.push_back("kernel has no cpuset partitions: '" + t.workload + "' is confined to " +
+                           FormatCpuList(cpus) + " but other cgroups may still run there");
   }
   return res;
 }
@@ -494,6 +495,7 @@ Result<MoveStats> ExclusiveCoreActuator::Sweep() {
   auto m = MoveInto(kShieldGroup, cfg_.cpuset_root, false, shared_dir_);
   if (!m) return m.error();
   add(*m);
+  if (auto r = journal_.MaybeCompact(cfg_.proc_root); !r) return r.error();
   return total;
 }
 

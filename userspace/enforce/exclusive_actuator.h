@@ -46,7 +46,7 @@ struct ExclusiveActuatorConfig {
 };
 
 struct ExclusiveTarget {
-  std::string workload;    // a name: [A-Za-z0-9_.-]+
+  std::string workload;  // a name: [A-Za-z0-9_.-]+
   // Absolute directory whose threads make up the workload (recursively): on v1 its cgroup in the
   // cpu controller, on v2 its cgroup (which also receives the cpuset files).
   std::string cgroup_dir;
@@ -62,8 +62,8 @@ struct MoveStats {
 
 struct PromoteResult {
   CpuSet cpus;
-  MoveStats shield;    // v1: root tasks moved into the shared cpuset
-  MoveStats workload;  // v1: workload threads moved into its cpuset
+  MoveStats shield;             // v1: root tasks moved into the shared cpuset
+  MoveStats workload;           // v1: workload threads moved into its cpuset
   bool others_excluded = true;  // v2 without partition support: false
   std::vector<std::string> warnings;
 };

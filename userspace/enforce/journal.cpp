@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
+#include "enforce/task_info.h"
 
 namespace sw {
 namespace {
@@ -81,6 +83,7 @@ json EntryJson(const JournalEntry& e) {
       j["start"] = e.start_time;
       j["original_attr"] = AttrJson(e.original_attr);
       j["new_attr"] = AttrJson(e.new_attr);
+      j["cgroup"] = e.cgroup_to;  // the workload's cgroup: restore looks there for inherited idle
       break;
   }
   return j;
@@ -117,9 +120,20 @@ JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mi
       e.start_time = j.at("start").get<uint64_t>();
       e.original_attr = AttrFrom(j.at("original_attr"));
       e.new_attr = AttrFrom(j.at("new_attr"));
+      e.cgroup_to = j.value("cgroup", "");
       break;
   }
   return e;
+}
+
+Result<UniqueFd> LockStateDir(const std::string& state_dir) {
+  std::string p = JoinPath(state_dir, "journal.lock");
+  UniqueFd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Error::FromErrno(errno, "open " + p);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    return Error::FromErrno(errno, "lock journal " + JoinPath(state_dir, "journal") +
+                                       " (is another schedwarden agent or restore running?)");
+  return fd;
 }
 
 Result<void> FsyncDir(const std::string& dir) {
@@ -133,10 +147,14 @@ Result<void> FsyncDir(const std::string& dir) {
 
 const char* ChangeKindName(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kWriteFile: return "write_file";
-    case ChangeKind::kMoveTask: return "move_task";
-    case ChangeKind::kMakeDir: return "mkdir";
-    case ChangeKind::kSchedAttr: return "sched_attr";
+    case ChangeKind::kWriteFile:
+      return "write_file";
+    case ChangeKind::kMoveTask:
+      return "move_task";
+    case ChangeKind::kMakeDir:
+      return "mkdir";
+    case ChangeKind::kSchedAttr:
+      return "sched_attr";
   }
   return "?";
 }
@@ -197,6 +215,7 @@ Result<JournalReadReport> ReadJournalFile(const std::string& path) {
     std::string line = s.substr(pos, nl - pos);
     pos = nl + 1;
     rep.valid_bytes = pos;
+    rep.lines++;
     if (line.empty()) continue;
     std::string where = path + " line " + std::to_string(lineno) + ": ";
     auto body = DecodeJournalLine(line);
@@ -243,13 +262,15 @@ Result<Journal> Journal::Open(const std::string& state_dir) {
     return Error{ec.value(), "cannot create state dir " + state_dir + ": " + ec.message() +
                                  " (use --state-dir to pick another)"};
   Journal j;
+  j.state_dir_ = state_dir;
   j.path_ = JoinPath(state_dir, kFileName);
+  // The lock lives on a separate file so Compact() can replace the journal by rename.
+  auto lock = LockStateDir(state_dir);
+  if (!lock) return lock.error();
+  j.lock_fd_ = std::move(*lock);
   bool existed = PathExists(j.path_);
   j.fd_.reset(::open(j.path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!j.fd_.valid()) return Error::FromErrno(errno, "open journal " + j.path_);
-  if (::flock(j.fd_.get(), LOCK_EX | LOCK_NB) != 0)
-    return Error::FromErrno(errno, "lock journal " + j.path_ +
-                                       " (is another schedwarden agent or restore running?)");
   if (!existed) {
     if (auto r = FsyncDir(state_dir); !r) return r.error();
   }
@@ -266,6 +287,7 @@ Result<Journal> Journal::Open(const std::string& state_dir) {
                            " bytes left by a crash (never applied)"}};
     if (auto r = j.Append({note.dump()}); !r) return r.error();
   }
+  j.lines_ = j.loaded_.lines;
   j.entries_ = j.loaded_.entries;
   for (const JournalEntry& e : j.entries_) j.next_seq_ = std::max(j.next_seq_, e.seq + 1);
   return j;
@@ -280,6 +302,7 @@ Result<void> Journal::Append(const std::vector<std::string>& json_texts) {
   if (n < 0) return Error::FromErrno(errno, "append to journal " + path_);
   if (static_cast<size_t>(n) != line.size()) return Error{EIO, "short append to journal " + path_};
   if (::fdatasync(fd_.get()) != 0) return Error::FromErrno(errno, "fsync journal " + path_);
+  lines_ += json_texts.size();
   return Ok();
 }
 
@@ -312,14 +335,19 @@ Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& seqs) 
   if (auto r = Append(texts); !r) return r;
   bool applied = std::string(mark) == "applied";
   for (JournalEntry& e : entries_)
-    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end()) (applied ? e.applied : e.undone) = true;
+    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end())
+      (applied ? e.applied : e.undone) = true;
   return Ok();
 }
 
 Result<void> Journal::MarkApplied(uint64_t seq) { return Mark("applied", {seq}); }
 Result<void> Journal::MarkUndone(uint64_t seq) { return Mark("undone", {seq}); }
-Result<void> Journal::MarkAllApplied(const std::vector<uint64_t>& seqs) { return Mark("applied", seqs); }
-Result<void> Journal::MarkAllUndone(const std::vector<uint64_t>& seqs) { return Mark("undone", seqs); }
+Result<void> Journal::MarkAllApplied(const std::vector<uint64_t>& seqs) {
+  return Mark("applied", seqs);
+}
+Result<void> Journal::MarkAllUndone(const std::vector<uint64_t>& seqs) {
+  return Mark("undone", seqs);
+}
 
 std::vector<JournalEntry> Journal::Outstanding(const std::string& group) const {
   std::vector<JournalEntry> out;
@@ -334,7 +362,63 @@ Result<void> Journal::CompactIfClean() {
   if (::fdatasync(fd_.get()) != 0) return Error::FromErrno(errno, "fsync journal " + path_);
   entries_.clear();
   loaded_.warnings.clear();
+  lines_ = 0;
   return Ok();
+}
+
+Result<void> Journal::Compact(const std::string& proc_root) {
+  if (!loaded_.corrupt.empty()) return Ok();
+  std::vector<JournalEntry> keep;
+  for (const JournalEntry& e : entries_) {
+    if (e.undone) continue;
+    bool task = e.kind == ChangeKind::kMoveTask || e.kind == ChangeKind::kSchedAttr;
+    if (task) {
+      auto st = ReadTaskStat(proc_root, e.tid);
+      if (!st || st->start_time != e.start_time) continue;  // exited: nothing left to restore
+    }
+    keep.push_back(e);
+  }
+  std::string text;
+  size_t lines = 0;
+  for (const JournalEntry& e : keep) {
+    text += EncodeJournalLine(EntryJson(e).dump()) + "\n";
+    lines++;
+    if (e.applied) {
+      text += EncodeJournalLine(json{{"mark", "applied"}, {"seq", e.seq}}.dump()) + "\n";
+      lines++;
+    }
+  }
+  const std::string tmp = path_ + ".tmp";
+  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out.valid()) return Error::FromErrno(errno, "open " + tmp);
+  if (::write(out.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return Error::FromErrno(errno ? errno : EIO, "write " + tmp);
+  if (::fsync(out.get()) != 0) return Error::FromErrno(errno, "fsync " + tmp);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0)
+    return Error::FromErrno(errno, "rename " + tmp + " to " + path_);
+  if (auto r = FsyncDir(state_dir_); !r) return r;
+  fd_.reset(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  if (!fd_.valid()) return Error::FromErrno(errno, "reopen journal " + path_);
+  entries_ = std::move(keep);
+  lines_ = lines;
+  loaded_.warnings.clear();
+  return Ok();
+}
+
+Result<void> Journal::MaybeCompact(const std::string& proc_root, size_t max_lines) {
+  if (lines_ <= max_lines) return Ok();
+  return Compact(proc_root);
+}
+
+Result<std::string> SetJournalAside(const std::string& state_dir) {
+  auto lock = LockStateDir(state_dir);
+  if (!lock) return lock.error();
+  std::string from = JoinPath(state_dir, Journal::kFileName);
+  std::string to = from + ".aside-" + std::to_string(::time(nullptr));
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return Error::FromErrno(errno, "rename " + from + " to " + to);
+  if (auto r = FsyncDir(state_dir); !r) return r.error();
+  return to;
 }
 
 }  // namespace sw

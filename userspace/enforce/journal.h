@@ -34,12 +34,13 @@ struct JournalEntry {
   uint64_t seq = 0;
   std::string group;  // what the change belongs to: "shield", "exclusive:<workload>", "idle:<w>"
   ChangeKind kind = ChangeKind::kWriteFile;
-  std::string path;      // file written / membership file moved to / directory created
-  std::string original;  // file: previous content; move: membership file moved from
-  std::string value;     // file: new content
+  std::string path;        // file written / membership file moved to / directory created
+  std::string original;    // file: previous content; move: membership file moved from
+  std::string value;       // file: new content
   std::string controller;  // move: hierarchy ("cpuset") used to check current membership
-  std::string cgroup_from, cgroup_to;  // move: cgroup paths as in /proc/<tid>/cgroup
-  std::string evacuate_to;             // mkdir: membership file for leftover tasks
+  // move: cgroup paths as in /proc/<tid>/cgroup; sched: cgroup_to = the workload's cgroup dir
+  std::string cgroup_from, cgroup_to;
+  std::string evacuate_to;  // mkdir: membership file for leftover tasks
   pid_t tid = 0;
   uint64_t start_time = 0;  // of tid, guards PID reuse
   SchedAttr original_attr, new_attr;
@@ -54,6 +55,7 @@ struct JournalReadReport {
   std::vector<std::string> corrupt;   // "journal line 7: checksum mismatch ..." (errors)
   std::vector<std::string> warnings;  // torn tail, notes
   size_t valid_bytes = 0;             // length of the file up to the last complete line
+  size_t lines = 0;                   // complete lines (records, marks, notes)
 };
 
 // One record line (without the newline) <-> json text, checked.
@@ -63,6 +65,11 @@ uint32_t Crc32(const std::string& data);
 
 // Parses a whole journal file. A missing file is an empty report.
 Result<JournalReadReport> ReadJournalFile(const std::string& path);
+
+// Operator escape hatch for a journal that cannot be restored (corrupt records that were
+// inspected): renames <state_dir>/journal to journal.aside-<unix seconds> under the lock and
+// returns the new path, so the agent can start with an empty journal.
+Result<std::string> SetJournalAside(const std::string& state_dir);
 
 class Journal {
  public:
@@ -89,6 +96,15 @@ class Journal {
   std::vector<JournalEntry> Outstanding(const std::string& group = "") const;
   // Truncates the file when nothing is outstanding and nothing was corrupt.
   Result<void> CompactIfClean();
+  // Rewrites the file with only what a restore still needs: outstanding records whose task
+  // still exists (same start time) and every non-task record, each with its "applied" mark.
+  // Atomic (temp file, fsync, rename, fsync dir). Skipped when corrupt records were loaded, so
+  // they stay for inspection. The shield moves every new process of the machine, so a long-lived
+  // promotion would otherwise grow the journal without bound.
+  Result<void> Compact(const std::string& proc_root);
+  // Compact() once the file holds more than `max_lines` lines (called by the actuators' Sweep).
+  Result<void> MaybeCompact(const std::string& proc_root, size_t max_lines = 8192);
+  size_t lines_in_file() const { return lines_; }
 
   const JournalReadReport& load_report() const { return loaded_; }
   const std::string& path() const { return path_; }
@@ -99,7 +115,10 @@ class Journal {
   Result<void> Mark(const char* mark, const std::vector<uint64_t>& seqs);
 
   std::string path_;
+  std::string state_dir_;
+  UniqueFd lock_fd_;  // flock on <state_dir>/journal.lock: one agent or restore at a time
   UniqueFd fd_;
+  size_t lines_ = 0;
   uint64_t next_seq_ = 1;
   std::vector<JournalEntry> entries_;
   JournalReadReport loaded_;

@@ -26,8 +26,8 @@ Result<CgroupLayout> DetectCgroupLayout(const std::string& root) {
       }
     }
     return Error{ENOENT, "cgroup v2 at " + root + " has no cpuset controller (" +
-                             JoinPath(root, "cgroup.controllers") + " lists '" + Trim(*controllers) +
-                             "')"};
+                             JoinPath(root, "cgroup.controllers") + " lists '" +
+                             Trim(*controllers) + "')"};
   }
   return Error{ENOENT, "no cgroup v1 cpuset hierarchy (" + JoinPath(root, "cpuset") +
                            ") and no cgroup v2 mount at " + root};

@@ -36,7 +36,8 @@ RestoreReport RestoreJournal(Journal& journal, SystemWriter& writer, const Resto
   // they are restored along with their parents.
   std::map<std::string, std::string> idle_groups;  // group -> cgroup dir
   for (const JournalEntry& e : journal.Outstanding())
-    if (e.kind == ChangeKind::kSchedAttr && !e.cgroup_to.empty()) idle_groups[e.group] = e.cgroup_to;
+    if (e.kind == ChangeKind::kSchedAttr && !e.cgroup_to.empty())
+      idle_groups[e.group] = e.cgroup_to;
   for (const auto& [g, dir] : idle_groups)
     AdoptInheritedIdle(journal, g, dir, writer, opts.proc_root, opts.rails);
   rep.outstanding_before = static_cast<int>(journal.Outstanding().size());

@@ -19,7 +19,7 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  UndoReport undo;           // restored / gone / skipped / failed / corrupt / warnings
+  UndoReport undo;             // restored / gone / skipped / failed / corrupt / warnings
   int outstanding_before = 0;  // changes found in the journal
   bool journal_found = false;
   bool Complete() const { return undo.Complete(); }

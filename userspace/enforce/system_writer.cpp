@@ -39,14 +39,22 @@ constexpr uint64_t kSchedFlagUtilClamp = 0x20 | 0x40;
 
 std::string SchedPolicyName(int policy) {
   switch (policy) {
-    case SCHED_OTHER: return "SCHED_OTHER";
-    case SCHED_FIFO: return "SCHED_FIFO";
-    case SCHED_RR: return "SCHED_RR";
-    case SCHED_BATCH: return "SCHED_BATCH";
-    case SCHED_IDLE: return "SCHED_IDLE";
-    case 6: return "SCHED_DEADLINE";
-    case 7: return "SCHED_EXT";
-    default: return "policy " + std::to_string(policy);
+    case SCHED_OTHER:
+      return "SCHED_OTHER";
+    case SCHED_FIFO:
+      return "SCHED_FIFO";
+    case SCHED_RR:
+      return "SCHED_RR";
+    case SCHED_BATCH:
+      return "SCHED_BATCH";
+    case SCHED_IDLE:
+      return "SCHED_IDLE";
+    case 6:
+      return "SCHED_DEADLINE";
+    case 7:
+      return "SCHED_EXT";
+    default:
+      return "policy " + std::to_string(policy);
   }
 }
 
@@ -189,7 +197,8 @@ Result<void> RecordingWriter::RemoveDir(const std::string& path) {
 
 Result<SchedAttr> RecordingWriter::GetSchedAttr(pid_t tid) {
   auto it = sched.find(tid);
-  if (it == sched.end()) return Error::FromErrno(ESRCH, "sched_getattr of thread " + std::to_string(tid));
+  if (it == sched.end())
+    return Error::FromErrno(ESRCH, "sched_getattr of thread " + std::to_string(tid));
   return it->second;
 }
 

@@ -18,10 +18,10 @@ namespace sw {
 
 // The parts of struct sched_attr the enforcer changes and restores.
 struct SchedAttr {
-  int policy = 0;        // SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR, ...
-  int nice = 0;          // for SCHED_OTHER/BATCH/IDLE
-  int rt_priority = 0;   // for SCHED_FIFO/RR
-  uint64_t flags = 0;    // SCHED_FLAG_RESET_ON_FORK and friends
+  int policy = 0;       // SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR, ...
+  int nice = 0;         // for SCHED_OTHER/BATCH/IDLE
+  int rt_priority = 0;  // for SCHED_FIFO/RR
+  uint64_t flags = 0;   // SCHED_FLAG_RESET_ON_FORK and friends
   bool operator==(const SchedAttr&) const = default;
 };
 std::string SchedPolicyName(int policy);

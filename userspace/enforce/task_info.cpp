@@ -44,7 +44,8 @@ Result<std::vector<pid_t>> ReadIds(const std::string& path) {
 Result<TaskStat> ParseTaskStat(const std::string& text, pid_t tid) {
   // "<pid> (<comm>) <state> <ppid> ..." — comm may contain ") ", so split at the last ')'.
   size_t close = text.rfind(')');
-  if (close == std::string::npos) return Error{EINVAL, "malformed stat of task " + std::to_string(tid)};
+  if (close == std::string::npos)
+    return Error{EINVAL, "malformed stat of task " + std::to_string(tid)};
   std::vector<std::string> f;
   for (const std::string& tok : Split(Trim(text.substr(close + 1)), ' '))
     if (!tok.empty()) f.push_back(tok);
@@ -56,6 +57,8 @@ Result<TaskStat> ParseTaskStat(const std::string& text, pid_t tid) {
   if (!ParseU64(f[1], &ppid) || !ParseU64(f[6], &st.flags) || !ParseU64(f[19], &st.start_time))
     return Error{EINVAL, "malformed stat of task " + std::to_string(tid)};
   st.ppid = static_cast<pid_t>(ppid);
+  uint64_t cpu = 0;
+  if (f.size() > 36 && ParseU64(f[36], &cpu)) st.last_cpu = static_cast<int>(cpu);
   return st;
 }
 

@@ -17,6 +17,7 @@ struct TaskStat {
   pid_t ppid = 0;
   uint64_t flags = 0;       // PF_* flags (field 9 of /proc/<tid>/stat)
   uint64_t start_time = 0;  // clock ticks since boot (field 22): with tid, identifies a task
+  int last_cpu = -1;        // CPU it last ran on (field 39), -1 when absent
   bool IsKernelThread() const { return (flags & 0x00200000) != 0; }  // PF_KTHREAD
 };
 

@@ -30,13 +30,15 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
   // Journaled but never applied (a kill between the two): already where it belongs.
   if (*cur == e.cgroup_from) return {UndoOutcome::kRestored, who + " already in " + e.cgroup_from};
   if (*cur != e.cgroup_to)
-    return {UndoOutcome::kSkipped, who + " was moved to " + *cur + " by someone else since; left there"};
+    return {UndoOutcome::kSkipped,
+            who + " was moved to " + *cur + " by someone else since; left there"};
   if (!PathExists(e.original))
     return {UndoOutcome::kGone, who + ": its original cgroup " + e.cgroup_from + " was removed"};
   auto r = w.MoveTask(e.original, e.tid);
   if (!r) {
     if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
-    return {UndoOutcome::kFailed, "move " + who + " back to " + e.cgroup_from + ": " + r.error().message};
+    return {UndoOutcome::kFailed,
+            "move " + who + " back to " + e.cgroup_from + ": " + r.error().message};
   }
   return {UndoOutcome::kRestored, who + " back in " + e.cgroup_from};
 }
@@ -81,20 +83,32 @@ UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& 
 
 UndoResult UndoChange(const JournalEntry& e, SystemWriter& w, const std::string& proc_root) {
   switch (e.kind) {
-    case ChangeKind::kWriteFile: return UndoWrite(e, w);
-    case ChangeKind::kMoveTask: return UndoMove(e, w, proc_root);
-    case ChangeKind::kMakeDir: return UndoMkdir(e, w, proc_root);
-    case ChangeKind::kSchedAttr: return UndoSched(e, w, proc_root);
+    case ChangeKind::kWriteFile:
+      return UndoWrite(e, w);
+    case ChangeKind::kMoveTask:
+      return UndoMove(e, w, proc_root);
+    case ChangeKind::kMakeDir:
+      return UndoMkdir(e, w, proc_root);
+    case ChangeKind::kSchedAttr:
+      return UndoSched(e, w, proc_root);
   }
   return {UndoOutcome::kFailed, "unknown change kind"};
 }
 
 void UndoReport::Add(const UndoResult& r) {
   switch (r.outcome) {
-    case UndoOutcome::kRestored: restored++; break;
-    case UndoOutcome::kGone: gone.push_back(r.detail); break;
-    case UndoOutcome::kSkipped: skipped.push_back(r.detail); break;
-    case UndoOutcome::kFailed: failed.push_back(r.detail); break;
+    case UndoOutcome::kRestored:
+      restored++;
+      break;
+    case UndoOutcome::kGone:
+      gone.push_back(r.detail);
+      break;
+    case UndoOutcome::kSkipped:
+      skipped.push_back(r.detail);
+      break;
+    case UndoOutcome::kFailed:
+      failed.push_back(r.detail);
+      break;
   }
 }
 

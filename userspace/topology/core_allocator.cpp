@@ -73,12 +73,14 @@ std::vector<int> PickCompact(const std::vector<int>& free, int k, DomainOf domai
     for (const G& g : gs)
       if (fits(g)) cand.push_back(g);
     std::sort(cand.begin(), cand.end(), [](const G& a, const G& b) {
-      return std::make_tuple(-a.overlap, a.size, -a.id) < std::make_tuple(-b.overlap, b.size, -b.id);
+      return std::make_tuple(-a.overlap, a.size, -a.id) <
+             std::make_tuple(-b.overlap, b.size, -b.id);
     });
     order_ids.push_back(cand.front().id);
   } else {
     std::sort(gs.begin(), gs.end(), [](const G& a, const G& b) {
-      return std::make_tuple(-a.overlap, -a.size, -a.id) < std::make_tuple(-b.overlap, -b.size, -b.id);
+      return std::make_tuple(-a.overlap, -a.size, -a.id) <
+             std::make_tuple(-b.overlap, -b.size, -b.id);
     });
     for (const G& g : gs) order_ids.push_back(g.id);
   }
@@ -122,7 +124,8 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
 
   // The workload's own cores are free for it (re-size) and preferred.
   std::set<int> own;
-  if (auto it = held_.find(req.workload); it != held_.end()) own.insert(it->second.begin(), it->second.end());
+  if (auto it = held_.find(req.workload); it != held_.end())
+    own.insert(it->second.begin(), it->second.end());
   std::set<int> taken_by_others;
   for (const auto& [name, cores] : held_)
     if (name != req.workload) taken_by_others.insert(cores.begin(), cores.end());
@@ -148,7 +151,8 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
   // Cap on the total exclusive fraction, in CPUs.
   const int total_cpus = static_cast<int>(topo_.AllCpus().size());
   const int cap = static_cast<int>(std::floor(config_.max_exclusive_fraction * total_cpus + 1e-9));
-  const int exclusive_after = static_cast<int>(CpusOf({taken_by_others.begin(), taken_by_others.end()}).size()) + k * tpc;
+  const int exclusive_after =
+      static_cast<int>(CpusOf({taken_by_others.begin(), taken_by_others.end()}).size()) + k * tpc;
   if (exclusive_after > cap) {
     out.reason = "granting " + std::to_string(k * tpc) + " CPUs to '" + req.workload +
                  "' would make " + std::to_string(exclusive_after) + " of " +
@@ -158,7 +162,8 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
     return out;
   }
   if (static_cast<int>(free.size()) < k) {
-    out.reason = "only " + std::to_string(free.size()) + " free whole core(s) (not reserved, not held by other workloads), '" +
+    out.reason = "only " + std::to_string(free.size()) +
+                 " free whole core(s) (not reserved, not held by other workloads), '" +
                  req.workload + "' needs " + std::to_string(k);
     return out;
   }
@@ -181,10 +186,10 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
   std::vector<int> in_nodes;
   for (int c : free)
     if (nodes.count(node_of(c))) in_nodes.push_back(c);
-  std::vector<int> picked = nodes.size() > 1 ? node_pick
-                                             : PickCompact(in_nodes, k,
-                                                           [&](int c) { return topo_.cores[c].l3; },
-                                                           overlap);
+  std::vector<int> picked =
+      nodes.size() > 1 ? node_pick
+                       : PickCompact(
+                             in_nodes, k, [&](int c) { return topo_.cores[c].l3; }, overlap);
   std::sort(picked.begin(), picked.end());
   held_[req.workload] = picked;
   out.granted = true;
@@ -208,7 +213,8 @@ Result<void> CoreAllocator::Adopt(const std::string& workload, const CpuSet& cpu
   for (const auto& [name, held] : held_)
     for (int c : held)
       if (name != workload && cores.count(c))
-        return Error{EBUSY, "CPUs " + FormatCpuList(cpus) + " overlap cores held by '" + name + "'"};
+        return Error{EBUSY,
+                     "CPUs " + FormatCpuList(cpus) + " overlap cores held by '" + name + "'"};
   held_[workload] = v;
   return Ok();
 }

@@ -24,9 +24,9 @@
 namespace sw {
 
 struct AllocatorConfig {
-  int shared_pool_min_cores = 1;       // floor of whole cores left to everyone else; >= 1
-  CpuSet reserved_cpus;                // never given away (their cores stay shared)
-  double max_exclusive_fraction = 1.0; // cap on exclusive CPUs / all CPUs, in (0, 1]
+  int shared_pool_min_cores = 1;        // floor of whole cores left to everyone else; >= 1
+  CpuSet reserved_cpus;                 // never given away (their cores stay shared)
+  double max_exclusive_fraction = 1.0;  // cap on exclusive CPUs / all CPUs, in (0, 1]
 };
 
 struct AllocationRequest {

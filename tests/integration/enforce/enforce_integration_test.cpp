@@ -6,13 +6,12 @@
 // every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
 // Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
@@ -22,6 +21,7 @@
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "enforce/best_effort_actuator.h"
+#include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
@@ -97,7 +97,8 @@ std::vector<std::string> Diff(const std::map<pid_t, TaskState>& before,
     std::string who = "task " + std::to_string(tid) + " (" +
                       Trim(ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")) + ")";
     if (a.cpuset != b.cpuset) d.push_back(who + " cpuset " + b.cpuset + " -> " + a.cpuset);
-    if (a.allowed != b.allowed) d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
+    if (a.allowed != b.allowed)
+      d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
     if (!(a.attr == b.attr))
       d.push_back(who + " policy " + SchedPolicyName(b.attr.policy) + "/" +
                   std::to_string(b.attr.nice) + " -> " + SchedPolicyName(a.attr.policy) + "/" +
@@ -130,8 +131,24 @@ class Workloads {
     return d;
   }
   // Starts `threads` spinning threads in cgroup `dir` ("" = stay in the root), optionally pinned.
-  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1) {
+  // A cpuset of our own (a "foreign" one for the shield), with every CPU.
+  std::string MakeCpuset(const std::string& name) {
+    std::string d = JoinPath(kCpusetRoot, prefix_ + name);
+    if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
+    dirs_.push_back(d);  // removed last, after the processes in it are gone
+    RealSystemWriter w;
+    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.cpus"),
+                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"))
+                    .ok());
+    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.mems"),
+                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.mems"))
+                    .ok());
+    return d;
+  }
+  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1,
+              const std::string& cpuset_dir = "") {
     std::string procs = dir.empty() ? "" : JoinPath(dir, "cgroup.procs");
+    std::string cs_procs = cpuset_dir.empty() ? "" : JoinPath(cpuset_dir, "cgroup.procs");
     std::string n = std::to_string(threads);
     pid_t pid = fork();
     if (pid == 0) {
@@ -142,8 +159,9 @@ class Workloads {
         CPU_SET(pin_cpu, &set);
         sched_setaffinity(0, sizeof(set), &set);
       }
-      if (!procs.empty()) {
-        int fd = open(procs.c_str(), O_WRONLY);
+      for (const std::string* f : {&procs, &cs_procs}) {
+        if (f->empty()) continue;
+        int fd = open(f->c_str(), O_WRONLY);
         if (fd < 0 || write(fd, "0", 1) != 1) _exit(3);
         close(fd);
       }
@@ -154,8 +172,7 @@ class Workloads {
     for (int i = 0; i < 250; i++) {  // until it runs the helper and every thread exists
       auto t = ListDir("/proc/" + std::to_string(pid) + "/task");
       auto comm = ReadLine("/proc/" + std::to_string(pid) + "/comm");
-      if (t && static_cast<int>(t->size()) == threads && comm && *comm == "sw_enforce_test")
-        break;
+      if (t && static_cast<int>(t->size()) == threads && comm && *comm == "sw_enforce_test") break;
       std::this_thread::sleep_for(20ms);
     }
     return pid;
@@ -250,24 +267,25 @@ class RestoreGuard {
 void ExpectShieldGone() {
   auto names = ListDir(kCpusetRoot);
   ASSERT_TRUE(names.ok());
-  for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden", 0), std::string::npos) << n;
+  for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden.", 0), std::string::npos) << n;
 }
 
 // Checks on the promoted state: the exclusive CPU is nobody else's, the workload runs there.
-void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks) {
+void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks, pid_t agent = getpid()) {
   auto snap = Snapshot();
   std::set<pid_t> lc_threads;
   for (pid_t t : Threads(lc)) lc_threads.insert(t);
   int checked = 0;
   for (const auto& [tid, s] : snap) {
-    if (s.kthread || s.tgid == 1 || s.tgid == getpid() || lc_threads.count(tid)) continue;
-    if (s.start >= since_ticks) continue;  // born after the last sweep: next sweep's job
+    if (s.kthread || s.tgid == 1 || s.tgid == agent || lc_threads.count(tid)) continue;
+    if (s.start >= since_ticks) continue;            // born after the last sweep: next sweep's job
     if (s.state == 'Z' || s.state == 'X') continue;  // exited, not reaped yet: cannot run
     auto allowed = ParseCpuList(s.allowed);
     ASSERT_TRUE(allowed.ok());
     EXPECT_FALSE(allowed->count(cpu))
-        << "task " << tid << " (" << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")
-        << ", state " << s.state << ", still exists: " << SameTask("/proc", tid, s.start)
+        << "task " << tid << " ("
+        << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?") << ", state " << s.state
+        << ", still exists: " << SameTask("/proc", tid, s.start)
         << ") may still run on exclusive CPU " << cpu << " (Cpus_allowed_list " << s.allowed
         << ", cpuset " << s.cpuset << ")";
     checked++;
@@ -284,9 +302,14 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   Workloads wl;
   const std::string lc_dir = wl.MakeCgroup("lc");
   const std::string be_dir = wl.MakeCgroup("be");
-  const pid_t lc = wl.Spawn(lc_dir, 2);
+  // The workload starts in a cpuset of its own, which the shield must narrow and give back,
+  // and to which its threads must return.
+  const std::string home = wl.MakeCpuset("home");
+  const std::string home_rel = home.substr(std::string(kCpusetRoot).size());
+  const pid_t lc = wl.Spawn(lc_dir, 2, -1, home);
   const pid_t be = wl.Spawn(be_dir, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
+  ASSERT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
   ASSERT_EQ(Threads(lc).size(), 2u);
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
@@ -316,14 +339,16 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   auto t0 = std::chrono::steady_clock::now();
   auto promoted = ex.Promote({"lc", lc_dir}, grant.cpus);
   ASSERT_TRUE(promoted.ok()) << promoted.error().message;
-  auto promote_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0).count();
+  auto promote_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_EQ(promoted->workload.moved, 2);
   EXPECT_GT(promoted->shield.moved, 5);
   uint64_t since = NowTicks();
   ASSERT_TRUE(ex.Sweep().ok());
   ExpectExclusive(lc, cpu, since);
   EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));  // the kernel had to move it
+  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
 
   auto demoted = bea.Demote({"be", be_dir});
   ASSERT_TRUE(demoted.ok()) << demoted.error().message;
@@ -338,8 +363,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
 
   t0 = std::chrono::steady_clock::now();
   RestoreReport rep = RestoreJournal(*journal, writer, {});
-  auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0).count();
+  auto restore_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_TRUE(rep.Complete()) << rep.Summary();
   std::printf("promote %lld ms (%d tasks shielded), restore %lld ms (%d changes)\n",
               static_cast<long long>(promote_ms), promoted->shield.moved,
@@ -349,6 +375,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
+  EXPECT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
+  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
+            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"));
   EXPECT_TRUE(journal->Outstanding().empty());
   EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");
 }
@@ -377,8 +406,8 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
       got.append(buf, n);
     close(out);
     ASSERT_EQ(got, "PAUSED\n");
-    // The machine is shielded and half-demoted right now.
-    EXPECT_EQ(AllowedOf(lc), "1");
+    // The machine is shielded and half-demoted right now (the helper is the agent here).
+    ExpectExclusive(lc, 1, NowTicks(), helper);
     int idle = 0;
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
@@ -405,6 +434,50 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const auto diff = Diff(before, Snapshot());
+  EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+}
+
+TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
+  SW_REQUIRE_PRIVILEGED();
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_dir = wl.MakeCgroup("lc");
+  const std::string be_dir = wl.MakeCgroup("be");
+  const pid_t lc = wl.Spawn(lc_dir, 1);
+  const pid_t be = wl.Spawn(be_dir, 2);
+  const auto before = Snapshot();
+  test::TempTree state;
+  RealSystemWriter writer;
+  EnforcerConfig cfg;
+  cfg.state_dir = state.Path("state");
+  auto e = Enforcer::Create(cfg, writer);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  struct ShutdownGuard {
+    Enforcer* e;
+    ~ShutdownGuard() {
+      RestoreReport r = e->Shutdown();
+      if (!r.Complete()) ADD_FAILURE() << r.Summary();
+    }
+  } guard{e->get()};
+  const std::string lc_rel = lc_dir.substr(std::string(kCpuRoot).size());
+  const std::string be_rel = be_dir.substr(std::string(kCpuRoot).size());
+  auto p = (*e)->Promote("lc", lc_rel, 1);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_TRUE(p->granted()) << p->allocation.reason;
+  const int cpu = *p->allocation.cpus.begin();
+  // The floor holds on a 2-CPU machine: nothing more can be exclusive.
+  auto p2 = (*e)->Promote("be-as-lc", be_rel, 1);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_FALSE(p2->granted());
+  ASSERT_TRUE((*e)->Demote("be", be_rel).ok());
+  uint64_t since = NowTicks();
+  ASSERT_TRUE((*e)->Sweep().ok());
+  ExpectExclusive(lc, cpu, since);
+  for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
+  RestoreReport r = (*e)->Shutdown();
+  EXPECT_TRUE(r.Complete()) << r.Summary();
+  ExpectShieldGone();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
 }

@@ -32,7 +32,9 @@ class PausingWriter final : public sw::SystemWriter {
   sw::Result<void> WriteFile(const std::string& p, const std::string& v) override {
     return real_.WriteFile(p, v);
   }
-  sw::Result<void> MoveTask(const std::string& f, pid_t id) override { return real_.MoveTask(f, id); }
+  sw::Result<void> MoveTask(const std::string& f, pid_t id) override {
+    return real_.MoveTask(f, id);
+  }
   sw::Result<void> MakeDir(const std::string& p) override { return real_.MakeDir(p); }
   sw::Result<void> RemoveDir(const std::string& p) override { return real_.RemoveDir(p); }
   sw::Result<sw::SchedAttr> GetSchedAttr(pid_t t) override { return real_.GetSchedAttr(t); }

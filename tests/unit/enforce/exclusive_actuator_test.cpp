@@ -15,13 +15,13 @@ class ExclusiveV1 : public ::testing::Test {
  protected:
   void SetUp() override {
     m.MakeCpuCgroup("/lc");
-    m.AddTask(1, {});                                      // PID 1
-    m.AddTask(2, {.ppid = 0, .kthread = true});            // kthreadd
-    m.AddTask(10, {.ppid = 2, .kthread = true});           // a per-CPU kworker
-    m.AddTask(100, {});                                    // some daemon
-    m.AddTask(101, {.tgid = 100});                         // its second thread
-    m.AddTask(200, {.cpu_cg = "/lc"});                     // the latency-critical workload
-    m.AddTask(300, {});                                    // the agent
+    m.AddTask(1, {});                             // PID 1
+    m.AddTask(2, {.ppid = 0, .kthread = true});   // kthreadd
+    m.AddTask(10, {.ppid = 2, .kthread = true});  // a per-CPU kworker
+    m.AddTask(100, {});                           // some daemon
+    m.AddTask(101, {.tgid = 100});                // its second thread
+    m.AddTask(200, {.cpu_cg = "/lc"});            // the latency-critical workload
+    m.AddTask(300, {});                           // the agent
     rails.agent_pid = 300;
     auto j = Journal::Open(m.state());
     ASSERT_TRUE(j.ok()) << j.error().message;
@@ -111,7 +111,7 @@ TEST_F(ExclusiveV1, ForeignCpusetsAreNarrowedChildrenFirstAndWidenedParentsFirst
   for (const auto& op : m.w.ops)
     if (op.find("/docker") != std::string::npos) narrowing.push_back(op);
   EXPECT_EQ(narrowing, (std::vector<std::string>{"write " + C("/docker/c1/cpuset.cpus") + " 0",
-                                                  "write " + C("/docker/cpuset.cpus") + " 0"}));
+                                                 "write " + C("/docker/cpuset.cpus") + " 0"}));
   EXPECT_EQ(m.CpusetOf(400), "/docker/c1");  // tasks of other cpusets stay where they are
   m.w.ops.clear();
   ASSERT_TRUE(a.Release("web").ok());
@@ -119,7 +119,7 @@ TEST_F(ExclusiveV1, ForeignCpusetsAreNarrowedChildrenFirstAndWidenedParentsFirst
   for (const auto& op : m.w.ops)
     if (op.find("/docker") != std::string::npos) narrowing.push_back(op);
   EXPECT_EQ(narrowing, (std::vector<std::string>{"write " + C("/docker/cpuset.cpus") + " 0-1",
-                                                  "write " + C("/docker/c1/cpuset.cpus") + " 0-1"}));
+                                                 "write " + C("/docker/c1/cpuset.cpus") + " 0-1"}));
   EXPECT_EQ(Trim(m.t.Read("cpuset/docker/c1/cpuset.cpus")), "0-1");
 }
 
@@ -232,7 +232,7 @@ TEST_F(ExclusiveV1, FailureHalfWayIsRolledBack) {
 TEST_F(ExclusiveV1, SweepMovesLateArrivals) {
   auto a = Make();
   ASSERT_TRUE(a.Promote({"web", m.cpu() + "/lc"}, {1}).ok());
-  m.AddTask(600, {});                                     // new process in the root cpuset
+  m.AddTask(600, {});  // new process in the root cpuset
   m.AddTask(201, {.tgid = 200, .cpuset_cg = "/schedwarden.shared", .cpu_cg = "/lc"});
   auto s = a.Sweep();
   ASSERT_TRUE(s.ok());

@@ -29,8 +29,8 @@ void FakeMachine::WriteProc(pid_t tid) {
   std::string d = "proc/" + std::to_string(tid);
   uint64_t flags = k.kthread ? 0x00208040 : 0x00400100;
   t.Write(d + "/stat", std::to_string(tid) + " (fake (x) y) S " + std::to_string(k.ppid) +
-                           " 1 1 0 -1 " + std::to_string(flags) +
-                           " 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(k.start) + " 0 0\n");
+                           " 1 1 0 -1 " + std::to_string(flags) + " 0 0 0 0 0 0 0 0 20 0 1 0 " +
+                           std::to_string(k.start) + " 0 0\n");
   t.Write(d + "/status", "Name:\tfake\nTgid:\t" + std::to_string(k.tgid) + "\nPid:\t" +
                              std::to_string(tid) + "\n");
   t.Write(d + "/cgroup", "5:cpuset:" + k.cpuset_cg + "\n4:cpu,cpuacct:" + k.cpu_cg + "\n0::/\n");

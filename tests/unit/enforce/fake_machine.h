@@ -31,7 +31,7 @@ class FakeMachine {
   };
   // Adds a thread (and its /proc entries, tasks-file lines, SCHED_OTHER attributes).
   void AddTask(pid_t tid, Task task, SchedAttr attr = {SCHED_OTHER, 0, 0, 0});
-  void RemoveTask(pid_t tid);        // exits: no /proc entry, gone from tasks files
+  void RemoveTask(pid_t tid);                    // exits: no /proc entry, gone from tasks files
   void SetStartTime(pid_t tid, uint64_t start);  // the id now names another task
   void MakeCpuset(const std::string& rel, const std::string& cpus, const std::string& mems = "0");
   void MakeCpuCgroup(const std::string& rel, const std::string& idle = "0");

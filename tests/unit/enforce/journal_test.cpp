@@ -1,10 +1,12 @@
 #include "enforce/journal.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
 #include "common/fs.h"
+#include "enforce/task_info.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -66,6 +68,7 @@ TEST(Journal, RoundTripsEveryKindWithMarks) {
     sa.start_time = 9;
     sa.original_attr = {0, 5, 0, 1};
     sa.new_attr = {5, 5, 0, 1};
+    sa.cgroup_to = "/cpu/batch";
     auto seqs = j->BeginAll({mk, mv, sa});
     ASSERT_TRUE(seqs.ok());
     ASSERT_TRUE(j->MarkAllApplied({(*seqs)[0], (*seqs)[1]}).ok());
@@ -86,6 +89,7 @@ TEST(Journal, RoundTripsEveryKindWithMarks) {
   EXPECT_TRUE(e[2].applied);
   EXPECT_FALSE(e[3].applied);  // journaled, never marked applied (as after a kill -9)
   EXPECT_EQ(e[3].original_attr, (SchedAttr{0, 5, 0, 1}));
+  EXPECT_EQ(e[3].cgroup_to, "/cpu/batch");
   // Reopen: sequence numbers continue, outstanding excludes the undone one.
   auto j = Journal::Open(t.Path("state"));
   ASSERT_TRUE(j.ok());
@@ -99,7 +103,8 @@ TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   {
     auto j = Journal::Open(t.Path("state"));
     ASSERT_TRUE(j.ok());
-    for (int i = 0; i < 3; i++) ASSERT_TRUE(j->Begin(WriteEntry("/f" + std::to_string(i), "0", "1")).ok());
+    for (int i = 0; i < 3; i++)
+      ASSERT_TRUE(j->Begin(WriteEntry("/f" + std::to_string(i), "0", "1")).ok());
   }
   std::string text = t.Read("state/journal");
   size_t second = text.find('\n') + 1;
@@ -108,7 +113,8 @@ TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   auto rep = ReadJournalFile(t.Path("state/journal"));
   ASSERT_TRUE(rep.ok());
   ASSERT_EQ(rep->corrupt.size(), 1u);
-  EXPECT_NE(rep->corrupt[0].find("line 2: checksum mismatch"), std::string::npos) << rep->corrupt[0];
+  EXPECT_NE(rep->corrupt[0].find("line 2: checksum mismatch"), std::string::npos)
+      << rep->corrupt[0];
   EXPECT_EQ(rep->entries.size(), 2u);
   // A corrupt journal is never compacted away.
   auto j = Journal::Open(t.Path("state"));
@@ -147,6 +153,60 @@ TEST(Journal, TornTailIsAWarningAndCutBeforeAppending) {
   EXPECT_EQ(rep2->entries.size(), 2u);
   ASSERT_EQ(rep2->warnings.size(), 1u);
   EXPECT_NE(rep2->warnings[0].find("removed a torn record of 20 bytes"), std::string::npos);
+}
+
+TEST(Journal, CompactKeepsOnlyWhatARestoreStillNeeds) {
+  test::TempTree t;
+  auto self = ReadTaskStat("/proc", getpid());
+  ASSERT_TRUE(self.ok());
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    JournalEntry alive, gone;
+    alive.group = gone.group = "shield";
+    alive.kind = gone.kind = ChangeKind::kMoveTask;
+    alive.tid = getpid();
+    alive.start_time = self->start_time;
+    gone.tid = getpid();
+    gone.start_time = self->start_time + 1;  // an earlier task with the same id: exited
+    auto seqs = j->BeginAll({alive, gone, WriteEntry("/f", "0", "1"), WriteEntry("/g", "0", "1")});
+    ASSERT_TRUE(seqs.ok());
+    ASSERT_TRUE(j->MarkAllApplied({(*seqs)[0], (*seqs)[1], (*seqs)[2]}).ok());
+    ASSERT_TRUE(j->MarkUndone((*seqs)[3]).ok());
+    EXPECT_EQ(j->lines_in_file(), 8u);
+    ASSERT_TRUE(j->MaybeCompact("/proc", 100).ok());  // below the threshold: untouched
+    EXPECT_EQ(j->lines_in_file(), 8u);
+    ASSERT_TRUE(j->Compact("/proc").ok());
+    EXPECT_EQ(j->lines_in_file(), 4u);                       // 2 records + their applied marks
+    ASSERT_TRUE(j->Begin(WriteEntry("/h", "0", "1")).ok());  // appends still work
+  }
+  auto rep = ReadJournalFile(t.Path("state/journal"));
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->corrupt.empty());
+  ASSERT_EQ(rep->entries.size(), 3u);
+  EXPECT_EQ(rep->entries[0].tid, getpid());
+  EXPECT_TRUE(rep->entries[0].applied);
+  EXPECT_EQ(rep->entries[1].path, "/f");
+  EXPECT_TRUE(rep->entries[1].applied);
+  EXPECT_EQ(rep->entries[2].path, "/h");
+  EXPECT_FALSE(rep->entries[2].applied);
+  EXPECT_EQ(rep->entries[2].seq, 5u);
+}
+
+TEST(Journal, SetAsideMovesTheFileUnderTheLock) {
+  test::TempTree t;
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE(j->Begin(WriteEntry("/f", "0", "1")).ok());
+    EXPECT_FALSE(SetJournalAside(t.Path("state")).ok());  // the agent holds it
+  }
+  auto moved = SetJournalAside(t.Path("state"));
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_FALSE(PathExists(t.Path("state/journal")));
+  auto rep = ReadJournalFile(*moved);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->entries.size(), 1u);
 }
 
 TEST(Journal, SecondWriterIsRefused) {

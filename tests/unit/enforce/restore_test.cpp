@@ -82,6 +82,20 @@ TEST_F(Restore, AfterACrashEverythingIsPutBackAndRestoreIsIdempotent) {
   EXPECT_TRUE(m.w.ops.empty());
 }
 
+TEST_F(Restore, ThreadsBornIdleBeforeTheCrashAreRestoredToo) {
+  ApplyAndCrash();
+  // Forked by the demoted process after its last sweep, just before the agent died.
+  m.AddTask(502, {.tgid = 500, .cpu_cg = "/be"}, {SCHED_IDLE, 4, 0, 0});
+  m.AddTask(510, {.ppid = 500, .cpu_cg = "/be"}, {SCHED_IDLE, 4, 0, 0});
+  auto r = RestoreFromJournal(m.state(), m.w, opts);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->Complete()) << r->Summary();
+  EXPECT_EQ(r->outstanding_before, 13);
+  EXPECT_EQ(m.w.sched[502], (SchedAttr{SCHED_OTHER, 4, 0, 0}));
+  EXPECT_EQ(m.w.sched[510], (SchedAttr{SCHED_OTHER, 4, 0, 0}));
+  ExpectOriginalState();
+}
+
 TEST_F(Restore, ReconcileAtStartupRestoresALeftoverJournal) {
   ApplyAndCrash();
   auto r = ReconcileAtStartup(m.state(), m.w, opts);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "common/cpulist.h"
+#include "common/fs.h"
 #include "enforce/safety.h"
 #include "fake_machine.h"
 
@@ -10,11 +12,13 @@ namespace sw {
 namespace {
 
 TEST(TaskInfo, ParsesStatWithTrickyComm) {
-  auto st = ParseTaskStat("42 (a) b (c) S 7 42 42 0 -1 2097216 0 0 0 0 0 0 0 0 20 0 1 0 12345 0\n", 42);
+  auto st =
+      ParseTaskStat("42 (a) b (c) S 7 42 42 0 -1 2097216 0 0 0 0 0 0 0 0 20 0 1 0 12345 0\n", 42);
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(st->ppid, 7);
   EXPECT_TRUE(st->IsKernelThread());
   EXPECT_EQ(st->start_time, 12345u);
+  EXPECT_EQ(st->last_cpu, -1);  // too short to hold field 39
   EXPECT_FALSE(ParseTaskStat("42 (x) S 1 2", 42).ok());
 }
 
@@ -26,6 +30,10 @@ TEST(TaskInfo, ReadsTheRealSelf) {
   EXPECT_EQ(*ReadTgid("/proc", getpid()), getpid());
   EXPECT_TRUE(SameTask("/proc", getpid(), st->start_time));
   EXPECT_FALSE(SameTask("/proc", getpid(), st->start_time + 1));
+  // Field 39, the CPU it last ran on: one of the online CPUs.
+  auto online = ParseCpuList(*ReadLine("/sys/devices/system/cpu/online"));
+  ASSERT_TRUE(online.ok());
+  EXPECT_TRUE(online->count(st->last_cpu)) << st->last_cpu;
 }
 
 TEST(TaskInfo, CgroupMembershipAndThreads) {

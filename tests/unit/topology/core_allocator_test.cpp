@@ -77,8 +77,8 @@ TEST(CoreAllocator, PrefersTheNodeWhereTheWorkloadRuns) {
 
 TEST(CoreAllocator, BestFitNodeKeepsBigHolesForLater) {
   CoreAllocator a = Make("pack:2 core:4 pu:1");
-  ASSERT_TRUE(a.Allocate({"a", 3, {}}).granted);   // takes 3 of package 1 (CPUs 5-7)
-  Allocation r = a.Allocate({"b", 1, {}});         // package 1 has 1 left: best fit
+  ASSERT_TRUE(a.Allocate({"a", 3, {}}).granted);  // takes 3 of package 1 (CPUs 5-7)
+  Allocation r = a.Allocate({"b", 1, {}});        // package 1 has 1 left: best fit
   ASSERT_TRUE(r.granted);
   EXPECT_EQ(r.cpus, (CpuSet{4}));
 }
@@ -175,7 +175,8 @@ TEST(CoreAllocator, DeterministicForTheSameInput) {
   for (int i = 0; i < 3; i++) {
     CoreAllocator a = Make("pack:2 [numa] l3:2 core:4 pu:2");
     CoreAllocator b = Make("pack:2 [numa] l3:2 core:4 pu:2");
-    for (const auto& req : std::vector<AllocationRequest>{{"a", 4, {}}, {"b", 3, {1}}, {"c", 6, {}}}) {
+    for (const auto& req :
+         std::vector<AllocationRequest>{{"a", 4, {}}, {"b", 3, {1}}, {"c", 6, {}}}) {
       Allocation x = a.Allocate(req), y = b.Allocate(req);
       EXPECT_EQ(x.granted, y.granted);
       EXPECT_EQ(x.cpus, y.cpus);

@@ -7,9 +7,7 @@
 namespace sw {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  return JoinPath(SW_TOPOLOGY_FIXTURES, name);
-}
+std::string Fixture(const std::string& name) { return JoinPath(SW_TOPOLOGY_FIXTURES, name); }
 
 TEST(Topology, SyntheticTwoSocketsSmt) {
   auto t = LoadSyntheticTopology("pack:2 core:16 pu:2");

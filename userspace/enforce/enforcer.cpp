@@ -1,0 +1,125 @@
+#include "enforce/enforcer.h"
+
+#include "common/fs.h"
+#include "enforce/task_info.h"
+
+namespace sw {
+
+Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, SystemWriter& writer) {
+  std::unique_ptr<Enforcer> e(new Enforcer());
+  e->writer_ = &writer;
+  if (config.layout) {
+    e->layout_ = *config.layout;
+  } else {
+    auto l = DetectCgroupLayout(config.sys_fs_cgroup);
+    if (!l) return l.error();
+    e->layout_ = *l;
+  }
+  Topology topo;
+  if (config.topology) {
+    topo = *config.topology;
+  } else {
+    auto t = LoadLiveTopology();
+    if (!t) return t.error();
+    topo = std::move(*t);
+  }
+  auto alloc = CoreAllocator::Create(std::move(topo), config.allocator);
+  if (!alloc) return alloc.error();
+  e->allocator_.emplace(std::move(*alloc));
+  auto j = Journal::Open(config.state_dir);
+  if (!j) return j.error();
+  if (!j->Outstanding().empty() || !j->load_report().corrupt.empty())
+    return Error{EEXIST, "journal " + j->path() + " still holds " +
+                             std::to_string(j->Outstanding().size()) + " change(s) (" +
+                             std::to_string(j->load_report().corrupt.size()) +
+                             " corrupt record(s)) from a previous run: run ReconcileAtStartup / "
+                             "`schedwarden restore` first"};
+  e->journal_.emplace(std::move(*j));
+
+  ExclusiveActuatorConfig ec;
+  ec.mode = e->layout_.mode;
+  ec.cpuset_root = e->layout_.cpuset_root;
+  ec.workload_root = e->layout_.cpu_root;
+  ec.proc_root = config.proc_root;
+  e->exclusive_ = std::make_unique<ExclusiveCoreActuator>(ec, writer, *e->journal_, config.rails);
+  if (auto r = e->exclusive_->Init(); !r) return r.error();
+  BestEffortActuatorConfig bc;
+  bc.proc_root = config.proc_root;
+  bc.cgroup_root = e->layout_.cpu_root;
+  e->best_effort_ = std::make_unique<BestEffortActuator>(bc, writer, *e->journal_, config.rails);
+  e->cfg_ = std::move(config);
+  return e;
+}
+
+std::string Enforcer::Dir(const std::string& cgroup) const {
+  return cgroup.empty() || cgroup == "/" ? layout_.cpu_root : JoinPath(layout_.cpu_root, cgroup);
+}
+
+Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std::string& cgroup,
+                                         int want_cpus) {
+  PromoteOutcome out;
+  if (exclusive_->Promoted().count(workload))
+    return Error{EEXIST, "'" + workload + "' already holds exclusive CPUs; Release it first"};
+
+  // Where it runs now (the CPUs its threads last ran on): the allocator keeps it on that node.
+  AllocationRequest req{workload, want_cpus, {}};
+  if (auto tids = ListCgroupThreads(Dir(cgroup), cfg_.proc_root, true); tids) {
+    for (size_t i = 0; i < tids->size() && i < 64; i++) {
+      auto st = ReadTaskStat(cfg_.proc_root, (*tids)[i]);
+      if (st && st->last_cpu >= 0) req.running_on.insert(st->last_cpu);
+    }
+  }
+  out.allocation = allocator_->Allocate(req);
+  if (!out.allocation.granted) return out;  // refused with a reason: not an error
+  auto r = exclusive_->Promote({workload, Dir(cgroup)}, out.allocation.cpus);
+  if (!r) {
+    allocator_->Release(workload);
+    return r.error();
+  }
+  out.applied = std::move(*r);
+  return out;
+}
+
+Result<UndoReport> Enforcer::Release(const std::string& workload) {
+  auto r = exclusive_->Release(workload);
+  allocator_->Release(workload);
+  return r;
+}
+
+Result<DemoteResult> Enforcer::Demote(const std::string& workload, const std::string& cgroup) {
+  return best_effort_->Demote({workload, Dir(cgroup)});
+}
+
+Result<UndoReport> Enforcer::Revert(const std::string& workload) {
+  return best_effort_->Revert(workload);
+}
+
+Result<void> Enforcer::Sweep() {
+  if (auto r = exclusive_->Sweep(); !r) return r.error();
+  if (auto r = best_effort_->Sweep(); !r) return r.error();
+  return Ok();
+}
+
+RestoreReport Enforcer::Shutdown() {
+  // Through the actuators first (they know the order and widen before narrowing), then
+  // whatever the journal still holds.
+  RestoreReport rep;
+  rep.journal_found = true;
+  UndoReport u = best_effort_->RevertAll();
+  u.Merge(exclusive_->ReleaseAll());
+  RestoreOptions opts;
+  opts.proc_root = cfg_.proc_root;
+  opts.rails = cfg_.rails;
+  RestoreReport rest = RestoreJournal(*journal_, *writer_, opts);
+  rep.outstanding_before = u.restored +
+                           static_cast<int>(u.failed.size() + u.gone.size() + u.skipped.size()) +
+                           rest.outstanding_before;
+  u.Merge(rest.undo);
+  rep.undo = std::move(u);
+  std::vector<std::string> held;
+  for (const auto& [name, cores] : allocator_->allocations()) held.push_back(name);
+  for (const std::string& n : held) allocator_->Release(n);
+  return rep;
+}
+
+}  // namespace sw

@@ -1,0 +1,81 @@
+// Enforcer: the one object the agent holds. It wires the pieces of this module together —
+// cgroup layout, CoreAllocator, journal, ExclusiveCoreActuator, BestEffortActuator — so the
+// policy engine's adapter only says "promote this workload to N CPUs", "demote that one",
+// "undo", and the CLI only says "reconcile", "sweep", "restore everything".
+//
+// Lifecycle (agent):  ReconcileAtStartup(state_dir)  →  Enforcer::Create(config)  →
+//                     Promote / Demote / Release / Revert / Sweep every interval  →
+//                     Shutdown() on SIGTERM/SIGINT (restores every journaled change).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "enforce/best_effort_actuator.h"
+#include "enforce/exclusive_actuator.h"
+#include "enforce/journal.h"
+#include "enforce/layout.h"
+#include "enforce/restore.h"
+#include "enforce/safety.h"
+#include "enforce/system_writer.h"
+#include "topology/core_allocator.h"
+
+namespace sw {
+
+struct EnforcerConfig {
+  std::string state_dir = "/var/lib/schedwarden";
+  std::string sys_fs_cgroup = "/sys/fs/cgroup";  // used when `layout` is not given
+  std::optional<CgroupLayout> layout;            // tests pass fake roots here
+  std::string proc_root = "/proc";
+  std::optional<Topology> topology;  // default: the live machine via hwloc
+  AllocatorConfig allocator;         // shared_pool_min_cores, reserved_cpus, max fraction
+  SafetyRails rails;                 // allowlist; the agent's pid
+};
+
+struct PromoteOutcome {
+  Allocation allocation;  // what the allocator decided (warnings, reason when refused)
+  std::optional<PromoteResult> applied;  // set when CPUs were granted and applied
+  bool granted() const { return applied.has_value(); }
+};
+
+class Enforcer {
+ public:
+  // Detects the layout, loads the topology, opens (and locks) the journal. Does not change the
+  // machine. Fails when a previous run left outstanding changes: call ReconcileAtStartup first.
+  static Result<std::unique_ptr<Enforcer>> Create(EnforcerConfig config, SystemWriter& writer);
+
+  // `cgroup` is the workload's path in the cpu controller (v1) or the unified tree (v2), as the
+  // collector reports it ("/lc1", "/kubepods/burstable/pod..."). `want_cpus` is the demand in
+  // CPUs; the allocator rounds it to whole cores (or refuses, with a reason).
+  Result<PromoteOutcome> Promote(const std::string& workload, const std::string& cgroup,
+                                 int want_cpus);
+  Result<UndoReport> Release(const std::string& workload);
+  Result<DemoteResult> Demote(const std::string& workload, const std::string& cgroup);
+  Result<UndoReport> Revert(const std::string& workload);
+  // Moves / demotes tasks that appeared since; call every control interval.
+  Result<void> Sweep();
+  // Everything back (SIGTERM). The journal stays open; Complete() tells whether it all worked.
+  RestoreReport Shutdown();
+
+  CpuSet SharedCpus() const { return allocator_->SharedPool(); }
+  std::map<std::string, CpuSet> Exclusive() const { return exclusive_->Promoted(); }
+  std::vector<std::string> Demoted() const { return best_effort_->Demoted(); }
+  const CgroupLayout& layout() const { return layout_; }
+  const CoreAllocator& allocator() const { return *allocator_; }
+
+ private:
+  Enforcer() = default;
+  std::string Dir(const std::string& cgroup) const;
+
+  EnforcerConfig cfg_;
+  CgroupLayout layout_;
+  SystemWriter* writer_ = nullptr;
+  std::optional<Journal> journal_;
+  std::optional<CoreAllocator> allocator_;
+  std::unique_ptr<ExclusiveCoreActuator> exclusive_;
+  std::unique_ptr<BestEffortActuator> best_effort_;
+};
+
+}  // namespace sw
