@@ -12,7 +12,8 @@ namespace sw::test {
 std::string PrivilegedUnavailableReason() {
   if (geteuid() != 0) return "needs root";
   if (!PathExists("/sys/kernel/btf/vmlinux")) return "needs kernel BTF (/sys/kernel/btf/vmlinux)";
-  if (!PathExists("/sys/fs/cgroup/cpu/cpu.shares") && !PathExists("/sys/fs/cgroup/cgroup.controllers"))
+  if (!PathExists("/sys/fs/cgroup/cpu/cpu.shares") &&
+      !PathExists("/sys/fs/cgroup/cgroup.controllers"))
     return "needs a mounted cgroup cpu controller";
   return "";
 }

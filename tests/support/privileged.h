@@ -16,11 +16,12 @@ bool PrivilegedRequired();
 }  // namespace sw::test
 
 // Use as the first statement of a privileged TEST: skips (or fails when required).
-#define SW_REQUIRE_PRIVILEGED()                                                       \
-  do {                                                                                \
-    std::string sw_reason_ = ::sw::test::PrivilegedUnavailableReason();               \
-    if (!sw_reason_.empty()) {                                                        \
-      if (::sw::test::PrivilegedRequired()) FAIL() << "privileged test cannot run: " << sw_reason_; \
-      GTEST_SKIP() << sw_reason_;                                                     \
-    }                                                                                 \
+#define SW_REQUIRE_PRIVILEGED()                                         \
+  do {                                                                  \
+    std::string sw_reason_ = ::sw::test::PrivilegedUnavailableReason(); \
+    if (!sw_reason_.empty()) {                                          \
+      if (::sw::test::PrivilegedRequired())                             \
+        FAIL() << "privileged test cannot run: " << sw_reason_;         \
+      GTEST_SKIP() << sw_reason_;                                       \
+    }                                                                   \
   } while (0)

@@ -12,9 +12,6 @@
 
 namespace sw {
 
-// (Named CgroupMounts, not CgroupLayout: enforce/layout.h defines its own sw::CgroupLayout, and two
-// different structs of one name in one binary would be an ODR violation.)
-
 enum class CgroupVersion { kV1, kV2 };
 
 const char* CgroupVersionName(CgroupVersion v);

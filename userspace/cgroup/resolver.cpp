@@ -70,6 +70,9 @@ Result<void> CgroupResolver::Refresh(std::chrono::nanoseconds now) {
 }
 
 std::optional<std::string> CgroupResolver::Lookup(uint64_t id) const {
+  // Id 0: a task group without a cgroup, i.e. an autogroup (CONFIG_SCHED_AUTOGROUP, one per
+  // session of tasks in the root cgroup). Those tasks live in the root cgroup.
+  if (id == 0) return std::string("/");
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
   return it->second;

@@ -1,5 +1,6 @@
 // schedwarden: command-line entry. Parses arguments and dispatches to one function per
-// subcommand; the agent itself lives in agent.cpp. Fatal start-up errors are exceptions caught here.
+// subcommand; the agent itself lives in agent.cpp. Fatal start-up errors are exceptions caught
+// here.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -9,8 +10,9 @@
 #include "cli/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"schedwarden: observes scheduler interference between workloads with eBPF, "
-               "exports it to Prometheus and isolates latency-critical work"};
+  CLI::App app{
+      "schedwarden: observes scheduler interference between workloads with eBPF, "
+      "exports it to Prometheus and isolates latency-critical work"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(SCHEDWARDEN_VERSION));
 

@@ -17,7 +17,8 @@ std::vector<int> LatencyHistogram::PowerOfTwoEdges(int min_shift, int max_shift)
   std::vector<int> out;
   for (int b = 0; b < kBuckets - 1; b++) {
     uint64_t e = UpperEdgeNs(b);
-    if ((e & (e - 1)) == 0 && e >= (1ULL << min_shift) && e <= (1ULL << max_shift)) out.push_back(b);
+    if ((e & (e - 1)) == 0 && e >= (1ULL << min_shift) && e <= (1ULL << max_shift))
+      out.push_back(b);
   }
   return out;
 }
@@ -32,7 +33,9 @@ void LatencyHistogram::AddRaw(const uint64_t* counts, uint64_t sum_ns) {
   sum_ns_ += sum_ns;
 }
 
-void LatencyHistogram::Merge(const LatencyHistogram& other) { AddRaw(other.counts_.data(), other.sum_ns_); }
+void LatencyHistogram::Merge(const LatencyHistogram& other) {
+  AddRaw(other.counts_.data(), other.sum_ns_);
+}
 
 LatencyHistogram LatencyHistogram::Delta(const LatencyHistogram& earlier) const {
   LatencyHistogram d;

@@ -27,7 +27,9 @@ class SystemClock final : public Clock {
 class FakeClock final : public Clock {
  public:
   std::chrono::nanoseconds Monotonic() const override { return now_; }
-  std::chrono::nanoseconds Wall() const override { return now_ + std::chrono::hours(24 * 365 * 50); }
+  std::chrono::nanoseconds Wall() const override {
+    return now_ + std::chrono::hours(24 * 365 * 50);
+  }
   void Advance(std::chrono::nanoseconds d) { now_ += d; }
 
  private:

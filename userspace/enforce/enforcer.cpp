@@ -11,7 +11,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, System
   if (config.layout) {
     e->layout_ = *config.layout;
   } else {
-    auto l = DetectCgroupLayout(config.sys_fs_cgroup);
+    auto l = DetectCgroupLayout(config.sys_fs_cgroup, config.proc_root);
     if (!l) return l.error();
     e->layout_ = *l;
   }

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "cgroup/layout.h"
 #include "common/result.h"
 #include "enforce/exclusive_actuator.h"
 
@@ -14,9 +15,11 @@ struct CgroupLayout {
   std::string cpu_root;     // v1: <root>/cpu (workload identity, cpu.idle); v2: <root>
 };
 
-// Looks at `sys_fs_cgroup` (normally /sys/fs/cgroup): a v1 cpuset hierarchy at <root>/cpuset
-// wins (hybrid machines such as the development ones); otherwise a v2 mount whose
-// cgroup.controllers lists cpuset. Anything else is an error saying what is missing.
-Result<CgroupLayout> DetectCgroupLayout(const std::string& sys_fs_cgroup = "/sys/fs/cgroup");
+// The enforcer's view of the mounts the cgroup module detected (one detection for the agent).
+Result<CgroupLayout> LayoutFromMounts(const CgroupMounts& mounts);
+
+// DetectCgroupMounts under `sys_fs_cgroup` (normally /sys/fs/cgroup), then LayoutFromMounts.
+Result<CgroupLayout> DetectCgroupLayout(const std::string& sys_fs_cgroup = "/sys/fs/cgroup",
+                                        const std::string& proc_root = "/proc");
 
 }  // namespace sw

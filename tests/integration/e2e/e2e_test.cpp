@@ -24,6 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
+constexpr const char* kCpuacctRoot = "/sys/fs/cgroup/cpuacct";
 
 // p99 (us) of each report line "<t> <n> <p50> <p99>" in text, in order.
 std::vector<long> P99s(const std::string& text) {
@@ -48,7 +49,8 @@ std::string CpusAllowed(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
+    if (line.rfind("Cpus_allowed_list:", 0) == 0)
+      return line.substr(line.find_first_not_of(" \t", 18));
   return "";
 }
 
@@ -62,9 +64,13 @@ bool AllThreadsHavePolicy(const std::vector<pid_t>& pids, int policy) {
 TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   SW_REQUIRE_PRIVILEGED();
   const std::string top = "schedwarden-e2e-" + std::to_string(getpid());
-  CgroupDir parent(kCpuRoot, top);
-  CgroupDir lc(kCpuRoot, top + "/lc");
-  CgroupDir be(kCpuRoot, top + "/be");
+  // The same paths in the cpu and cpuacct hierarchies, as v1 runtimes (systemd, kubelet) make.
+  CgroupDir parent(kCpuRoot, top), acct_parent(kCpuacctRoot, top);
+  CgroupDir lc(kCpuRoot, top + "/lc"), acct_lc(kCpuacctRoot, top + "/lc");
+  CgroupDir be(kCpuRoot, top + "/be"), acct_be(kCpuacctRoot, top + "/be");
+  // A batch cgroup with a large CPU weight (what Kubernetes gives a pod with 8 CPUs of
+  // requests): across cgroups the probe now really waits behind the hogs.
+  be.Write("cpu.shares", "8192");
   const std::string be_idle_before = be.Read("cpu.idle");
 
   // Hogs: two per CPU, all at nice 0 in the best-effort cgroup.
@@ -76,14 +82,17 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
       }
     }));
     be.AddProcess(hogs.back().pid());
+    acct_be.AddProcess(hogs.back().pid());
   }
   std::vector<pid_t> hog_pids;
   for (auto& h : hogs) hog_pids.push_back(h.pid());
   const std::string hog_cpus_before = CpusAllowed(hog_pids[0]);
 
   ChildProcess probe = ChildProcess::Exec(
-      {LATENCY_PROBE_BINARY, "--period-us", "1000", "--work-us", "100", "--report-ms", "500"}, true);
+      {LATENCY_PROBE_BINARY, "--period-us", "1000", "--work-us", "100", "--report-ms", "500"},
+      true);
   lc.AddProcess(probe.pid());
+  acct_lc.AddProcess(probe.pid());
   const std::string probe_cpus_before = CpusAllowed(probe.pid());
 
   // Baseline: the probe's own p99 wake-up lateness with the hogs at full priority.
@@ -101,15 +110,19 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
                                          "  mode: enforce\n"
                                          "workloads:\n"
                                          "  - name: probe\n"
-                                         "    match: { cgroup: \"/" + top + "/lc\" }\n"
-                                         "    class: latency-critical\n"
-                                         "    slo: { runq_p99: 500us }\n"
-                                         "    exclusive: on-interference\n"
-                                         "  - name: hogs\n"
-                                         "    match: { cgroup: \"/" + top + "/be\" }\n"
-                                         "    class: best-effort\n");
-  ChildProcess agent = ChildProcess::Exec({SCHEDWARDEN_BINARY, "run", "--config", config,
-                                           "--state-dir", state.Path("state")});
+                                         "    match: { cgroup: \"/" +
+                                             top +
+                                             "/lc\" }\n"
+                                             "    class: latency-critical\n"
+                                             "    slo: { runq_p99: 500us }\n"
+                                             "    exclusive: on-interference\n"
+                                             "  - name: hogs\n"
+                                             "    match: { cgroup: \"/" +
+                                             top +
+                                             "/be\" }\n"
+                                             "    class: best-effort\n");
+  ChildProcess agent = ChildProcess::Exec(
+      {SCHEDWARDEN_BINARY, "run", "--config", config, "--state-dir", state.Path("state")});
 
   // The agent must act within a few seconds: hogs at SCHED_IDLE, or the probe on exclusive CPUs.
   bool acted = false;
@@ -117,7 +130,8 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   while (!acted && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(200ms);
     ASSERT_EQ(waitpid(agent.pid(), nullptr, WNOHANG), 0) << "agent exited early";
-    acted = AllThreadsHavePolicy(hog_pids, SCHED_IDLE) || CpusAllowed(probe.pid()) != probe_cpus_before;
+    acted =
+        AllThreadsHavePolicy(hog_pids, SCHED_IDLE) || CpusAllowed(probe.pid()) != probe_cpus_before;
   }
   ASSERT_TRUE(acted) << "agent did not demote the hogs nor promote the probe within 15 s";
 

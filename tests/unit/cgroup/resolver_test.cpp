@@ -62,6 +62,15 @@ TEST_P(ResolverTest, ResolvesIdsToPathsByWalking) {
   EXPECT_EQ(r.size(), 7u);  // root, kubepods, burstable, pod1, ctr, system.slice, ssh.service
 }
 
+TEST_P(ResolverTest, AutogroupIdZeroIsTheRootCgroupWithoutAWalk) {
+  Tree tree(GetParam());
+  CgroupResolver r(tree.root);
+  auto p = r.Resolve(0, 1s);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, "/");
+  EXPECT_EQ(r.walks(), 0u);
+}
+
 TEST_P(ResolverTest, UnknownIdTriggersARefresh) {
   Tree tree(GetParam());
   CgroupResolver r(tree.root);

@@ -7,9 +7,9 @@ namespace {
 
 TEST(HistogramBuckets, EdgesAreInclusiveUpperBounds) {
   // Every value lands in the bucket whose (lower, upper] range holds it.
-  for (uint64_t ns : {0ULL, 1ULL, 1023ULL, 1024ULL, 1025ULL, 1280ULL, 1281ULL, 999999ULL,
-                      1000000ULL, 1048576ULL, 1048577ULL, 10000000000ULL, (1ULL << 34),
-                      (1ULL << 34) + 1, ~0ULL}) {
+  for (uint64_t ns :
+       {0ULL, 1ULL, 1023ULL, 1024ULL, 1025ULL, 1280ULL, 1281ULL, 999999ULL, 1000000ULL, 1048576ULL,
+        1048577ULL, 10000000000ULL, (1ULL << 34), (1ULL << 34) + 1, ~0ULL}) {
     int b = LatencyHistogram::BucketOf(ns);
     ASSERT_GE(b, 0);
     ASSERT_LT(b, LatencyHistogram::kBuckets);
@@ -45,8 +45,8 @@ TEST(HistogramBuckets, PowerOfTwoEdgesAreASubset) {
 TEST(HistogramQuantiles, ReportsUpperEdgeOfTheRankBucket) {
   LatencyHistogram h;
   EXPECT_EQ(h.QuantileNs(0.99), 0u);
-  for (int i = 0; i < 98; i++) h.Record(50'000);     // 50 us
-  h.Record(3'000'000);                               // 3 ms
+  for (int i = 0; i < 98; i++) h.Record(50'000);  // 50 us
+  h.Record(3'000'000);                            // 3 ms
   h.Record(3'000'000);
   EXPECT_EQ(h.Count(), 100u);
   uint64_t p50 = h.QuantileNs(0.5), p99 = h.QuantileNs(0.99);

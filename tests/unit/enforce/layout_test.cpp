@@ -13,7 +13,7 @@ TEST(CgroupLayout, HybridV1) {
   t.Write("cpuset/cpuset.cpus", "0-1\n");
   t.Write("cpu/cpu.shares", "1024\n");
   t.Write("unified/cgroup.controllers", "\n");
-  auto l = DetectCgroupLayout(t.root());
+  auto l = DetectCgroupLayout(t.root(), t.Path("proc"));
   ASSERT_TRUE(l.ok()) << l.error().message;
   EXPECT_EQ(l->mode, CgroupMode::kV1);
   EXPECT_EQ(l->cpuset_root, t.Path("cpuset"));
@@ -23,15 +23,15 @@ TEST(CgroupLayout, HybridV1) {
 TEST(CgroupLayout, UnifiedV2WithAndWithoutCpuset) {
   test::TempTree t;
   t.Write("cgroup.controllers", "cpuset cpu io memory\n");
-  auto l = DetectCgroupLayout(t.root());
+  auto l = DetectCgroupLayout(t.root(), t.Path("proc"));
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->mode, CgroupMode::kV2);
   EXPECT_EQ(l->cpuset_root, t.root());
   t.Write("cgroup.controllers", "cpu io memory\n");
-  auto bad = DetectCgroupLayout(t.root());
+  auto bad = DetectCgroupLayout(t.root(), t.Path("proc"));
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("has no cpuset controller"), std::string::npos);
-  EXPECT_FALSE(DetectCgroupLayout(t.Path("nothing")).ok());
+  EXPECT_NE(bad.error().message.find("no cpuset controller"), std::string::npos);
+  EXPECT_FALSE(DetectCgroupLayout(t.Path("nothing"), t.Path("proc")).ok());
 }
 
 TEST(CgroupLayout, ThisMachine) {

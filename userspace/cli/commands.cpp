@@ -1,0 +1,129 @@
+// The small subcommands: restore, status, top, check-config, version.
+#include "cli/commands.h"
+
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/live_view.h"
+#include "cli/version.h"
+#include "common/fs.h"
+#include "config/config.h"
+#include "enforce/restore.h"
+#include "enforce/system_writer.h"
+#include "policy/status.h"
+
+namespace sw {
+namespace {
+
+Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
+  const std::string path = JoinPath(state_dir, kStatusFileName);
+  auto text = ReadFile(path);
+  if (!text)
+    return Error{text.error().code, "no agent status at " + path +
+                                        " (is `schedwarden run` running with this --state-dir?)"};
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  return j;
+}
+
+}  // namespace
+
+int RunRestore(const std::string& state_dir) {
+  RealSystemWriter writer;
+  auto r = RestoreFromJournal(state_dir, writer, RestoreOptions{});
+  if (!r) {
+    std::fprintf(stderr, "schedwarden restore: %s\n", r.error().message.c_str());
+    return 2;
+  }
+  std::printf("%s", r->Summary().c_str());
+  if (!r->Summary().empty() && r->Summary().back() != '\n') std::printf("\n");
+  return r->ExitCode();
+}
+
+int RunStatus(const StatusOptions& o) {
+  auto j = ReadStatusJson(o.state_dir);
+  if (!j) {
+    std::fprintf(stderr, "schedwarden status: %s\n", j.error().message.c_str());
+    return 1;
+  }
+  if (o.json) {
+    std::printf("%s\n", j->dump(2).c_str());
+    return 0;
+  }
+  auto model = StatusFromJson(*j);
+  if (!model) {
+    std::fprintf(stderr, "schedwarden status: %s\n", model.error().message.c_str());
+    return 1;
+  }
+  std::printf("%s", FormatStatusTable(*model).c_str());
+  if (j->contains("observer"))
+    std::printf("\n%s", FormatWorkloadRates((*j)["observer"], 15).c_str());
+  return 0;
+}
+
+int RunTop(const TopOptions& o) {
+  const bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  termios saved{};
+  if (tty) {  // single keys without Enter, restored on exit
+    tcgetattr(STDIN_FILENO, &saved);
+    termios raw = saved;
+    raw.c_lflag &= ~(ICANON | ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+  }
+  int exit_code = 0;
+  for (int i = 0; o.iterations == 0 || i < o.iterations; i++) {
+    auto j = ReadStatusJson(o.state_dir);
+    std::string screen = tty ? "\033[H\033[2J" : "";
+    if (!j) {
+      screen += "schedwarden top: " + j.error().message + "\n";
+      exit_code = 1;
+    } else {
+      exit_code = 0;
+      auto model = StatusFromJson(*j);
+      screen += "schedwarden top — mode " + (model ? model->mode : std::string("?")) +
+                "  (q to quit)\n\n";
+      if (j->contains("observer")) screen += FormatWorkloadRates((*j)["observer"], 30);
+      if (model && !model->recent.empty()) {
+        screen += "\nRECENT ACTIONS\n";
+        size_t from = model->recent.size() > 5 ? model->recent.size() - 5 : 0;
+        for (size_t k = from; k < model->recent.size(); k++) {
+          const auto& d = model->recent[k];
+          screen += "  " + FormatWallTime(d.wall) + " " + d.action + " " + d.workload + " [" +
+                    d.result + "] " + d.reason + "\n";
+        }
+      }
+    }
+    std::fwrite(screen.data(), 1, screen.size(), stdout);
+    std::fflush(stdout);
+    if (o.iterations != 0 && i + 1 >= o.iterations) break;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (tty && poll(&p, 1, 1000) > 0) {
+      char c = 0;
+      if (read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q')) break;
+    } else if (!tty) {
+      sleep(1);
+    }
+  }
+  if (tty) tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+  return exit_code;
+}
+
+int RunCheckConfig(const std::string& path) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  CheckConfigReport r = CheckConfig(path, n > 0 ? static_cast<int>(n) : 1);
+  std::FILE* out = r.exit_code == 0 ? stdout : stderr;
+  std::fprintf(out, "%s", r.text.c_str());
+  return r.exit_code;
+}
+
+int RunVersion() {
+  std::printf("schedwarden %s (commit %s)\n", SCHEDWARDEN_VERSION, SCHEDWARDEN_GIT_COMMIT);
+  return 0;
+}
+
+}  // namespace sw

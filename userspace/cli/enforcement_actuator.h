@@ -1,0 +1,33 @@
+// The policy engine's Actuator on top of the enforcement library's Enforcer: this is glue only
+// (names, error codes, logging); the rules live in the libraries.
+#pragma once
+
+#include <string>
+
+#include "enforce/enforcer.h"
+#include "policy/actuator.h"
+
+namespace sw {
+
+class EnforcementActuator final : public Actuator {
+ public:
+  explicit EnforcementActuator(Enforcer& enforcer) : enforcer_(enforcer) {}
+
+  Result<void> DemoteBestEffort(const std::string& workload,
+                                const std::string& cgroup_path) override;
+  Result<void> RestoreBestEffort(const std::string& workload,
+                                 const std::string& cgroup_path) override;
+  // Capacity refusals come back as ENOSPC with the allocator's reason, as the policy expects.
+  Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
+                                int cpus) override;
+  Result<void> ReleaseExclusive(const std::string& workload,
+                                const std::string& cgroup_path) override;
+
+  // "/lc/web" -> "lc_web": workload labels are paths; cpusets and journal groups need names.
+  static std::string ActuatorName(const std::string& workload);
+
+ private:
+  Enforcer& enforcer_;
+};
+
+}  // namespace sw
