@@ -209,11 +209,10 @@ int RunAgent(const RunOptions& o) {
     }
     for (const auto& w : collector.warnings()) spdlog::debug("collect: {}", w.message);
     exporter->Publish(*snap);
-    if (cfg.enforcement.mode != EnforcementMode::kObserve) {
-      for (const Decision& d : controller.Step(*snap)) spdlog::info("{}", FormatDecision(d));
-      if (enforcer)
-        if (auto r = enforcer->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
-    }
+    // In observe mode the controller only classifies and measures (status, metrics).
+    for (const Decision& d : controller.Step(*snap)) spdlog::info("{}", FormatDecision(d));
+    if (enforcer)
+      if (auto r = enforcer->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
     nlohmann::json status = StatusToJson(controller.Status());
     if (prev) status["observer"] = WorkloadRates(*prev, *snap);
     WriteStatusFile(cfg.state_dir, status);

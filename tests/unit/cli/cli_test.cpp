@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include "cli/enforcement_actuator.h"
+#include "cli/live_view.h"
+#include "cli/preflight.h"
+#include "support/temp_tree.h"
+
+namespace sw {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Preflight, NamesEveryMissingPieceAndWhatToDo) {
+  test::TempTree t;
+  auto problems = PreflightProblems({.sys_root = t.root(), .privileged = false});
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_NE(problems[0].find("not privileged"), std::string::npos);
+  EXPECT_NE(problems[1].find(t.Path("kernel/btf/vmlinux")), std::string::npos);
+  EXPECT_NE(problems[1].find("CONFIG_DEBUG_INFO_BTF"), std::string::npos);
+  EXPECT_NE(problems[2].find("cpu controller"), std::string::npos);
+
+  t.Write("kernel/btf/vmlinux", "");
+  t.Write("fs/cgroup/cpu/cpu.shares", "1024\n");
+  EXPECT_TRUE(PreflightProblems({.sys_root = t.root(), .privileged = true}).empty());
+  test::TempTree v2;  // a cgroup v2 mount alone also suffices
+  v2.Write("kernel/btf/vmlinux", "");
+  v2.Write("fs/cgroup/cgroup.controllers", "cpuset cpu io\n");
+  EXPECT_TRUE(PreflightProblems({.sys_root = v2.root(), .privileged = true}).empty());
+}
+
+TEST(EnforcementActuator, WorkloadLabelsBecomeSafeNames) {
+  EXPECT_EQ(EnforcementActuator::ActuatorName("/lc/web"), "lc_web");
+  EXPECT_EQ(EnforcementActuator::ActuatorName("/kubepods/pod1:x y"), "kubepods_pod1_x_y");
+  EXPECT_EQ(EnforcementActuator::ActuatorName("/"), "root");
+  EXPECT_EQ(EnforcementActuator::ActuatorName("/a//b/"), "a_b");
+}
+
+WorkloadSample Sample(const std::string& name) {
+  WorkloadSample w;
+  w.workload = name;
+  w.cgroup_path = name;
+  return w;
+}
+
+TEST(WorkloadRates, DeltasOverTheIntervalWorstFirst) {
+  Snapshot a, b;
+  a.taken_at = 10s;
+  b.taken_at = 10500ms;
+  auto lc0 = Sample("/lc"), be0 = Sample("/be");
+  lc0.runq_wakeup.Record(5'000, 100);  // old samples: must not count
+  lc0.cpu_usage_ns = 1'000'000'000;
+  be0.cpu_usage_ns = 0;
+  be0.cpu_stat = CpuStatSample{10, 2, 0};
+  a.workloads = {{"/lc", lc0}, {"/be", be0}};
+  a.preemptions[{"/lc", "/be"}] = 7;
+
+  auto lc1 = lc0, be1 = be0;
+  lc1.runq_preempted.Record(3'000'000, 10);  // 3 ms waits in this interval
+  lc1.cpu_usage_ns = 1'250'000'000;          // 0.25 s of CPU in 0.5 s = 0.5 CPUs
+  be1.cpu_usage_ns = 1'000'000'000;          // 2 CPUs
+  be1.cpu_stat = CpuStatSample{15, 5, 0};
+  be1.runq_wakeup.Record(2'000, 4);
+  b.workloads = {{"/lc", lc1}, {"/be", be1}};
+  b.preemptions[{"/lc", "/be"}] = 19;
+
+  auto j = WorkloadRates(a, b);
+  EXPECT_DOUBLE_EQ(j["interval_s"].get<double>(), 0.5);
+  ASSERT_EQ(j["workloads"].size(), 2u);
+  const auto& lc = j["workloads"][0];  // worst p99 first
+  EXPECT_EQ(lc["workload"], "/lc");
+  EXPECT_EQ(lc["runq_samples"].get<uint64_t>(), 10u);
+  EXPECT_GE(lc["runq_preempted_p99_s"].get<double>(), 0.003);
+  EXPECT_LT(lc["runq_preempted_p99_s"].get<double>(), 0.003 * 1.25);
+  EXPECT_DOUBLE_EQ(lc["cpus"].get<double>(), 0.5);
+  EXPECT_EQ(lc["preempted_by"]["/be"].get<uint64_t>(), 12u);
+  const auto& be = j["workloads"][1];
+  EXPECT_DOUBLE_EQ(be["cpus"].get<double>(), 2.0);
+  EXPECT_EQ(be["throttled_periods"].get<uint64_t>(), 3u);
+
+  std::string table = FormatWorkloadRates(j);
+  EXPECT_NE(table.find("/be (12)"), std::string::npos) << table;
+}
+
+}  // namespace
+}  // namespace sw
