@@ -171,6 +171,7 @@ int RunAgent(const RunOptions& o) {
     ec.state_dir = cfg.state_dir;
     ec.layout = Must(LayoutFromMounts(layout), "exclusive cores");
     ec.proc_root = cfg.observer.proc_root;
+    ec.rails.allowed_cgroups = cfg.enforcement.allowed_cgroups;
     ec.allocator =
         AllocatorConfig{.shared_pool_min_cores = cfg.enforcement.shared_pool_min_cores,
                         .reserved_cpus = cfg.enforcement.reserved_cpus,

@@ -329,7 +329,9 @@ class Parser {
     const std::string p = "enforcement";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"mode", "shared_pool_min_cores", "max_exclusive_fraction", "reserved_cpus"});
+    CheckKeys(n, p,
+              {"mode", "shared_pool_min_cores", "max_exclusive_fraction", "reserved_cpus",
+               "allowed_cgroups"});
     auto& e = cfg_.enforcement;
     enforcement_line_ = Line(n);
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -363,6 +365,21 @@ class Parser {
           }
         }
         reserved_line_ = Line(v);
+      } else if (key == "allowed_cgroups") {
+        if (v.IsNull()) continue;
+        if (!v.IsSequence()) {
+          ErrorAt(v, k, "must be a list of cgroup paths, e.g. [\"/kubepods\", \"/batch.slice\"]");
+          continue;
+        }
+        for (size_t i = 0; i < v.size(); i++) {
+          const std::string ki = k + "[" + std::to_string(i) + "]";
+          if (auto path = String(v[i], ki)) {
+            if (path->empty() || (*path)[0] != '/')
+              ErrorAt(v[i], ki, Quote(*path) + " must be a cgroup path starting with '/'");
+            else
+              e.allowed_cgroups.push_back(*path);
+          }
+        }
       }
     }
   }

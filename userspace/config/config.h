@@ -61,6 +61,8 @@ struct EnforcementConfig {
   int shared_pool_min_cores = 1;
   double max_exclusive_fraction = 0.5;
   CpuSet reserved_cpus;
+  // Cgroup subtrees the enforcer may touch ("/kubepods", ...); empty = every cgroup.
+  std::vector<std::string> allowed_cgroups;
 };
 
 struct ObserverConfig {

@@ -204,8 +204,10 @@ workloads:
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
                           "interval, state_dir, enforcement, observer, controller, workloads)"));
-  EXPECT_THAT(e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
-                          "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus)"));
+  EXPECT_THAT(
+      e,
+      Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
+               "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, allowed_cgroups)"));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:5: observer.depth: unknown key")));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: controller.cooldwn: unknown key")));
   EXPECT_THAT(e, Contains("config.yaml:10: workloads[0].match.pid: unknown key (expected one of: "
@@ -292,6 +294,19 @@ TEST(ConfigErrors, EnforcementValues) {
   EXPECT_THAT(Errors("enforcement:\n  reserved_cpus: \"1,7\"\n", 4),
               Contains("config.yaml:2: enforcement.reserved_cpus: CPU 7 does not exist (this "
                        "machine has CPUs 0-3)"));
+}
+
+TEST(Config, AllowedCgroups) {
+  auto ok = ParseConfig("enforcement:\n  allowed_cgroups: [\"/kubepods\", \"/batch.slice\"]\n",
+                        "config.yaml", 4);
+  ASSERT_TRUE(ok.config) << ok.Text();
+  EXPECT_EQ(ok.config->enforcement.allowed_cgroups,
+            (std::vector<std::string>{"/kubepods", "/batch.slice"}));
+  EXPECT_THAT(Errors("enforcement:\n  allowed_cgroups: /kubepods\n"),
+              Contains(HasSubstr("config.yaml:2: enforcement.allowed_cgroups: must be a list")));
+  EXPECT_THAT(Errors("enforcement:\n  allowed_cgroups:\n    - /a\n    - kubepods\n"),
+              Contains("config.yaml:4: enforcement.allowed_cgroups[1]: \"kubepods\" must be a "
+                       "cgroup path starting with '/'"));
 }
 
 TEST(ConfigErrors, ExclusiveFractionThatLeavesNoSharedCore) {
