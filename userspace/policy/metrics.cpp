@@ -1,6 +1,21 @@
 #include "policy/metrics.h"
 
 namespace sw {
+namespace {
+constexpr const char* kActions = "schedwarden_actions_total";
+constexpr const char* kClass = "schedwarden_workload_class";
+constexpr const char* kExclusive = "schedwarden_exclusive_cpus";
+constexpr const char* kViolations = "schedwarden_slo_violation_intervals_total";
+constexpr const char* kP99 = "schedwarden_workload_runq_p99_seconds";
+constexpr const char* kSharedPool = "schedwarden_shared_pool_cpus";
+
+}  // namespace
+
+const std::vector<std::string>& PolicyMetricNames() {
+  static const std::vector<std::string> names = {kActions,    kClass, kExclusive,
+                                                 kViolations, kP99,   kSharedPool};
+  return names;
+}
 
 namespace {
 
@@ -17,7 +32,7 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
   const StatusModel status = controller_.Status();
   const auto counts = controller_.ActionCounts();
 
-  prometheus::MetricFamily actions{"schedwarden_actions_total",
+  prometheus::MetricFamily actions{kActions,
                                    "Decisions of the controller by action, workload and result",
                                    MetricType::Counter,
                                    {}};
@@ -29,18 +44,16 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
     actions.metric.push_back(std::move(m));
   }
 
-  prometheus::MetricFamily cls{"schedwarden_workload_class",
-                               "Class of each classified workload (info metric, value 1)",
-                               MetricType::Gauge,
-                               {}};
+  prometheus::MetricFamily cls{
+      kClass, "Class of each classified workload (info metric, value 1)", MetricType::Gauge, {}};
   prometheus::MetricFamily excl{
-      "schedwarden_exclusive_cpus", "Exclusive CPUs held by a workload", MetricType::Gauge, {}};
-  prometheus::MetricFamily viol{"schedwarden_slo_violation_intervals_total",
+      kExclusive, "Exclusive CPUs held by a workload", MetricType::Gauge, {}};
+  prometheus::MetricFamily viol{kViolations,
                                 "Intervals in which a workload's run-queue p99 objective was "
                                 "violated",
                                 MetricType::Counter,
                                 {}};
-  prometheus::MetricFamily p99{"schedwarden_workload_runq_p99_seconds",
+  prometheus::MetricFamily p99{kP99,
                                "Run-queue latency p99 of a watched workload over the last "
                                "interval (bucket upper edge)",
                                MetricType::Gauge,
@@ -61,7 +74,7 @@ std::vector<prometheus::MetricFamily> PolicyMetrics::Collect() const {
       p99.metric.push_back(std::move(q));
     }
   }
-  prometheus::MetricFamily shared{"schedwarden_shared_pool_cpus",
+  prometheus::MetricFamily shared{kSharedPool,
                                   "CPUs left in the shared pool (online CPUs minus exclusive)",
                                   MetricType::Gauge,
                                   {}};

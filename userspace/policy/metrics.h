@@ -16,6 +16,9 @@
 
 namespace sw {
 
+// Every metric family name PolicyMetrics can produce (dashboards and docs are checked against it).
+const std::vector<std::string>& PolicyMetricNames();
+
 class PolicyMetrics final : public prometheus::Collectable {
  public:
   explicit PolicyMetrics(const Controller& controller) : controller_(controller) {}
