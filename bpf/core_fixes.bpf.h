@@ -2,8 +2,8 @@
 /*
  * CO-RE compatibility in one place: every kernel layout change the programs paper over, with the
  * change that caused it. Each accessor has two forms: `btf` (direct BTF pointer walks, allowed in
- * tp_btf programs and much cheaper) and raw (BPF_CORE_READ, i.e. bpf_probe_read_kernel, for raw_tp).
- * Callers pass a compile-time constant so the other form is compiled out.
+ * tp_btf programs and much cheaper) and raw (BPF_CORE_READ, i.e. bpf_probe_read_kernel, for
+ * raw_tp). Callers pass a compile-time constant so the other form is compiled out.
  *
  * Features are probed with bpf_core_field_exists()/bpf_core_type_exists(); never kernel versions.
  */

@@ -108,7 +108,7 @@ static __always_inline struct sw_workload_stats *workload_get(__u64 cgid)
 
 static __always_inline void count_preemption(__u64 victim, __u64 aggressor)
 {
-	struct sw_preempt_key key = { .victim_cgid = victim, .aggressor_cgid = aggressor };
+	struct sw_preempt_key key = {.victim_cgid = victim, .aggressor_cgid = aggressor};
 	__u64 one = 1, *c;
 	long err;
 
@@ -144,7 +144,7 @@ static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 rea
 		s->reason = reason;
 	} else {
 		__u64 key = (__u64)t;
-		struct sw_task_stamp v = { .ts_ns = now, .reason = reason }, *s;
+		struct sw_task_stamp v = {.ts_ns = now, .reason = reason}, *s;
 		long err;
 
 		/* In place when the task has an entry: no bucket lock on the hot path. */

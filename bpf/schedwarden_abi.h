@@ -24,9 +24,9 @@
 #define SW_HIST_BUCKETS (SW_HIST_OCTAVES * SW_HIST_SUB + 2)
 
 enum sw_reason {
-	SW_REASON_WAKEUP = 0,    /* run-queue wait after sched_wakeup / sched_wakeup_new */
+	SW_REASON_WAKEUP = 0,	 /* run-queue wait after sched_wakeup / sched_wakeup_new */
 	SW_REASON_PREEMPTED = 1, /* run-queue wait after involuntary switch-out */
-	SW_REASON_THROTTLED = 2, /* wait after switch-out while CFS-throttled: NOT run-queue latency */
+	SW_REASON_THROTTLED = 2, /* CFS-throttled at switch-out: NOT run-queue latency */
 	SW_NR_REASONS = 3,
 };
 
@@ -34,7 +34,7 @@ enum sw_drop {
 	SW_DROP_WORKLOAD_MAP_FULL = 0, /* a new workload found the workload map full */
 	SW_DROP_PREEMPT_MAP_FULL = 1,  /* a new (victim, aggressor) pair found its map full */
 	SW_DROP_TASK_STAMP_FULL = 2,   /* no room to store a task's enqueue stamp */
-	SW_DROP_NEGATIVE_DELTA = 3,    /* switch-in earlier than the stamp (clock skew across CPUs) */
+	SW_DROP_NEGATIVE_DELTA = 3, /* switch-in earlier than the stamp (clock skew across CPUs) */
 	SW_NR_DROPS = 4,
 };
 
@@ -71,10 +71,18 @@ static inline __u32 sw_log2_u64(__u64 v)
 		r = 32;
 	}
 	__u32 x = (__u32)v;
-	shift = (x > 0xFFFF) << 4; x >>= shift; r |= shift;
-	shift = (x > 0xFF) << 3; x >>= shift; r |= shift;
-	shift = (x > 0xF) << 2; x >>= shift; r |= shift;
-	shift = (x > 0x3) << 1; x >>= shift; r |= shift;
+	shift = (x > 0xFFFF) << 4;
+	x >>= shift;
+	r |= shift;
+	shift = (x > 0xFF) << 3;
+	x >>= shift;
+	r |= shift;
+	shift = (x > 0xF) << 2;
+	x >>= shift;
+	r |= shift;
+	shift = (x > 0x3) << 1;
+	x >>= shift;
+	r |= shift;
 	r |= (x >> 1);
 	return r;
 }

@@ -22,15 +22,15 @@ struct RawWorkloadStats {
 };
 
 struct BpfProgramStats {
-  std::string name;       // tracepoint, e.g. "sched_switch" (either twin; the `program` label)
+  std::string name;          // tracepoint, e.g. "sched_switch" (either twin; the `program` label)
   uint64_t run_time_ns = 0;  // from bpf_stats (kernel.bpf_stats_enabled=1), else 0
   uint64_t run_count = 0;
   uint64_t recursion_misses = 0;  // runs the kernel skipped (program re-entered): lost events
 };
 
 struct RawEvents {
-  std::map<uint64_t, RawWorkloadStats> workloads;                        // by cgroup id
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> preemptions;        // (victim, aggressor)
+  std::map<uint64_t, RawWorkloadStats> workloads;                 // by cgroup id
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> preemptions;  // (victim, aggressor)
   std::array<uint64_t, SW_NR_DROPS> dropped{};
   std::vector<BpfProgramStats> programs;
   bool bpf_stats_enabled = false;
