@@ -34,6 +34,15 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
 }  // namespace
 
 int RunRestore(const std::string& state_dir) {
+  // Opening the journal would create the directory: a mistyped --state-dir must not report
+  // "nothing to restore" (exit 0) while the real journal still holds changes.
+  if (!PathExists(state_dir)) {
+    std::fprintf(stderr,
+                 "schedwarden restore: no state directory at %s (nothing was ever journaled "
+                 "there; pass the agent's --state-dir)\n",
+                 state_dir.c_str());
+    return 2;
+  }
   RealSystemWriter writer;
   auto r = RestoreFromJournal(state_dir, writer, RestoreOptions{});
   if (!r) {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli_helpers.h"
+#include "common/cpulist.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/temp_tree.h"
@@ -67,11 +68,18 @@ class Scenario {
         acct_parent_(kCpuacctRoot, top_),
         lc_(kCpuRoot, top_ + "/lc"),
         acct_lc_(kCpuacctRoot, top_ + "/lc"),
+        victim_(kCpuRoot, top_ + "/victim"),
+        acct_victim_(kCpuacctRoot, top_ + "/victim"),
         be_(kCpuRoot, top_ + "/be"),
         acct_be_(kCpuacctRoot, top_ + "/be") {
     busy_.push_back(Busy());
     lc_.AddProcess(busy_.back().pid());
     acct_lc_.AddProcess(busy_.back().pid());
+    // A second latency-critical workload that stays in the shared pool with the hogs: its
+    // objective is violated there, so the agent also demotes the hogs (cpu.idle / SCHED_IDLE).
+    busy_.push_back(Busy());
+    victim_.AddProcess(busy_.back().pid());
+    acct_victim_.AddProcess(busy_.back().pid());
     const int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     for (int i = 0; i < ncpu; i++) {
       hogs_.push_back(Busy());
@@ -100,6 +108,7 @@ class Scenario {
   std::string Config(const std::string& mode) const {
     return tmp_.Write("config-" + mode + ".yaml",
                       "interval: 200ms\n"
+                      "controller: { improvement_margin: 0.01 }\n"
                       "enforcement:\n"
                       "  mode: " +
                           mode +
@@ -113,6 +122,13 @@ class Scenario {
                           "    slo: { runq_p99: 2ms }\n"
                           "    exclusive: always\n"
                           "    exclusive_cpus: 1\n"
+                          "  - name: victim\n"
+                          "    match: { cgroup: \"/" +
+                          top_ +
+                          "/victim\" }\n"
+                          "    class: latency-critical\n"
+                          "    slo: { runq_p99: 100us }\n"
+                          "    exclusive: never\n"
                           "  - name: hogs\n"
                           "    match: { cgroup: \"/" +
                           top_ +
@@ -138,6 +154,27 @@ class Scenario {
 
   // Ground truth that the promotion happened: the busy process moved off the CPUs it had.
   bool Promoted() const { return CpusAllowed(busy_pid()) != cpus_before_.at(busy_pid()); }
+  // Ground truth that the best-effort hogs were demoted.
+  bool Demoted() const {
+    if (be_.Read("cpu.idle") != be_idle_before_) return true;
+    for (const auto& [tid, policy] : policy_before_)
+      if (PolicyOf(tid) != policy && PolicyOf(tid) != -1) return true;
+    return false;
+  }
+  // ... and that it is exclusive: this test process (another user task) and the best-effort hogs
+  // may no longer run on any of its CPUs.
+  bool Exclusive() const {
+    auto cpus = ParseCpuList(CpusAllowed(busy_pid()));
+    if (!cpus || cpus->empty()) return false;
+    for (const auto& [pid, before] : cpus_before_) {
+      if (pid == busy_pid()) continue;
+      auto other = ParseCpuList(CpusAllowed(pid));
+      if (!other) return false;
+      for (int c : *cpus)
+        if (other->count(c)) return false;
+    }
+    return true;
+  }
 
   // Waits until cond() holds while the agent runs; false on timeout or agent exit.
   template <typename F>
@@ -169,7 +206,7 @@ class Scenario {
 
  private:
   std::string top_;
-  CgroupDir parent_, acct_parent_, lc_, acct_lc_, be_, acct_be_;
+  CgroupDir parent_, acct_parent_, lc_, acct_lc_, victim_, acct_victim_, be_, acct_be_;
   std::vector<ChildProcess> busy_, hogs_;
   std::map<pid_t, std::string> cpus_before_;
   std::map<pid_t, int> policy_before_;
@@ -185,15 +222,18 @@ void PromoteThenKill9(Scenario& s) {
   ASSERT_TRUE(SchedwardenCpusets().empty())
       << "a schedwarden cpuset exists before the test: another agent is running?";
   s.StartAgent("enforce");
-  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted(); }, 30s))
-      << "the agent did not give the latency-critical workload exclusive CPUs within 30 s "
-         "(agent alive: "
-      << s.AgentAlive() << ")";
-  std::this_thread::sleep_for(1s);  // let it settle (shared pool, demotions) before the crash
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s))
+      << "within 30 s the agent did not both give the latency-critical workload exclusive CPUs "
+         "(promoted "
+      << s.Promoted() << ", exclusive " << s.Exclusive() << ") and demote the hogs (" << s.Demoted()
+      << "; agent alive " << s.AgentAlive() << ")";
+  // Killed at once: left running, the verify step could revert a demotion that did not help.
   int status = s.SignalAgent(SIGKILL, 10000);
   ASSERT_NE(status, -1);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-  EXPECT_TRUE(s.Promoted()) << "changes vanished with the agent: nothing for the journal to do";
+  EXPECT_TRUE(s.Promoted() && s.Exclusive() && s.Demoted())
+      << "changes vanished with the agent: nothing for the journal to do (promoted " << s.Promoted()
+      << ", exclusive " << s.Exclusive() << ", demoted " << s.Demoted() << ")";
   EXPECT_FALSE(SchedwardenCpusets().empty());
   ASSERT_TRUE(JournalHasContent(s.state_dir())) << "no journal in " << s.state_dir();
 }

@@ -97,6 +97,23 @@ TEST(CliStatus, NoAgentExitsOneNamingThePath) {
   }
 }
 
+TEST(CliRestore, EmptyStateDirIsNothingToRestore) {
+  TempTree t;
+  const std::string dir = t.MakeDir("state");
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+}
+
+TEST(CliRestore, MissingStateDirIsAnErrorNamingItAndIsNotCreated) {
+  TempTree t;
+  const std::string dir = t.Path("no-such-state");
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code(), 2) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, dir)) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "restore created the state dir it was given";
+}
+
 TEST(CliRun, NonRootRefusesNamingPrivilegeAndChangesNothing) {
   TempTree t;
   const std::string state = t.Path("state");
