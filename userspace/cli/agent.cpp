@@ -231,6 +231,8 @@ int RunAgent(const RunOptions& o) {
     }
   }
   exporter.reset();
+  // A stopped agent has no status: `status`/`top` must not present the last interval as current.
+  std::filesystem::remove(JoinPath(cfg.state_dir, kStatusFileName), ec);
   spdlog::info("stopped");
   return exit_code;  // BPF links detach when `source` goes out of scope
 }

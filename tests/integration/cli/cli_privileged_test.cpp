@@ -332,6 +332,11 @@ TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   s.ExpectRestored();
 
+  // Stopped cleanly: status no longer presents the last interval as current.
+  CommandResult stopped = RunCommand(argv);
+  EXPECT_EQ(stopped.exit_code(), 1) << stopped.out << stopped.err;
+  EXPECT_TRUE(Contains(stopped.err, s.state_dir())) << stopped.err;
+
   // An empty state dir: no agent ran there.
   TempTree none;
   const std::string dir = none.MakeDir("state");
