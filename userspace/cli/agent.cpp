@@ -216,6 +216,7 @@ int RunAgent(const RunOptions& o) {
     }
     nlohmann::json status = StatusToJson(controller.Status());
     if (prev) status["observer"] = WorkloadRates(*prev, *snap);
+    status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
     WriteStatusFile(cfg.state_dir, status);
     prev = std::move(snap).value();
   }

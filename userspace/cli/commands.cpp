@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,6 +29,15 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
                                         " (is `schedwarden run` running with this --state-dir?)"};
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  // The agent writing it died without a clean stop (kill -9, OOM): the file is stale.
+  if (j.contains("pid") && j["pid"].is_number_integer()) {
+    const pid_t pid = j["pid"].get<pid_t>();
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+      return Error{ESRCH, "the agent that wrote " + path + " (pid " + std::to_string(pid) +
+                              ") is not running; its changes may still be in place: run "
+                              "`schedwarden restore --state-dir " +
+                              state_dir + "`"};
+  }
   return j;
 }
 

@@ -236,6 +236,11 @@ void PromoteThenKill9(Scenario& s) {
       << ", exclusive " << s.Exclusive() << ", demoted " << s.Demoted() << ")";
   EXPECT_FALSE(SchedwardenCpusets().empty());
   ASSERT_TRUE(JournalHasContent(s.state_dir())) << "no journal in " << s.state_dir();
+  // status must not pass a killed agent's last file off as a running agent.
+  CommandResult st = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir()});
+  EXPECT_EQ(st.exit_code(), 1) << st.out << st.err;
+  EXPECT_TRUE(Contains(st.err, "not running")) << st.err;
+  EXPECT_TRUE(Contains(st.err, "schedwarden restore --state-dir " + s.state_dir())) << st.err;
 }
 
 TEST(CliPrivileged, RestoreAfterKill9PutsEverythingBackAndIsIdempotent) {
