@@ -55,8 +55,9 @@ ChildProcess Busy() {
   });
 }
 
-// A latency-critical cgroup with a busy process and a best-effort cgroup with hogs, the same
-// paths in the cpu and cpuacct hierarchies; what the machine looked like before any agent ran;
+// A latency-critical cgroup with a busy process (exclusive: always), a second latency-critical
+// one left in the shared pool, and a best-effort cgroup with hogs, the same paths in the cpu and
+// cpuacct hierarchies; what the machine looked like before any agent ran;
 // the agent (killed on destruction) and, on destruction, a `schedwarden restore` of whatever
 // journal is left. Members are destroyed in reverse order: agent, restore, then processes and
 // cgroups.
