@@ -216,6 +216,7 @@ int RunAgent(const RunOptions& o) {
       if (auto r = enforcer->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
     nlohmann::json status = StatusToJson(controller.Status());
     if (prev) status["observer"] = WorkloadRates(*prev, *snap);
+    status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
     WriteStatusFile(cfg.state_dir, status);
     prev = std::move(snap).value();
   }
@@ -231,6 +232,8 @@ int RunAgent(const RunOptions& o) {
     }
   }
   exporter.reset();
+  // A stopped agent has no status: `status`/`top` must not present the last interval as current.
+  std::filesystem::remove(JoinPath(cfg.state_dir, kStatusFileName), ec);
   spdlog::info("stopped");
   return exit_code;  // BPF links detach when `source` goes out of scope
 }

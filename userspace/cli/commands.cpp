@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,12 +29,30 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
                                         " (is `schedwarden run` running with this --state-dir?)"};
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  // The agent writing it died without a clean stop (kill -9, OOM): the file is stale.
+  if (j.contains("pid") && j["pid"].is_number_integer()) {
+    const pid_t pid = j["pid"].get<pid_t>();
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+      return Error{ESRCH, "the agent that wrote " + path + " (pid " + std::to_string(pid) +
+                              ") is not running; its changes may still be in place: run "
+                              "`schedwarden restore --state-dir " +
+                              state_dir + "`"};
+  }
   return j;
 }
 
 }  // namespace
 
 int RunRestore(const std::string& state_dir) {
+  // Opening the journal would create the directory: a mistyped --state-dir must not report
+  // "nothing to restore" (exit 0) while the real journal still holds changes.
+  if (!PathExists(state_dir)) {
+    std::fprintf(stderr,
+                 "schedwarden restore: no state directory at %s (nothing was ever journaled "
+                 "there; pass the agent's --state-dir)\n",
+                 state_dir.c_str());
+    return 2;
+  }
   RealSystemWriter writer;
   auto r = RestoreFromJournal(state_dir, writer, RestoreOptions{});
   if (!r) {

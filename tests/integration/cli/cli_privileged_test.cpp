@@ -1,0 +1,356 @@
+// Privileged CLI contracts against kernel ground truth: after `kill -9` of an enforcing agent the
+// journal lets `schedwarden restore` (or the next `schedwarden run`) put back every CPU affinity,
+// cpuset, cpu.idle and scheduling policy it changed; `status` reports a running agent.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "cli_helpers.h"
+#include "common/cpulist.h"
+#include "support/privileged.h"
+#include "support/process.h"
+#include "support/temp_tree.h"
+
+namespace sw::test {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
+constexpr const char* kCpuacctRoot = "/sys/fs/cgroup/cpuacct";
+
+bool JournalHasContent(const std::string& state_dir) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(state_dir + "/journal", ec);
+  return !ec && size > 0;
+}
+
+bool PortAccepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+ChildProcess Busy() {
+  return ChildProcess::Fork([] {
+    volatile unsigned long x = 0;
+    for (;;) x = x + 1;
+  });
+}
+
+// A latency-critical cgroup with a busy process (exclusive: always), a second latency-critical
+// one left in the shared pool, and a best-effort cgroup with hogs, the same paths in the cpu and
+// cpuacct hierarchies; what the machine looked like before any agent ran;
+// the agent (killed on destruction) and, on destruction, a `schedwarden restore` of whatever
+// journal is left. Members are destroyed in reverse order: agent, restore, then processes and
+// cgroups.
+class Scenario {
+ public:
+  explicit Scenario(const std::string& name)
+      : top_("schedwarden-cli-" + std::to_string(getpid()) + "-" + name),
+        parent_(kCpuRoot, top_),
+        acct_parent_(kCpuacctRoot, top_),
+        lc_(kCpuRoot, top_ + "/lc"),
+        acct_lc_(kCpuacctRoot, top_ + "/lc"),
+        victim_(kCpuRoot, top_ + "/victim"),
+        acct_victim_(kCpuacctRoot, top_ + "/victim"),
+        be_(kCpuRoot, top_ + "/be"),
+        acct_be_(kCpuacctRoot, top_ + "/be") {
+    busy_.push_back(Busy());
+    lc_.AddProcess(busy_.back().pid());
+    acct_lc_.AddProcess(busy_.back().pid());
+    // A second latency-critical workload that stays in the shared pool with the hogs: its
+    // objective is violated there, so the agent also demotes the hogs (cpu.idle / SCHED_IDLE).
+    busy_.push_back(Busy());
+    victim_.AddProcess(busy_.back().pid());
+    acct_victim_.AddProcess(busy_.back().pid());
+    const int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+    for (int i = 0; i < ncpu; i++) {
+      hogs_.push_back(Busy());
+      be_.AddProcess(hogs_.back().pid());
+      acct_be_.AddProcess(hogs_.back().pid());
+    }
+    for (auto* group : {&busy_, &hogs_})
+      for (auto& p : *group) {
+        cpus_before_[p.pid()] = CpusAllowed(p.pid());
+        for (pid_t t : ThreadsOf(p.pid())) policy_before_[t] = PolicyOf(t);
+      }
+    cpus_before_[getpid()] = CpusAllowed(getpid());
+    be_idle_before_ = be_.Read("cpu.idle");
+    port_ = FreePort();
+  }
+
+  ~Scenario() {
+    agent_.reset();  // SIGKILL and reap
+    if (JournalHasContent(state_dir())) {
+      CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", state_dir()});
+      if (r.exit_code() != 0)
+        ADD_FAILURE() << "teardown restore failed (" << r.status << "): " << r.out << r.err;
+    }
+  }
+
+  std::string Config(const std::string& mode) const {
+    return tmp_.Write("config-" + mode + ".yaml",
+                      "interval: 200ms\n"
+                      "controller: { improvement_margin: 0.01 }\n"
+                      "enforcement:\n"
+                      "  mode: " +
+                          mode +
+                          "\n"
+                          "workloads:\n"
+                          "  - name: probe\n"
+                          "    match: { cgroup: \"/" +
+                          top_ +
+                          "/lc\" }\n"
+                          "    class: latency-critical\n"
+                          "    slo: { runq_p99: 2ms }\n"
+                          "    exclusive: always\n"
+                          "    exclusive_cpus: 1\n"
+                          "  - name: victim\n"
+                          "    match: { cgroup: \"/" +
+                          top_ +
+                          "/victim\" }\n"
+                          "    class: latency-critical\n"
+                          "    slo: { runq_p99: 100us }\n"
+                          "    exclusive: never\n"
+                          "  - name: hogs\n"
+                          "    match: { cgroup: \"/" +
+                          top_ +
+                          "/be\" }\n"
+                          "    class: best-effort\n");
+  }
+
+  void StartAgent(const std::string& mode, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {
+        SCHEDWARDEN_BINARY, "run",       "--config", Config(mode),
+        "--state-dir",      state_dir(), "--listen", "127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agent_ = std::make_unique<ChildProcess>(ChildProcess::Exec(argv));
+  }
+  // WNOWAIT: leaves reaping (and the exit status) to ChildProcess.
+  bool AgentAlive() const {
+    if (!agent_) return false;
+    siginfo_t info{};
+    return waitid(P_PID, agent_->pid(), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+  }
+  int SignalAgent(int sig, int timeout_ms) { return agent_->Signal(sig, timeout_ms); }
+
+  // Ground truth that the promotion happened: the busy process moved off the CPUs it had.
+  bool Promoted() const { return CpusAllowed(busy_pid()) != cpus_before_.at(busy_pid()); }
+  // Ground truth that the best-effort hogs were demoted.
+  bool Demoted() const {
+    if (be_.Read("cpu.idle") != be_idle_before_) return true;
+    for (const auto& [tid, policy] : policy_before_)
+      if (PolicyOf(tid) != policy && PolicyOf(tid) != -1) return true;
+    return false;
+  }
+  // ... and that it is exclusive: this test process (another user task) and the best-effort hogs
+  // may no longer run on any of its CPUs.
+  bool Exclusive() const {
+    auto cpus = ParseCpuList(CpusAllowed(busy_pid()));
+    if (!cpus || cpus->empty()) return false;
+    for (const auto& [pid, before] : cpus_before_) {
+      if (pid == busy_pid()) continue;
+      auto other = ParseCpuList(CpusAllowed(pid));
+      if (!other) return false;
+      for (int c : *cpus)
+        if (other->count(c)) return false;
+    }
+    return true;
+  }
+
+  // Waits until cond() holds while the agent runs; false on timeout or agent exit.
+  template <typename F>
+  bool WaitFor(F cond, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (cond()) return true;
+      if (!AgentAlive()) return false;
+      std::this_thread::sleep_for(100ms);
+    }
+    return cond();
+  }
+
+  // Every value recorded before the agent ran is back.
+  void ExpectRestored() const {
+    for (const auto& [pid, cpus] : cpus_before_)
+      EXPECT_EQ(CpusAllowed(pid), cpus) << "Cpus_allowed_list of pid " << pid;
+    EXPECT_TRUE(SchedwardenCpusets().empty())
+        << "left behind: " << ::testing::PrintToString(SchedwardenCpusets());
+    EXPECT_EQ(be_.Read("cpu.idle"), be_idle_before_) << "cpu.idle of " << be_.path();
+    for (const auto& [tid, policy] : policy_before_)
+      EXPECT_EQ(PolicyOf(tid), policy) << "scheduling policy of tid " << tid;
+  }
+
+  std::string state_dir() const { return tmp_.Path("state"); }
+  pid_t busy_pid() const { return busy_.front().pid(); }
+  int port() const { return port_; }
+  const std::string& top() const { return top_; }
+
+ private:
+  std::string top_;
+  CgroupDir parent_, acct_parent_, lc_, acct_lc_, victim_, acct_victim_, be_, acct_be_;
+  std::vector<ChildProcess> busy_, hogs_;
+  std::map<pid_t, std::string> cpus_before_;
+  std::map<pid_t, int> policy_before_;
+  std::string be_idle_before_;
+  int port_ = 0;
+  TempTree tmp_;
+  std::unique_ptr<ChildProcess> agent_;  // last: killed first
+};
+
+// Starts an enforcing agent, waits for the promotion in ground truth, kill -9s it and checks the
+// machine stayed changed (what the journal is for).
+void PromoteThenKill9(Scenario& s) {
+  ASSERT_TRUE(SchedwardenCpusets().empty())
+      << "a schedwarden cpuset exists before the test: another agent is running?";
+  s.StartAgent("enforce");
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s))
+      << "within 30 s the agent did not both give the latency-critical workload exclusive CPUs "
+         "(promoted "
+      << s.Promoted() << ", exclusive " << s.Exclusive() << ") and demote the hogs (" << s.Demoted()
+      << "; agent alive " << s.AgentAlive() << ")";
+  // Killed at once: left running, the verify step could revert a demotion that did not help.
+  int status = s.SignalAgent(SIGKILL, 10000);
+  ASSERT_NE(status, -1);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  EXPECT_TRUE(s.Promoted() && s.Exclusive() && s.Demoted())
+      << "changes vanished with the agent: nothing for the journal to do (promoted " << s.Promoted()
+      << ", exclusive " << s.Exclusive() << ", demoted " << s.Demoted() << ")";
+  EXPECT_FALSE(SchedwardenCpusets().empty());
+  ASSERT_TRUE(JournalHasContent(s.state_dir())) << "no journal in " << s.state_dir();
+  // status must not pass a killed agent's last file off as a running agent.
+  CommandResult st = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir()});
+  EXPECT_EQ(st.exit_code(), 1) << st.out << st.err;
+  EXPECT_TRUE(Contains(st.err, "not running")) << st.err;
+  EXPECT_TRUE(Contains(st.err, "schedwarden restore --state-dir " + s.state_dir())) << st.err;
+}
+
+TEST(CliPrivileged, RestoreAfterKill9PutsEverythingBackAndIsIdempotent) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("restore");
+  PromoteThenKill9(s);
+  if (HasFatalFailure()) return;
+
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "restored")) << r.out;
+  s.ExpectRestored();
+
+  CommandResult again = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(again.exit_code(), 0) << again.out << again.err;
+  EXPECT_TRUE(Contains(again.out, "nothing to restore")) << again.out;
+  s.ExpectRestored();
+}
+
+TEST(CliPrivileged, NextRunReconcilesAKilledRunBeforeServing) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("reconcile");
+  PromoteThenKill9(s);
+  if (HasFatalFailure()) return;
+
+  // Observe mode changes nothing itself, so whatever is back was put back by the reconcile,
+  // which happens before the metrics endpoint listens.
+  s.StartAgent("observe");
+  ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s))
+      << "the second agent never served metrics (alive: " << s.AgentAlive() << ")";
+  s.ExpectRestored();
+
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  s.ExpectRestored();
+  // The reconcile emptied the journal: a restore now has nothing left to do.
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+}
+
+TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("status");
+  // dry-run: the policy runs and classifies, the machine is not changed.
+  s.StartAgent("dry-run");
+  const std::vector<std::string> argv = {SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir(),
+                                         "--json"};
+  nlohmann::json j;
+  auto listed = [&](const std::string& rule) {
+    for (const auto& w : j.value("workloads", nlohmann::json::array()))
+      if (w.value("rule", "") == rule) return true;
+    return false;
+  };
+  std::string last_out, last_err;
+  bool both = s.WaitFor(
+      [&] {
+        CommandResult r = RunCommand(argv);
+        last_out = r.out;
+        last_err = r.err;
+        if (r.exit_code() != 0) return false;
+        j = nlohmann::json::parse(r.out, nullptr, false);
+        EXPECT_FALSE(j.is_discarded()) << "status --json is not JSON: " << r.out;
+        if (j.is_discarded()) return true;
+        return listed("probe") && listed("hogs");
+      },
+      30s);
+  ASSERT_TRUE(both) << "status --json never listed both workloads; last output:\n"
+                    << last_out << last_err;
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j.value("mode", ""), "dry-run");
+  EXPECT_EQ(j.value("cpu_count", 0), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  for (const auto& w : j["workloads"]) {
+    if (w.value("rule", "") == "probe") {
+      EXPECT_EQ(w.value("class", ""), "latency-critical");
+      EXPECT_EQ(w.value("cgroup", ""), "/" + s.top() + "/lc");
+      EXPECT_EQ(w["slo_runq_p99_ns"], 2000000);
+    }
+    if (w.value("rule", "") == "hogs") {
+      EXPECT_EQ(w.value("class", ""), "best-effort");
+      EXPECT_EQ(w.value("cgroup", ""), "/" + s.top() + "/be");
+    }
+  }
+
+  CommandResult table = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir()});
+  EXPECT_EQ(table.exit_code(), 0) << table.err;
+  EXPECT_TRUE(Contains(table.out, "latency-critical")) << table.out;
+  EXPECT_TRUE(Contains(table.out, "best-effort")) << table.out;
+
+  EXPECT_FALSE(s.Promoted()) << "dry-run changed the busy process's CPUs";
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  s.ExpectRestored();
+
+  // Stopped cleanly: status no longer presents the last interval as current.
+  CommandResult stopped = RunCommand(argv);
+  EXPECT_EQ(stopped.exit_code(), 1) << stopped.out << stopped.err;
+  EXPECT_TRUE(Contains(stopped.err, s.state_dir())) << stopped.err;
+
+  // An empty state dir: no agent ran there.
+  TempTree none;
+  const std::string dir = none.MakeDir("state");
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", dir, "--json"});
+  EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, dir)) << r.err;
+  EXPECT_TRUE(Contains(r.err, "no agent status")) << r.err;
+}
+
+}  // namespace
+}  // namespace sw::test
