@@ -14,7 +14,9 @@ TEST(HistogramBuckets, EdgesAreInclusiveUpperBounds) {
     ASSERT_GE(b, 0);
     ASSERT_LT(b, LatencyHistogram::kBuckets);
     EXPECT_LE(ns, LatencyHistogram::UpperEdgeNs(b)) << ns;
-    if (b > 0) EXPECT_GT(ns, LatencyHistogram::UpperEdgeNs(b - 1)) << ns;
+    if (b > 0) {
+      EXPECT_GT(ns, LatencyHistogram::UpperEdgeNs(b - 1)) << ns;
+    }
   }
 }
 
