@@ -133,6 +133,15 @@ std::string CgroupDir::Read(const std::string& file) const {
 
 void CgroupDir::AddProcess(pid_t pid) const { Write("cgroup.procs", std::to_string(pid)); }
 
+std::string CpusAllowed(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Cpus_allowed_list:", 0) == 0)
+      return line.substr(line.find_first_not_of(" \t", 18));
+  return "";
+}
+
 std::vector<pid_t> ThreadsOf(pid_t pid) {
   std::vector<pid_t> tids;
   std::error_code ec;

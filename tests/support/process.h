@@ -54,6 +54,8 @@ class CgroupDir {
   std::string path_;
 };
 
+// "Cpus_allowed_list" of /proc/<pid>/status, e.g. "0-1" ("" if the task is gone).
+std::string CpusAllowed(pid_t pid);
 // Every thread id of a process (from /proc/<pid>/task).
 std::vector<pid_t> ThreadsOf(pid_t pid);
 // The scheduling policy of a thread from sched_getattr (SCHED_OTHER, SCHED_IDLE...), -1 if gone.

@@ -79,15 +79,6 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms, i
   return r;
 }
 
-std::string CpusAllowed(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Cpus_allowed_list:", 0) == 0)
-      return line.substr(line.find_first_not_of(" \t", 18));
-  return "";
-}
-
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "support/process.h"  // CpusAllowed, ChildProcess, CgroupDir
+
 namespace sw::test {
 
 struct CommandResult {
@@ -20,9 +22,6 @@ struct CommandResult {
 // supplementary groups and switches gid and uid to that id before exec (needs root).
 CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms = 60000,
                          int run_as_uid = -1);
-
-// "Cpus_allowed_list" of /proc/<pid>/status ("" if the task is gone).
-std::string CpusAllowed(pid_t pid);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();

@@ -45,15 +45,6 @@ long Median(std::vector<long> v) {
   return v[v.size() / 2];
 }
 
-std::string CpusAllowed(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("Cpus_allowed_list:", 0) == 0)
-      return line.substr(line.find_first_not_of(" \t", 18));
-  return "";
-}
-
 bool AllThreadsHavePolicy(const std::vector<pid_t>& pids, int policy) {
   for (pid_t p : pids)
     for (pid_t t : ThreadsOf(p))
