@@ -9,6 +9,7 @@ PACKAGES=(
   libhwloc-dev hwloc prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   stress-ng rt-tests libbpf-tools linux-perf prometheus
+  qemu-system-x86 busybox-static cpio
 )
 
 missing=()
