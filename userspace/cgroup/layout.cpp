@@ -79,15 +79,20 @@ bool IsUnder(const std::string& path, const std::string& root) {
 }
 
 // Finds a v1 hierarchy carrying `controller`, or a v2 mount that has it enabled. Mounts under
-// cgroup_root win over mounts elsewhere (e.g. a container runtime's bind mounts).
+// cgroup_root win over mounts elsewhere (e.g. a container runtime's bind mounts). A v1 hierarchy
+// counts only when its root has the controller's files (`v1_file`): kernels built without a
+// controller's v1 interface (Debian's 6.12 has no CONFIG_CPUSETS_V1) still mount it, empty,
+// while the controller itself is usable on the cgroup2 hierarchy only.
 std::optional<ControllerMount> FromMountinfo(const std::vector<CgroupMount>& mounts,
                                              const std::string& controller,
+                                             const std::string& v1_file,
                                              const std::string& cgroup_root) {
   std::optional<ControllerMount> best;
   bool best_under_root = false;
   for (const CgroupMount& m : mounts) {
     std::optional<ControllerMount> cand;
-    if (m.fstype == "cgroup" && HasToken(m.super_options, controller, ','))
+    if (m.fstype == "cgroup" && HasToken(m.super_options, controller, ',') &&
+        PathExists(JoinPath(m.mount_point, v1_file)))
       cand = ControllerMount{m.mount_point, CgroupVersion::kV1};
     else if (m.fstype == "cgroup2" && V2HasController(m.mount_point, controller))
       cand = ControllerMount{m.mount_point, CgroupVersion::kV2};
@@ -136,7 +141,7 @@ Result<CgroupMounts> DetectCgroupMounts(const CgroupMountsOptions& options) {
 
   auto find = [&](const std::string& controller,
                   const std::string& v1_file) -> std::optional<ControllerMount> {
-    auto m = FromMountinfo(mounts, controller, options.cgroup_root);
+    auto m = FromMountinfo(mounts, controller, v1_file, options.cgroup_root);
     if (m && controller == "cpuacct" && m->version == CgroupVersion::kV2) m.reset();
     if (m) return m;
     return FromProbe(options.cgroup_root, controller, v1_file, &looked_at);

@@ -55,6 +55,16 @@ std::string Enforcer::Dir(const std::string& cgroup) const {
   return cgroup.empty() || cgroup == "/" ? layout_.cpu_root : JoinPath(layout_.cpu_root, cgroup);
 }
 
+std::string Enforcer::CpusetDir(const std::string& cgroup) const {
+  // v1: the shield moves the threads listed in the cpu hierarchy. v2: the workload's own cgroup
+  // gets the cpuset files; where cpu is a v1 hierarchy and cpuset lives on cgroup2 (systemd's
+  // hybrid layout on kernels without v1 cpusets) that is the same path in the cgroup2 tree,
+  // which systemd keeps parallel to the v1 ones.
+  if (layout_.mode == CgroupMode::kV1) return Dir(cgroup);
+  return cgroup.empty() || cgroup == "/" ? layout_.cpuset_root
+                                         : JoinPath(layout_.cpuset_root, cgroup);
+}
+
 Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std::string& cgroup,
                                          int want_cpus) {
   PromoteOutcome out;
@@ -71,7 +81,7 @@ Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std:
   }
   out.allocation = allocator_->Allocate(req);
   if (!out.allocation.granted) return out;  // refused with a reason: not an error
-  auto r = exclusive_->Promote({workload, Dir(cgroup)}, out.allocation.cpus);
+  auto r = exclusive_->Promote({workload, CpusetDir(cgroup)}, out.allocation.cpus);
   if (!r) {
     allocator_->Release(workload);
     return r.error();

@@ -67,7 +67,8 @@ class Enforcer {
 
  private:
   Enforcer() = default;
-  std::string Dir(const std::string& cgroup) const;
+  std::string Dir(const std::string& cgroup) const;        // in the cpu hierarchy
+  std::string CpusetDir(const std::string& cgroup) const;  // what the exclusive actuator takes
 
   EnforcerConfig cfg_;
   CgroupLayout layout_;

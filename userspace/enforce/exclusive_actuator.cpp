@@ -296,8 +296,18 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
   if (!Intersect(cpus, AllExclusive()).empty())
     return Error{EBUSY, "CPUs " + FormatCpuList(Intersect(cpus, AllExclusive())) +
                             " are already exclusive to another workload"};
-  if (!PathExists(t.cgroup_dir))
+  if (!PathExists(t.cgroup_dir)) {
+    if (cfg_.mode == CgroupMode::kV2 && cfg_.workload_root != cfg_.cpuset_root)
+      return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload +
+                               "' does not exist: the cpu controller is a v1 hierarchy (" +
+                               cfg_.workload_root +
+                               ") but the cpuset controller exists only on "
+                               "the cgroup2 hierarchy " +
+                               cfg_.cpuset_root +
+                               " (kernel without v1 cpusets), where the workload needs a cgroup "
+                               "at the same path holding its tasks (systemd units have one)"};
     return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
+  }
   if (auto r = CheckWorkloadCgroup(t); !r) return r.error();
   auto res = cfg_.mode == CgroupMode::kV1 ? PromoteV1(t, cpus) : PromoteV2(t, cpus);
   if (!res) {

@@ -80,6 +80,7 @@ TEST(CgroupMounts, MountinfoWinsAndNamesRealMountPoints) {
   std::string v2 = t.MakeDir("mnt/v2");
   t.Write("mnt/v2/cgroup.controllers", "hugetlb\n");
   std::string cpuset = t.MakeDir("mnt/cs");
+  t.Write("mnt/cs/cpuset.cpus", "0-3\n");
   std::string escaped = t.Path("mnt/weird\\040place/cpu");
   t.Write("proc/self/mountinfo",
           "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
@@ -113,6 +114,30 @@ TEST(CgroupMounts, MountinfoV2WithCpu) {
   EXPECT_EQ(l->cpu.path, v2);
   EXPECT_EQ(l->cpu.version, CgroupVersion::kV2);
   EXPECT_FALSE(l->cpuacct);
+}
+
+// Debian's 6.12 (no CONFIG_CPUSETS_V1) mounts a v1 cpuset hierarchy without any cpuset file, as
+// systemd's hybrid layout asks; the controller is usable only on the cgroup2 mount.
+TEST(CgroupMounts, EmptyV1HierarchyLosesToTheUnifiedMount) {
+  TempTree t;
+  std::string cpu = t.MakeDir("sys/fs/cgroup/cpu,cpuacct");
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpu.shares", "1024\n");
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "5\n");
+  std::string cpuset = t.MakeDir("sys/fs/cgroup/cpuset");
+  t.Write("sys/fs/cgroup/cpuset/cgroup.procs", "1\n");
+  std::string unified = t.MakeDir("sys/fs/cgroup/unified");
+  t.Write("sys/fs/cgroup/unified/cgroup.controllers", "cpuset hugetlb misc\n");
+  t.Write("proc/self/mountinfo", "25 24 0:23 / " + unified +
+                                     " rw - cgroup2 cgroup2 rw,nsdelegate\n" + "28 24 0:26 / " +
+                                     cpu + " rw - cgroup cgroup rw,cpu,cpuacct\n" +
+                                     "29 24 0:27 / " + cpuset + " rw - cgroup cgroup rw,cpuset\n");
+  auto l = DetectCgroupMounts({t.Path("sys/fs/cgroup"), t.Path("proc")});
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(l->cpu.path, cpu);
+  EXPECT_EQ(l->cpu.version, CgroupVersion::kV1);
+  ASSERT_TRUE(l->cpuset);
+  EXPECT_EQ(l->cpuset->path, unified);
+  EXPECT_EQ(l->cpuset->version, CgroupVersion::kV2);
 }
 
 TEST(CgroupMounts, NoCpuControllerNamesWhatWasLookedAt) {
