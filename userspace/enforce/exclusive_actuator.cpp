@@ -108,7 +108,8 @@ std::map<std::string, CpuSet> ExclusiveCoreActuator::Promoted() const {
 
 Result<void> ExclusiveCoreActuator::JournaledWrite(const std::string& group,
                                                    const std::string& path,
-                                                   const std::string& value) {
+                                                   const std::string& value,
+                                                   const std::string& restore_if_empty) {
   auto orig = ReadLine(path);
   if (!orig) return orig.error();
   JournalEntry e;
@@ -116,6 +117,7 @@ Result<void> ExclusiveCoreActuator::JournaledWrite(const std::string& group,
   e.kind = ChangeKind::kWriteFile;
   e.path = path;
   e.original = Trim(*orig);
+  if (e.original.empty()) e.original = restore_if_empty;
   e.value = value;
   auto seq = journal_.Begin(e);
   if (!seq) return seq.error();
@@ -414,7 +416,10 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
   const bool has_excl = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"));
   const bool has_part = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.partition"));
   held_[t.workload] = Held{cpus, t.cgroup_dir, t.cgroup_dir};
-  if (has_excl) {
+  if (has_excl && has_part) {
+    // Linux 6.7+: a partition can be made of cpuset.cpus.exclusive alone, leaving cpuset.cpus as
+    // it was. That matters: the kernel refuses to empty the cpuset.cpus of a cgroup with tasks
+    // (ENOSPC), so a cgroup that inherited its CPUs could never be given that state back.
     for (const std::string& a : ancestors) {  // widen parents before the child claims them
       std::string f = JoinPath(a, "cpuset.cpus.exclusive");
       auto cur = ReadCpus(f);
@@ -424,23 +429,31 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
       if (want != *cur)
         if (auto r = JournaledWrite(g, f, FormatCpuList(want)); !r) return r.error();
     }
-  }
-  if (auto r = JournaledWrite(g, cpus_file, FormatCpuList(cpus)); !r) return r.error();
-  if (has_excl)
     if (auto r =
             JournaledWrite(g, JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"), FormatCpuList(cpus));
         !r)
       return r.error();
+  } else {
+    // Older kernels (Debian 12's 6.1) take the CPUs from cpuset.cpus. An empty cpuset.cpus (the
+    // parent's CPUs) cannot be written back while tasks are in the cgroup, so the undo writes
+    // what the parent has now: the same effective CPUs.
+    std::string parent = t.cgroup_dir.substr(0, t.cgroup_dir.find_last_of('/'));
+    auto inherited = ReadLine(JoinPath(parent, "cpuset.cpus.effective"));
+    if (!inherited) return inherited.error();
+    if (auto r = JournaledWrite(g, cpus_file, FormatCpuList(cpus), Trim(*inherited)); !r)
+      return r.error();
+  }
   if (has_part) {
     std::string f = JoinPath(t.cgroup_dir, "cpuset.cpus.partition");
     if (auto r = JournaledWrite(g, f, "root"); !r) return r.error();
-    // The kernel accepts the write but may mark the partition invalid, e.g. "root invalid (...)".
+    // The kernel accepts the write but may mark the partition invalid, e.g. "root invalid
+    // (Parent is not a partition root)" for a nested cgroup on kernels before 6.7: then the
+    // CPUs are not exclusive, and Promote undoes everything.
     auto state = ReadLine(f);
-    if (state && Trim(*state) != "root") {
-      res.others_excluded = false;
-      res.warnings.push_back("partition of " + rel + " is '" + Trim(*state) +
-                             "': the CPUs are not exclusive");
-    }
+    if (!state) return state.error();
+    if (Trim(*state) != "root")
+      return Error{EINVAL, "the kernel made " + rel + " an invalid partition ('" + Trim(*state) +
+                               "'): its CPUs would not be exclusive"};
   } else {
     res.others_excluded = false;
     res.warnings.push_back("kernel has no cpuset partitions: '" + t.workload + "' is confined to " +

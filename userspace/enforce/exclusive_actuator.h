@@ -7,9 +7,11 @@
 // CPUs not held exclusively, and other (foreign) cpusets are narrowed the same way, children
 // first. Kernel threads, PID 1 and the agent stay in the root cpuset (see SafetyRails).
 //
-// cgroup v2: the workload's own cgroup gets cpuset.cpus, and where the kernel has them
-// cpuset.cpus.exclusive and cpuset.cpus.partition=root, which removes the CPUs from every other
-// cgroup; without partitions the workload is confined but others are not excluded (a warning).
+// cgroup v2: the workload's own cgroup becomes a cpuset partition root (cpuset.cpus.partition),
+// which removes its CPUs from every other cgroup. Its CPUs come from cpuset.cpus.exclusive (and
+// its ancestors') where the kernel has it (6.7+), else from cpuset.cpus. A partition the kernel
+// marks invalid is undone and reported; without partitions at all the workload is confined but
+// others are not excluded (a warning).
 //
 // Every change is journaled first (see journal.h). Writes never leave a cpuset empty or invalid:
 // new cpusets are filled before tasks arrive, shared CPUs are narrowed only after the workload
@@ -101,8 +103,10 @@ class ExclusiveCoreActuator {
   Result<void> CheckV1(const ExclusiveTarget& t, const CpuSet& cpus, CpuSet* all_excl);
   Result<PromoteResult> PromoteV1(const ExclusiveTarget& t, const CpuSet& cpus);
   Result<PromoteResult> PromoteV2(const ExclusiveTarget& t, const CpuSet& cpus);
+  // Journals the file's current content, then writes `value`. The undo writes the content back,
+  // or `restore_if_empty` when it was empty.
   Result<void> JournaledWrite(const std::string& group, const std::string& path,
-                              const std::string& value);
+                              const std::string& value, const std::string& restore_if_empty = "");
   Result<void> JournaledMkdir(const std::string& group, const std::string& path,
                               const std::string& evacuate_to);
   // Moves every movable thread listed in `source_dir` (or the root's own "tasks" when

@@ -277,9 +277,10 @@ TEST_F(ExclusiveV2, PartitionRootWithExclusiveCpusWidenedFromTheTop) {
   auto r = a.Promote({"pod1", pod}, {2, 3});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->others_excluded);
+  // cpuset.cpus is left alone: a populated cgroup's empty cpuset.cpus can never be written back
+  // (the kernel answers ENOSPC), and the exclusive CPUs are enough for a partition.
   std::vector<std::string> want = {
       "write " + t.Path("cg/kubepods/cpuset.cpus.exclusive") + " 2-3",
-      "write " + pod + "/cpuset.cpus 2-3",
       "write " + pod + "/cpuset.cpus.exclusive 2-3",
       "write " + pod + "/cpuset.cpus.partition root",
   };
@@ -291,14 +292,72 @@ TEST_F(ExclusiveV2, PartitionRootWithExclusiveCpusWidenedFromTheTop) {
   std::vector<std::string> back = {
       "write " + pod + "/cpuset.cpus.partition member",
       "write " + pod + "/cpuset.cpus.exclusive \n",
-      "write " + pod + "/cpuset.cpus \n",
       "write " + t.Path("cg/kubepods/cpuset.cpus.exclusive") + " \n",
   };
   EXPECT_EQ(w.ops, back);
   EXPECT_EQ(Trim(t.Read("cg/kubepods/pod1/cpuset.cpus.partition")), "member");
 }
 
-TEST_F(ExclusiveV2, InvalidPartitionAndMissingFeaturesAreReported) {
+// Before Linux 6.7 (Debian 12's 6.1) there is no cpuset.cpus.exclusive: the CPUs go to
+// cpuset.cpus, and since an empty one cannot be written back while tasks are in the cgroup, the
+// undo writes the CPUs the cgroup inherited from its parent.
+TEST_F(ExclusiveV2, WithoutExclusiveFilesCpusetCpusGoesBackToTheInheritedCpus) {
+  std::remove(t.Path("cg/kubepods/pod1/cpuset.cpus.exclusive").c_str());
+  std::remove(t.Path("cg/kubepods/cpuset.cpus.exclusive").c_str());
+  ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
+  ASSERT_TRUE(a.Init().ok());
+  const std::string pod = t.Path("cg/kubepods/pod1");
+  auto r = a.Promote({"pod1", pod}, {2, 3});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->others_excluded);
+  std::vector<std::string> want = {"write " + pod + "/cpuset.cpus 2-3",
+                                   "write " + pod + "/cpuset.cpus.partition root"};
+  EXPECT_EQ(w.ops, want);
+  w.ops.clear();
+  auto rel = a.Release("pod1");
+  ASSERT_TRUE(rel.ok());
+  EXPECT_TRUE(rel->Complete());
+  std::vector<std::string> back = {"write " + pod + "/cpuset.cpus.partition member",
+                                   "write " + pod + "/cpuset.cpus 0-3"};
+  EXPECT_EQ(w.ops, back);
+}
+
+// The kernel accepts "root" but may mark the partition invalid (a nested cgroup before 6.7, CPUs
+// taken meanwhile): not exclusive, so the promotion is undone and reported.
+TEST_F(ExclusiveV2, InvalidPartitionIsReportedAndUndone) {
+  class InvalidatingWriter final : public SystemWriter {
+   public:
+    explicit InvalidatingWriter(RecordingWriter& w) : w_(w) {}
+    Result<void> WriteFile(const std::string& p, const std::string& v) override {
+      if (p.ends_with("cpuset.cpus.partition") && v == "root")
+        return w_.WriteFile(p, "root invalid (Parent is not a partition root)");
+      return w_.WriteFile(p, v);
+    }
+    Result<void> MoveTask(const std::string& f, pid_t id) override { return w_.MoveTask(f, id); }
+    Result<void> MakeDir(const std::string& p) override { return w_.MakeDir(p); }
+    Result<void> RemoveDir(const std::string& p) override { return w_.RemoveDir(p); }
+    Result<SchedAttr> GetSchedAttr(pid_t tid) override { return w_.GetSchedAttr(tid); }
+    Result<void> SetSchedAttr(pid_t tid, const SchedAttr& a) override {
+      return w_.SetSchedAttr(tid, a);
+    }
+
+   private:
+    RecordingWriter& w_;
+  } invalidating(w);
+  ExclusiveCoreActuator a(cfg, invalidating, *journal, SafetyRails{});
+  ASSERT_TRUE(a.Init().ok());
+  auto r = a.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {3});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("invalid partition"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("rolled back"), std::string::npos) << r.error().message;
+  EXPECT_EQ(Trim(t.Read("cg/kubepods/pod1/cpuset.cpus.partition")), "member");
+  EXPECT_EQ(Trim(t.Read("cg/kubepods/pod1/cpuset.cpus.exclusive")), "");
+  EXPECT_EQ(Trim(t.Read("cg/kubepods/cpuset.cpus.exclusive")), "");
+  EXPECT_TRUE(a.Promoted().empty());
+  EXPECT_TRUE(journal->Outstanding().empty());
+}
+
+TEST_F(ExclusiveV2, MissingPartitionSupportIsAWarning) {
   std::remove(t.Path("cg/kubepods/pod1/cpuset.cpus.partition").c_str());
   ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
   ASSERT_TRUE(a.Init().ok());
