@@ -2,6 +2,8 @@
 // detection (sw::DetectCgroupMounts), and the few files that differ between v1 and v2. Supported:
 // cgroup v2 only (cpu and cpuset on one cgroup2 mount), v1 cpu,cpuacct co-mounted and v1 cpu,
 // cpuacct as separate hierarchies (both with or without a cgroup2 "unified" mount beside them).
+// The cpu and cpuset versions can differ: a kernel without CONFIG_CPUSETS_V1 (Debian's 6.12) has
+// cpuset only on the unified cgroup2 mount next to v1 cpu,cpuacct.
 //
 // A test cgroup is named by its "/"-rooted path relative to a hierarchy root ("/sw-test-42-x"),
 // the path /proc/<pid>/cgroup shows and the agent uses. It exists at that path in every hierarchy
@@ -63,8 +65,9 @@ class MachineCgroups {
   // File names that differ. Weights are on different scales: v1 cpu.shares (default 1024,
   // 2..262144), v2 cpu.weight (default 100, 1..10000).
   const char* weight_file() const { return cpu_v2() ? "cpu.weight" : "cpu.shares"; }
-  // The threads of a cgroup of the cpu hierarchy (v1 "tasks", v2 "cgroup.threads").
+  // The threads of a cgroup (v1 "tasks", v2 "cgroup.threads") of the cpu / cpuset hierarchy.
   const char* threads_file() const { return cpu_v2() ? "cgroup.threads" : "tasks"; }
+  const char* cpuset_threads_file() const { return cpuset_v2() ? "cgroup.threads" : "tasks"; }
   static constexpr const char* kProcsFile = "cgroup.procs";  // its processes, v1 and v2
 
   // Creates `cgroup` (if absent; its parent must exist) in every CpuRoots() hierarchy. On v2

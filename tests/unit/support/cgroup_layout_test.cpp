@@ -34,6 +34,7 @@ TEST(MachineCgroups, V1SeparateHierarchies) {
   EXPECT_EQ(m.CpuRoots(), (std::vector<std::string>{m.cpu_root(), m.cpuacct_root()}));
   EXPECT_STREQ(m.weight_file(), "cpu.shares");
   EXPECT_STREQ(m.threads_file(), "tasks");
+  EXPECT_STREQ(m.cpuset_threads_file(), "tasks");
 
   ASSERT_TRUE(m.CreateCpuCgroup("/sw-x").ok());
   EXPECT_EQ(m.CpuDir("/sw-x"), t.Path("sys/fs/cgroup/cpu/sw-x"));
@@ -93,6 +94,26 @@ TEST(MachineCgroups, V1CoMountedCpuCpuacct) {
   EXPECT_TRUE(m.RemoveCpuCgroup("/sw-x").ok());  // absent is fine
 }
 
+// The same on a kernel without v1 cpuset (Debian's 6.12): cpuset is on the unified mount.
+TEST(MachineCgroups, V1CpuWithCpusetOnUnified) {
+  TempTree t;
+  std::string cpu = t.MakeDir("sys/fs/cgroup/cpu,cpuacct");
+  std::string unified = t.MakeDir("sys/fs/cgroup/unified");
+  t.Write("sys/fs/cgroup/unified/cgroup.controllers", "cpuset\n");
+  t.Write("proc/self/mountinfo", "31 30 0:27 / " + unified +
+                                     " rw - cgroup2 cgroup2 rw,nsdelegate\n"
+                                     "35 30 0:31 / " +
+                                     cpu + " rw - cgroup cgroup rw,cpu,cpuacct\n");
+  MachineCgroups m = Detect(t);
+  EXPECT_FALSE(m.cpu_v2());
+  EXPECT_EQ(m.cpu_root(), cpu);
+  EXPECT_EQ(m.cpuset_root(), unified);
+  EXPECT_TRUE(m.cpuset_v2());
+  EXPECT_STREQ(m.threads_file(), "tasks");
+  EXPECT_STREQ(m.cpuset_threads_file(), "cgroup.threads");
+  EXPECT_EQ(m.CpusetDir("/sw-x"), unified + "/sw-x");
+}
+
 // cgroup v2 only.
 TEST(MachineCgroups, V2) {
   TempTree t;
@@ -110,6 +131,7 @@ TEST(MachineCgroups, V2) {
   EXPECT_EQ(m.CpuRoots(), std::vector<std::string>{root});
   EXPECT_STREQ(m.weight_file(), "cpu.weight");
   EXPECT_STREQ(m.threads_file(), "cgroup.threads");
+  EXPECT_STREQ(m.cpuset_threads_file(), "cgroup.threads");
 
   ASSERT_TRUE(m.CreateCpuCgroup("/sw-x").ok());
   EXPECT_EQ(t.Read("sys/fs/cgroup/cgroup.subtree_control"), "cpuset cpu\n");  // untouched
