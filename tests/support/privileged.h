@@ -1,4 +1,5 @@
-// Gate for privileged integration tests. On a machine that can run them (root and kernel BTF),
+// Gate for privileged integration tests. On a machine that can run them (root, kernel BTF and a
+// cgroup cpu controller in any layout DetectCgroupMounts supports),
 // with SCHEDWARDEN_REQUIRE_PRIVILEGED=1 in the environment (scripts/test.sh sets it), a missing
 // capability is a failure, never a skip.
 #pragma once

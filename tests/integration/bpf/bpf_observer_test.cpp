@@ -1,5 +1,6 @@
 // Privileged: loads and attaches the real BPF programs and checks what they count against the
-// kernel's own ground truth (cpu.stat) and against injected contention, in real v1 cpu cgroups.
+// kernel's own ground truth (cpu.stat) and against injected contention, in real cpu cgroups of
+// whatever layout the machine has (cgroup v1 or v2, see support/cgroup_layout.h).
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -59,7 +60,10 @@ uint64_t NonvoluntarySwitches(pid_t pid) {
 int LastCpu() { return static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1; }
 
 std::unique_ptr<TestCgroup> MakeCgroup(const std::string& name) {
-  auto cg = TestCgroup::Create(test::kCpuHierarchy, name);
+  auto machine = test::MachineCgroups::Detect();
+  EXPECT_TRUE(machine.ok()) << machine.error().message;
+  if (!machine.ok()) return nullptr;
+  auto cg = TestCgroup::Create(*machine, name);
   EXPECT_TRUE(cg.ok()) << cg.error().message;
   return cg.ok() ? std::move(*cg) : nullptr;
 }
@@ -81,16 +85,17 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   SW_REQUIRE_PRIVILEGED();
   auto cg = MakeCgroup("throttle");
   ASSERT_TRUE(cg);
-  ASSERT_TRUE(cg->Write("cpu.cfs_period_us", "100000").ok());
-  ASSERT_TRUE(cg->Write("cpu.cfs_quota_us", "20000").ok());
+  auto quota = cg->SetCfsQuota(20000, 100000);
+  ASSERT_TRUE(quota.ok()) << quota.error().message;
   auto src = StartObserver(BpfOptions{});
   ASSERT_TRUE(src);
   auto pid = cg->SpawnBusy(LastCpu());
   ASSERT_TRUE(pid.ok());
 
-  auto stat0 = cg->ReadCpuStat();
+  auto stat0 = cg->ReadThrottling();
   auto ev0 = src->Read();
-  ASSERT_TRUE(stat0.ok() && ev0.ok());
+  ASSERT_TRUE(stat0.ok()) << stat0.error().message;
+  ASSERT_TRUE(ev0.ok()) << ev0.error().message;
   uint64_t run0 = RunTimeNs(*pid);
   auto t0 = std::chrono::steady_clock::now();
   cg->Start();
@@ -102,7 +107,7 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   // The period timer accounts a throttled period at its end: let the last one close before
   // comparing counts.
   std::this_thread::sleep_for(milliseconds(300));
-  auto stat1 = cg->ReadCpuStat();
+  auto stat1 = cg->ReadThrottling();
   auto ev2 = src->Read();
   ASSERT_TRUE(stat1.ok() && ev1.ok() && ev2.ok());
 

@@ -10,71 +10,45 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/fs.h"
 
 namespace sw::test {
 
-Result<std::unique_ptr<TestCgroup>> TestCgroup::Create(const std::string& hierarchy,
+Result<std::unique_ptr<TestCgroup>> TestCgroup::Create(const MachineCgroups& machine,
                                                        const std::string& name) {
-  if (!PathExists(JoinPath(hierarchy, "cpu.cfs_quota_us")))
-    return Error{ENOENT, hierarchy + " is not a cgroup v1 cpu hierarchy (no cpu.cfs_quota_us)"};
-  std::string path =
-      JoinPath(hierarchy, "schedwarden-test-" + std::to_string(getpid()) + "-" + name);
-  if (mkdir(path.c_str(), 0755) != 0) return Error::FromErrno(errno, "mkdir " + path);
+  std::string path = "/schedwarden-test-" + std::to_string(getpid()) + "-" + name;
+  if (Result<void> r = machine.CreateCpuCgroup(path); !r.ok()) return r.error();
+  std::string dir = machine.CpuDir(path);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    int e = errno;
-    rmdir(path.c_str());
-    return Error::FromErrno(e, "stat " + path);
+  if (stat(dir.c_str(), &st) != 0) {
+    Error e = Error::FromErrno(errno, "stat " + dir);
+    (void)machine.RemoveCpuCgroup(path);
+    return e;
   }
-  return std::unique_ptr<TestCgroup>(new TestCgroup(path, st.st_ino));
+  return std::unique_ptr<TestCgroup>(new TestCgroup(machine, path, st.st_ino));
 }
 
 TestCgroup::~TestCgroup() {
   KillChildren();
-  // A cgroup whose last task just exited can refuse rmdir (EBUSY) for a moment.
-  for (int i = 0; i < 100; i++) {
-    if (rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "could not remove test cgroup " << path_ << ": " << strerror(errno);
+  if (Result<void> r = machine_.RemoveCpuCgroup(path_); !r.ok())
+    ADD_FAILURE() << "could not remove test cgroup " << path_ << ": " << r.error().message;
 }
 
-Result<void> TestCgroup::Write(const std::string& file, const std::string& value) const {
-  std::string p = JoinPath(path_, file);
-  int fd = open(p.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Error::FromErrno(errno, "open " + p);
-  ssize_t n = write(fd, value.data(), value.size());
-  int e = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(value.size())) return Error::FromErrno(e, "write " + p);
-  return Ok();
+Result<void> TestCgroup::SetCfsQuota(uint64_t quota_us, uint64_t period_us) const {
+  return machine_.SetCfsQuota(path_, quota_us, period_us);
 }
 
-Result<CpuStatV1> TestCgroup::ReadCpuStat() const {
-  Result<std::string> text = ReadFile(JoinPath(path_, "cpu.stat"));
-  if (!text.ok()) return text.error();
-  CpuStatV1 s;
-  std::istringstream in(*text);
-  std::string key;
-  uint64_t v;
-  while (in >> key >> v) {
-    if (key == "nr_periods") s.nr_periods = v;
-    if (key == "nr_throttled") s.nr_throttled = v;
-    if (key == "throttled_time") s.throttled_ns = v;
-  }
-  return s;
-}
+Result<CpuThrottling> TestCgroup::ReadThrottling() const { return machine_.ReadThrottling(path_); }
 
 Result<pid_t> TestCgroup::SpawnBusy(int cpu) {
-  std::string procs = JoinPath(path_, "cgroup.procs");
+  // Every cpu hierarchy the cgroup is in (cpu, and cpuacct where separate), resolved before fork.
+  std::vector<std::string> procs;
+  for (const std::string& root : machine_.CpuRoots())
+    procs.push_back(JoinPath(JoinPath(root, path_), MachineCgroups::kProcsFile));
   pid_t pid = fork();
   if (pid < 0) return Error::FromErrno(errno, "fork");
   if (pid == 0) {
@@ -84,9 +58,11 @@ Result<pid_t> TestCgroup::SpawnBusy(int cpu) {
     int len = 0;
     for (pid_t p = getpid(); p > 0; p /= 10) buf[len++] = static_cast<char>('0' + p % 10);
     for (int i = 0; i < len / 2; i++) std::swap(buf[i], buf[len - 1 - i]);
-    int fd = open(procs.c_str(), O_WRONLY);
-    if (fd < 0 || write(fd, buf, len) != len) _exit(10);
-    close(fd);
+    for (const std::string& p : procs) {
+      int fd = open(p.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, buf, len) != len) _exit(10);
+      close(fd);
+    }
     if (cpu >= 0) {
       cpu_set_t set;
       CPU_ZERO(&set);
@@ -103,8 +79,9 @@ Result<pid_t> TestCgroup::SpawnBusy(int cpu) {
   while (waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR) {
   }
   if (!WIFSTOPPED(status))
-    return Error{ECHILD, "busy child " + std::to_string(pid) + " failed to join " + path_ +
-                             " (exit status " + std::to_string(WEXITSTATUS(status)) + ")"};
+    return Error{ECHILD, "busy child " + std::to_string(pid) + " failed to join " +
+                             machine_.CpuDir(path_) + " (exit status " +
+                             std::to_string(WEXITSTATUS(status)) + ")"};
   return pid;
 }
 

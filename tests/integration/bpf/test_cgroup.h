@@ -1,6 +1,7 @@
-// RAII test cgroup in a real (v1) cpu hierarchy for the privileged BPF tests: created under a
-// unique name, holds only the busy children it forked itself, and on destruction (also when an
-// assertion failed) kills them, waits for them and removes the directory.
+// RAII test cgroup on the real machine (any layout MachineCgroups supports) for the privileged BPF
+// tests: created under a unique name in every cpu hierarchy, holds only the busy children it
+// forked itself, and on destruction (also when an assertion failed) kills them, waits for them and
+// removes the cgroup.
 #pragma once
 
 #include <sys/types.h>
@@ -11,31 +12,25 @@
 #include <vector>
 
 #include "common/result.h"
+#include "support/cgroup_layout.h"
 
 namespace sw::test {
 
-inline constexpr const char* kCpuHierarchy = "/sys/fs/cgroup/cpu";
-
-struct CpuStatV1 {
-  uint64_t nr_periods = 0;
-  uint64_t nr_throttled = 0;
-  uint64_t throttled_ns = 0;  // v1 "throttled_time" is in nanoseconds
-};
-
 class TestCgroup {
  public:
-  // mkdir <hierarchy>/schedwarden-test-<pid>-<name>.
-  static Result<std::unique_ptr<TestCgroup>> Create(const std::string& hierarchy,
+  // Cgroup /schedwarden-test-<pid>-<name>.
+  static Result<std::unique_ptr<TestCgroup>> Create(const MachineCgroups& machine,
                                                     const std::string& name);
   ~TestCgroup();
   TestCgroup(const TestCgroup&) = delete;
   TestCgroup& operator=(const TestCgroup&) = delete;
 
+  // "/"-rooted cgroup path (MachineCgroups names cgroups so).
   const std::string& path() const { return path_; }
-  // The BPF workload id: kernfs id == inode number of the cgroup directory.
+  // The BPF workload id: kernfs id == inode number of the cgroup directory in the cpu hierarchy.
   uint64_t id() const { return id_; }
-  Result<void> Write(const std::string& file, const std::string& value) const;
-  Result<CpuStatV1> ReadCpuStat() const;
+  Result<void> SetCfsQuota(uint64_t quota_us, uint64_t period_us) const;
+  Result<CpuThrottling> ReadThrottling() const;
 
   // Forks a child that joins this cgroup, pins itself to `cpu` (-1: no pin), stops itself and
   // spins once Start() is called. Returns after the child has joined.
@@ -46,8 +41,10 @@ class TestCgroup {
   void KillChildren();
 
  private:
-  TestCgroup(std::string path, uint64_t id) : path_(std::move(path)), id_(id) {}
+  TestCgroup(const MachineCgroups& machine, std::string path, uint64_t id)
+      : machine_(machine), path_(std::move(path)), id_(id) {}
 
+  MachineCgroups machine_;
   std::string path_;
   uint64_t id_;
   std::vector<pid_t> children_;

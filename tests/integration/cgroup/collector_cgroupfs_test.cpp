@@ -1,37 +1,28 @@
-// The collector on the real cgroup hierarchy (v1 here, v2 where the machine has it): a child cgroup
+// The collector on the real cgroup hierarchy (v1 or v2, whatever the machine has): a child cgroup
 // with a 20% CFS quota running a busy loop. The ids come from the real directories, the workload's
 // cpu.stat must show throttling and its CPU usage must match the quota (the injected ground
-// truth); when the cgroup is removed, the collector forgets its id and keeps its counts.
+// truth) and the kernel's files read around the collector's; when the cgroup is removed, the
+// collector forgets its id and keeps its counts.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
-#include "cgroup/layout.h"
 #include "collect/collector.h"
 #include "collect/fake_event_source.h"
-#include "common/fs.h"
+#include "support/cgroup_layout.h"
 #include "support/privileged.h"
 
 namespace sw {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool WriteFile(const std::string& path, const std::string& value) {
-  std::ofstream out(path);
-  out << value;
-  out.flush();
-  return out.good();
-}
 
 uint64_t Ino(const std::string& path) {
   struct stat st;
@@ -41,21 +32,26 @@ uint64_t Ino(const std::string& path) {
 
 std::chrono::nanoseconds Now() { return std::chrono::steady_clock::now().time_since_epoch(); }
 
-// Creates <root>/<name>/busy in each hierarchy and removes it on destruction, after killing the
-// busy child (a cgroup with tasks cannot be removed).
+// Creates cgroup <name>/busy in every cpu hierarchy (cpu, and cpuacct where separate) and removes
+// it on destruction, after killing the busy child (a cgroup with tasks cannot be removed).
 class TestCgroup {
  public:
-  TestCgroup(std::vector<std::string> roots, std::string name)
-      : roots_(std::move(roots)), name_(std::move(name)) {
-    for (const std::string& r : roots_) std::filesystem::create_directories(r + name_ + "/busy");
+  TestCgroup(const test::MachineCgroups& machine, std::string name)
+      : machine_(machine), name_(std::move(name)) {
+    for (const std::string& cg : {name_, path()}) {
+      auto r = machine_.CreateCpuCgroup(cg);
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      ok_ = ok_ && r.ok();
+    }
   }
   ~TestCgroup() {
     KillChild();
-    for (const std::string& r : roots_) {
-      rmdir((r + name_ + "/busy").c_str());
-      rmdir((r + name_).c_str());
+    for (const std::string& cg : {path(), name_}) {
+      auto r = machine_.RemoveCpuCgroup(cg);
+      EXPECT_TRUE(r.ok()) << r.error().message;
     }
   }
+  bool ok() const { return ok_; }
   void KillChild() {
     if (child_ > 0) {
       kill(child_, SIGKILL);
@@ -70,67 +66,38 @@ class TestCgroup {
     }
     return child_;
   }
-  std::string Dir(size_t i) const { return roots_[i] + name_ + "/busy"; }
+  // The workload's cgroup path ("/"-rooted, as the collector labels it).
   std::string path() const { return name_ + "/busy"; }
 
  private:
-  std::vector<std::string> roots_;
+  test::MachineCgroups machine_;
   std::string name_;
+  bool ok_ = true;
   pid_t child_ = -1;
 };
 
 TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
   SW_REQUIRE_PRIVILEGED();
-  auto layout = DetectCgroupMounts();
-  ASSERT_TRUE(layout.ok()) << layout.error().message;
-  bool v1 = layout->cpu.version == CgroupVersion::kV1;
-  std::vector<std::string> roots = {layout->cpu.path};
-  if (v1 && layout->cpuacct && layout->cpuacct->path != layout->cpu.path)
-    roots.push_back(layout->cpuacct->path);
+  auto machine = test::MachineCgroups::Detect();
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
   std::string name = "/schedwarden-test-" + std::to_string(getpid()) + "-collector";
-  // v2: the cpu controller must be enabled down to our cgroup; enable it at the root only if it
-  // is not, and put that back afterwards.
-  std::string root_subtree = layout->cpu.path + "/cgroup.subtree_control";
-  bool enabled_root_cpu = false;
-  if (!v1) {
-    auto ctl = ReadFile(root_subtree);
-    ASSERT_TRUE(ctl.ok()) << ctl.error().message;
-    auto tokens = Split(Trim(*ctl), ' ');
-    if (std::find(tokens.begin(), tokens.end(), "cpu") == tokens.end()) {
-      ASSERT_TRUE(WriteFile(root_subtree, "+cpu"));
-      enabled_root_cpu = true;
-    }
-  }
-  struct RestoreRootCpu {
-    bool on;
-    std::string path;
-    ~RestoreRootCpu() {
-      if (on) WriteFile(path, "-cpu");
-    }
-  } restore_root{enabled_root_cpu, root_subtree};
-  TestCgroup cg(roots, name);
-  if (!v1) {
-    ASSERT_TRUE(WriteFile(layout->cpu.path + name + "/cgroup.subtree_control", "+cpu"));
-  }
+  TestCgroup cg(*machine, name);
+  ASSERT_TRUE(cg.ok());
   // 20 ms every 100 ms.
-  if (v1) {
-    ASSERT_TRUE(WriteFile(cg.Dir(0) + "/cpu.cfs_period_us", "100000"));
-    ASSERT_TRUE(WriteFile(cg.Dir(0) + "/cpu.cfs_quota_us", "20000"));
-  } else {
-    ASSERT_TRUE(WriteFile(cg.Dir(0) + "/cpu.max", "20000 100000"));
-  }
-  uint64_t id = Ino(cg.Dir(0));
+  auto quota = machine->SetCfsQuota(cg.path(), 20000, 100000);
+  ASSERT_TRUE(quota.ok()) << quota.error().message;
+  uint64_t id = Ino(machine->CpuDir(cg.path()));
 
   FakeEventSource source;
   source.AddWait(id, SW_REASON_THROTTLED, 80000000, 3);  // what the BPF side would report
-  CgroupResolver resolver(layout->cpu.path, {.min_refresh_interval = 1s, .gc_interval = 2s});
-  CgroupStatReader reader(*layout);
+  CgroupResolver resolver(machine->cpu_root(), {.min_refresh_interval = 1s, .gc_interval = 2s});
+  CgroupStatReader reader(machine->mounts());
   Collector collector(source, resolver, reader, {.depth = 2, .max_workloads = 100});
 
   pid_t child = cg.StartBusyChild();
   ASSERT_GT(child, 0);
-  for (size_t i = 0; i < roots.size(); i++)
-    ASSERT_TRUE(WriteFile(cg.Dir(i) + "/cgroup.procs", std::to_string(child)));
+  auto joined = machine->JoinCpuCgroup(cg.path(), child);
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
 
   std::this_thread::sleep_for(200ms);  // let the first periods start
   auto t0 = Now();
@@ -139,9 +106,15 @@ TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
   ASSERT_TRUE(s0->workloads.count(cg.path())) << "id " << id << " not resolved to " << cg.path();
   std::this_thread::sleep_for(1500ms);
   auto t1 = Now();
+  auto usage_before = machine->ReadUsageNs(cg.path());
+  auto throttling_before = machine->ReadThrottling(cg.path());
   auto s1 = collector.Collect(t1);
+  auto usage_after = machine->ReadUsageNs(cg.path());
+  auto throttling_after = machine->ReadThrottling(cg.path());
   ASSERT_TRUE(s1.ok()) << s1.error().message;
   cg.KillChild();
+  ASSERT_TRUE(usage_before.ok() && usage_after.ok()) << usage_before.error().message;
+  ASSERT_TRUE(throttling_before.ok() && throttling_after.ok()) << throttling_before.error().message;
 
   const WorkloadSample& a = s0->workloads.at(cg.path());
   const WorkloadSample& b = s1->workloads.at(cg.path());
@@ -162,12 +135,21 @@ TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
   EXPECT_LE(cpu_s / window_s, 0.20 + 0.03) << cpu_s << " s of CPU in " << window_s << " s";
   EXPECT_GE(cpu_s / window_s, 0.10) << cpu_s << " s of CPU in " << window_s << " s";
   EXPECT_EQ(b.throttle_wait.Count(), 3u);
+  // What the collector read lies between the kernel's values read just before and after it: it
+  // read the right files of this layout, in the right units (v2 counts microseconds).
+  EXPECT_GE(*b.cpu_usage_ns, *usage_before);
+  EXPECT_LE(*b.cpu_usage_ns, *usage_after);
+  EXPECT_GE(b.cpu_stat->nr_throttled, throttling_before->nr_throttled);
+  EXPECT_LE(b.cpu_stat->nr_throttled, throttling_after->nr_throttled);
+  EXPECT_GE(b.cpu_stat->throttled_ns, throttling_before->throttled_ns);
+  EXPECT_LE(b.cpu_stat->throttled_ns, throttling_after->throttled_ns);
   std::cout << "window " << window_s << " s: periods " << periods << ", throttled " << throttled
             << ", cpu " << cpu_s << " s (" << 100 * cpu_s / window_s << "% of one CPU)\n";
 
   // Remove the cgroup: after the next walk its id is forgotten and its counts stay.
-  for (size_t i = 0; i < roots.size(); i++) rmdir(cg.Dir(i).c_str());
-  ASSERT_FALSE(std::filesystem::exists(cg.Dir(0)));
+  auto removed = machine->RemoveCpuCgroup(cg.path());
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  ASSERT_FALSE(std::filesystem::exists(machine->CpuDir(cg.path())));
   auto s2 = collector.Collect(t1 + 3s);
   ASSERT_TRUE(s2.ok()) << s2.error().message;
   EXPECT_TRUE(source.WasForgotten(id));
