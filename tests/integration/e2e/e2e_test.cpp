@@ -5,16 +5,21 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include "common/fs.h"
+#include "support/cgroup_layout.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/temp_tree.h"
@@ -23,8 +28,6 @@ namespace sw::test {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
-constexpr const char* kCpuacctRoot = "/sys/fs/cgroup/cpuacct";
 
 // p99 (us) of each report line "<t> <n> <p50> <p99>" in text, in order.
 std::vector<long> P99s(const std::string& text) {
@@ -52,17 +55,80 @@ bool AllThreadsHavePolicy(const std::vector<pid_t>& pids, int policy) {
   return true;
 }
 
+// The test's cgroups in every hierarchy the agent reads (cpu, cpuacct on v1) and, where cpusets
+// are a cgroup2 hierarchy, with the cpuset controller enabled down to them so the agent can make
+// a partition. Removed (after the processes in them are gone) on destruction.
+class E2eCgroups {
+ public:
+  explicit E2eCgroups(const MachineCgroups& m) : m_(m) {}
+  ~E2eCgroups() {
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
+      if (auto r = m_.RemoveCpuCgroup(*it); !r.ok()) ADD_FAILURE() << r.error().message;
+      if (!cpuset_dirs_.empty() && cpuset_dirs_.back().first == *it) {
+        for (int i = 0; i < 100 && rmdir(cpuset_dirs_.back().second.c_str()) != 0 && errno == EBUSY;
+             i++)
+          std::this_thread::sleep_for(20ms);
+        cpuset_dirs_.pop_back();
+      }
+    }
+  }
+  void Create(const std::string& cg) {
+    auto r = m_.CreateCpuCgroup(cg);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    made_.push_back(cg);
+    if (!m_.cpuset_v2()) return;
+    // The parent's subtree_control gets +cpuset (the root must have it already).
+    std::string parent = cg.substr(0, cg.rfind('/'));
+    std::string sub =
+        JoinPath(m_.CpusetDir(parent.empty() ? "/" : parent), "cgroup.subtree_control");
+    if (!parent.empty() && ReadFile(sub).value_or("").find("cpuset") == std::string::npos) {
+      std::ofstream(sub) << "+cpuset";
+    }
+    std::string dir = m_.CpusetDir(cg);
+    if (dir != m_.CpuDir(cg)) {  // cpuset on its own cgroup2 hierarchy (v1 cpu beside it)
+      ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
+      cpuset_dirs_.push_back({cg, dir});
+    }
+  }
+  void Join(const std::string& cg, pid_t pid) {
+    auto r = m_.JoinCpuCgroup(cg, pid);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (m_.cpuset_v2() && m_.CpusetDir(cg) != m_.CpuDir(cg))
+      std::ofstream(JoinPath(m_.CpusetDir(cg), "cgroup.procs")) << pid;
+  }
+
+ private:
+  const MachineCgroups& m_;
+  std::vector<std::string> made_;
+  std::vector<std::pair<std::string, std::string>> cpuset_dirs_;
+};
+
+std::string ReadTrim(const std::string& path) { return Trim(ReadFile(path).value_or("?")); }
+
 TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   SW_REQUIRE_PRIVILEGED();
+  auto machine = MachineCgroups::Detect();
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
+  const MachineCgroups& m = *machine;
   const std::string top = "schedwarden-e2e-" + std::to_string(getpid());
-  // The same paths in the cpu and cpuacct hierarchies, as v1 runtimes (systemd, kubelet) make.
-  CgroupDir parent(kCpuRoot, top), acct_parent(kCpuacctRoot, top);
-  CgroupDir lc(kCpuRoot, top + "/lc"), acct_lc(kCpuacctRoot, top + "/lc");
-  CgroupDir be(kCpuRoot, top + "/be"), acct_be(kCpuacctRoot, top + "/be");
+  E2eCgroups cgroups(m);
+  // The same paths in every hierarchy, as runtimes (systemd, kubelet) make them.
+  cgroups.Create("/" + top);
+  cgroups.Create("/" + top + "/lc");
+  cgroups.Create("/" + top + "/be");
+  const std::string be_dir = m.CpuDir("/" + top + "/be");
   // A batch cgroup with a large CPU weight (what Kubernetes gives a pod with 8 CPUs of
   // requests): across cgroups the probe now really waits behind the hogs.
-  be.Write("cpu.shares", "8192");
-  const std::string be_idle_before = be.Read("cpu.idle");
+  const std::string weight = JoinPath(be_dir, m.weight_file());
+  std::ofstream(weight) << (m.cpu_v2() ? "800" : "8192");
+  const std::string weight_before = ReadTrim(weight);
+  ASSERT_EQ(weight_before, m.cpu_v2() ? "800" : "8192");
+  const std::string be_idle_before = ReadTrim(JoinPath(be_dir, "cpu.idle"));
+  const std::string lc_cpuset = m.CpusetDir("/" + top + "/lc");
+  std::map<std::string, std::string> cpuset_files_before;
+  for (const char* f : {"cpuset.cpus", "cpuset.cpus.exclusive", "cpuset.cpus.partition"})
+    if (PathExists(JoinPath(lc_cpuset, f)))
+      cpuset_files_before[f] = ReadTrim(JoinPath(lc_cpuset, f));
 
   // Hogs: two per CPU, all at nice 0 in the best-effort cgroup.
   std::vector<ChildProcess> hogs;
@@ -71,8 +137,7 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
     hogs.push_back(ChildProcess::Fork([] {
       for (;;) asm volatile("" ::: "memory");  // a CPU hog the compiler cannot remove
     }));
-    be.AddProcess(hogs.back().pid());
-    acct_be.AddProcess(hogs.back().pid());
+    cgroups.Join("/" + top + "/be", hogs.back().pid());
   }
   std::vector<pid_t> hog_pids;
   for (auto& h : hogs) hog_pids.push_back(h.pid());
@@ -81,8 +146,7 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   ChildProcess probe = ChildProcess::Exec(
       {LATENCY_PROBE_BINARY, "--period-us", "1000", "--work-us", "100", "--report-ms", "500"},
       true);
-  lc.AddProcess(probe.pid());
-  acct_lc.AddProcess(probe.pid());
+  cgroups.Join("/" + top + "/lc", probe.pid());
   const std::string probe_cpus_before = CpusAllowed(probe.pid());
 
   // Baseline: the probe's own p99 wake-up lateness with the hogs at full priority.
@@ -133,14 +197,20 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   RecordProperty("probe_p99_us_after", std::to_string(p99_after));
   std::printf("probe p99 wake-up lateness: before %ld us, after %ld us\n", p99_before, p99_after);
   EXPECT_GT(p99_after, 0);
-  EXPECT_LT(p99_after, p99_before / 2) << "the probe's p99 did not drop after the agent acted";
+  // Under qemu's TCG the guest's timing is not a machine's: there the VM tier checks the
+  // mechanics and the undo, and the latency ratio is checked on real hardware only.
+  if (std::getenv("SCHEDWARDEN_VM") == nullptr)
+    EXPECT_LT(p99_after, p99_before / 2) << "the probe's p99 did not drop after the agent acted";
 
   // SIGTERM: the agent exits 0 and every change is undone.
   int status = agent.Signal(SIGTERM, 20000);
   ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_TRUE(AllThreadsHavePolicy(hog_pids, SCHED_OTHER));
-  EXPECT_EQ(be.Read("cpu.idle"), be_idle_before);
+  EXPECT_EQ(ReadTrim(JoinPath(be_dir, "cpu.idle")), be_idle_before);
+  EXPECT_EQ(ReadTrim(weight), weight_before) << m.weight_file() << " not put back";
+  for (const auto& [f, v] : cpuset_files_before)
+    EXPECT_EQ(ReadTrim(JoinPath(lc_cpuset, f)), v) << lc_cpuset << "/" << f;
   EXPECT_EQ(CpusAllowed(probe.pid()), probe_cpus_before);
   EXPECT_EQ(CpusAllowed(hog_pids[0]), hog_cpus_before);
   EXPECT_EQ(CpusAllowed(getpid()), probe_cpus_before);
