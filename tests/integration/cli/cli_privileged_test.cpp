@@ -16,20 +16,22 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "cli_helpers.h"
 #include "common/cpulist.h"
+#include "common/fs.h"
+#include "support/cgroup_layout.h"
 #include "support/privileged.h"
 #include "support/process.h"
+#include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
 
 namespace sw::test {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
-constexpr const char* kCpuacctRoot = "/sys/fs/cgroup/cpuacct";
 
 bool JournalHasContent(const std::string& state_dir) {
   std::error_code ec;
@@ -48,6 +50,13 @@ bool PortAccepts(int port) {
   return ok;
 }
 
+// One physical core: exclusive CPUs are whole cores (hyperthread siblings together).
+int ThreadsPerCore() {
+  auto s = ReadFile("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
+  auto cpus = s.ok() ? ParseCpuList(Trim(*s)) : Result<CpuSet>(Error{ENOENT, ""});
+  return cpus.ok() && !cpus->empty() ? static_cast<int>(cpus->size()) : 1;
+}
+
 ChildProcess Busy() {
   return ChildProcess::Fork([] {
     volatile unsigned long x = 0;
@@ -64,28 +73,21 @@ ChildProcess Busy() {
 class Scenario {
  public:
   explicit Scenario(const std::string& name)
-      : top_("schedwarden-cli-" + std::to_string(getpid()) + "-" + name),
-        parent_(kCpuRoot, top_),
-        acct_parent_(kCpuacctRoot, top_),
-        lc_(kCpuRoot, top_ + "/lc"),
-        acct_lc_(kCpuacctRoot, top_ + "/lc"),
-        victim_(kCpuRoot, top_ + "/victim"),
-        acct_victim_(kCpuacctRoot, top_ + "/victim"),
-        be_(kCpuRoot, top_ + "/be"),
-        acct_be_(kCpuacctRoot, top_ + "/be") {
+      : top_("/schedwarden-cli-" + std::to_string(getpid()) + "-" + name),
+        machine_(Machine()),
+        cgroups_(machine_) {
+    for (const std::string& cg : {top_, top_ + "/lc", top_ + "/victim", top_ + "/be"})
+      cgroups_.Create(cg);
     busy_.push_back(Busy());
-    lc_.AddProcess(busy_.back().pid());
-    acct_lc_.AddProcess(busy_.back().pid());
+    cgroups_.Join(top_ + "/lc", busy_.back().pid());
     // A second latency-critical workload that stays in the shared pool with the hogs: its
     // objective is violated there, so the agent also demotes the hogs (cpu.idle / SCHED_IDLE).
     busy_.push_back(Busy());
-    victim_.AddProcess(busy_.back().pid());
-    acct_victim_.AddProcess(busy_.back().pid());
+    cgroups_.Join(top_ + "/victim", busy_.back().pid());
     const int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     for (int i = 0; i < ncpu; i++) {
       hogs_.push_back(Busy());
-      be_.AddProcess(hogs_.back().pid());
-      acct_be_.AddProcess(hogs_.back().pid());
+      cgroups_.Join(top_ + "/be", hogs_.back().pid());
     }
     for (auto* group : {&busy_, &hogs_})
       for (auto& p : *group) {
@@ -93,7 +95,12 @@ class Scenario {
         for (pid_t t : ThreadsOf(p.pid())) policy_before_[t] = PolicyOf(t);
       }
     cpus_before_[getpid()] = CpusAllowed(getpid());
-    be_idle_before_ = be_.Read("cpu.idle");
+    // A weight of its own (what kubelet writes for a pod's CPU requests), which demotion must
+    // not lose.
+    cgroups_.WriteCpu(top_ + "/be", machine_.weight_file(), machine_.cpu_v2() ? "200" : "2048");
+    be_idle_before_ = cgroups_.ReadCpu(top_ + "/be", "cpu.idle");
+    be_weight_before_ = cgroups_.ReadCpu(top_ + "/be", machine_.weight_file());
+    lc_cpuset_before_ = cgroups_.CpusetFiles(top_ + "/lc");
     port_ = FreePort();
   }
 
@@ -116,22 +123,24 @@ class Scenario {
                           "\n"
                           "workloads:\n"
                           "  - name: probe\n"
-                          "    match: { cgroup: \"/" +
+                          "    match: { cgroup: \"" +
                           top_ +
                           "/lc\" }\n"
                           "    class: latency-critical\n"
                           "    slo: { runq_p99: 2ms }\n"
                           "    exclusive: always\n"
-                          "    exclusive_cpus: 1\n"
+                          "    exclusive_cpus: " +
+                          std::to_string(ThreadsPerCore()) +
+                          "\n"
                           "  - name: victim\n"
-                          "    match: { cgroup: \"/" +
+                          "    match: { cgroup: \"" +
                           top_ +
                           "/victim\" }\n"
                           "    class: latency-critical\n"
                           "    slo: { runq_p99: 100us }\n"
                           "    exclusive: never\n"
                           "  - name: hogs\n"
-                          "    match: { cgroup: \"/" +
+                          "    match: { cgroup: \"" +
                           top_ +
                           "/be\" }\n"
                           "    class: best-effort\n");
@@ -157,7 +166,7 @@ class Scenario {
   bool Promoted() const { return CpusAllowed(busy_pid()) != cpus_before_.at(busy_pid()); }
   // Ground truth that the best-effort hogs were demoted.
   bool Demoted() const {
-    if (be_.Read("cpu.idle") != be_idle_before_) return true;
+    if (cgroups_.ReadCpu(top_ + "/be", "cpu.idle") != be_idle_before_) return true;
     for (const auto& [tid, policy] : policy_before_)
       if (PolicyOf(tid) != policy && PolicyOf(tid) != -1) return true;
     return false;
@@ -193,9 +202,12 @@ class Scenario {
   void ExpectRestored() const {
     for (const auto& [pid, cpus] : cpus_before_)
       EXPECT_EQ(CpusAllowed(pid), cpus) << "Cpus_allowed_list of pid " << pid;
-    EXPECT_TRUE(SchedwardenCpusets().empty())
-        << "left behind: " << ::testing::PrintToString(SchedwardenCpusets());
-    EXPECT_EQ(be_.Read("cpu.idle"), be_idle_before_) << "cpu.idle of " << be_.path();
+    EXPECT_TRUE(SchedwardenCpusets(machine_.cpuset_root()).empty())
+        << "left behind: " << ::testing::PrintToString(SchedwardenCpusets(machine_.cpuset_root()));
+    EXPECT_EQ(cgroups_.CpusetFiles(top_ + "/lc"), lc_cpuset_before_) << "cpuset files of lc";
+    EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", "cpu.idle"), be_idle_before_) << "cpu.idle of be";
+    EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", machine_.weight_file()), be_weight_before_)
+        << machine_.weight_file() << " of be";
     for (const auto& [tid, policy] : policy_before_)
       EXPECT_EQ(PolicyOf(tid), policy) << "scheduling policy of tid " << tid;
   }
@@ -204,14 +216,28 @@ class Scenario {
   pid_t busy_pid() const { return busy_.front().pid(); }
   int port() const { return port_; }
   const std::string& top() const { return top_; }
+  std::string cpuset_root() const { return machine_.cpuset_root(); }
+  // The exclusive CPUs in cgroupfs: the v1 shield's cpusets, or the v2 partition of lc.
+  bool CpusetsChanged() const {
+    if (machine_.cpuset_v2()) return cgroups_.CpusetFiles(top_ + "/lc") != lc_cpuset_before_;
+    return !SchedwardenCpusets(machine_.cpuset_root()).empty();
+  }
 
  private:
+  static MachineCgroups Machine() {
+    auto m = MachineCgroups::Detect();
+    if (!m.ok()) throw std::runtime_error(m.error().message);
+    return *m;
+  }
+
   std::string top_;
-  CgroupDir parent_, acct_parent_, lc_, acct_lc_, victim_, acct_victim_, be_, acct_be_;
+  MachineCgroups machine_;
+  ScopedCgroups cgroups_;  // before the processes: removed after they are killed
   std::vector<ChildProcess> busy_, hogs_;
   std::map<pid_t, std::string> cpus_before_;
   std::map<pid_t, int> policy_before_;
-  std::string be_idle_before_;
+  std::string be_idle_before_, be_weight_before_;
+  std::vector<std::pair<std::string, std::string>> lc_cpuset_before_;
   int port_ = 0;
   TempTree tmp_;
   std::unique_ptr<ChildProcess> agent_;  // last: killed first
@@ -220,7 +246,7 @@ class Scenario {
 // Starts an enforcing agent, waits for the promotion in ground truth, kill -9s it and checks the
 // machine stayed changed (what the journal is for).
 void PromoteThenKill9(Scenario& s) {
-  ASSERT_TRUE(SchedwardenCpusets().empty())
+  ASSERT_TRUE(SchedwardenCpusets(s.cpuset_root()).empty())
       << "a schedwarden cpuset exists before the test: another agent is running?";
   s.StartAgent("enforce");
   ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s))
@@ -235,7 +261,7 @@ void PromoteThenKill9(Scenario& s) {
   EXPECT_TRUE(s.Promoted() && s.Exclusive() && s.Demoted())
       << "changes vanished with the agent: nothing for the journal to do (promoted " << s.Promoted()
       << ", exclusive " << s.Exclusive() << ", demoted " << s.Demoted() << ")";
-  EXPECT_FALSE(SchedwardenCpusets().empty());
+  EXPECT_TRUE(s.CpusetsChanged()) << "no shield cpuset (v1) nor partition (v2) after the kill";
   ASSERT_TRUE(JournalHasContent(s.state_dir())) << "no journal in " << s.state_dir();
   // status must not pass a killed agent's last file off as a running agent.
   CommandResult st = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir()});
@@ -318,12 +344,12 @@ TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
   for (const auto& w : j["workloads"]) {
     if (w.value("rule", "") == "probe") {
       EXPECT_EQ(w.value("class", ""), "latency-critical");
-      EXPECT_EQ(w.value("cgroup", ""), "/" + s.top() + "/lc");
+      EXPECT_EQ(w.value("cgroup", ""), s.top() + "/lc");
       EXPECT_EQ(w["slo_runq_p99_ns"], 2000000);
     }
     if (w.value("rule", "") == "hogs") {
       EXPECT_EQ(w.value("class", ""), "best-effort");
-      EXPECT_EQ(w.value("cgroup", ""), "/" + s.top() + "/be");
+      EXPECT_EQ(w.value("cgroup", ""), s.top() + "/be");
     }
   }
 

@@ -22,6 +22,7 @@
 #include "support/cgroup_layout.h"
 #include "support/privileged.h"
 #include "support/process.h"
+#include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
 
 namespace sw::test {
@@ -55,54 +56,6 @@ bool AllThreadsHavePolicy(const std::vector<pid_t>& pids, int policy) {
   return true;
 }
 
-// The test's cgroups in every hierarchy the agent reads (cpu, cpuacct on v1) and, where cpusets
-// are a cgroup2 hierarchy, with the cpuset controller enabled down to them so the agent can make
-// a partition. Removed (after the processes in them are gone) on destruction.
-class E2eCgroups {
- public:
-  explicit E2eCgroups(const MachineCgroups& m) : m_(m) {}
-  ~E2eCgroups() {
-    for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
-      if (auto r = m_.RemoveCpuCgroup(*it); !r.ok()) ADD_FAILURE() << r.error().message;
-      if (!cpuset_dirs_.empty() && cpuset_dirs_.back().first == *it) {
-        for (int i = 0; i < 100 && rmdir(cpuset_dirs_.back().second.c_str()) != 0 && errno == EBUSY;
-             i++)
-          std::this_thread::sleep_for(20ms);
-        cpuset_dirs_.pop_back();
-      }
-    }
-  }
-  void Create(const std::string& cg) {
-    auto r = m_.CreateCpuCgroup(cg);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    made_.push_back(cg);
-    if (!m_.cpuset_v2()) return;
-    // The parent's subtree_control gets +cpuset (the root must have it already).
-    std::string parent = cg.substr(0, cg.rfind('/'));
-    std::string sub =
-        JoinPath(m_.CpusetDir(parent.empty() ? "/" : parent), "cgroup.subtree_control");
-    if (!parent.empty() && ReadFile(sub).value_or("").find("cpuset") == std::string::npos) {
-      std::ofstream(sub) << "+cpuset";
-    }
-    std::string dir = m_.CpusetDir(cg);
-    if (dir != m_.CpuDir(cg)) {  // cpuset on its own cgroup2 hierarchy (v1 cpu beside it)
-      ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
-      cpuset_dirs_.push_back({cg, dir});
-    }
-  }
-  void Join(const std::string& cg, pid_t pid) {
-    auto r = m_.JoinCpuCgroup(cg, pid);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    if (m_.cpuset_v2() && m_.CpusetDir(cg) != m_.CpuDir(cg))
-      std::ofstream(JoinPath(m_.CpusetDir(cg), "cgroup.procs")) << pid;
-  }
-
- private:
-  const MachineCgroups& m_;
-  std::vector<std::string> made_;
-  std::vector<std::pair<std::string, std::string>> cpuset_dirs_;
-};
-
 std::string ReadTrim(const std::string& path) { return Trim(ReadFile(path).value_or("?")); }
 
 TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
@@ -111,11 +64,11 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   ASSERT_TRUE(machine.ok()) << machine.error().message;
   const MachineCgroups& m = *machine;
   const std::string top = "schedwarden-e2e-" + std::to_string(getpid());
-  E2eCgroups cgroups(m);
+  ScopedCgroups cgroups(m);
   // The same paths in every hierarchy, as runtimes (systemd, kubelet) make them.
-  cgroups.Create("/" + top);
-  cgroups.Create("/" + top + "/lc");
-  cgroups.Create("/" + top + "/be");
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create("/" + top));
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create("/" + top + "/lc"));
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create("/" + top + "/be"));
   const std::string be_dir = m.CpuDir("/" + top + "/be");
   // A batch cgroup with a large CPU weight (what Kubernetes gives a pod with 8 CPUs of
   // requests): across cgroups the probe now really waits behind the hogs.
