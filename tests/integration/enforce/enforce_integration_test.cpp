@@ -1,7 +1,8 @@
-// Privileged: the actuators and restore on the real cgroup v1 hierarchy of this machine.
-// Busy processes run in test cgroups of the cpu controller; one is promoted to an exclusive CPU
-// (the v1 shield moves every other movable task of the machine out of it), another is demoted to
-// SCHED_IDLE; every claim is checked against the kernel (/proc/<tid>/status Cpus_allowed_list,
+// Privileged: the actuators and restore on the real cgroup hierarchies of this machine (v1: the
+// shield; v2: a cpuset partition). Busy processes run in test cgroups of the cpu controller; one
+// is promoted to an exclusive core (on v1 the shield moves every other movable task of the
+// machine out of it, on v2 the kernel takes the CPUs from every other cgroup), another is demoted
+// to SCHED_IDLE; every claim is checked against the kernel (/proc/<tid>/status Cpus_allowed_list,
 // /proc/<tid>/stat "processor", sched_getattr, /proc/<tid>/sched, cpu.idle) and after restore
 // every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
 // Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "common/cpulist.h"
@@ -23,19 +25,47 @@
 #include "enforce/best_effort_actuator.h"
 #include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
+#include "enforce/layout.h"
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
+#include "support/cgroup_layout.h"
 #include "support/privileged.h"
+#include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
 #include "topology/core_allocator.h"
 
 namespace sw {
 namespace {
 
+using test::MachineCgroups;
+using test::ScopedCgroups;
+
 using namespace std::chrono_literals;
 
-constexpr const char* kCpusetRoot = "/sys/fs/cgroup/cpuset";
-constexpr const char* kCpuRoot = "/sys/fs/cgroup/cpu";
+// The machine's layout, detected by the product (the tests check the product against the
+// kernel, not the detection).
+const CgroupLayout& Layout() {
+  static const CgroupLayout layout = [] {
+    auto l = DetectCgroupLayout();
+    if (!l) throw std::runtime_error(l.error().message);
+    return *l;
+  }();
+  return layout;
+}
+bool V1() { return Layout().mode == CgroupMode::kV1; }
+
+// One physical core's worth of CPUs: exclusive CPUs are whole cores.
+int ThreadsPerCore() {
+  auto s = ReadLine("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
+  auto c = s ? ParseCpuList(Trim(*s)) : Result<CpuSet>(Error{ENOENT, ""});
+  return c && !c->empty() ? static_cast<int>(c->size()) : 1;
+}
+
+// The task's cpuset cgroup: the v1 cpuset hierarchy's, or its v2 cgroup.
+Result<std::string> TaskCpuset(pid_t tid) {
+  if (V1()) return ReadTaskCgroup("/proc", tid, "cpuset");
+  return ReadTaskCgroup("/proc", tid, "");
+}
 
 struct TaskState {
   uint64_t start = 0;
@@ -66,7 +96,7 @@ std::map<pid_t, TaskState> Snapshot() {
       pid_t tid = std::stoi(t);
       auto st = ReadTaskStat("/proc", tid);
       auto status = ReadFile("/proc/" + t + "/status");
-      auto cs = ReadTaskCgroup("/proc", tid, "cpuset");
+      auto cs = TaskCpuset(tid);
       if (!st || !status || !cs) continue;  // exited meanwhile
       TaskState s;
       s.start = st->start_time;
@@ -116,7 +146,10 @@ uint64_t NowTicks() {
 // destruction (processes killed, cgroups removed).
 class Workloads {
  public:
-  Workloads() : prefix_("schedwarden-test-" + std::to_string(getpid()) + "-") {}
+  Workloads()
+      : prefix_("/schedwarden-test-" + std::to_string(getpid()) + "-"),
+        machine_(Machine()),
+        cgroups_(machine_) {}
   ~Workloads() {
     for (pid_t p : kids_) kill(p, SIGKILL);
     for (pid_t p : kids_) waitpid(p, nullptr, 0);
@@ -124,29 +157,42 @@ class Workloads {
       for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; i++)
         std::this_thread::sleep_for(20ms);
   }
+  // A test cgroup ("/schedwarden-test-<pid>-<name>") in every hierarchy; returns its path.
   std::string MakeCgroup(const std::string& name) {
-    std::string d = JoinPath(kCpuRoot, prefix_ + name);
-    if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
-    dirs_.insert(dirs_.begin(), d);
-    return d;
+    std::string cg = prefix_ + name;
+    cgroups_.Create(cg);
+    return cg;
   }
-  // Starts `threads` spinning threads in cgroup `dir` ("" = stay in the root), optionally pinned.
-  // A cpuset of our own (a "foreign" one for the shield), with every CPU.
+  std::string CpuDir(const std::string& cg) const { return machine_.CpuDir(cg); }
+  // Where the exclusive actuator takes the workload: v1 its cpu cgroup (the shield moves its
+  // threads), v2 its cgroup in the cpuset hierarchy.
+  std::string TargetDir(const std::string& cg) const {
+    return V1() ? machine_.CpuDir(cg) : machine_.CpusetDir(cg);
+  }
+  std::string weight_file() const { return machine_.weight_file(); }
+  // A v1 cpuset of our own (a "foreign" one for the shield), with every CPU.
   std::string MakeCpuset(const std::string& name) {
-    std::string d = JoinPath(kCpusetRoot, prefix_ + name);
+    std::string d = JoinPath(Layout().cpuset_root, prefix_.substr(1) + name);
     if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
     dirs_.push_back(d);  // removed last, after the processes in it are gone
     RealSystemWriter w;
-    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.cpus"),
-                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"))
-                    .ok());
-    EXPECT_TRUE(w.WriteFile(JoinPath(d, "cpuset.mems"),
-                            *ReadLine(std::string(kCpusetRoot) + "/cpuset.mems"))
-                    .ok());
+    EXPECT_TRUE(
+        w.WriteFile(JoinPath(d, "cpuset.cpus"), *ReadLine(Layout().cpuset_root + "/cpuset.cpus"))
+            .ok());
+    EXPECT_TRUE(
+        w.WriteFile(JoinPath(d, "cpuset.mems"), *ReadLine(Layout().cpuset_root + "/cpuset.mems"))
+            .ok());
     return d;
   }
-  pid_t Spawn(const std::string& dir, int threads, int pin_cpu = -1,
+  // Starts `threads` spinning threads in test cgroup `cg` ("" = stay in the root), optionally
+  // pinned, optionally in v1 cpuset directory `cpuset_dir`.
+  pid_t Spawn(const std::string& cg, int threads, int pin_cpu = -1,
               const std::string& cpuset_dir = "") {
+    pid_t pid = SpawnIn("", threads, pin_cpu, cpuset_dir);
+    if (!cg.empty()) cgroups_.Join(cg, pid);
+    return pid;
+  }
+  pid_t SpawnIn(const std::string& dir, int threads, int pin_cpu, const std::string& cpuset_dir) {
     std::string procs = dir.empty() ? "" : JoinPath(dir, "cgroup.procs");
     std::string cs_procs = cpuset_dir.empty() ? "" : JoinPath(cpuset_dir, "cgroup.procs");
     std::string n = std::to_string(threads);
@@ -199,9 +245,16 @@ class Workloads {
   }
 
  private:
+  static MachineCgroups Machine() {
+    auto m = MachineCgroups::Detect();
+    if (!m.ok()) throw std::runtime_error(m.error().message);
+    return *m;
+  }
   std::string prefix_;
+  MachineCgroups machine_;
+  std::vector<std::string> dirs_;  // v1 cpusets, removed after the processes
+  ScopedCgroups cgroups_;          // removed after the processes
   std::vector<pid_t> kids_;
-  std::vector<std::string> dirs_;
 };
 
 std::vector<pid_t> Threads(pid_t pid) {
@@ -265,13 +318,13 @@ class RestoreGuard {
 };
 
 void ExpectShieldGone() {
-  auto names = ListDir(kCpusetRoot);
+  auto names = ListDir(Layout().cpuset_root);
   ASSERT_TRUE(names.ok());
   for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden.", 0), std::string::npos) << n;
 }
 
-// Checks on the promoted state: the exclusive CPU is nobody else's, the workload runs there.
-void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks, pid_t agent = getpid()) {
+// Checks on the promoted state: the exclusive CPUs are nobody else's, the workload runs there.
+void ExpectExclusive(pid_t lc, const CpuSet& cpus, uint64_t since_ticks, pid_t agent = getpid()) {
   auto snap = Snapshot();
   std::set<pid_t> lc_threads;
   for (pid_t t : Threads(lc)) lc_threads.insert(t);
@@ -282,49 +335,51 @@ void ExpectExclusive(pid_t lc, int cpu, uint64_t since_ticks, pid_t agent = getp
     if (s.state == 'Z' || s.state == 'X') continue;  // exited, not reaped yet: cannot run
     auto allowed = ParseCpuList(s.allowed);
     ASSERT_TRUE(allowed.ok());
-    EXPECT_FALSE(allowed->count(cpu))
-        << "task " << tid << " ("
-        << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?") << ", state " << s.state
-        << ", still exists: " << SameTask("/proc", tid, s.start)
-        << ") may still run on exclusive CPU " << cpu << " (Cpus_allowed_list " << s.allowed
-        << ", cpuset " << s.cpuset << ")";
+    for (int cpu : cpus)
+      EXPECT_FALSE(allowed->count(cpu))
+          << "task " << tid << " ("
+          << ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?") << ", state "
+          << s.state << ", still exists: " << SameTask("/proc", tid, s.start)
+          << ") may still run on exclusive CPU " << cpu << " (Cpus_allowed_list " << s.allowed
+          << ", cpuset " << s.cpuset << ")";
     checked++;
   }
   EXPECT_GT(checked, 3);
-  for (pid_t t : lc_threads) EXPECT_EQ(AllowedOf(t), std::to_string(cpu)) << "lc thread " << t;
-  EXPECT_EQ(CpusSeenRunning(lc, 20), std::set<int>{cpu});
+  for (pid_t t : lc_threads) EXPECT_EQ(AllowedOf(t), FormatCpuList(cpus)) << "lc thread " << t;
+  std::set<int> seen = CpusSeenRunning(lc, 20);
+  for (int c : seen) EXPECT_TRUE(cpus.count(c)) << "lc ran on CPU " << c;
 }
 
-TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
+TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   SW_REQUIRE_PRIVILEGED();
-  ASSERT_TRUE(PathExists(std::string(kCpusetRoot) + "/cpuset.cpus")) << "needs cgroup v1 cpuset";
   ExpectShieldGone();
   Workloads wl;
-  const std::string lc_dir = wl.MakeCgroup("lc");
-  const std::string be_dir = wl.MakeCgroup("be");
-  // The workload starts in a cpuset of its own, which the shield must narrow and give back,
+  const std::string lc_cg = wl.MakeCgroup("lc");
+  const std::string be_cg = wl.MakeCgroup("be");
+  const std::string be_dir = wl.CpuDir(be_cg);
+  // v1: the workload starts in a cpuset of its own, which the shield must narrow and give back,
   // and to which its threads must return.
-  const std::string home = wl.MakeCpuset("home");
-  const std::string home_rel = home.substr(std::string(kCpusetRoot).size());
-  const pid_t lc = wl.Spawn(lc_dir, 2, -1, home);
-  const pid_t be = wl.Spawn(be_dir, 3);
+  const std::string home = V1() ? wl.MakeCpuset("home") : "";
+  const std::string home_rel = V1() ? home.substr(Layout().cpuset_root.size()) : "";
+  const pid_t lc = wl.Spawn(lc_cg, 2, -1, home);
+  const pid_t be = wl.Spawn(be_cg, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
-  ASSERT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
+  if (V1()) ASSERT_EQ(*TaskCpuset(lc), home_rel);
   ASSERT_EQ(Threads(lc).size(), 2u);
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
   ASSERT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  const std::string weight_before = Trim(*ReadLine(JoinPath(be_dir, wl.weight_file())));
   const auto before = Snapshot();
 
-  // The CPU comes from the allocator on the live topology (floor: one core stays shared).
+  // The CPUs come from the allocator on the live topology (floor: one core stays shared).
   auto topo = LoadLiveTopology();
   ASSERT_TRUE(topo.ok());
   auto alloc = CoreAllocator::Create(*topo, {});
   ASSERT_TRUE(alloc.ok());
-  Allocation grant = alloc->Allocate({"lc", 1, {}});
+  Allocation grant = alloc->Allocate({"lc", ThreadsPerCore(), {}});
   ASSERT_TRUE(grant.granted) << grant.reason;
-  ASSERT_EQ(grant.cpus.size(), 1u);
-  const int cpu = *grant.cpus.begin();
+  ASSERT_EQ(static_cast<int>(grant.cpus.size()), ThreadsPerCore());
 
   test::TempTree state;
   auto journal = Journal::Open(state.Path("state"));
@@ -332,23 +387,35 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   RestoreGuard guard(&*journal, "");
   RealSystemWriter writer;
   SafetyRails rails;
-  ExclusiveCoreActuator ex({}, writer, *journal, rails);
+  ExclusiveActuatorConfig ec;
+  ec.mode = Layout().mode;
+  ec.cpuset_root = Layout().cpuset_root;
+  ec.workload_root = Layout().cpu_root;
+  ExclusiveCoreActuator ex(ec, writer, *journal, rails);
   ASSERT_TRUE(ex.Init().ok());
-  BestEffortActuator bea({}, writer, *journal, rails);
+  BestEffortActuatorConfig bc;
+  bc.cgroup_root = Layout().cpu_root;
+  BestEffortActuator bea(bc, writer, *journal, rails);
 
   auto t0 = std::chrono::steady_clock::now();
-  auto promoted = ex.Promote({"lc", lc_dir}, grant.cpus);
+  auto promoted = ex.Promote({"lc", wl.TargetDir(lc_cg)}, grant.cpus);
   ASSERT_TRUE(promoted.ok()) << promoted.error().message;
   auto promote_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  EXPECT_EQ(promoted->workload.moved, 2);
-  EXPECT_GT(promoted->shield.moved, 5);
+  if (V1()) {
+    EXPECT_EQ(promoted->workload.moved, 2);
+    EXPECT_GT(promoted->shield.moved, 5);
+  }
+  EXPECT_TRUE(promoted->others_excluded) << ::testing::PrintToString(promoted->warnings);
   uint64_t since = NowTicks();
   ASSERT_TRUE(ex.Sweep().ok());
-  ExpectExclusive(lc, cpu, since);
-  EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));  // the kernel had to move it
-  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
+  ExpectExclusive(lc, grant.cpus, since);
+  if (!grant.cpus.count(1))
+    EXPECT_EQ(AllowedOf(pinned), "1");
+  else  // the kernel had to move it
+    EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));
+  if (V1()) EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
 
   auto demoted = bea.Demote({"be", be_dir});
   ASSERT_TRUE(demoted.ok()) << demoted.error().message;
@@ -372,12 +439,15 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
               static_cast<long long>(restore_ms), rep.outstanding_before);
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(Trim(*ReadLine(JoinPath(be_dir, wl.weight_file()))), weight_before);
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
-  EXPECT_EQ(*ReadTaskCgroup("/proc", lc, "cpuset"), home_rel);
-  EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
-            *ReadLine(std::string(kCpusetRoot) + "/cpuset.cpus"));
+  if (V1()) {
+    EXPECT_EQ(*TaskCpuset(lc), home_rel);
+    EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
+              *ReadLine(Layout().cpuset_root + "/cpuset.cpus"));
+  }
   EXPECT_TRUE(journal->Outstanding().empty());
   EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");
 }
@@ -386,11 +456,19 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   SW_REQUIRE_PRIVILEGED();
   ExpectShieldGone();
   Workloads wl;
-  const std::string lc_dir = wl.MakeCgroup("lc");
-  const std::string be_dir = wl.MakeCgroup("be");
-  const pid_t lc = wl.Spawn(lc_dir, 1);
-  const pid_t be = wl.Spawn(be_dir, 3);
+  const std::string lc_cg = wl.MakeCgroup("lc");
+  const std::string be_cg = wl.MakeCgroup("be");
+  const std::string be_dir = wl.CpuDir(be_cg);
+  const pid_t lc = wl.Spawn(lc_cg, 1);
+  const pid_t be = wl.Spawn(be_cg, 3);
   ASSERT_EQ(Threads(be).size(), 3u);
+  // The last core (the floor keeps the first one shared): CPU 1 here, 2-3 on a 2x2 SMT VM.
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  auto sib = ReadLine("/sys/devices/system/cpu/cpu" + std::to_string(ncpu - 1) +
+                      "/topology/thread_siblings_list");
+  ASSERT_TRUE(sib.ok());
+  auto core = ParseCpuList(Trim(*sib));
+  ASSERT_TRUE(core.ok());
   const auto before = Snapshot();
   test::TempTree state;
   const std::string state_dir = state.Path("state");
@@ -398,7 +476,8 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     RestoreGuard guard(nullptr, state_dir);
     int out = -1;
     // Freeze before the 2nd sched_setattr: thread 1 is SCHED_IDLE, threads 2-3 are journaled only.
-    pid_t helper = wl.SpawnCrash({"crash", state_dir, lc_dir, be_dir, "1", "2"}, &out);
+    pid_t helper = wl.SpawnCrash(
+        {"crash", state_dir, wl.TargetDir(lc_cg), be_dir, FormatCpuList(*core), "2"}, &out);
     ASSERT_GT(helper, 0);
     std::string got;
     char buf[64];
@@ -407,7 +486,7 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     close(out);
     ASSERT_EQ(got, "PAUSED\n");
     // The machine is shielded and half-demoted right now (the helper is the agent here).
-    ExpectExclusive(lc, 1, NowTicks(), helper);
+    ExpectExclusive(lc, *core, NowTicks(), helper);
     int idle = 0;
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
@@ -442,10 +521,10 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   SW_REQUIRE_PRIVILEGED();
   ExpectShieldGone();
   Workloads wl;
-  const std::string lc_dir = wl.MakeCgroup("lc");
-  const std::string be_dir = wl.MakeCgroup("be");
-  const pid_t lc = wl.Spawn(lc_dir, 1);
-  const pid_t be = wl.Spawn(be_dir, 2);
+  const std::string lc_rel = wl.MakeCgroup("lc");
+  const std::string be_rel = wl.MakeCgroup("be");
+  const pid_t lc = wl.Spawn(lc_rel, 1);
+  const pid_t be = wl.Spawn(be_rel, 2);
   const auto before = Snapshot();
   test::TempTree state;
   RealSystemWriter writer;
@@ -460,20 +539,18 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
       if (!r.Complete()) ADD_FAILURE() << r.Summary();
     }
   } guard{e->get()};
-  const std::string lc_rel = lc_dir.substr(std::string(kCpuRoot).size());
-  const std::string be_rel = be_dir.substr(std::string(kCpuRoot).size());
-  auto p = (*e)->Promote("lc", lc_rel, 1);
+  auto p = (*e)->Promote("lc", lc_rel, ThreadsPerCore());
   ASSERT_TRUE(p.ok()) << p.error().message;
   ASSERT_TRUE(p->granted()) << p->allocation.reason;
-  const int cpu = *p->allocation.cpus.begin();
+  const CpuSet cpus = p->allocation.cpus;
   // The floor holds on a 2-CPU machine: nothing more can be exclusive.
-  auto p2 = (*e)->Promote("be-as-lc", be_rel, 1);
+  auto p2 = (*e)->Promote("be-as-lc", be_rel, ThreadsPerCore());
   ASSERT_TRUE(p2.ok());
   EXPECT_FALSE(p2->granted());
   ASSERT_TRUE((*e)->Demote("be", be_rel).ok());
   uint64_t since = NowTicks();
   ASSERT_TRUE((*e)->Sweep().ok());
-  ExpectExclusive(lc, cpu, since);
+  ExpectExclusive(lc, cpus, since);
   for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
   RestoreReport r = (*e)->Shutdown();
   EXPECT_TRUE(r.Complete()) << r.Summary();

@@ -1,6 +1,7 @@
 // Helper for the privileged enforcement tests.
 //   spin N                               N threads burning CPU until killed
-//   crash STATE_DIR LC_DIR BE_DIR CPU K  promote LC_DIR to CPU, demote BE_DIR, and stop forever
+//   crash STATE_DIR LC_DIR BE_DIR CPUS K promote LC_DIR to CPUS (a list), demote BE_DIR, and stop
+//   forever
 //                                        right before the K-th sched_setattr (its intent is
 //                                        journaled, not applied); prints "PAUSED" when there.
 #include <sched.h>
@@ -14,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpulist.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/exclusive_actuator.h"
+#include "enforce/layout.h"
 
 namespace {
 
@@ -55,7 +58,16 @@ class PausingWriter final : public sw::SystemWriter {
 
 int Crash(char** argv) {
   const std::string state = argv[2], lc = argv[3], be = argv[4];
-  const int cpu = std::atoi(argv[5]);
+  auto cpus = sw::ParseCpuList(argv[5]);
+  if (!cpus) {
+    std::fprintf(stderr, "%s\n", cpus.error().message.c_str());
+    return 2;
+  }
+  auto layout = sw::DetectCgroupLayout();
+  if (!layout) {
+    std::fprintf(stderr, "%s\n", layout.error().message.c_str());
+    return 2;
+  }
   PausingWriter w(std::atoi(argv[6]));
   auto journal = sw::Journal::Open(state);
   if (!journal) {
@@ -64,16 +76,21 @@ int Crash(char** argv) {
   }
   sw::SafetyRails rails;
   sw::ExclusiveActuatorConfig ec;
+  ec.mode = layout->mode;
+  ec.cpuset_root = layout->cpuset_root;
+  ec.workload_root = layout->cpu_root;
   sw::ExclusiveCoreActuator ex(ec, w, *journal, rails);
   if (auto r = ex.Init(); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 2;
   }
-  if (auto r = ex.Promote({"lc", lc}, {cpu}); !r) {
+  if (auto r = ex.Promote({"lc", lc}, *cpus); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 2;
   }
-  sw::BestEffortActuator be_act({}, w, *journal, rails);
+  sw::BestEffortActuatorConfig bc;
+  bc.cgroup_root = layout->cpu_root;
+  sw::BestEffortActuator be_act(bc, w, *journal, rails);
   if (auto r = be_act.Demote({"be", be}); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 2;
@@ -93,6 +110,6 @@ int main(int argc, char** argv) {
     Spin();
   }
   if (argc == 7 && std::strcmp(argv[1], "crash") == 0) return Crash(argv);
-  std::fprintf(stderr, "usage: %s spin N | crash STATE LC_DIR BE_DIR CPU K\n", argv[0]);
+  std::fprintf(stderr, "usage: %s spin N | crash STATE LC_DIR BE_DIR CPUS K\n", argv[0]);
   return 64;
 }
