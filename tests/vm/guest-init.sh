@@ -50,6 +50,12 @@ case "$layout" in
         echo "SW-VM: no v1 $c controller in this kernel; it is on the unified hierarchy"
       fi
     done
+    # A kernel without v1 cpusets mounts an empty cpuset hierarchy; the controller is usable on
+    # unified only, once enabled there: the operator step docs/platforms.md gives for this case.
+    if [ ! -e cpuset/cpuset.cpus ]; then
+      echo "+cpuset" > unified/cgroup.subtree_control || fail "enable cpuset on unified"
+      echo "SW-VM: no v1 cpusets in this kernel: +cpuset enabled on the unified hierarchy"
+    fi
     cd /
     ;;
   *) fail "unknown sw.layout '$layout'" ;;
