@@ -196,11 +196,11 @@ static __always_inline int on_wakeup(bool btf, struct task_struct *p)
 static __always_inline int on_switch(bool btf, bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns(), next_cgid = 0, ts;
+	__u64 now = bpf_ktime_get_ns(), next_cgid = 0, ts, r, b;
 	bool have_next_cgid = false;
 	unsigned int state = SW_TASK_RUNNING;
 	struct sw_workload_stats *w;
-	__u32 reason, b;
+	__u32 reason;
 
 	/*
 	 * Switch-out: why is prev leaving while it still wants the CPU? A task going to sleep
@@ -249,20 +249,25 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 		count_drop(SW_DROP_NEGATIVE_DELTA);
 		return 0;
 	}
-	if (reason >= SW_NR_REASONS)
-		return 0;
 	if (!have_next_cgid)
 		next_cgid = sw_task_cgid(btf, next);
 	w = workload_get(next_cgid);
 	if (!w)
 		return 0;
 	b = sw_hist_bucket(now - ts);
-	/* keep clang from bounds-checking one copy of b and indexing with another */
+	/*
+	 * Bound both indexes after the last helper call, in the 64-bit registers that index.
+	 * Otherwise clang may check one copy (a zero-extension, or a value spilled to the stack
+	 * before the check) and index with another; 6.1's verifier does not carry the bound over
+	 * and rejected hist[reason][b] as unbounded. reason is always valid: stamps are ours.
+	 */
+	r = reason;
+	barrier_var(r);
 	barrier_var(b);
-	if (b >= SW_HIST_BUCKETS)
+	if (r >= SW_NR_REASONS || b >= SW_HIST_BUCKETS)
 		return 0;
-	add_u64(&w->hist[reason][b], 1);
-	add_u64(&w->sum_ns[reason], now - ts);
+	add_u64(&w->hist[r][b], 1);
+	add_u64(&w->sum_ns[r], now - ts);
 	return 0;
 }
 
