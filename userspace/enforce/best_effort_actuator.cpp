@@ -189,6 +189,8 @@ Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
     if (!rails_.CgroupAllowed(rel))
       return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
                               "' is not in the allowlist of cgroups that may be touched"};
+    if (std::string why = DemoteVeto(rel); !why.empty())
+      return Error{EPERM, "cgroup " + rel + " of '" + t.workload + "' is never demoted: " + why};
   }
   DemoteResult res;
   demoted_[t.workload] = t.cgroup_dir;

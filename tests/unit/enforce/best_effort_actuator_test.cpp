@@ -167,6 +167,33 @@ TEST_F(BestEffort, AnUnreadableWeightLeavesCpuIdleAloneAndDemotesThreadsOnly) {
   EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
 }
 
+TEST_F(BestEffort, KubeletQosLevelCgroupsAreNeverDemoted) {
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  for (const std::string rel :
+       {"/kubepods", "/kubepods/besteffort", "/kubepods/burstable", "/kubepods.slice",
+        "/kubepods.slice/kubepods-besteffort.slice", "/kubepods.slice/kubepods-burstable.slice",
+        "/kubelet.slice/kubepods/besteffort"}) {
+    m.MakeCpuCgroup(rel);
+    auto r = a.Demote({"qos", m.cpu() + rel});
+    ASSERT_FALSE(r.ok()) << rel;
+    EXPECT_EQ(r.error().code, EPERM);
+    EXPECT_NE(r.error().message.find("never demoted: a kubelet QoS-level cgroup"),
+              std::string::npos)
+        << r.error().message;
+  }
+  EXPECT_TRUE(m.w.ops.empty());
+  // Pods and containers below them are demoted as usual.
+  for (const std::string rel :
+       {"/kubepods/besteffort/pod1", "/kubepods/pod2", "/kubepods/burstable/pod3/ctr",
+        "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod4.slice",
+        "/kubepods.slice/kubepods-pod5.slice"}) {
+    m.MakeCpuCgroup(rel);
+    EXPECT_TRUE(a.Demote({rel, m.cpu() + rel}).ok()) << rel;
+    EXPECT_EQ(Trim(m.t.Read("cpu" + rel + "/cpu.idle")), "1") << rel;
+  }
+  EXPECT_EQ(a.RevertAll().failed.size(), 0u);
+}
+
 TEST_F(BestEffort, AllowlistAndRootCgroupAreRefusedWithoutChanges) {
   rails.allowed_cgroups = {"/kubepods"};
   BestEffortActuator a(cfg, m.w, *journal, rails);
