@@ -13,6 +13,8 @@ std::string Join(const std::vector<std::string>& items) {
 
 Result<void> Check(const Result<UndoReport>& r, const std::string& what) {
   if (!r) return r.error();
+  // Not errors, but an operator must see what was left as someone else set it.
+  for (const auto& s : r->skipped) spdlog::warn("{}: skipped: {}", what, s);
   if (!r->Complete()) {
     std::vector<std::string> problems = r->failed;
     problems.insert(problems.end(), r->corrupt.begin(), r->corrupt.end());

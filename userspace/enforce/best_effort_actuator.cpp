@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <optional>
 #include <set>
 
 #include "common/fs.h"
@@ -11,6 +12,21 @@ namespace sw {
 namespace {
 
 std::string Group(const std::string& workload) { return "idle:" + workload; }
+
+// The cgroup's CPU weight file and the values the kernel itself leaves there around cpu.idle:
+// the default after cpu.idle 1 -> 0, and the idle weight while cpu.idle=1 (v2: 0 before Linux
+// 6.12, 1 since). Any other value after cpu.idle was cleared was written by someone else.
+struct WeightFile {
+  std::string path;
+  std::vector<std::string> kernel_values;
+};
+std::optional<WeightFile> CgroupWeightFile(const std::string& dir) {
+  if (std::string p = JoinPath(dir, "cpu.shares"); PathExists(p))
+    return WeightFile{p, {"1024", "3"}};
+  if (std::string p = JoinPath(dir, "cpu.weight"); PathExists(p))
+    return WeightFile{p, {"100", "0", "1"}};
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -173,6 +189,8 @@ Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
     if (!rails_.CgroupAllowed(rel))
       return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
                               "' is not in the allowlist of cgroups that may be touched"};
+    if (std::string why = DemoteVeto(rel); !why.empty())
+      return Error{EPERM, "cgroup " + rel + " of '" + t.workload + "' is never demoted: " + why};
   }
   DemoteResult res;
   demoted_[t.workload] = t.cgroup_dir;
@@ -181,21 +199,50 @@ Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
   if (PathExists(idle_file)) {
     auto orig = ReadLine(idle_file);
     if (orig && Trim(*orig) != "1") {
-      JournalEntry e;
-      e.group = Group(t.workload);
-      e.kind = ChangeKind::kWriteFile;
-      e.path = idle_file;
-      e.original = Trim(*orig);
-      e.value = "1";
-      auto seq = journal_.Begin(e);
-      if (!seq) return seq.error();
-      auto r = writer_.WriteFile(idle_file, "1");
-      if (r) {
-        (void)journal_.MarkApplied(*seq);
-        res.cpu_idle_set = true;
-      } else {
-        (void)journal_.MarkUndone(*seq);
-        res.warnings.push_back(r.error().message);
+      // cpu.idle=1 turns the group's weight into the idle weight and cpu.idle=0 resets it to the
+      // default, so the weight is journaled too, before cpu.idle: undone newest first, cpu.idle
+      // is cleared before the weight is written back (writes to it fail while idle).
+      std::vector<JournalEntry> batch;
+      bool weight_known = true;
+      if (auto wf = CgroupWeightFile(t.cgroup_dir)) {
+        auto weight = ReadInt(wf->path);
+        if (!weight) {
+          weight_known = false;
+          res.warnings.push_back("cpu.idle of " + t.cgroup_dir +
+                                 " left alone: setting it would lose the CPU weight, which "
+                                 "cannot be read (" +
+                                 weight.error().message + "); threads only");
+        } else {
+          JournalEntry w;
+          w.group = Group(t.workload);
+          w.kind = ChangeKind::kWriteFile;
+          w.path = wf->path;
+          w.original = std::to_string(*weight);
+          w.restore_if = wf->kernel_values;
+          batch.push_back(std::move(w));
+        }
+      }
+      if (weight_known) {
+        JournalEntry e;
+        e.group = Group(t.workload);
+        e.kind = ChangeKind::kWriteFile;
+        e.path = idle_file;
+        e.original = Trim(*orig);
+        e.value = "1";
+        batch.push_back(std::move(e));
+        auto seqs = journal_.BeginAll(batch);
+        if (!seqs) {
+          demoted_.erase(t.workload);
+          return seqs.error();
+        }
+        auto r = writer_.WriteFile(idle_file, "1");
+        if (r) {
+          (void)journal_.MarkAllApplied(*seqs);
+          res.cpu_idle_set = true;
+        } else {
+          (void)journal_.MarkAllUndone(*seqs);
+          res.warnings.push_back(r.error().message);
+        }
       }
     }
   } else {

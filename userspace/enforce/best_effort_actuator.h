@@ -1,7 +1,10 @@
 // BestEffortActuator: pushes a workload down to SCHED_IDLE so it only runs when nothing else
 // wants the CPU.
 //  - cpu.idle=1 on the workload's cgroup where the file exists (cgroup v1 cpu controller on
-//    recent kernels, v2 since 5.15): the group as a whole competes as idle;
+//    recent kernels, v2 since 5.15): the group as a whole competes as idle. The kernel resets the
+//    group's weight (cpu.shares / cpu.weight) to the default when cpu.idle goes back to 0, so
+//    the weight is journaled before and written back after it;
+//  - never a kubelet QoS-level cgroup (DemoteVeto);
 //  - SCHED_IDLE for every thread via sched_setattr (nice and flags kept, so the revert is exact).
 // Threads created later inherit SCHED_IDLE from their parent; Sweep() journals them with their
 // parent's original attributes so that revert and restore put them back too.

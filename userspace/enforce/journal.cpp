@@ -64,6 +64,7 @@ json EntryJson(const JournalEntry& e) {
       j["path"] = e.path;
       j["original"] = e.original;
       j["value"] = e.value;
+      if (!e.restore_if.empty()) j["restore_if"] = e.restore_if;
       break;
     case ChangeKind::kMoveTask:
       j["tid"] = e.tid;
@@ -101,6 +102,8 @@ JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mi
       e.path = j.at("path").get<std::string>();
       e.original = j.at("original").get<std::string>();
       e.value = j.at("value").get<std::string>();
+      if (j.contains("restore_if"))
+        e.restore_if = j.at("restore_if").get<std::vector<std::string>>();
       break;
     case ChangeKind::kMoveTask:
       e.tid = j.at("tid").get<pid_t>();

@@ -34,9 +34,13 @@ struct JournalEntry {
   uint64_t seq = 0;
   std::string group;  // what the change belongs to: "shield", "exclusive:<workload>", "idle:<w>"
   ChangeKind kind = ChangeKind::kWriteFile;
-  std::string path;        // file written / membership file moved to / directory created
-  std::string original;    // file: previous content; move: membership file moved from
-  std::string value;       // file: new content
+  std::string path;      // file written / membership file moved to / directory created
+  std::string original;  // file: previous content; move: membership file moved from
+  std::string value;     // file: new content ("" when the kernel changed it, not us)
+  // file: restore only while the file reads one of these (what the kernel leaves there) or the
+  // original already; any other value was written by someone else since and is left alone.
+  // Empty: always restore (every record written before this field existed).
+  std::vector<std::string> restore_if;
   std::string controller;  // move: hierarchy ("cpuset") used to check current membership
   // move: cgroup paths as in /proc/<tid>/cgroup; sched: cgroup_to = the workload's cgroup dir
   std::string cgroup_from, cgroup_to;

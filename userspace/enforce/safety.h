@@ -22,4 +22,10 @@ struct SafetyRails {
   bool CgroupAllowed(const std::string& cgroup_path) const;
 };
 
+// Why the cgroup at `cgroup_path` (as in /proc/<pid>/cgroup) must never be demoted, "" when it
+// may be. Kubelet's QoS-level cgroups (kubepods, kubepods/besteffort, kubepods/burstable and the
+// systemd driver's kubepods.slice, kubepods-besteffort.slice, kubepods-burstable.slice): kubelet
+// rewrites their CPU weight all the time, and those writes fail while cpu.idle=1.
+std::string DemoteVeto(const std::string& cgroup_path);
+
 }  // namespace sw

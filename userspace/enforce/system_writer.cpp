@@ -127,6 +127,12 @@ Result<void> RecordingWriter::WriteFile(const std::string& path, const std::stri
     ops.push_back("FAILED " + op);
     return Error::FromErrno(ENOENT, "open " + path + " for writing");
   }
+  if (on_write) {
+    if (auto r = on_write(path, value); !r) {
+      ops.push_back("FAILED " + op);
+      return Error{r.error().code, "write '" + value + "' to " + path + ": " + r.error().message};
+    }
+  }
   ops.push_back(op);
   std::ofstream(path, std::ios::trunc) << value << "\n";
   return Ok();

@@ -77,6 +77,9 @@ class RecordingWriter final : public SystemWriter {
   // Optional hook run on every MoveTask with the file and id, to mimic kernel side effects
   // (e.g. updating fake /proc/<id>/cgroup).
   std::function<void(const std::string&, pid_t)> on_move;
+  // Optional hook run on every WriteFile to an existing file, before the value is stored: an
+  // error fails the write (like a kernel refusing it); it may change other files (side effects).
+  std::function<Result<void>(const std::string& path, const std::string& value)> on_write;
 
  private:
   bool ShouldFail(const std::string& op) const;

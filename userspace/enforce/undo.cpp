@@ -12,6 +12,19 @@ bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENOD
 
 UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
   if (!PathExists(e.path)) return {UndoOutcome::kGone, e.path + " no longer exists"};
+  if (!e.restore_if.empty()) {
+    auto cur = ReadLine(e.path);
+    if (!cur) {
+      if (Vanished(cur.error().code)) return {UndoOutcome::kGone, e.path + " vanished"};
+      return {UndoOutcome::kFailed, "read " + e.path + ": " + cur.error().message};
+    }
+    const std::string now = Trim(*cur);
+    if (now == e.original) return {UndoOutcome::kRestored, e.path + " already '" + now + "'"};
+    if (std::find(e.restore_if.begin(), e.restore_if.end(), now) == e.restore_if.end())
+      return {UndoOutcome::kSkipped, e.path + " reads '" + now +
+                                         "', written by someone else since (journaled '" +
+                                         e.original + "'); left alone"};
+  }
   // cgroupfs ignores a zero-length write; a lone newline resets a file to "empty".
   std::string v = e.original.empty() ? "\n" : e.original;
   auto r = w.WriteFile(e.path, v);

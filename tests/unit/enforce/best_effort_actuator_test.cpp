@@ -82,6 +82,118 @@ TEST_F(BestEffort, SweepDemotesNewThreadsAndVanishedThreadsAreNotErrors) {
   EXPECT_EQ(m.w.sched[520], (SchedAttr{SCHED_OTHER, 2, 0, 0}));
 }
 
+// The kernel facts the fake models: cpu.idle=1 makes the weight read as the idle weight and
+// refuses writes to it; cpu.idle=0 resets it to the default, not to what it was.
+TEST_F(BestEffort, RevertPutsBackTheCgroupWeightThatCpuIdleReset) {
+  m.t.Write("cpu/be/cpu.shares", "2048\n");
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  const std::string idle = m.cpu() + "/be/cpu.idle";
+  const std::string shares = m.cpu() + "/be/cpu.shares";
+  ASSERT_TRUE(a.Demote({"batch", m.cpu() + "/be"}).ok());
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "3");
+  // A manager's write while demoted fails, as on the kernel.
+  EXPECT_FALSE(m.w.WriteFile(shares, "512").ok());
+  m.w.ops.clear();
+  auto rev = a.Revert("batch");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_TRUE(rev->Complete());
+  EXPECT_TRUE(rev->skipped.empty()) << rev->skipped[0];
+  // cpu.idle cleared first (the weight cannot be written while idle), then the weight.
+  std::vector<std::string> back = {"setattr 502 SCHED_OTHER -3", "setattr 501 SCHED_BATCH 5",
+                                   "setattr 500 SCHED_OTHER 0", "write " + idle + " 0",
+                                   "write " + shares + " 2048"};
+  EXPECT_EQ(m.w.ops, back);
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "2048");
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+  EXPECT_EQ(m.t.Read("state/journal"), "");
+}
+
+TEST(BestEffortV2, RevertPutsBackCpuWeightWhateverTheKernelShowsWhileIdle) {
+  for (const std::string idle_weight : {"0", "1"}) {  // before / since Linux 6.12
+    SCOPED_TRACE("cpu.weight while idle: " + idle_weight);
+    test::FakeMachine m;
+    m.v2_idle_weight = idle_weight;
+    m.MakeCpuCgroup("/be", "0", "cpu.weight");
+    m.t.Write("cpu/be/cpu.weight", "500\n");
+    m.AddTask(500, {.cpu_cg = "/be"});
+    auto j = Journal::Open(m.state());
+    ASSERT_TRUE(j.ok());
+    BestEffortActuatorConfig cfg;
+    cfg.proc_root = m.proc();
+    cfg.cgroup_root = m.cpu();
+    SafetyRails rails;
+    rails.agent_pid = 300;
+    BestEffortActuator a(cfg, m.w, *j, rails);
+    ASSERT_TRUE(a.Demote({"batch", m.cpu() + "/be"}).ok());
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.weight")), idle_weight);
+    auto rev = a.Revert("batch");
+    ASSERT_TRUE(rev.ok());
+    EXPECT_TRUE(rev->Complete());
+    EXPECT_TRUE(rev->skipped.empty());
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.weight")), "500");
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+  }
+}
+
+TEST_F(BestEffort, AWeightSomeoneElseWroteAfterClearingCpuIdleIsLeftAlone) {
+  m.t.Write("cpu/be/cpu.shares", "2048\n");
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  ASSERT_TRUE(a.Demote({"batch", m.cpu() + "/be"}).ok());
+  // An operator (or systemd re-applying a unit) takes the cgroup back: idle off, own weight.
+  ASSERT_TRUE(m.w.WriteFile(m.cpu() + "/be/cpu.idle", "0").ok());
+  ASSERT_TRUE(m.w.WriteFile(m.cpu() + "/be/cpu.shares", "512").ok());
+  auto rev = a.Revert("batch");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_TRUE(rev->Complete());
+  ASSERT_EQ(rev->skipped.size(), 1u);
+  EXPECT_NE(rev->skipped[0].find("cpu.shares reads '512', written by someone else since "
+                                 "(journaled '2048'); left alone"),
+            std::string::npos)
+      << rev->skipped[0];
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "512");
+  EXPECT_EQ(m.t.Read("state/journal"), "");  // skipped is settled, not retried
+}
+
+TEST_F(BestEffort, AnUnreadableWeightLeavesCpuIdleAloneAndDemotesThreadsOnly) {
+  std::remove((m.cpu() + "/be/cpu.shares").c_str());
+  m.t.MakeDir("cpu/be/cpu.shares");  // reading it fails (EISDIR)
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->cpu_idle_set);
+  EXPECT_EQ(r->threads_demoted, 3);
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_NE(r->warnings[0].find("would lose the CPU weight"), std::string::npos) << r->warnings[0];
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+}
+
+TEST_F(BestEffort, KubeletQosLevelCgroupsAreNeverDemoted) {
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  for (const std::string rel :
+       {"/kubepods", "/kubepods/besteffort", "/kubepods/burstable", "/kubepods.slice",
+        "/kubepods.slice/kubepods-besteffort.slice", "/kubepods.slice/kubepods-burstable.slice",
+        "/kubelet.slice/kubepods/besteffort"}) {
+    m.MakeCpuCgroup(rel);
+    auto r = a.Demote({"qos", m.cpu() + rel});
+    ASSERT_FALSE(r.ok()) << rel;
+    EXPECT_EQ(r.error().code, EPERM);
+    EXPECT_NE(r.error().message.find("never demoted: a kubelet QoS-level cgroup"),
+              std::string::npos)
+        << r.error().message;
+  }
+  EXPECT_TRUE(m.w.ops.empty());
+  // Pods and containers below them are demoted as usual.
+  for (const std::string rel :
+       {"/kubepods/besteffort/pod1", "/kubepods/pod2", "/kubepods/burstable/pod3/ctr",
+        "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod4.slice",
+        "/kubepods.slice/kubepods-pod5.slice"}) {
+    m.MakeCpuCgroup(rel);
+    EXPECT_TRUE(a.Demote({rel, m.cpu() + rel}).ok()) << rel;
+    EXPECT_EQ(Trim(m.t.Read("cpu" + rel + "/cpu.idle")), "1") << rel;
+  }
+  EXPECT_EQ(a.RevertAll().failed.size(), 0u);
+}
+
 TEST_F(BestEffort, AllowlistAndRootCgroupAreRefusedWithoutChanges) {
   rails.allowed_cgroups = {"/kubepods"};
   BestEffortActuator a(cfg, m.w, *journal, rails);

@@ -14,6 +14,7 @@ class EnforcerTest : public ::testing::Test {
     m.MakeCpuCgroup("/lc");
     m.MakeCpuCgroup("/lc2");
     m.MakeCpuCgroup("/be");
+    m.t.Write("cpu/be/cpu.shares", "2048\n");
     m.AddTask(1, {});
     m.AddTask(100, {});
     m.AddTask(200, {.cpu_cg = "/lc"});
@@ -60,6 +61,7 @@ TEST_F(EnforcerTest, PromoteDemoteShutdown) {
   for (pid_t p : {1, 100, 200, 210, 500}) EXPECT_EQ(m.CpusetOf(p), "/") << p;
   EXPECT_EQ(m.w.sched[500], (SchedAttr{SCHED_OTHER, 3, 0, 0}));
   EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "2048");  // cpu.idle=0 alone gives 1024
   EXPECT_FALSE(PathExists(m.cpuset() + "/schedwarden.shared"));
   EXPECT_EQ(e->SharedCpus(), (CpuSet{0, 1}));
   EXPECT_EQ(m.t.Read("state/journal"), "");

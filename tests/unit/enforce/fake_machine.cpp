@@ -1,6 +1,7 @@
 #include "fake_machine.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include "common/fs.h"
 #include "enforce/task_info.h"
@@ -21,6 +22,24 @@ FakeMachine::FakeMachine() {
     it->second.cpuset_cg = rel;
     WriteProc(tid);
     Sync();
+  };
+  w.on_write = [this](const std::string& path, const std::string& value) -> Result<void> {
+    const std::string dir = path.substr(0, path.find_last_of('/'));
+    const std::string file = path.substr(path.find_last_of('/') + 1);
+    const std::string idle = JoinPath(dir, "cpu.idle");
+    const bool is_idle = PathExists(idle) && Trim(ReadLine(idle).value_or("")) == "1";
+    if (file == "cpu.shares" || file == "cpu.weight" || file == "cpu.weight.nice") {
+      if (is_idle) return Error{EINVAL, "Invalid argument"};
+      return Ok();
+    }
+    if (file != "cpu.idle" || (Trim(value) == "1") == is_idle) return Ok();  // no transition
+    for (const auto& [weight, dfl, idle_weight] :
+         {std::tuple<std::string, std::string, std::string>{"cpu.shares", "1024", "3"},
+          {"cpu.weight", "100", v2_idle_weight}}) {
+      const std::string wp = JoinPath(dir, weight);
+      if (PathExists(wp)) t.Write(wp.substr(t.root().size()), (is_idle ? dfl : idle_weight) + "\n");
+    }
+    return Ok();
   };
 }
 
@@ -66,8 +85,12 @@ void FakeMachine::MakeCpuset(const std::string& rel, const std::string& cpus,
   Sync();
 }
 
-void FakeMachine::MakeCpuCgroup(const std::string& rel, const std::string& idle) {
+void FakeMachine::MakeCpuCgroup(const std::string& rel, const std::string& idle,
+                                const std::string& weight_file) {
+  const bool v1 = weight_file == "cpu.shares";
   t.Write("cpu" + rel + "/cpu.idle", idle + "\n");
+  t.Write("cpu" + rel + "/" + weight_file,
+          (idle == "1" ? (v1 ? "3" : v2_idle_weight) : (v1 ? "1024" : "100")) + "\n");
   t.Write("cpu" + rel + "/tasks", "");
   Sync();
 }

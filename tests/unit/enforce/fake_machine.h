@@ -34,7 +34,14 @@ class FakeMachine {
   void RemoveTask(pid_t tid);                    // exits: no /proc entry, gone from tasks files
   void SetStartTime(pid_t tid, uint64_t start);  // the id now names another task
   void MakeCpuset(const std::string& rel, const std::string& cpus, const std::string& mems = "0");
-  void MakeCpuCgroup(const std::string& rel, const std::string& idle = "0");
+  // A cpu-controller cgroup with cpu.idle and a weight file: "cpu.shares" (v1, default 1024) or
+  // "cpu.weight" (v2, default 100). Writes follow the kernel (kernel/sched/core.c): cpu.idle 0->1
+  // makes the weight read as the idle weight (v1 3, v2 `v2_idle_weight`), 1->0 resets it to the
+  // default (not to what it was), and writes to the weight fail with EINVAL while idle.
+  void MakeCpuCgroup(const std::string& rel, const std::string& idle = "0",
+                     const std::string& weight_file = "cpu.shares");
+  // v2 cpu.weight of an idle group: 0 before Linux 6.12, 1 since (clamped to CGROUP_WEIGHT_MIN).
+  std::string v2_idle_weight = "0";
   std::string CpusetOf(pid_t tid) const { return tasks_.at(tid).cpuset_cg; }
   // Rewrites every tasks file from the task table.
   void Sync();

@@ -98,6 +98,26 @@ TEST(Journal, RoundTripsEveryKindWithMarks) {
   EXPECT_EQ(*j->Begin(WriteEntry("/y", "a", "b")), 5u);
 }
 
+TEST(Journal, RestoreIfRoundTripsAndIsAbsentFromRecordsWithoutIt) {
+  test::TempTree t;
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    JournalEntry w = WriteEntry("/x/cpu.shares", "2048", "");
+    w.restore_if = {"1024", "3"};
+    ASSERT_TRUE(j->BeginAll({w, WriteEntry("/x/cpu.idle", "0", "1")}).ok());
+    ASSERT_TRUE(j->Compact("/proc").ok());  // rewritten records keep it too
+  }
+  const std::string text = t.Read("state/journal");
+  EXPECT_NE(text.find("\"restore_if\":[\"1024\",\"3\"]"), std::string::npos) << text;
+  EXPECT_EQ(text.find("restore_if"), text.rfind("restore_if")) << text;  // cpu.idle: no field
+  auto rep = ReadJournalFile(t.Path("state/journal"));
+  ASSERT_TRUE(rep.ok());
+  ASSERT_EQ(rep->entries.size(), 2u);
+  EXPECT_EQ(rep->entries[0].restore_if, (std::vector<std::string>{"1024", "3"}));
+  EXPECT_TRUE(rep->entries[1].restore_if.empty());
+}
+
 TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   test::TempTree t;
   {

@@ -17,6 +17,7 @@ class Restore : public ::testing::Test {
   void SetUp() override {
     m.MakeCpuCgroup("/lc");
     m.MakeCpuCgroup("/be");
+    m.t.Write("cpu/be/cpu.shares", "2048\n");  // not the default: cpu.idle=0 would reset it
     m.MakeCpuset("/docker", "0-1");
     m.AddTask(1, {});
     m.AddTask(100, {});
@@ -47,6 +48,7 @@ class Restore : public ::testing::Test {
     ASSERT_EQ(m.CpusetOf(100), "/schedwarden.shared");
     ASSERT_EQ(m.w.sched[501].policy, SCHED_IDLE);
     ASSERT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "1");
+    ASSERT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "3");
   }
   void ExpectOriginalState() {
     for (pid_t p : {1, 100, 200, 500, 501}) EXPECT_EQ(m.CpusetOf(p), "/") << p;
@@ -55,6 +57,7 @@ class Restore : public ::testing::Test {
     EXPECT_EQ(m.w.sched[500], (SchedAttr{SCHED_OTHER, 4, 0, 0}));
     EXPECT_EQ(m.w.sched[501], (SchedAttr{SCHED_BATCH, 0, 0, 0}));
     EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "2048");
     EXPECT_FALSE(PathExists(m.cpuset() + "/schedwarden.shared"));
     EXPECT_FALSE(PathExists(m.cpuset() + "/schedwarden.x.web"));
   }
@@ -69,8 +72,9 @@ TEST_F(Restore, AfterACrashEverythingIsPutBackAndRestoreIsIdempotent) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->Complete()) << r->Summary();
   EXPECT_EQ(r->ExitCode(), 0);
-  EXPECT_EQ(r->outstanding_before, 11);  // 2 mkdir, 4+1 moves, docker cpus, cpu.idle, 2 threads
-  EXPECT_EQ(r->undo.restored, 11);
+  // 2 mkdir, 4+1 moves, docker cpus, cpu.shares, cpu.idle, 2 threads
+  EXPECT_EQ(r->outstanding_before, 12);
+  EXPECT_EQ(r->undo.restored, 12);
   ExpectOriginalState();
   // Second run: nothing left, no operation at all.
   m.w.ops.clear();
@@ -90,7 +94,7 @@ TEST_F(Restore, ThreadsBornIdleBeforeTheCrashAreRestoredToo) {
   auto r = RestoreFromJournal(m.state(), m.w, opts);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->Complete()) << r->Summary();
-  EXPECT_EQ(r->outstanding_before, 13);
+  EXPECT_EQ(r->outstanding_before, 14);
   EXPECT_EQ(m.w.sched[502], (SchedAttr{SCHED_OTHER, 4, 0, 0}));
   EXPECT_EQ(m.w.sched[510], (SchedAttr{SCHED_OTHER, 4, 0, 0}));
   ExpectOriginalState();
@@ -131,6 +135,76 @@ TEST_F(Restore, IntentWithoutAppliedMarkIsStillRestored) {
   EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
 }
 
+// kill -9 after the weight and cpu.idle were journaled, before or after cpu.idle was written.
+TEST_F(Restore, WeightJournaledWithCpuIdleIsRestoredWhereverTheKillLanded) {
+  for (bool written : {false, true}) {
+    SCOPED_TRACE(written ? "cpu.idle written" : "cpu.idle not written");
+    {
+      auto j = Journal::Open(m.state());
+      ASSERT_TRUE(j.ok());
+      JournalEntry w;
+      w.group = "idle:batch";
+      w.kind = ChangeKind::kWriteFile;
+      w.path = m.cpu() + "/be/cpu.shares";
+      w.original = "2048";
+      w.restore_if = {"1024", "3"};
+      JournalEntry e = w;
+      e.path = m.cpu() + "/be/cpu.idle";
+      e.original = "0";
+      e.value = "1";
+      e.restore_if.clear();
+      ASSERT_TRUE(j->BeginAll({w, e}).ok());
+    }
+    if (written) {
+      ASSERT_TRUE(m.w.WriteFile(m.cpu() + "/be/cpu.idle", "1").ok());
+    }
+    ASSERT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), written ? "3" : "2048");
+    auto r = RestoreFromJournal(m.state(), m.w, opts);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->Complete()) << r->Summary();
+    EXPECT_EQ(r->undo.restored, 2) << r->Summary();
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+    EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "2048");
+    EXPECT_EQ(m.t.Read("state/journal"), "");
+  }
+}
+
+// A journal written before the weight was journaled (only cpu.idle) still restores: cpu.idle
+// goes back to 0 and the weight is what the kernel leaves, the default.
+TEST_F(Restore, AnOldJournalWithoutTheWeightRecordStillRestores) {
+  m.t.Write("state/journal",
+            EncodeJournalLine("{\"group\":\"idle:batch\",\"kind\":\"write_file\",\"original\":"
+                              "\"0\",\"path\":\"" +
+                              m.cpu() + "/be/cpu.idle\",\"seq\":1,\"value\":\"1\"}") +
+                "\n" + EncodeJournalLine("{\"mark\":\"applied\",\"seq\":1}") + "\n");
+  ASSERT_TRUE(m.w.WriteFile(m.cpu() + "/be/cpu.idle", "1").ok());
+  auto r = RestoreFromJournal(m.state(), m.w, opts);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->Complete()) << r->Summary();
+  EXPECT_EQ(r->undo.restored, 1);
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.idle")), "0");
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "1024");
+}
+
+// cpu.idle cannot be cleared (here: the write fails): the weight cannot be written either while
+// the group is idle, so both stay in the journal and the next restore puts both back.
+TEST_F(Restore, WeightStaysOutstandingWhileCpuIdleCannotBeCleared) {
+  ApplyAndCrash();
+  m.w.fail_prefixes = {"write " + m.cpu() + "/be/cpu.idle"};
+  auto r = RestoreFromJournal(m.state(), m.w, opts);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->ExitCode(), 1);
+  ASSERT_EQ(r->undo.failed.size(), 2u) << r->Summary();
+  EXPECT_NE(r->Summary().find("cpu.shares"), std::string::npos) << r->Summary();
+  EXPECT_EQ(Trim(m.t.Read("cpu/be/cpu.shares")), "3");
+  m.w.fail_prefixes.clear();
+  auto again = RestoreFromJournal(m.state(), m.w, opts);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->ExitCode(), 0) << again->Summary();
+  EXPECT_EQ(again->undo.restored, 2);
+  ExpectOriginalState();
+}
+
 TEST_F(Restore, VanishedTasksAndCgroupsAreReportedNotFailures) {
   ApplyAndCrash();
   m.RemoveTask(501);
@@ -141,7 +215,7 @@ TEST_F(Restore, VanishedTasksAndCgroupsAreReportedNotFailures) {
   EXPECT_TRUE(r->Complete()) << r->Summary();
   // 501: its shield move and its policy; 100: its shield move; cpu.idle file.
   EXPECT_EQ(r->undo.gone.size(), 4u) << r->Summary();
-  EXPECT_NE(r->Summary().find("restored 7 of 11 change(s), 4 target(s) gone"), std::string::npos)
+  EXPECT_NE(r->Summary().find("restored 8 of 12 change(s), 4 target(s) gone"), std::string::npos)
       << r->Summary();
 }
 
