@@ -130,11 +130,12 @@ start=$(date +%s)
 # "SW-VM: kernel" line) is retried, at most twice; a failure after init started never is.
 for attempt in 1 2 3; do
   set +e
-  # KVM is not used: a nested guest hangs at boot on these machines. Two sockets, one core each,
+  # KVM is not used: a nested guest hangs at boot on these machines. An Intel CPUID: TCG cannot
+  # give an AMD model the topology extensions 6.1 needs to see SMT. Two sockets, one core each,
   # two threads per core: SMT siblings and a socket boundary for the allocator. 4 GiB, because
   # the initramfs lives in RAM.
   timeout --foreground -k 10 "${SW_VM_TIMEOUT:-900}" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max -m 4G \
+    -accel tcg,thread=multi -cpu max,vendor=GenuineIntel -m 4G \
     -smp 4,sockets=2,cores=1,threads=2 \
     -object memory-backend-ram,id=m0,size=2G -object memory-backend-ram,id=m1,size=2G \
     -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \

@@ -77,81 +77,162 @@ uint64_t RunTimeNs(pid_t pid) {
   return text.ok() ? std::strtoull(text->c_str(), nullptr, 10) : 0;
 }
 
-// A 20% CFS quota on a busy loop: every period the task is throttled once. BPF must see the same
-// number of throttles as cpu.stat, put the throttled time in the throttle-wait histogram, and
-// keep it out of run-queue latency. Other load on the machine may legitimately preempt the loop,
-// so "kept out" is checked by accounting: a busy loop is always either running, waiting in the
-// run queue or throttled, so run time + wakeup + preempted + throttle waits must add up to the
-// wall-clock window, not exceed it (double counting) and the throttle part must match cpu.stat.
+// Whether the running kernel's `struct_name` has a member `member` (its BTF): feature probes.
+bool KernelStructHasMember(const char* struct_name, const char* member) {
+  struct btf* btf = btf__load_vmlinux_btf();
+  if (!btf) return false;
+  bool found = false;
+  int id = btf__find_by_name_kind(btf, struct_name, BTF_KIND_STRUCT);
+  if (id > 0) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    const struct btf_member* m = btf_members(t);
+    for (int i = 0; i < btf_vlen(t) && !found; i++)
+      found = std::string(btf__name_by_offset(btf, m[i].name_off)) == member;
+  }
+  btf__free(btf);
+  return found;
+}
+
+// Task-based CFS throttling (v6.18+): task_struct has a `throttled` member (as the BPF probes).
+bool TaskBasedThrottling() { return KernelStructHasMember("task_struct", "throttled"); }
+
+// A 20% CFS quota on a busy loop, observed from SIGCONT until the loop is stopped again (a
+// stopped task has no wait in progress, so every counter read at either edge is final).
+// - Exact (see below for task-based throttling): every involuntary switch of the loop (the
+//   kernel's nivcsw: switched out while still runnable) is either a BPF throttle event or a
+//   preempted wait, and every throttle ended.
+// - cpu.stat nr_throttled counts throttled *periods*: each throttle spans at least one period
+//   timer, and more only when it lasted longer than a period (the vCPU or the loop was starved
+//   and overran its quota), which the throttle-wait histogram shows.
+// - The throttled time goes into the throttle-wait histogram (close to cpu.stat throttled time)
+//   and not into run-queue latency: run time + wakeup + preempted + throttle waits add up to the
+//   window, not more (double counting).
 TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   SW_REQUIRE_PRIVILEGED();
+  constexpr uint64_t kPeriodUs = 100000;
   auto cg = MakeCgroup("throttle");
   ASSERT_TRUE(cg);
-  auto quota = cg->SetCfsQuota(20000, 100000);
+  auto quota = cg->SetCfsQuota(kPeriodUs / 5, kPeriodUs);
   ASSERT_TRUE(quota.ok()) << quota.error().message;
   auto src = StartObserver(BpfOptions{});
   ASSERT_TRUE(src);
-  auto pid = cg->SpawnBusy(LastCpu());
+  auto pid = cg->SpawnBusy(LastCpu());  // stopped until Start()
   ASSERT_TRUE(pid.ok());
 
+  uint64_t nivcsw0 = NonvoluntarySwitches(*pid), run0 = RunTimeNs(*pid);
   auto stat0 = cg->ReadThrottling();
   auto ev0 = src->Read();
   ASSERT_TRUE(stat0.ok()) << stat0.error().message;
   ASSERT_TRUE(ev0.ok()) << ev0.error().message;
-  uint64_t run0 = RunTimeNs(*pid);
   auto t0 = std::chrono::steady_clock::now();
   cg->Start();
   std::this_thread::sleep_for(milliseconds(4000));
-  auto ev1 = src->Read();  // time accounting window: the child is alive throughout
+  cg->Stop();
   auto t1 = std::chrono::steady_clock::now();
-  uint64_t run_ns = RunTimeNs(*pid) - run0;
-  cg->KillChildren();
-  // The period timer accounts a throttled period at its end: let the last one close before
-  // comparing counts.
-  std::this_thread::sleep_for(milliseconds(300));
   auto stat1 = cg->ReadThrottling();
-  auto ev2 = src->Read();
-  ASSERT_TRUE(stat1.ok() && ev1.ok() && ev2.ok());
+  auto ev1 = src->Read();
+  uint64_t nivcsw = NonvoluntarySwitches(*pid) - nivcsw0, run_ns = RunTimeNs(*pid) - run0;
+  // The loop may have run out of quota on its way to stopping: then its (now empty) group is
+  // throttled until the next period timer, which counts one more throttled period that no task
+  // waited for. Two periods later any such count has landed.
+  std::this_thread::sleep_for(milliseconds(2 * kPeriodUs / 1000 + 50));
+  auto stat2 = cg->ReadThrottling();
+  cg->KillChildren();
+  ASSERT_TRUE(stat1.ok() && stat2.ok() && ev1.ok());
 
   uint64_t nr_throttled = stat1->nr_throttled - stat0->nr_throttled;
+  uint64_t throttled_at_stop = stat2->nr_throttled - stat1->nr_throttled;
   uint64_t throttled_ns = stat1->throttled_ns - stat0->throttled_ns;
-  RawWorkloadStats a = StatsOf(*ev0, cg->id()), b = StatsOf(*ev1, cg->id()),
-                   c = StatsOf(*ev2, cg->id());
-  uint64_t events = c.throttle_events - a.throttle_events;
-  LatencyHistogram wait = c.wait[SW_REASON_THROTTLED].Delta(a.wait[SW_REASON_THROTTLED]);
-  LatencyHistogram wait_w = b.wait[SW_REASON_THROTTLED].Delta(a.wait[SW_REASON_THROTTLED]);
+  RawWorkloadStats a = StatsOf(*ev0, cg->id()), b = StatsOf(*ev1, cg->id());
+  uint64_t events = b.throttle_events - a.throttle_events;
+  LatencyHistogram wait = b.wait[SW_REASON_THROTTLED].Delta(a.wait[SW_REASON_THROTTLED]);
   LatencyHistogram wakeup = b.wait[SW_REASON_WAKEUP].Delta(a.wait[SW_REASON_WAKEUP]);
   LatencyHistogram preempted = b.wait[SW_REASON_PREEMPTED].Delta(a.wait[SW_REASON_PREEMPTED]);
   uint64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-  uint64_t accounted = run_ns + wakeup.SumNs() + preempted.SumNs() + wait_w.SumNs();
+  uint64_t accounted = run_ns + wakeup.SumNs() + preempted.SumNs() + wait.SumNs();
+  // Throttled periods the BPF throttle waits can account for: a wait of at most U ns spans at
+  // most floor(U / period) period timers beyond the first (U: its bucket's upper edge, +1 ms for
+  // the kernel throttling the group a moment before the switch-out). With task-based throttling
+  // (6.18+) the group can also be throttled while the loop waits preempted in the kernel and be
+  // unthrottled before the loop reaches user space to throttle itself: a throttled period inside
+  // a preempted wait, at most floor(U / period) + 1 per wait. 6.12 throttles at the switch-out.
+  auto timers_within = [&](const LatencyHistogram& h, uint64_t first) {
+    uint64_t n = 0;
+    for (int i = 0; i < LatencyHistogram::kBuckets; i++) {
+      if (h.BucketCount(i) == 0) continue;
+      EXPECT_LT(i, LatencyHistogram::kBuckets - 1) << "wait in the overflow bucket";
+      n += h.BucketCount(i) *
+           ((LatencyHistogram::UpperEdgeNs(i) + 1'000'000) / (kPeriodUs * 1000) + first);
+    }
+    return n;
+  };
+  uint64_t extra_periods = timers_within(wait, 0);
+  const bool task_based = TaskBasedThrottling();
+  uint64_t preempted_periods = task_based ? timers_within(preempted, 1) : 0;
   std::printf(
-      "cpu.stat nr_throttled=%lu throttled=%.1f ms | bpf throttle_events=%lu "
-      "throttle_wait n=%lu sum=%.1f ms p50=%.1f ms | window %.1f ms = run %.1f + "
-      "wakeup %.2f + preempted %.2f + throttled %.1f (=%.1f ms)\n",
-      nr_throttled, throttled_ns / 1e6, events, wait.Count(), wait.SumNs() / 1e6,
-      wait.QuantileNs(0.5) / 1e6, window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6,
-      preempted.SumNs() / 1e6, wait_w.SumNs() / 1e6, accounted / 1e6);
+      "nivcsw=%lu = bpf throttle_events=%lu + preempted=%lu | cpu.stat nr_throttled=%lu (+%lu at "
+      "stop) extra periods<=%lu+%lu throttled=%.1f ms | throttle_wait n=%lu sum=%.1f ms p50=%.1f "
+      "max<=%.1f ms | preempted max<=%.1f ms | window %.1f ms = run %.1f + wakeup %.2f (n=%lu) + "
+      "preempted %.2f + "
+      "throttled %.1f (=%.1f ms)\n",
+      nivcsw, events, preempted.Count(), nr_throttled, throttled_at_stop, extra_periods,
+      preempted_periods, throttled_ns / 1e6, wait.Count(), wait.SumNs() / 1e6,
+      wait.QuantileNs(0.5) / 1e6, wait.QuantileNs(1.0) / 1e6, preempted.QuantileNs(1.0) / 1e6,
+      window_ns / 1e6, run_ns / 1e6, wakeup.SumNs() / 1e6, wakeup.Count(), preempted.SumNs() / 1e6,
+      wait.SumNs() / 1e6, accounted / 1e6);
 
   // 4 s at a 100 ms period: ~40 throttled periods unless the CPU was starved by other load.
   ASSERT_GE(nr_throttled, 20u) << "the busy loop was barely throttled; machine overloaded?";
-  EXPECT_LE(std::llabs(static_cast<long long>(events) - static_cast<long long>(nr_throttled)),
-            static_cast<long long>(nr_throttled * 5 / 100))
-      << "BPF throttle events " << events << " vs cpu.stat nr_throttled " << nr_throttled;
-  EXPECT_GT(wait.Count(), 0u);
+  // Nothing lost, nothing counted twice, no throttle mistaken for a preemption: exact where the
+  // kernel throttles at the switch-out (6.12 under qemu: 34 = 32 + 2, 39 = 37 + 2, 40 = 39 + 1).
+  // With task-based throttling (6.18 host, loaded) the kernel counted 2-5 more per ~270 (never
+  // fewer), for a reason not yet found (no drops, no recursion misses, either twin): bounded.
+  uint64_t bpf_switches = events + preempted.Count();
+  if (task_based) {
+    EXPECT_LE(bpf_switches, nivcsw) << "more BPF switch-outs than the kernel's involuntary ones";
+    EXPECT_LE(nivcsw - bpf_switches, nivcsw / 50 + 1)
+        << "BPF throttle events + preempted waits " << bpf_switches
+        << " vs the kernel's involuntary switches " << nivcsw;
+  } else {
+    EXPECT_EQ(bpf_switches, nivcsw)
+        << "BPF throttle events + preempted waits vs the kernel's involuntary switches";
+  }
+  if (task_based) {  // 6.18 host: once in 4 runs one throttle wait (of 40) stayed open
+    EXPECT_LE(wait.Count(), events);
+    EXPECT_LE(events - wait.Count(), 1u) << "throttle waits that did not end inside the window";
+  } else {
+    EXPECT_EQ(wait.Count(), events) << "a throttle wait did not end inside the window";
+  }
+  EXPECT_EQ(wakeup.Count(), 1u) << "the only wakeup is SIGCONT's";
+  // Each throttle is one or more throttled periods: exactly one when no wait outlasted a period
+  // (and, with task-based throttling, the loop was never preempted).
+  EXPECT_LE(throttled_at_stop, 1u);
+  EXPECT_LE(events, nr_throttled);
+  EXPECT_LE(nr_throttled, events + extra_periods + preempted_periods + throttled_at_stop)
+      << "cpu.stat counted throttled periods that no BPF throttle wait spans";
   // Each throttle waits for the next period refill: ~80 ms at 20% of 100 ms on an idle CPU,
   // less when other load delayed the loop's 20 ms within the period.
   EXPECT_GE(wait.QuantileNs(0.5), 10'000'000u);
-  // The throttle-wait histogram holds the throttled time (plus, under load, the queueing right
-  // after unthrottle, which is part of the same stamp).
-  EXPECT_GE(wait.SumNs(), throttled_ns * 9 / 10);
-  EXPECT_LE(wait.SumNs(), throttled_ns * 5 / 4);
-  // No double counting: everything adds up to the window (5% for the waits still in progress
-  // at either edge, which are counted when they end).
-  EXPECT_NEAR(static_cast<double>(accounted), static_cast<double>(window_ns), window_ns * 0.05);
+  // The throttle waits hold the throttled time. cpu.stat's runs from the group's throttle to its
+  // unthrottle, a wait from the switch-out to the switch-in, which adds the queueing right after
+  // the unthrottle behind whatever else is runnable on that CPU: the same competition that
+  // preempts the loop, so bounded by the preempted waits (host under load: +41..+341 ms with
+  // 1.3..2.5 s preempted). 1% for the rest: under qemu, where the loop is hardly preempted, the
+  // waits came out -0.45%..+0.2% of cpu.stat (its rq clock is read earlier in the switch than
+  // the BPF stamp, and need not tick at ktime's rate).
+  EXPECT_GE(wait.SumNs(), throttled_ns - throttled_ns / 100)
+      << "throttle waits shorter than cpu.stat throttled time";
+  EXPECT_LE(wait.SumNs(), throttled_ns + throttled_ns / 100 + preempted.SumNs())
+      << "throttle waits longer than cpu.stat throttled time plus all preempted waiting";
+  // No double counting: everything adds up to the window, up to the edges (SIGCONT to first
+  // run, stop to waitpid) and IRQ time missing from the task's run time.
+  EXPECT_LE(accounted, window_ns + window_ns / 100);
+  EXPECT_GE(accounted, window_ns - window_ns / 20);
   // So run-queue latency cannot also contain the throttled time the kernel reports.
   EXPECT_LE(wakeup.SumNs() + preempted.SumNs(), window_ns - run_ns - throttled_ns * 9 / 10);
-  EXPECT_EQ(ev2->dropped[SW_DROP_WORKLOAD_MAP_FULL], 0u);
-  EXPECT_EQ(ev2->dropped[SW_DROP_TASK_STAMP_FULL], 0u);
+  EXPECT_EQ(ev1->dropped[SW_DROP_WORKLOAD_MAP_FULL], 0u);
+  EXPECT_EQ(ev1->dropped[SW_DROP_TASK_STAMP_FULL], 0u);
+  EXPECT_EQ(ev1->dropped[SW_DROP_NEGATIVE_DELTA], 0u);
 }
 
 struct Variant {
@@ -290,21 +371,8 @@ uint64_t MemlockOf(int fd) {
 }
 
 // Whether the kernel's fdinfo "memlock" is the map's real memory (bpf_map_ops.map_mem_usage,
-// Linux 6.4+) rather than the older page-rounded (key + value) x entries figure: a BTF probe.
-bool KernelAccountsMapMemory() {
-  struct btf* btf = btf__load_vmlinux_btf();
-  if (!btf) return false;
-  bool found = false;
-  int id = btf__find_by_name_kind(btf, "bpf_map_ops", BTF_KIND_STRUCT);
-  if (id > 0) {
-    const struct btf_type* t = btf__type_by_id(btf, id);
-    const struct btf_member* m = btf_members(t);
-    for (int i = 0; i < btf_vlen(t) && !found; i++, m++)
-      found = std::string(btf__name_by_offset(btf, m->name_off)) == "map_mem_usage";
-  }
-  btf__free(btf);
-  return found;
-}
+// Linux 6.4+) rather than the older page-rounded (key + value) x entries figure.
+bool KernelAccountsMapMemory() { return KernelStructHasMember("bpf_map_ops", "map_mem_usage"); }
 
 uint32_t MaxEntriesOf(int fd) {
   bpf_map_info info{};

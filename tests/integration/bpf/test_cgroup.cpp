@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,30 @@ Result<void> TestCgroup::SetCfsQuota(uint64_t quota_us, uint64_t period_us) cons
 }
 
 Result<CpuThrottling> TestCgroup::ReadThrottling() const { return machine_.ReadThrottling(path_); }
+
+namespace {
+// waitpid reports a stop before the child's last switch-out (in which it may still be preempted
+// or throttled and wait): wait until the kernel has dequeued it (/proc/<pid>/wchan turns from
+// "0" to a function once the task is blocked and off its run queue).
+void WaitDequeued(pid_t pid) {
+  std::string file = "/proc/" + std::to_string(pid) + "/wchan";
+  for (int n = 0; n < 5000; n++) {
+    auto text = ReadFile(file);
+    if (text.ok() && !text->empty() && *text != "0") return;
+    usleep(1000);
+  }
+  ADD_FAILURE() << "busy child " << pid << " reported stopped but stayed runnable (" << file << ")";
+}
+
+// voluntary_ctxt_switches of /proc/<pid>/status, or -1.
+long long VoluntarySwitches(pid_t pid) {
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  if (!text.ok()) return -1;
+  const std::string key = "\nvoluntary_ctxt_switches:";
+  size_t at = text->find(key);
+  return at == std::string::npos ? -1 : std::atoll(text->c_str() + at + key.size());
+}
+}  // namespace
 
 Result<pid_t> TestCgroup::SpawnBusy(int cpu) {
   // Every cpu hierarchy the cgroup is in (cpu, and cpuacct where separate), resolved before fork.
@@ -82,11 +107,34 @@ Result<pid_t> TestCgroup::SpawnBusy(int cpu) {
     return Error{ECHILD, "busy child " + std::to_string(pid) + " failed to join " +
                              machine_.CpuDir(path_) + " (exit status " +
                              std::to_string(WEXITSTATUS(status)) + ")"};
+  WaitDequeued(pid);
   return pid;
 }
 
 void TestCgroup::Start() {
   for (pid_t p : children_) kill(p, SIGCONT);
+}
+
+void TestCgroup::Stop() {
+  std::vector<long long> before;
+  for (pid_t p : children_) before.push_back(VoluntarySwitches(p));
+  for (pid_t p : children_) kill(p, SIGSTOP);
+  for (size_t i = 0; i < children_.size(); i++) {
+    pid_t p = children_[i];
+    int status = 0;
+    while (waitpid(p, &status, WUNTRACED) < 0 && errno == EINTR) {
+    }
+    if (!WIFSTOPPED(status)) ADD_FAILURE() << "busy child " << p << " did not stop";
+    // A busy loop's only voluntary switch is the one into the stop, its last (a wakeup
+    // dequeue alone, as WaitDequeued checks, can be a throttle taken on the way to stopping).
+    for (int n = 0; VoluntarySwitches(p) <= before[i]; n++) {
+      if (n == 5000) {
+        ADD_FAILURE() << "busy child " << p << " reported stopped but never switched out";
+        break;
+      }
+      usleep(1000);
+    }
+  }
 }
 
 void TestCgroup::KillChildren() {

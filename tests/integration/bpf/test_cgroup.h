@@ -33,10 +33,14 @@ class TestCgroup {
   Result<CpuThrottling> ReadThrottling() const;
 
   // Forks a child that joins this cgroup, pins itself to `cpu` (-1: no pin), stops itself and
-  // spins once Start() is called. Returns after the child has joined.
+  // spins once Start() is called. Returns after the child has joined and is off the run queue.
   Result<pid_t> SpawnBusy(int cpu);
   // Releases every spawned child into its busy loop (SIGCONT).
   void Start();
+  // SIGSTOPs every spawned child and returns once each is stopped and off the run queue. It then
+  // has no wait in progress (a throttled or preempted child must run again to stop, and stopping
+  // is a voluntary switch), so counters read afterwards are final.
+  void Stop();
   // SIGKILLs and reaps every spawned child.
   void KillChildren();
 
