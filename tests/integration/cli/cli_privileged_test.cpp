@@ -74,12 +74,15 @@ class Scenario {
  public:
   explicit Scenario(const std::string& name)
       : top_("/schedwarden-cli-" + std::to_string(getpid()) + "-" + name),
+        lc_(top_ + "-lc"),
         machine_(Machine()),
         cgroups_(machine_) {
-    for (const std::string& cg : {top_, top_ + "/lc", top_ + "/victim", top_ + "/be"})
-      cgroups_.Create(cg);
+    // lc sits directly under the root: before Linux 6.7 (Debian 12's 6.1) a cgroup v2 partition
+    // cannot nest in a cgroup that is not one itself (the unit tests and the VM tier check that
+    // refusal).
+    for (const std::string& cg : {lc_, top_, top_ + "/victim", top_ + "/be"}) cgroups_.Create(cg);
     busy_.push_back(Busy());
-    cgroups_.Join(top_ + "/lc", busy_.back().pid());
+    cgroups_.Join(lc_, busy_.back().pid());
     // A second latency-critical workload that stays in the shared pool with the hogs: its
     // objective is violated there, so the agent also demotes the hogs (cpu.idle / SCHED_IDLE).
     busy_.push_back(Busy());
@@ -100,7 +103,7 @@ class Scenario {
     cgroups_.WriteCpu(top_ + "/be", machine_.weight_file(), machine_.cpu_v2() ? "200" : "2048");
     be_idle_before_ = cgroups_.ReadCpu(top_ + "/be", "cpu.idle");
     be_weight_before_ = cgroups_.ReadCpu(top_ + "/be", machine_.weight_file());
-    lc_cpuset_before_ = cgroups_.CpusetFiles(top_ + "/lc");
+    lc_cpuset_before_ = cgroups_.CpusetFiles(lc_);
     port_ = FreePort();
   }
 
@@ -124,8 +127,8 @@ class Scenario {
                           "workloads:\n"
                           "  - name: probe\n"
                           "    match: { cgroup: \"" +
-                          top_ +
-                          "/lc\" }\n"
+                          lc_ +
+                          "\" }\n"
                           "    class: latency-critical\n"
                           "    slo: { runq_p99: 2ms }\n"
                           "    exclusive: always\n"
@@ -204,7 +207,7 @@ class Scenario {
       EXPECT_EQ(CpusAllowed(pid), cpus) << "Cpus_allowed_list of pid " << pid;
     EXPECT_TRUE(SchedwardenCpusets(machine_.cpuset_root()).empty())
         << "left behind: " << ::testing::PrintToString(SchedwardenCpusets(machine_.cpuset_root()));
-    EXPECT_EQ(cgroups_.CpusetFiles(top_ + "/lc"), lc_cpuset_before_) << "cpuset files of lc";
+    EXPECT_EQ(cgroups_.CpusetFiles(lc_), lc_cpuset_before_) << "cpuset files of lc";
     EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", "cpu.idle"), be_idle_before_) << "cpu.idle of be";
     EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", machine_.weight_file()), be_weight_before_)
         << machine_.weight_file() << " of be";
@@ -216,10 +219,11 @@ class Scenario {
   pid_t busy_pid() const { return busy_.front().pid(); }
   int port() const { return port_; }
   const std::string& top() const { return top_; }
+  const std::string& lc() const { return lc_; }
   std::string cpuset_root() const { return machine_.cpuset_root(); }
   // The exclusive CPUs in cgroupfs: the v1 shield's cpusets, or the v2 partition of lc.
   bool CpusetsChanged() const {
-    if (machine_.cpuset_v2()) return cgroups_.CpusetFiles(top_ + "/lc") != lc_cpuset_before_;
+    if (machine_.cpuset_v2()) return cgroups_.CpusetFiles(lc_) != lc_cpuset_before_;
     return !SchedwardenCpusets(machine_.cpuset_root()).empty();
   }
 
@@ -230,7 +234,7 @@ class Scenario {
     return *m;
   }
 
-  std::string top_;
+  std::string top_, lc_;
   MachineCgroups machine_;
   ScopedCgroups cgroups_;  // before the processes: removed after they are killed
   std::vector<ChildProcess> busy_, hogs_;
@@ -344,7 +348,7 @@ TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
   for (const auto& w : j["workloads"]) {
     if (w.value("rule", "") == "probe") {
       EXPECT_EQ(w.value("class", ""), "latency-critical");
-      EXPECT_EQ(w.value("cgroup", ""), s.top() + "/lc");
+      EXPECT_EQ(w.value("cgroup", ""), s.lc());
       EXPECT_EQ(w["slo_runq_p99_ns"], 2000000);
     }
     if (w.value("rule", "") == "hogs") {

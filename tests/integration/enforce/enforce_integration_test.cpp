@@ -344,7 +344,7 @@ void ExpectExclusive(pid_t lc, const CpuSet& cpus, uint64_t since_ticks, pid_t a
           << ", cpuset " << s.cpuset << ")";
     checked++;
   }
-  EXPECT_GT(checked, 3);
+  EXPECT_GE(checked, 2);  // a VM's initramfs has few user tasks besides the test's own
   for (pid_t t : lc_threads) EXPECT_EQ(AllowedOf(t), FormatCpuList(cpus)) << "lc thread " << t;
   std::set<int> seen = CpusSeenRunning(lc, 20);
   for (int c : seen) EXPECT_TRUE(cpus.count(c)) << "lc ran on CPU " << c;
@@ -543,10 +543,13 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   ASSERT_TRUE(p.ok()) << p.error().message;
   ASSERT_TRUE(p->granted()) << p->allocation.reason;
   const CpuSet cpus = p->allocation.cpus;
-  // The floor holds on a 2-CPU machine: nothing more can be exclusive.
+  // A second grant is refused exactly when the floor (one core stays shared) and the exclusive
+  // fraction (half the CPUs) leave no whole core: on a 2-core machine.
   auto p2 = (*e)->Promote("be-as-lc", be_rel, ThreadsPerCore());
   ASSERT_TRUE(p2.ok());
-  EXPECT_FALSE(p2->granted());
+  const int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) / ThreadsPerCore();
+  EXPECT_EQ(p2->granted(), cores >= 4) << p2->allocation.reason;
+  if (p2->granted()) ASSERT_TRUE((*e)->Release("be-as-lc").ok());
   ASSERT_TRUE((*e)->Demote("be", be_rel).ok());
   uint64_t since = NowTicks();
   ASSERT_TRUE((*e)->Sweep().ok());
