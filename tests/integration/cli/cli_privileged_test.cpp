@@ -1,6 +1,7 @@
 // Privileged CLI contracts against kernel ground truth: after `kill -9` of an enforcing agent the
 // journal lets `schedwarden restore` (or the next `schedwarden run`) put back every CPU affinity,
-// cpuset, cpu.idle and scheduling policy it changed; `status` reports a running agent.
+// cpuset, cpu.idle, CPU weight and scheduling policy it changed, as SIGTERM does; `status`
+// reports a running agent.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 
 #include "cli_helpers.h"
 #include "common/cpulist.h"
+#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/temp_tree.h"
@@ -94,6 +96,10 @@ class Scenario {
       }
     cpus_before_[getpid()] = CpusAllowed(getpid());
     be_idle_before_ = be_.Read("cpu.idle");
+    // Not the default (cpu.idle=0 alone resets the weight to it), as kubelet sets for pods.
+    be_weight_before_ = NonDefaultWeight(be_.path());
+    if (auto w = WriteWeight(be_.path(), be_weight_before_); !w.ok())
+      ADD_FAILURE() << w.error().message;
     port_ = FreePort();
   }
 
@@ -196,6 +202,8 @@ class Scenario {
     EXPECT_TRUE(SchedwardenCpusets().empty())
         << "left behind: " << ::testing::PrintToString(SchedwardenCpusets());
     EXPECT_EQ(be_.Read("cpu.idle"), be_idle_before_) << "cpu.idle of " << be_.path();
+    EXPECT_EQ(ReadWeight(be_.path()), be_weight_before_)
+        << WeightFile(be_.path()) << " of " << be_.path();
     for (const auto& [tid, policy] : policy_before_)
       EXPECT_EQ(PolicyOf(tid), policy) << "scheduling policy of tid " << tid;
   }
@@ -211,7 +219,7 @@ class Scenario {
   std::vector<ChildProcess> busy_, hogs_;
   std::map<pid_t, std::string> cpus_before_;
   std::map<pid_t, int> policy_before_;
-  std::string be_idle_before_;
+  std::string be_idle_before_, be_weight_before_;
   int port_ = 0;
   TempTree tmp_;
   std::unique_ptr<ChildProcess> agent_;  // last: killed first
@@ -279,6 +287,24 @@ TEST(CliPrivileged, NextRunReconcilesAKilledRunBeforeServing) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   s.ExpectRestored();
   // The reconcile emptied the journal: a restore now has nothing left to do.
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+}
+
+TEST(CliPrivileged, SigtermUndoesEveryChangeOfAnEnforcingAgent) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("sigterm");
+  ASSERT_TRUE(SchedwardenCpusets().empty())
+      << "a schedwarden cpuset exists before the test: another agent is running?";
+  s.StartAgent("enforce");
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Demoted(); }, 30s))
+      << "within 30 s the agent did not both promote (" << s.Promoted() << ") and demote ("
+      << s.Demoted() << "; agent alive " << s.AgentAlive() << ")";
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  s.ExpectRestored();
   CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
   EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/temp_tree.h"
@@ -141,6 +142,7 @@ TEST(EndToEnd, EnforceActsOnInterferenceProbeLatencyDropsAndSigtermUndoesAll) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_TRUE(AllThreadsHavePolicy(hog_pids, SCHED_OTHER));
   EXPECT_EQ(be.Read("cpu.idle"), be_idle_before);
+  EXPECT_EQ(ReadWeight(be.path()), "8192");  // cpu.idle=0 alone would leave 1024
   EXPECT_EQ(CpusAllowed(probe.pid()), probe_cpus_before);
   EXPECT_EQ(CpusAllowed(hog_pids[0]), hog_cpus_before);
   EXPECT_EQ(CpusAllowed(getpid()), probe_cpus_before);

@@ -3,7 +3,8 @@
 // (the v1 shield moves every other movable task of the machine out of it), another is demoted to
 // SCHED_IDLE; every claim is checked against the kernel (/proc/<tid>/status Cpus_allowed_list,
 // /proc/<tid>/stat "processor", sched_getattr, /proc/<tid>/sched, cpu.idle) and after restore
-// every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
+// every task's cpuset, affinity, policy and nice must equal the snapshot taken before, and the
+// demoted cgroup's CPU weight (cpu.shares / cpu.weight, which cpu.idle resets) its old value.
 // Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 #include "enforce/exclusive_actuator.h"
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
+#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/temp_tree.h"
 #include "topology/core_allocator.h"
@@ -314,6 +316,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
   ASSERT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  // Not the default: clearing cpu.idle alone would reset it to the default.
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
   const auto before = Snapshot();
 
   // The CPU comes from the allocator on the live topology (floor: one core stays shared).
@@ -360,6 +365,11 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
     EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << "thread " << t;
   }
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+  // The kernel facts the weight journaling relies on: idle weight, and writes refused.
+  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir))) << test::ReadWeight(be_dir);
+  auto refused = test::WriteWeight(be_dir, be_weight);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, EINVAL) << refused.error().message;
 
   t0 = std::chrono::steady_clock::now();
   RestoreReport rep = RestoreJournal(*journal, writer, {});
@@ -372,6 +382,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnRealCgroupV1) {
               static_cast<long long>(restore_ms), rep.outstanding_before);
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
@@ -391,6 +402,8 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   const pid_t lc = wl.Spawn(lc_dir, 1);
   const pid_t be = wl.Spawn(be_dir, 3);
   ASSERT_EQ(Threads(be).size(), 3u);
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
   const auto before = Snapshot();
   test::TempTree state;
   const std::string state_dir = state.Path("state");
@@ -412,6 +425,7 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
     EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+    EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
     ASSERT_EQ(kill(helper, SIGKILL), 0);
     ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
 
@@ -434,8 +448,55 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+}
+
+// kill -9 after the weight and cpu.idle were journaled, before cpu.idle was written.
+TEST(EnforceIntegration, KillNineBeforeCpuIdleIsWrittenThenRestore) {
+  SW_REQUIRE_PRIVILEGED();
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_dir = wl.MakeCgroup("lc");
+  const std::string be_dir = wl.MakeCgroup("be");
+  wl.Spawn(lc_dir, 1);
+  const pid_t be = wl.Spawn(be_dir, 2);
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  test::TempTree state;
+  const std::string state_dir = state.Path("state");
+  {
+    RestoreGuard guard(nullptr, state_dir);
+    int out = -1;
+    pid_t helper = wl.SpawnCrash({"crash", state_dir, lc_dir, be_dir, "1", "0"}, &out);
+    ASSERT_GT(helper, 0);
+    std::string got;
+    char buf[64];
+    for (ssize_t n; got.find('\n') == std::string::npos && (n = read(out, buf, sizeof(buf))) > 0;)
+      got.append(buf, n);
+    close(out);
+    ASSERT_EQ(got, "PAUSED\n");
+    ASSERT_EQ(kill(helper, SIGKILL), 0);
+    ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
+    EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+    EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+    auto j = ReadJournalFile(JoinPath(state_dir, "journal"));
+    ASSERT_TRUE(j.ok());
+    std::vector<std::string> journaled_only;
+    for (const auto& e : j->entries)
+      if (!e.applied && !e.undone) journaled_only.push_back(e.path);
+    EXPECT_EQ(journaled_only, (std::vector<std::string>{JoinPath(be_dir, test::WeightFile(be_dir)),
+                                                        JoinPath(be_dir, "cpu.idle")}));
+    RealSystemWriter writer;
+    auto rep = RestoreFromJournal(state_dir, writer, {});
+    ASSERT_TRUE(rep.ok()) << rep.error().message;
+    EXPECT_TRUE(rep->Complete()) << rep->Summary();
+  }
+  ExpectShieldGone();
+  EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+  for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_OTHER) << t;
 }
 
 TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
@@ -446,6 +507,8 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   const std::string be_dir = wl.MakeCgroup("be");
   const pid_t lc = wl.Spawn(lc_dir, 1);
   const pid_t be = wl.Spawn(be_dir, 2);
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
   const auto before = Snapshot();
   test::TempTree state;
   RealSystemWriter writer;
@@ -475,8 +538,10 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   ASSERT_TRUE((*e)->Sweep().ok());
   ExpectExclusive(lc, cpu, since);
   for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
-  RestoreReport r = (*e)->Shutdown();
+  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
+  RestoreReport r = (*e)->Shutdown();  // what SIGTERM does
   EXPECT_TRUE(r.Complete()) << r.Summary();
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   ExpectShieldGone();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
