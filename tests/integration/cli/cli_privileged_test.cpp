@@ -1,6 +1,7 @@
 // Privileged CLI contracts against kernel ground truth: after `kill -9` of an enforcing agent the
 // journal lets `schedwarden restore` (or the next `schedwarden run`) put back every CPU affinity,
-// cpuset, cpu.idle and scheduling policy it changed; `status` reports a running agent.
+// cpuset, cpu.idle, CPU weight and scheduling policy it changed, as SIGTERM does; `status`
+// reports a running agent.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "support/cgroup_layout.h"
+#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/scoped_cgroups.h"
@@ -309,6 +311,24 @@ TEST(CliPrivileged, NextRunReconcilesAKilledRunBeforeServing) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   s.ExpectRestored();
   // The reconcile emptied the journal: a restore now has nothing left to do.
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+}
+
+TEST(CliPrivileged, SigtermUndoesEveryChangeOfAnEnforcingAgent) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("sigterm");
+  ASSERT_TRUE(SchedwardenCpusets().empty())
+      << "a schedwarden cpuset exists before the test: another agent is running?";
+  s.StartAgent("enforce");
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Demoted(); }, 30s))
+      << "within 30 s the agent did not both promote (" << s.Promoted() << ") and demote ("
+      << s.Demoted() << "; agent alive " << s.AgentAlive() << ")";
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  s.ExpectRestored();
   CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
   EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;

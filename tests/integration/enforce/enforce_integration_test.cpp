@@ -4,7 +4,8 @@
 // machine out of it, on v2 the kernel takes the CPUs from every other cgroup), another is demoted
 // to SCHED_IDLE; every claim is checked against the kernel (/proc/<tid>/status Cpus_allowed_list,
 // /proc/<tid>/stat "processor", sched_getattr, /proc/<tid>/sched, cpu.idle) and after restore
-// every task's cpuset, affinity, policy and nice must equal the snapshot taken before.
+// every task's cpuset, affinity, policy and nice must equal the snapshot taken before, and the
+// demoted cgroup's CPU weight (cpu.shares / cpu.weight, which cpu.idle resets) its old value.
 // Teardown (RAII) restores the journal and kills the helpers even when an assertion fails.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -29,6 +30,7 @@
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
 #include "support/cgroup_layout.h"
+#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
@@ -59,6 +61,16 @@ int ThreadsPerCore() {
   auto s = ReadLine("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
   auto c = s ? ParseCpuList(Trim(*s)) : Result<CpuSet>(Error{ENOENT, ""});
   return c && !c->empty() ? static_cast<int>(c->size()) : 1;
+}
+
+// The machine's last core (the floor keeps the first one shared): CPU 1 on a 2-CPU machine,
+// 2-3 on a 2x2 SMT VM.
+CpuSet LastCore() {
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  auto sib = ReadLine("/sys/devices/system/cpu/cpu" + std::to_string(ncpu - 1) +
+                      "/topology/thread_siblings_list");
+  auto core = sib ? ParseCpuList(Trim(*sib)) : Result<CpuSet>(Error{ENOENT, ""});
+  return core ? *core : CpuSet{static_cast<int>(ncpu - 1)};
 }
 
 // The task's cpuset cgroup: the v1 cpuset hierarchy's, or its v2 cgroup.
@@ -369,7 +381,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
   ASSERT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-  const std::string weight_before = Trim(*ReadLine(JoinPath(be_dir, wl.weight_file())));
+  // Not the default (cpu.idle=0 alone resets the weight to it), as kubelet sets for pods.
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
   const auto before = Snapshot();
 
   // The CPUs come from the allocator on the live topology (floor: one core stays shared).
@@ -427,6 +441,11 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
     EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << "thread " << t;
   }
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+  // The kernel facts the weight journaling relies on: idle weight, and writes refused.
+  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir))) << test::ReadWeight(be_dir);
+  auto refused = test::WriteWeight(be_dir, be_weight);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, EINVAL) << refused.error().message;
 
   t0 = std::chrono::steady_clock::now();
   RestoreReport rep = RestoreJournal(*journal, writer, {});
@@ -439,7 +458,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
               static_cast<long long>(restore_ms), rep.outstanding_before);
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-  EXPECT_EQ(Trim(*ReadLine(JoinPath(be_dir, wl.weight_file()))), weight_before);
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
@@ -462,13 +481,9 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   const pid_t lc = wl.Spawn(lc_cg, 1);
   const pid_t be = wl.Spawn(be_cg, 3);
   ASSERT_EQ(Threads(be).size(), 3u);
-  // The last core (the floor keeps the first one shared): CPU 1 here, 2-3 on a 2x2 SMT VM.
-  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  auto sib = ReadLine("/sys/devices/system/cpu/cpu" + std::to_string(ncpu - 1) +
-                      "/topology/thread_siblings_list");
-  ASSERT_TRUE(sib.ok());
-  auto core = ParseCpuList(Trim(*sib));
-  ASSERT_TRUE(core.ok());
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  const CpuSet core = LastCore();
   const auto before = Snapshot();
   test::TempTree state;
   const std::string state_dir = state.Path("state");
@@ -477,7 +492,7 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     int out = -1;
     // Freeze before the 2nd sched_setattr: thread 1 is SCHED_IDLE, threads 2-3 are journaled only.
     pid_t helper = wl.SpawnCrash(
-        {"crash", state_dir, wl.TargetDir(lc_cg), be_dir, FormatCpuList(*core), "2"}, &out);
+        {"crash", state_dir, wl.TargetDir(lc_cg), be_dir, FormatCpuList(core), "2"}, &out);
     ASSERT_GT(helper, 0);
     std::string got;
     char buf[64];
@@ -486,11 +501,12 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     close(out);
     ASSERT_EQ(got, "PAUSED\n");
     // The machine is shielded and half-demoted right now (the helper is the agent here).
-    ExpectExclusive(lc, *core, NowTicks(), helper);
+    ExpectExclusive(lc, core, NowTicks(), helper);
     int idle = 0;
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
     EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
+    EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
     ASSERT_EQ(kill(helper, SIGKILL), 0);
     ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
 
@@ -513,8 +529,57 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
+}
+
+// kill -9 after the weight and cpu.idle were journaled, before cpu.idle was written.
+TEST(EnforceIntegration, KillNineBeforeCpuIdleIsWrittenThenRestore) {
+  SW_REQUIRE_PRIVILEGED();
+  ExpectShieldGone();
+  Workloads wl;
+  const std::string lc_cg = wl.MakeCgroup("lc");
+  const std::string be_cg = wl.MakeCgroup("be");
+  const std::string be_dir = wl.CpuDir(be_cg);
+  wl.Spawn(lc_cg, 1);
+  const pid_t be = wl.Spawn(be_cg, 2);
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  test::TempTree state;
+  const std::string state_dir = state.Path("state");
+  {
+    RestoreGuard guard(nullptr, state_dir);
+    int out = -1;
+    pid_t helper = wl.SpawnCrash(
+        {"crash", state_dir, wl.TargetDir(lc_cg), be_dir, FormatCpuList(LastCore()), "0"}, &out);
+    ASSERT_GT(helper, 0);
+    std::string got;
+    char buf[64];
+    for (ssize_t n; got.find('\n') == std::string::npos && (n = read(out, buf, sizeof(buf))) > 0;)
+      got.append(buf, n);
+    close(out);
+    ASSERT_EQ(got, "PAUSED\n");
+    ASSERT_EQ(kill(helper, SIGKILL), 0);
+    ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
+    EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+    EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+    auto j = ReadJournalFile(JoinPath(state_dir, "journal"));
+    ASSERT_TRUE(j.ok());
+    std::vector<std::string> journaled_only;
+    for (const auto& e : j->entries)
+      if (!e.applied && !e.undone) journaled_only.push_back(e.path);
+    EXPECT_EQ(journaled_only, (std::vector<std::string>{JoinPath(be_dir, test::WeightFile(be_dir)),
+                                                        JoinPath(be_dir, "cpu.idle")}));
+    RealSystemWriter writer;
+    auto rep = RestoreFromJournal(state_dir, writer, {});
+    ASSERT_TRUE(rep.ok()) << rep.error().message;
+    EXPECT_TRUE(rep->Complete()) << rep->Summary();
+  }
+  ExpectShieldGone();
+  EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+  for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_OTHER) << t;
 }
 
 TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
@@ -525,6 +590,9 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   const std::string be_rel = wl.MakeCgroup("be");
   const pid_t lc = wl.Spawn(lc_rel, 1);
   const pid_t be = wl.Spawn(be_rel, 2);
+  const std::string be_dir = wl.CpuDir(be_rel);
+  const std::string be_weight = test::NonDefaultWeight(be_dir);
+  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
   const auto before = Snapshot();
   test::TempTree state;
   RealSystemWriter writer;
@@ -555,8 +623,10 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   ASSERT_TRUE((*e)->Sweep().ok());
   ExpectExclusive(lc, cpus, since);
   for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
-  RestoreReport r = (*e)->Shutdown();
+  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
+  RestoreReport r = (*e)->Shutdown();  // what SIGTERM does
   EXPECT_TRUE(r.Complete()) << r.Summary();
+  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
   ExpectShieldGone();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);

@@ -3,7 +3,9 @@
 //   crash STATE_DIR LC_DIR BE_DIR CPUS K promote LC_DIR to CPUS (a list), demote BE_DIR, and stop
 //   forever
 //                                        right before the K-th sched_setattr (its intent is
-//                                        journaled, not applied); prints "PAUSED" when there.
+//                                        journaled, not applied), or with K=0 right before
+//                                        cpu.idle is written (it and the weight are journaled);
+//                                        prints "PAUSED" when there.
 #include <sched.h>
 #include <unistd.h>
 
@@ -28,11 +30,18 @@ std::atomic<unsigned long> sink{0};
   for (;;) sink.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Forwards to the real writer and freezes before the K-th SetSchedAttr.
+[[noreturn]] void Pause() {
+  std::printf("PAUSED\n");
+  std::fflush(stdout);
+  for (;;) pause();  // waiting for SIGKILL
+}
+
+// Forwards to the real writer and freezes before the K-th SetSchedAttr (K=0: before cpu.idle).
 class PausingWriter final : public sw::SystemWriter {
  public:
   explicit PausingWriter(int pause_at) : pause_at_(pause_at) {}
   sw::Result<void> WriteFile(const std::string& p, const std::string& v) override {
+    if (pause_at_ == 0 && p.size() >= 9 && p.compare(p.size() - 9, 9, "/cpu.idle") == 0) Pause();
     return real_.WriteFile(p, v);
   }
   sw::Result<void> MoveTask(const std::string& f, pid_t id) override {
@@ -42,11 +51,7 @@ class PausingWriter final : public sw::SystemWriter {
   sw::Result<void> RemoveDir(const std::string& p) override { return real_.RemoveDir(p); }
   sw::Result<sw::SchedAttr> GetSchedAttr(pid_t t) override { return real_.GetSchedAttr(t); }
   sw::Result<void> SetSchedAttr(pid_t t, const sw::SchedAttr& a) override {
-    if (++setattr_calls_ == pause_at_) {
-      std::printf("PAUSED\n");
-      std::fflush(stdout);
-      for (;;) pause();  // waiting for SIGKILL
-    }
+    if (++setattr_calls_ == pause_at_) Pause();
     return real_.SetSchedAttr(t, a);
   }
 
