@@ -15,6 +15,7 @@ mount -t tmpfs tmpfs /run
 mkdir -p /var/lib /root
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+ip link set lo up  # the agent's metrics endpoint listens on 127.0.0.1
 
 layout=
 for word in $(cat /proc/cmdline); do

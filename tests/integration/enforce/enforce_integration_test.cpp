@@ -419,7 +419,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
           .count();
   if (V1()) {
     EXPECT_EQ(promoted->workload.moved, 2);
-    EXPECT_GT(promoted->shield.moved, 5);
+    EXPECT_GT(promoted->shield.moved, 0);  // the ground truth is ExpectExclusive below
   }
   EXPECT_TRUE(promoted->others_excluded) << ::testing::PrintToString(promoted->warnings);
   uint64_t since = NowTicks();
