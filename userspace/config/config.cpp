@@ -149,7 +149,8 @@ class Parser {
         {"listen", "interval", "state_dir", "enforcement", "observer", "controller", "workloads"});
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
-      const YAML::Node& v = it->second;
+      // A copy (cheap, shared): it->second is a member of a temporary, so a reference would dangle.
+      const YAML::Node v = it->second;
       if (key == "listen") {
         if (auto s = String(v, key)) {
           ValidateListen(v, key, *s);
@@ -336,7 +337,7 @@ class Parser {
     enforcement_line_ = Line(n);
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       if (key == "mode") {
         if (auto s = String(v, k)) {
           if (*s == "observe")
@@ -392,7 +393,7 @@ class Parser {
     auto& o = cfg_.observer;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       if (key == "cgroup_root" || key == "proc_root" || key == "labels_dir") {
         auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
         if (!s) continue;
@@ -424,7 +425,7 @@ class Parser {
     auto& c = cfg_.controller;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       if (key == "violation_intervals") {
         if (auto i = Int(v, k, 1, 1000)) c.violation_intervals = static_cast<int>(*i);
       } else if (key == "verify_intervals") {
@@ -474,7 +475,7 @@ class Parser {
       int exclusive_line = 0, slo_line = 0, cpus_line = 0;
       for (auto it = w.begin(); it != w.end(); ++it) {
         const std::string key = it->first.Scalar(), k = Sub(p, key);
-        const YAML::Node& v = it->second;
+        const YAML::Node v = it->second;
         if (key == "name") {
           if (auto s = String(v, k)) {
             if (s->empty() || s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
@@ -566,7 +567,7 @@ class Parser {
       ErrorAt(n, p, "empty match: give at least one of cgroup, comm, k8s_qos, labels");
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;
       if (key == "cgroup") {
         if (auto s = String(v, k)) {
           // Paths are "/"-rooted; "lc*" would silently match nothing.
