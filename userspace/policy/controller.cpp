@@ -148,6 +148,32 @@ void Controller::Classify(const Snapshot& snap, nanoseconds now) {
   }
 }
 
+void Controller::ComputeOwnCpus() {
+  // A cgroup's usage includes its descendants': subtract each workload's usage from its nearest
+  // ancestor workload's, so that summing own_cpus counts every CPU once (the root "/" workload
+  // would otherwise count the whole machine again, the victim included).
+  std::map<std::string, State*> by_path;
+  for (auto& [_, st] : states_) {
+    st.own_cpus = st.cpus_received;
+    if (!st.cgroup_path.empty() && st.cgroup_path[0] == '/') by_path[st.cgroup_path] = &st;
+  }
+  for (auto& [path, st] : by_path) {
+    if (path == "/") continue;
+    std::string up = path;
+    while (true) {
+      up.resize(up.rfind('/'));
+      const std::string key = up.empty() ? "/" : up;
+      if (auto it = by_path.find(key); it != by_path.end()) {
+        it->second->own_cpus -= st->cpus_received;
+        break;
+      }
+      if (up.empty()) break;
+    }
+  }
+  // Counters read a moment apart can make a parent look smaller than its children.
+  for (auto& [_, st] : by_path) st->own_cpus = std::max(0.0, st->own_cpus);
+}
+
 IntervalSignals Controller::Measure(const State& st, const WorkloadSample& cur,
                                     const WorkloadSample* prev, nanoseconds elapsed) const {
   IntervalSignals s;
@@ -221,6 +247,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
           static_cast<double>(*cur->second.cpu_usage_ns - *old->second.cpu_usage_ns) /
           static_cast<double>(elapsed.count());
   }
+  ComputeOwnCpus();
   preempt_delta_.clear();
   for (const auto& [key, count] : snap.preemptions) {
     auto old = prev.preemptions.find(key);
@@ -243,7 +270,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       if (key.first == name && key.second != name && Rank(class_of(key.second)) > rank)
         s.preemptions_by_lower += d;
     for (const auto& [other, ost] : states_)
-      if (other != name && Rank(ost.cls.cls) > rank) s.lower_class_cpus += ost.cpus_received;
+      if (other != name && Rank(ost.cls.cls) > rank) s.lower_class_cpus += ost.own_cpus;
     const auto slo = *SloOf(st);
     s.violated = s.samples > 0 && s.p99_ns > static_cast<uint64_t>(slo.count());
     s.evidence = s.violated && (s.preemptions_by_lower > 0 ||

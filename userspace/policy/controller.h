@@ -50,7 +50,7 @@ struct IntervalSignals {
   // by neighbours receives less than it used to ("10 cores became 6").
   double cpus_window = 0, cpus_prev_window = 0;
   bool has_prev_window = false;  // enough history for cpus_prev_window
-  double lower_class_cpus = 0;   // CPUs used by lower-class workloads in the interval
+  double lower_class_cpus = 0;   // CPUs used by lower-class workloads (nested cgroups once)
   uint64_t throttled = 0;        // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
   std::chrono::nanoseconds elapsed{0};
   bool violated = false;
@@ -112,11 +112,13 @@ class Controller {
     std::optional<std::chrono::nanoseconds> calm_since, last_action_at;
     // Best-effort workloads: the victims holding a demotion (restore when the last lets go).
     std::set<std::string> demoted_by;
-    double cpus_received = 0;
+    double cpus_received = 0;  // by its cgroup, nested workloads' cgroups included
+    double own_cpus = 0;       // cpus_received minus the nested workloads': each CPU counted once
     uint64_t preempted_victim = 0;  // scratch: preemptions of the current victim
   };
 
   void Classify(const Snapshot& snap, std::chrono::nanoseconds now);
+  void ComputeOwnCpus();
   IntervalSignals Measure(const State& st, const WorkloadSample& cur, const WorkloadSample* prev,
                           std::chrono::nanoseconds elapsed) const;
   void Judge(State& st, std::vector<Decision>& out);

@@ -319,6 +319,35 @@ TEST_F(ControllerTest, EvidenceFromLowerClassesRunningWithoutPreemption) {
   EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch"));
 }
 
+// A cgroup's usage includes its descendants': the root workload "/" and a best-effort parent
+// with a best-effort child are all workloads. The lower classes' CPUs are what the machine
+// gave everyone but the victim, counted once, and never more than the machine has.
+TEST_F(ControllerTest, NestedWorkloadsAreNotCountedTwiceInLowerClassCpus) {
+  Start();
+  machine.Add("/");
+  machine.Add("/be-batch/job");
+  Tick();
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 5ms, 10);
+    machine.Cpu(kWeb, 1.2);
+    machine.Cpu("/be-batch/job", 1.0);  // inside /be-batch
+    machine.Cpu(kBatch, 1.5);           // 1.0 of it is /be-batch/job's
+    machine.Cpu(kSystem, 0.2);
+    machine.Cpu("/", 3.0);  // everything: 1.2 + 1.5 + 0.2 + 0.1 in the root itself
+    d = Tick();
+  }
+  ASSERT_FALSE(d.empty());
+  EXPECT_NEAR(d[0].before["lower_class_cpus"].get<double>(), 3.0 - 1.2, 1e-9);
+  EXPECT_THAT(d[0].reason, HasSubstr("which used up to 1.80 CPUs;"));
+  // cpus_received stays what each cgroup got, descendants included (sizing, status).
+  for (const auto& w : controller->Status().workloads) {
+    if (w.workload == kBatch) {
+      EXPECT_NEAR(w.cpus_received, 1.5, 1e-9);
+    }
+  }
+}
+
 const char* kTwoVictims = R"(workloads:
   - name: web
     match: { cgroup: "/lc-web" }
