@@ -49,13 +49,14 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
 }
 
 Controller::Controller(Config config, const Classifier& classifier, Actuator* actuator,
-                       DecisionSink* sink, const Clock& clock, int cpu_count)
+                       DecisionSink* sink, const Clock& clock, const Topology& machine)
     : config_(std::move(config)),
       classifier_(classifier),
       actuator_(actuator),
       sink_(sink),
       clock_(clock),
-      cpu_count_(cpu_count) {
+      capacity_(machine, ExclusiveLimitsOf(config_.enforcement)),
+      cpu_count_(capacity_.cpus()) {
   if (!actuator_ && Enforcing()) config_.enforcement.mode = EnforcementMode::kDryRun;
 }
 
@@ -81,17 +82,15 @@ void Controller::NoteAction(State* st) {
   if (st) st->last_action_at = now_;
 }
 
-int Controller::ExclusiveCapacity() const {
-  const auto& e = config_.enforcement;
-  int cap = static_cast<int>(std::floor(e.max_exclusive_fraction * cpu_count_ + 1e-9));
-  const int shared_floor =
-      std::max<int>(e.shared_pool_min_cores, static_cast<int>(e.reserved_cpus.size()));
-  return std::max(0, std::min(cap, cpu_count_ - shared_floor));
-}
-
 int Controller::ExclusiveInUse() const {
   int n = 0;
   for (const auto& [_, st] : states_) n += st.exclusive_count;
+  return n;
+}
+
+int Controller::ExclusiveCoresInUse() const {
+  int n = 0;
+  for (const auto& [_, st] : states_) n += capacity_.CoresFor(st.exclusive_count);
   return n;
 }
 
@@ -513,10 +512,13 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   double demand = 0;
   for (const auto& h : st.history) demand += h.cpus_received;
   if (!st.history.empty()) demand /= static_cast<double>(st.history.size());
-  int request =
+  const int tpc = capacity_.threads_per_core();
+  const int asked =
       st.cls.exclusive_cpus.value_or(std::max(1, static_cast<int>(std::ceil(demand - 1e-6))));
-  const int capacity = ExclusiveCapacity(), in_use = ExclusiveInUse();
-  const int remaining = capacity - in_use;
+  int cores = capacity_.CoresFor(asked);
+  int request = asked;
+  const int in_use = ExclusiveCoresInUse();
+  const int remaining = capacity_.max_cores() - in_use;
   Decision d = Make(st, action::kGrant, reason);
   d.before = SignalsToJson(st.last, SloOf(st));
   d.before["demand_cpus"] = demand;
@@ -525,19 +527,17 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   if (remaining <= 0) {
     d.result = result::kRefused;
     d.reason += "; refused: " + std::to_string(request) + " CPUs requested but the caps allow " +
-                std::to_string(capacity) + " exclusive CPUs on this " + std::to_string(cpu_count_) +
-                "-CPU machine (max_exclusive_fraction " +
-                Cpus(config_.enforcement.max_exclusive_fraction) + ", shared_pool_min_cores " +
-                std::to_string(config_.enforcement.shared_pool_min_cores) + ") and " +
-                std::to_string(in_use) + " are in use";
+                capacity_.Describe() + "; " + std::to_string(in_use) + " core(s) in use";
     st.exclusive_failed = true;
     EmitRefusal(st, std::move(d), out);
     return false;
   }
-  if (request > remaining) {
-    d.reason += "; capped from " + std::to_string(request) + " to " + std::to_string(remaining) +
-                " CPUs by max_exclusive_fraction/shared_pool_min_cores";
-    request = remaining;
+  if (cores > remaining) {
+    d.reason += "; capped from " + std::to_string(request) + " to " +
+                std::to_string(remaining * tpc) + " CPUs by " + capacity_.binding_key() + " (" +
+                capacity_.Describe() + "; " + std::to_string(in_use) + " core(s) in use)";
+    cores = remaining;
+    request = cores * tpc;
   }
   if (RateBudget() < 1) {
     if (!st.rate_limit_reported) {

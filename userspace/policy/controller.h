@@ -6,6 +6,7 @@
 //                  lower class, or waited while lower classes used >= neighbour_cpu_threshold CPUs)
 //   self-throttled = violated K intervals, only own quota throttling to blame: reported, no action
 //   ladder       = (1) demote best-effort neighbours, (2) exclusive CPUs sized to recent demand
+//                  within ExclusiveCapacity (the allocator's own limits)
 //   verification = after each action, p99 over the next M intervals vs the K intervals before; not
 //                  improved by improvement_margin (and objective still missed) -> revert that step
 //   relief       = objective held with relief_margin for relief_window -> release exclusive CPUs;
@@ -36,6 +37,7 @@
 #include "policy/classifier.h"
 #include "policy/decision.h"
 #include "policy/status.h"
+#include "topology/exclusive_capacity.h"
 
 namespace sw {
 
@@ -65,9 +67,10 @@ class Controller {
  public:
   // actuator may be null only in observe and dry-run modes (with a null actuator, enforce
   // behaves as dry-run); sink may be null.
-  // cpu_count: online CPUs, for the exclusive caps and the shared-pool gauge.
+  // machine: the CPU topology, for the exclusive capacity (the same ExclusiveCapacity the
+  // allocator enforces), sizing in whole cores and the shared-pool gauge.
   Controller(Config config, const Classifier& classifier, Actuator* actuator, DecisionSink* sink,
-             const Clock& clock, int cpu_count);
+             const Clock& clock, const Topology& machine);
 
   // One control interval on the newest snapshot (the previous one is kept inside). The first
   // call only sets the baseline (and grants `always` workloads with a fixed exclusive_cpus).
@@ -133,8 +136,8 @@ class Controller {
   bool CooledDown(const State& st) const;
   int RateBudget();  // actions still allowed in the current minute
   void NoteAction(State* st);
-  int ExclusiveCapacity() const;  // CPUs the caps allow in total
-  int ExclusiveInUse() const;
+  int ExclusiveInUse() const;       // CPUs
+  int ExclusiveCoresInUse() const;  // whole cores
   Decision Make(const State& st, const char* action, std::string reason) const;
   void Emit(Decision d, std::vector<Decision>& out);
   bool Enforcing() const { return config_.enforcement.mode == EnforcementMode::kEnforce; }
@@ -146,6 +149,7 @@ class Controller {
   Actuator* actuator_;
   DecisionSink* sink_;
   const Clock& clock_;
+  ExclusiveCapacity capacity_;
   int cpu_count_;
 
   mutable std::mutex mu_;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "policy_fakes.h"
+#include "support/machines.h"
 
 namespace sw {
 namespace {
@@ -35,8 +36,10 @@ const char* kRules = R"(workloads:
 class ControllerTest : public ::testing::Test {
  protected:
   // mode: observe | dry-run | enforce. overrides: controller keys replacing the defaults below.
+  // cpus: all CPUs of the machine, `threads` per core.
   void Start(const std::string& mode = "enforce", const std::string& rules = kRules, int cpus = 4,
-             std::map<std::string, std::string> overrides = {}) {
+             std::map<std::string, std::string> overrides = {}, int threads = 1) {
+    const Topology* topo = test::SyntheticMachine(cpus / threads, threads);
     std::map<std::string, std::string> keys{
         {"violation_intervals", "3"}, {"verify_intervals", "2"}, {"improvement_margin", "0.2"},
         {"relief_window", "5s"},      {"cooldown", "1s"},        {"max_actions_per_minute", "10"}};
@@ -46,12 +49,12 @@ class ControllerTest : public ::testing::Test {
     const std::string yaml = "interval: 500ms\nenforcement: { mode: " + mode +
                              ", max_exclusive_fraction: 0.5 }\ncontroller: { " + ctl + " }\n" +
                              rules;
-    ConfigLoad load = ParseConfig(yaml, "test.yaml", cpus);
+    ConfigLoad load = ParseConfig(yaml, "test.yaml", topo);
     ASSERT_TRUE(load.config) << load.Text();
     actuator = std::make_unique<test::FakeActuator>(cpus);
     classifier = std::make_unique<Classifier>(load.config->workloads, nullptr, nullptr);
-    controller =
-        std::make_unique<Controller>(*load.config, *classifier, actuator.get(), &sink, clock, cpus);
+    controller = std::make_unique<Controller>(*load.config, *classifier, actuator.get(), &sink,
+                                              clock, *topo);
     for (const char* w : {kWeb, kBatch, kSystem}) machine.Add(w);
     first = Tick();  // baseline
   }
@@ -242,13 +245,13 @@ TEST(ControllerDeterminism, SameStreamSameDecisions) {
     ConfigLoad load = ParseConfig(std::string("controller: { verify_intervals: 2, cooldown: 1s, "
                                               "relief_window: 3s }\n") +
                                       kRules,
-                                  "t.yaml", 4);
+                                  "t.yaml", test::SyntheticMachine(4));
     FakeClock clock;
     MemorySink sink;
     test::FakeActuator act(4);
     test::Machine m;
     Classifier cls(load.config->workloads, nullptr, nullptr);
-    Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+    Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
     for (auto w : {kWeb, kBatch, kSystem}) m.Add(w);
     for (int i = 0; i < 40; i++) {
       if (i < 12) {
@@ -384,9 +387,10 @@ TEST_F(ControllerTest, CapsAndActuatorRefusalsAreReported) {
   EXPECT_EQ(db[0].action, action::kGrant);
   EXPECT_EQ(db[0].result, result::kRefused);
   EXPECT_THAT(db[0].reason,
-              HasSubstr("refused: 2 CPUs requested but the caps allow 1 exclusive CPUs on this "
-                        "2-CPU machine (max_exclusive_fraction 0.50, shared_pool_min_cores 1) and "
-                        "1 are in use"));
+              HasSubstr("refused: 2 CPUs requested but the caps allow 1 core(s) = 1 CPU(s) on "
+                        "this 2-CPU machine (2 cores x 1 threads): max_exclusive_fraction 0.5 "
+                        "allows 1 CPU(s) = 1 core(s), shared_pool_min_cores 1 allows 1; 1 core(s) "
+                        "in use"));
   EXPECT_THAT(actuator->calls, ElementsAre("grant /lc-web 1"));  // never asked
   // Nothing else to try: reported once, not every interval.
   for (int i = 0; i < 4; i++) {
@@ -528,8 +532,9 @@ TEST_F(ControllerTest, AlwaysExclusiveAtStartAndKeptWhenCalm) {
   auto d = Tick();
   ASSERT_THAT(Summary(d), ElementsAre("grant-exclusive /lc-web applied"));
   EXPECT_EQ(d[0].reason,
-            "exclusive: always; capped from 2 to 1 CPUs by max_exclusive_fraction/"
-            "shared_pool_min_cores");
+            "exclusive: always; capped from 2 to 1 CPUs by max_exclusive_fraction (2 core(s) = "
+            "2 CPU(s) on this 4-CPU machine (4 cores x 1 threads): max_exclusive_fraction 0.5 "
+            "allows 2 CPU(s) = 2 core(s), shared_pool_min_cores 1 allows 3; 1 core(s) in use)");
   EXPECT_THAT(actuator->calls, ElementsAre("grant /lc-fixed 1", "grant /lc-web 1"));
   for (int i = 0; i < 40; i++) {
     Calm();
@@ -572,7 +577,7 @@ workloads:
     exclusive: always
     exclusive_cpus: 1
 )",
-                                "t.yaml", 4);
+                                "t.yaml", test::SyntheticMachine(4));
   ASSERT_TRUE(load.config) << load.Text();
   StaticLabelSource labels;
   labels.Set("/exec", {{"cpu_hint", "exclusive"}});
@@ -581,7 +586,7 @@ workloads:
   test::FakeActuator act(4);
   test::Machine m;
   Classifier cls(load.config->workloads, nullptr, &labels);
-  Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+  Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
   m.Add("/exec");
   auto step = [&] {
     clock.Advance(500ms);
