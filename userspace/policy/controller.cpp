@@ -513,10 +513,13 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   for (const auto& h : st.history) demand += h.cpus_received;
   if (!st.history.empty()) demand /= static_cast<double>(st.history.size());
   const int tpc = capacity_.threads_per_core();
+  // Exclusive CPUs are whole cores. Measured demand is rounded up to whole cores; a fixed
+  // exclusive_cpus below one core is the operator's choice: refused with a warning and the
+  // workload stays shared (the allocator's rule), one that is not whole cores is rounded up.
   const int asked =
       st.cls.exclusive_cpus.value_or(std::max(1, static_cast<int>(std::ceil(demand - 1e-6))));
   int cores = capacity_.CoresFor(asked);
-  int request = asked;
+  int request = cores * tpc;
   const int in_use = ExclusiveCoresInUse();
   const int remaining = capacity_.max_cores() - in_use;
   Decision d = Make(st, action::kGrant, reason);
@@ -524,6 +527,18 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   d.before["demand_cpus"] = demand;
   d.before["requested_cpus"] = request;
   st.last_action_at = now_;  // refusals are paced by the cool-down too
+  if (st.cls.exclusive_cpus && asked < tpc) {
+    d.result = result::kRefused;
+    d.reason += "; refused: exclusive_cpus " + std::to_string(asked) +
+                " is less than one physical core (" + std::to_string(tpc) +
+                " threads); exclusive CPUs are whole cores, so it stays in the shared pool";
+    st.exclusive_failed = true;
+    EmitRefusal(st, std::move(d), out);
+    return false;
+  }
+  if (request != asked)
+    d.reason += "; " + std::to_string(asked) + " CPU(s) rounded up to " + std::to_string(cores) +
+                " whole core(s) = " + std::to_string(request) + " CPUs";
   if (remaining <= 0) {
     d.result = result::kRefused;
     d.reason += "; refused: " + std::to_string(request) + " CPUs requested but the caps allow " +

@@ -6,7 +6,7 @@
 //                  lower class, or waited while lower classes used >= neighbour_cpu_threshold CPUs)
 //   self-throttled = violated K intervals, only own quota throttling to blame: reported, no action
 //   ladder       = (1) demote best-effort neighbours, (2) exclusive CPUs sized to recent demand
-//                  within ExclusiveCapacity (the allocator's own limits)
+//                  in whole cores, within ExclusiveCapacity (the allocator's own limits)
 //   verification = after each action, p99 over the next M intervals vs the K intervals before; not
 //                  improved by improvement_margin (and objective still missed) -> revert that step
 //   relief       = objective held with relief_margin for relief_window -> release exclusive CPUs;
