@@ -34,6 +34,7 @@
 #include "policy/controller.h"
 #include "policy/metrics.h"
 #include "policy/status.h"
+#include "topology/topology.h"
 
 namespace sw {
 namespace {
@@ -51,11 +52,6 @@ void Must(Result<void> r, const std::string& context) {
   if (!r) Fail(context + ": " + r.error().message);
 }
 
-int OnlineCpus() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
-}
-
 // Atomic replace, so `status` never reads half a file.
 void WriteStatusFile(const std::string& dir, const nlohmann::json& j) {
   const std::string path = dir + "/" + kStatusFileName, tmp = path + ".tmp";
@@ -71,9 +67,9 @@ void WriteStatusFile(const std::string& dir, const nlohmann::json& j) {
     spdlog::warn("cannot rename {} to {}", tmp, path);
 }
 
-Config LoadAgentConfig(const RunOptions& o, int cpus) {
+Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   ConfigLoad load =
-      o.config_path.empty() ? LoadDefaultConfig(cpus) : LoadConfigFile(o.config_path, cpus);
+      o.config_path.empty() ? LoadDefaultConfig(&machine) : LoadConfigFile(o.config_path, &machine);
   for (const auto& w : load.warnings) spdlog::warn("{}", w.ToString());
   if (!load.config) Fail("refusing to start, nothing was changed:\n" + load.Text());
   Config c = *load.config;
@@ -113,8 +109,10 @@ int WaitUntil(const sigset_t& set, std::chrono::nanoseconds deadline, const Cloc
 int RunAgent(const RunOptions& o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  const int cpus = OnlineCpus();
-  Config cfg = LoadAgentConfig(o, cpus);
+  // One topology for config validation, the controller and the allocator: they compute the
+  // same exclusive capacity from it.
+  const Topology machine = Must(LoadLiveTopology(), "reading the CPU topology (hwloc)");
+  Config cfg = LoadAgentConfig(o, machine);
 
   PreflightInput pre;
   pre.privileged = geteuid() == 0 || HasAgentCapabilities();
@@ -172,10 +170,8 @@ int RunAgent(const RunOptions& o) {
     ec.layout = Must(LayoutFromMounts(layout), "exclusive cores");
     ec.proc_root = cfg.observer.proc_root;
     ec.rails.allowed_cgroups = cfg.enforcement.allowed_cgroups;
-    ec.allocator =
-        AllocatorConfig{.shared_pool_min_cores = cfg.enforcement.shared_pool_min_cores,
-                        .reserved_cpus = cfg.enforcement.reserved_cpus,
-                        .max_exclusive_fraction = cfg.enforcement.max_exclusive_fraction};
+    ec.topology = machine;
+    ec.allocator = ExclusiveLimitsOf(cfg.enforcement);
     enforcer = Must(Enforcer::Create(std::move(ec), writer), "enforcement");
     actuator = std::make_unique<EnforcementActuator>(*enforcer);
   }
@@ -185,7 +181,7 @@ int RunAgent(const RunOptions& o) {
   std::unique_ptr<JsonLinesFileSink> audit = Must(
       JsonLinesFileSink::Open(JoinPath(cfg.state_dir, kAuditLogName)), "opening the audit log");
   SystemClock clock;
-  Controller controller(cfg, classifier, actuator.get(), audit.get(), clock, cpus);
+  Controller controller(cfg, classifier, actuator.get(), audit.get(), clock, machine);
 
   // Declared after the controller: destroyed first, so no scrape sees a dead controller.
   std::unique_ptr<MetricsExporter> exporter =

@@ -17,6 +17,7 @@
 #include "enforce/restore.h"
 #include "enforce/system_writer.h"
 #include "policy/status.h"
+#include "topology/topology.h"
 
 namespace sw {
 namespace {
@@ -133,8 +134,14 @@ int RunTop(const TopOptions& o) {
 }
 
 int RunCheckConfig(const std::string& path) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  CheckConfigReport r = CheckConfig(path, n > 0 ? static_cast<int>(n) : 1);
+  // The capacity checks need this machine's cores and threads, as the agent will see them.
+  auto machine = LoadLiveTopology();
+  if (!machine)
+    std::fprintf(stderr,
+                 "warning: cannot read this machine's CPU topology (%s): checking value ranges "
+                 "only, not the exclusive capacity on this machine\n",
+                 machine.error().message.c_str());
+  CheckConfigReport r = CheckConfig(path, machine ? &*machine : nullptr);
   std::FILE* out = r.exit_code == 0 ? stdout : stderr;
   std::fprintf(out, "%s", r.text.c_str());
   return r.exit_code;

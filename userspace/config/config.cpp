@@ -12,6 +12,7 @@
 
 #include "common/duration.h"
 #include "common/fs.h"
+#include "topology/topology.h"
 
 namespace sw {
 
@@ -82,6 +83,12 @@ std::optional<K8sQos> ParseK8sQos(const std::string& s) {
   return std::nullopt;
 }
 
+ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e) {
+  return ExclusiveLimits{.shared_pool_min_cores = e.shared_pool_min_cores,
+                         .reserved_cpus = e.reserved_cpus,
+                         .max_exclusive_fraction = e.max_exclusive_fraction};
+}
+
 std::string ConfigDiagnostic::ToString() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line);
@@ -125,7 +132,7 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 // One pass over the document; every check appends to errors/warnings instead of stopping.
 class Parser {
  public:
-  Parser(std::string file, int cpu_count) : file_(std::move(file)), cpu_count_(cpu_count) {}
+  Parser(std::string file, const Topology* machine) : file_(std::move(file)), machine_(machine) {}
 
   ConfigLoad Run(const std::string& text) {
     YAML::Node root;
@@ -271,9 +278,7 @@ class Parser {
     return v;
   }
 
-  // [min, max] or [min, max) when max_open.
-  std::optional<double> Fraction(const YAML::Node& n, const std::string& key, double min,
-                                 double max, bool max_open) {
+  std::optional<double> Number(const YAML::Node& n, const std::string& key) {
     if (!n.IsScalar()) {
       ErrorAt(n, key, std::string("expected a number, got ") + NodeKind(n));
       return std::nullopt;
@@ -286,6 +291,16 @@ class Parser {
       ErrorAt(n, key, Quote(s) + " is not a number");
       return std::nullopt;
     }
+    return v;
+  }
+
+  // [min, max] or [min, max) when max_open.
+  std::optional<double> Fraction(const YAML::Node& n, const std::string& key, double min,
+                                 double max, bool max_open) {
+    auto parsed = Number(n, key);
+    if (!parsed) return std::nullopt;
+    const double v = *parsed;
+    const std::string& s = n.Scalar();
     if (v < min || v > max || (max_open && v == max)) {
       std::ostringstream range;
       range << "[" << min << ", " << max << (max_open ? ")" : "]");
@@ -353,7 +368,13 @@ class Parser {
         if (auto i = Int(v, k, 1, 1 << 20)) e.shared_pool_min_cores = static_cast<int>(*i);
         floor_line_ = Line(v);
       } else if (key == "max_exclusive_fraction") {
-        if (auto f = Fraction(v, k, 0.0, 1.0, /*max_open=*/true)) e.max_exclusive_fraction = *f;
+        if (auto f = Number(v, k)) {
+          // The range ExclusiveCapacity (and so the allocator) accepts.
+          if (auto problem = ExclusiveFractionProblem(*f))
+            ErrorAt(v, k, Quote(v.Scalar()) + " " + *problem);
+          else
+            e.max_exclusive_fraction = *f;
+        }
         fraction_line_ = Line(v);
       } else if (key == "reserved_cpus") {
         if (!v.IsNull()) {
@@ -609,50 +630,10 @@ class Parser {
     }
   }
 
-  // Cross-field checks that need the whole document (and the machine's CPU count).
+  // Cross-field checks that need the whole document (and the machine's topology).
   void Validate() {
-    const auto& e = cfg_.enforcement;
     const auto& c = cfg_.controller;
-    const int n = cpu_count_;
-    if (n > 0) {
-      for (int cpu : e.reserved_cpus)
-        if (cpu >= n) {
-          Add(errors_, reserved_line_, "enforcement.reserved_cpus",
-              "CPU " + std::to_string(cpu) + " does not exist (this machine has CPUs 0-" +
-                  std::to_string(n - 1) + ")");
-          break;
-        }
-      const int max_exclusive = static_cast<int>(std::floor(e.max_exclusive_fraction * n + 1e-9));
-      const int shared = n - max_exclusive;
-      const int needed =
-          std::max<int>(e.shared_pool_min_cores, static_cast<int>(e.reserved_cpus.size()));
-      if (e.shared_pool_min_cores > n) {
-        Add(errors_, floor_line_, "enforcement.shared_pool_min_cores",
-            std::to_string(e.shared_pool_min_cores) + " is more than the " + std::to_string(n) +
-                " CPUs of this machine");
-      } else if (shared < needed) {
-        std::ostringstream f;
-        f << e.max_exclusive_fraction;
-        Add(errors_, fraction_line_ ? fraction_line_ : enforcement_line_,
-            "enforcement.max_exclusive_fraction",
-            f.str() + " of " + std::to_string(n) + " CPUs allows " + std::to_string(max_exclusive) +
-                " exclusive CPUs and leaves " + std::to_string(shared) +
-                " shared, fewer than the " + std::to_string(needed) +
-                " the shared pool needs (shared_pool_min_cores/reserved_cpus)");
-      } else if (max_exclusive == 0) {
-        bool wants = std::any_of(cfg_.workloads.begin(), cfg_.workloads.end(),
-                                 [](auto& w) { return w.exclusive != ExclusivePolicy::kNever; });
-        if (wants)
-          WarnAt(fraction_line_, "enforcement.max_exclusive_fraction",
-                 "allows no exclusive CPU on this " + std::to_string(n) +
-                     "-CPU machine: every exclusive request will be refused");
-      }
-      for (const auto& [line, key, cpus] : exclusive_cpus_lines_)
-        if (cpus > max_exclusive)
-          WarnAt(line, key + ".exclusive_cpus",
-                 std::to_string(cpus) + " is more than the " + std::to_string(max_exclusive) +
-                     " exclusive CPUs max_exclusive_fraction allows: it will be capped");
-    }
+    if (machine_) ValidateCapacity();
     // Acting needs K violated intervals, judging it M more: the relief window must outlast the
     // interval or exclusive cores would be taken back before they were measured.
     if (c.relief_window < cfg_.interval)
@@ -661,8 +642,55 @@ class Parser {
               FormatDuration(cfg_.interval) + ")");
   }
 
+  int LineOfEnforcementKey(const std::string& key) const {
+    const int line = key == "reserved_cpus"           ? reserved_line_
+                     : key == "shared_pool_min_cores" ? floor_line_
+                                                      : fraction_line_;
+    return line ? line : enforcement_line_;
+  }
+
+  // The exclusive capacity on this machine, computed by the same ExclusiveCapacity the
+  // controller and the allocator use.
+  void ValidateCapacity() {
+    const ExclusiveCapacity cap(*machine_, ExclusiveLimitsOf(cfg_.enforcement));
+    const auto problems = cap.Problems();
+    for (const auto& p : problems)
+      Add(errors_, LineOfEnforcementKey(p.key), "enforcement." + p.key, p.message);
+    if (!problems.empty()) return;
+    const bool wants = std::any_of(cfg_.workloads.begin(), cfg_.workloads.end(),
+                                   [](auto& w) { return w.exclusive != ExclusivePolicy::kNever; });
+    if (cap.max_cores() == 0 && wants)
+      WarnAt(LineOfEnforcementKey(cap.binding_key()),
+             std::string("enforcement.") + cap.binding_key(),
+             "allows no exclusive core on this machine, every exclusive request will be refused (" +
+                 cap.Describe() + ")");
+    const int tpc = cap.threads_per_core();
+    for (const auto& [line, key, cpus] : exclusive_cpus_lines_) {
+      const std::string k = key + ".exclusive_cpus";
+      if (cpus < tpc) {
+        WarnAt(line, k,
+               std::to_string(cpus) + " is less than one physical core (" + std::to_string(tpc) +
+                   " threads) on this machine: exclusive CPUs are whole cores, so the workload "
+                   "stays in the shared pool (use a multiple of " +
+                   std::to_string(tpc) + ")");
+        continue;
+      }
+      const int cores = cap.CoresFor(cpus);
+      if (cores * tpc != cpus)
+        WarnAt(line, k,
+               std::to_string(cpus) + " is not a multiple of the " + std::to_string(tpc) +
+                   " threads per core: rounded up to " + std::to_string(cores) +
+                   " whole core(s) = " + std::to_string(cores * tpc) + " CPUs");
+      if (cores > cap.max_cores() && cap.max_cores() > 0)
+        WarnAt(line, k,
+               std::to_string(cpus) + " is more than the " + std::to_string(cap.max_cpus()) +
+                   " exclusive CPUs this machine allows: it will be capped (" + cap.Describe() +
+                   ")");
+    }
+  }
+
   std::string file_;
-  int cpu_count_;
+  const Topology* machine_;
   Config cfg_;
   std::vector<ConfigDiagnostic> errors_, warnings_;
   int enforcement_line_ = 0, floor_line_ = 0, fraction_line_ = 0, reserved_line_ = 0,
@@ -677,11 +705,12 @@ class Parser {
 
 }  // namespace
 
-ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name, int cpu_count) {
-  return Parser(file_name, cpu_count).Run(yaml_text);
+ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name,
+                       const Topology* machine) {
+  return Parser(file_name, machine).Run(yaml_text);
 }
 
-ConfigLoad LoadConfigFile(const std::string& path, int cpu_count) {
+ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine) {
   auto text = ReadFile(path);
   if (!text) {
     ConfigLoad out;
@@ -689,29 +718,29 @@ ConfigLoad LoadConfigFile(const std::string& path, int cpu_count) {
         ConfigDiagnostic{path, 0, "", "cannot read the config file: " + text.error().message});
     return out;
   }
-  return ParseConfig(*text, path, cpu_count);
+  return ParseConfig(*text, path, machine);
 }
 
-ConfigLoad LoadDefaultConfig(int cpu_count) {
-  return ParseConfig(DefaultConfigYaml(), "<embedded default>", cpu_count);
+ConfigLoad LoadDefaultConfig(const Topology* machine) {
+  return ParseConfig(DefaultConfigYaml(), "<embedded default>", machine);
 }
 
-Result<Config> LoadConfig(const std::string& path, int cpu_count) {
-  ConfigLoad load = LoadConfigFile(path, cpu_count);
+Result<Config> LoadConfig(const std::string& path, const Topology* machine) {
+  ConfigLoad load = LoadConfigFile(path, machine);
   if (load.config) return std::move(*load.config);
   std::string msg = "invalid configuration (nothing was changed):";
   for (const auto& e : load.errors) msg += "\n  " + e.ToString();
   return Error{EINVAL, msg};
 }
 
-CheckConfigReport CheckConfig(const std::string& path, int cpu_count) {
+CheckConfigReport CheckConfig(const std::string& path, const Topology* machine) {
   CheckConfigReport r;
   if (!PathExists(path)) {
     r.exit_code = 2;
     r.text = path + ": cannot read the config file: no such file\n";
     return r;
   }
-  ConfigLoad load = LoadConfigFile(path, cpu_count);
+  ConfigLoad load = LoadConfigFile(path, machine);
   r.text = load.Text();
   if (!load.config) {
     r.exit_code = load.errors.size() == 1 && load.errors[0].line == 0 &&

@@ -14,8 +14,11 @@
 
 #include "common/cpulist.h"
 #include "common/result.h"
+#include "topology/exclusive_capacity.h"
 
 namespace sw {
+
+struct Topology;
 
 // Ordered from most to least important: a lower enum value outranks a higher one.
 enum class WorkloadClass {
@@ -58,12 +61,14 @@ struct WorkloadRule {
 
 struct EnforcementConfig {
   EnforcementMode mode = EnforcementMode::kEnforce;
-  int shared_pool_min_cores = 1;
-  double max_exclusive_fraction = 0.5;
+  int shared_pool_min_cores = 1;        // whole cores, >= 1
+  double max_exclusive_fraction = 0.5;  // of all CPUs, in (0, 1] (see ExclusiveCapacity)
   CpuSet reserved_cpus;
   // Cgroup subtrees the enforcer may touch ("/kubepods", ...); empty = every cgroup.
   std::vector<std::string> allowed_cgroups;
 };
+// The limits ExclusiveCapacity and the CoreAllocator take.
+ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e);
 
 struct ObserverConfig {
   std::string cgroup_root = "/sys/fs/cgroup";
@@ -114,15 +119,17 @@ struct ConfigLoad {
   std::string Text() const;
 };
 
-// cpu_count: online CPUs of the machine the config is for; capacity checks use it (<= 0 skips
-// them, e.g. when validating a file for another machine).
-ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name, int cpu_count);
-ConfigLoad LoadConfigFile(const std::string& path, int cpu_count);
-ConfigLoad LoadDefaultConfig(int cpu_count);
+// machine: the topology of the machine the config is for; the capacity checks (reserved CPUs
+// exist, exclusive capacity via ExclusiveCapacity) use it. nullptr checks ranges only, e.g. when
+// validating a file for another machine.
+ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_name,
+                       const Topology* machine);
+ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine);
+ConfigLoad LoadDefaultConfig(const Topology* machine);
 // The embedded default configuration's YAML text (userspace/config/default.yaml).
 const char* DefaultConfigYaml();
 // Convenience for the agent: the config or one Error listing every problem.
-Result<Config> LoadConfig(const std::string& path, int cpu_count);
+Result<Config> LoadConfig(const std::string& path, const Topology* machine);
 
 // For `schedwarden check-config FILE`: the text to print and the exit code (0 valid, 1 invalid,
 // 2 unreadable file).
@@ -130,6 +137,6 @@ struct CheckConfigReport {
   int exit_code = 0;
   std::string text;
 };
-CheckConfigReport CheckConfig(const std::string& path, int cpu_count);
+CheckConfigReport CheckConfig(const std::string& path, const Topology* machine);
 
 }  // namespace sw

@@ -49,13 +49,14 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
 }
 
 Controller::Controller(Config config, const Classifier& classifier, Actuator* actuator,
-                       DecisionSink* sink, const Clock& clock, int cpu_count)
+                       DecisionSink* sink, const Clock& clock, const Topology& machine)
     : config_(std::move(config)),
       classifier_(classifier),
       actuator_(actuator),
       sink_(sink),
       clock_(clock),
-      cpu_count_(cpu_count) {
+      capacity_(machine, ExclusiveLimitsOf(config_.enforcement)),
+      cpu_count_(capacity_.cpus()) {
   if (!actuator_ && Enforcing()) config_.enforcement.mode = EnforcementMode::kDryRun;
 }
 
@@ -81,17 +82,15 @@ void Controller::NoteAction(State* st) {
   if (st) st->last_action_at = now_;
 }
 
-int Controller::ExclusiveCapacity() const {
-  const auto& e = config_.enforcement;
-  int cap = static_cast<int>(std::floor(e.max_exclusive_fraction * cpu_count_ + 1e-9));
-  const int shared_floor =
-      std::max<int>(e.shared_pool_min_cores, static_cast<int>(e.reserved_cpus.size()));
-  return std::max(0, std::min(cap, cpu_count_ - shared_floor));
-}
-
 int Controller::ExclusiveInUse() const {
   int n = 0;
   for (const auto& [_, st] : states_) n += st.exclusive_count;
+  return n;
+}
+
+int Controller::ExclusiveCoresInUse() const {
+  int n = 0;
+  for (const auto& [_, st] : states_) n += capacity_.CoresFor(st.exclusive_count);
   return n;
 }
 
@@ -146,6 +145,32 @@ void Controller::Classify(const Snapshot& snap, nanoseconds now) {
       if (c.rule != it->second.cls.rule || c.cls != it->second.cls.cls) pending_reclass_[name] = c;
     }
   }
+}
+
+void Controller::ComputeOwnCpus() {
+  // A cgroup's usage includes its descendants': subtract each workload's usage from its nearest
+  // ancestor workload's, so that summing own_cpus counts every CPU once (the root "/" workload
+  // would otherwise count the whole machine again, the victim included).
+  std::map<std::string, State*> by_path;
+  for (auto& [_, st] : states_) {
+    st.own_cpus = st.cpus_received;
+    if (!st.cgroup_path.empty() && st.cgroup_path[0] == '/') by_path[st.cgroup_path] = &st;
+  }
+  for (auto& [path, st] : by_path) {
+    if (path == "/") continue;
+    std::string up = path;
+    while (true) {
+      up.resize(up.rfind('/'));
+      const std::string key = up.empty() ? "/" : up;
+      if (auto it = by_path.find(key); it != by_path.end()) {
+        it->second->own_cpus -= st->cpus_received;
+        break;
+      }
+      if (up.empty()) break;
+    }
+  }
+  // Counters read a moment apart can make a parent look smaller than its children.
+  for (auto& [_, st] : by_path) st->own_cpus = std::max(0.0, st->own_cpus);
 }
 
 IntervalSignals Controller::Measure(const State& st, const WorkloadSample& cur,
@@ -221,6 +246,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
           static_cast<double>(*cur->second.cpu_usage_ns - *old->second.cpu_usage_ns) /
           static_cast<double>(elapsed.count());
   }
+  ComputeOwnCpus();
   preempt_delta_.clear();
   for (const auto& [key, count] : snap.preemptions) {
     auto old = prev.preemptions.find(key);
@@ -243,7 +269,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
       if (key.first == name && key.second != name && Rank(class_of(key.second)) > rank)
         s.preemptions_by_lower += d;
     for (const auto& [other, ost] : states_)
-      if (other != name && Rank(ost.cls.cls) > rank) s.lower_class_cpus += ost.cpus_received;
+      if (other != name && Rank(ost.cls.cls) > rank) s.lower_class_cpus += ost.own_cpus;
     const auto slo = *SloOf(st);
     s.violated = s.samples > 0 && s.p99_ns > static_cast<uint64_t>(slo.count());
     s.evidence = s.violated && (s.preemptions_by_lower > 0 ||
@@ -486,31 +512,47 @@ bool Controller::TryGrant(State& st, const std::string& reason, std::vector<Deci
   double demand = 0;
   for (const auto& h : st.history) demand += h.cpus_received;
   if (!st.history.empty()) demand /= static_cast<double>(st.history.size());
-  int request =
+  const int tpc = capacity_.threads_per_core();
+  // Exclusive CPUs are whole cores. Measured demand is rounded up to whole cores; a fixed
+  // exclusive_cpus below one core is the operator's choice: refused with a warning and the
+  // workload stays shared (the allocator's rule), one that is not whole cores is rounded up.
+  const int asked =
       st.cls.exclusive_cpus.value_or(std::max(1, static_cast<int>(std::ceil(demand - 1e-6))));
-  const int capacity = ExclusiveCapacity(), in_use = ExclusiveInUse();
-  const int remaining = capacity - in_use;
+  int cores = capacity_.CoresFor(asked);
+  int request = cores * tpc;
+  const int in_use = ExclusiveCoresInUse();
+  const int remaining = capacity_.max_cores() - in_use;
   Decision d = Make(st, action::kGrant, reason);
   d.before = SignalsToJson(st.last, SloOf(st));
   d.before["demand_cpus"] = demand;
   d.before["requested_cpus"] = request;
   st.last_action_at = now_;  // refusals are paced by the cool-down too
-  if (remaining <= 0) {
+  if (st.cls.exclusive_cpus && asked < tpc) {
     d.result = result::kRefused;
-    d.reason += "; refused: " + std::to_string(request) + " CPUs requested but the caps allow " +
-                std::to_string(capacity) + " exclusive CPUs on this " + std::to_string(cpu_count_) +
-                "-CPU machine (max_exclusive_fraction " +
-                Cpus(config_.enforcement.max_exclusive_fraction) + ", shared_pool_min_cores " +
-                std::to_string(config_.enforcement.shared_pool_min_cores) + ") and " +
-                std::to_string(in_use) + " are in use";
+    d.reason += "; refused: exclusive_cpus " + std::to_string(asked) +
+                " is less than one physical core (" + std::to_string(tpc) +
+                " threads); exclusive CPUs are whole cores, so it stays in the shared pool";
     st.exclusive_failed = true;
     EmitRefusal(st, std::move(d), out);
     return false;
   }
-  if (request > remaining) {
-    d.reason += "; capped from " + std::to_string(request) + " to " + std::to_string(remaining) +
-                " CPUs by max_exclusive_fraction/shared_pool_min_cores";
-    request = remaining;
+  if (request != asked)
+    d.reason += "; " + std::to_string(asked) + " CPU(s) rounded up to " + std::to_string(cores) +
+                " whole core(s) = " + std::to_string(request) + " CPUs";
+  if (remaining <= 0) {
+    d.result = result::kRefused;
+    d.reason += "; refused: " + std::to_string(request) + " CPUs requested but the caps allow " +
+                capacity_.Describe() + "; " + std::to_string(in_use) + " core(s) in use";
+    st.exclusive_failed = true;
+    EmitRefusal(st, std::move(d), out);
+    return false;
+  }
+  if (cores > remaining) {
+    d.reason += "; capped from " + std::to_string(request) + " to " +
+                std::to_string(remaining * tpc) + " CPUs by " + capacity_.binding_key() + " (" +
+                capacity_.Describe() + "; " + std::to_string(in_use) + " core(s) in use)";
+    cores = remaining;
+    request = cores * tpc;
   }
   if (RateBudget() < 1) {
     if (!st.rate_limit_reported) {

@@ -6,6 +6,7 @@
 //                  lower class, or waited while lower classes used >= neighbour_cpu_threshold CPUs)
 //   self-throttled = violated K intervals, only own quota throttling to blame: reported, no action
 //   ladder       = (1) demote best-effort neighbours, (2) exclusive CPUs sized to recent demand
+//                  in whole cores, within ExclusiveCapacity (the allocator's own limits)
 //   verification = after each action, p99 over the next M intervals vs the K intervals before; not
 //                  improved by improvement_margin (and objective still missed) -> revert that step
 //   relief       = objective held with relief_margin for relief_window -> release exclusive CPUs;
@@ -36,6 +37,7 @@
 #include "policy/classifier.h"
 #include "policy/decision.h"
 #include "policy/status.h"
+#include "topology/exclusive_capacity.h"
 
 namespace sw {
 
@@ -50,7 +52,7 @@ struct IntervalSignals {
   // by neighbours receives less than it used to ("10 cores became 6").
   double cpus_window = 0, cpus_prev_window = 0;
   bool has_prev_window = false;  // enough history for cpus_prev_window
-  double lower_class_cpus = 0;   // CPUs used by lower-class workloads in the interval
+  double lower_class_cpus = 0;   // CPUs used by lower-class workloads (nested cgroups once)
   uint64_t throttled = 0;        // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
   std::chrono::nanoseconds elapsed{0};
   bool violated = false;
@@ -65,9 +67,10 @@ class Controller {
  public:
   // actuator may be null only in observe and dry-run modes (with a null actuator, enforce
   // behaves as dry-run); sink may be null.
-  // cpu_count: online CPUs, for the exclusive caps and the shared-pool gauge.
+  // machine: the CPU topology, for the exclusive capacity (the same ExclusiveCapacity the
+  // allocator enforces), sizing in whole cores and the shared-pool gauge.
   Controller(Config config, const Classifier& classifier, Actuator* actuator, DecisionSink* sink,
-             const Clock& clock, int cpu_count);
+             const Clock& clock, const Topology& machine);
 
   // One control interval on the newest snapshot (the previous one is kept inside). The first
   // call only sets the baseline (and grants `always` workloads with a fixed exclusive_cpus).
@@ -112,11 +115,13 @@ class Controller {
     std::optional<std::chrono::nanoseconds> calm_since, last_action_at;
     // Best-effort workloads: the victims holding a demotion (restore when the last lets go).
     std::set<std::string> demoted_by;
-    double cpus_received = 0;
+    double cpus_received = 0;  // by its cgroup, nested workloads' cgroups included
+    double own_cpus = 0;       // cpus_received minus the nested workloads': each CPU counted once
     uint64_t preempted_victim = 0;  // scratch: preemptions of the current victim
   };
 
   void Classify(const Snapshot& snap, std::chrono::nanoseconds now);
+  void ComputeOwnCpus();
   IntervalSignals Measure(const State& st, const WorkloadSample& cur, const WorkloadSample* prev,
                           std::chrono::nanoseconds elapsed) const;
   void Judge(State& st, std::vector<Decision>& out);
@@ -131,8 +136,8 @@ class Controller {
   bool CooledDown(const State& st) const;
   int RateBudget();  // actions still allowed in the current minute
   void NoteAction(State* st);
-  int ExclusiveCapacity() const;  // CPUs the caps allow in total
-  int ExclusiveInUse() const;
+  int ExclusiveInUse() const;       // CPUs
+  int ExclusiveCoresInUse() const;  // whole cores
   Decision Make(const State& st, const char* action, std::string reason) const;
   void Emit(Decision d, std::vector<Decision>& out);
   bool Enforcing() const { return config_.enforcement.mode == EnforcementMode::kEnforce; }
@@ -144,6 +149,7 @@ class Controller {
   Actuator* actuator_;
   DecisionSink* sink_;
   const Clock& clock_;
+  ExclusiveCapacity capacity_;
   int cpu_count_;
 
   mutable std::mutex mu_;

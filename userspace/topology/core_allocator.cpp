@@ -1,7 +1,6 @@
 #include "topology/core_allocator.h"
 
 #include <algorithm>
-#include <cmath>
 #include <set>
 #include <tuple>
 
@@ -9,18 +8,14 @@ namespace sw {
 
 Result<CoreAllocator> CoreAllocator::Create(Topology topology, AllocatorConfig config) {
   if (topology.cores.empty()) return Error{EINVAL, "topology has no cores"};
-  if (config.shared_pool_min_cores < 1)
-    return Error{EINVAL, "shared_pool_min_cores must be at least 1 (got " +
-                             std::to_string(config.shared_pool_min_cores) +
-                             "): the shared pool can never be empty"};
-  if (!(config.max_exclusive_fraction > 0.0 && config.max_exclusive_fraction <= 1.0))
-    return Error{EINVAL, "max_exclusive_fraction must be in (0, 1], got " +
-                             std::to_string(config.max_exclusive_fraction)};
-  CpuSet all = topology.AllCpus();
-  for (int cpu : config.reserved_cpus)
-    if (!all.count(cpu))
-      return Error{EINVAL, "reserved CPU " + std::to_string(cpu) +
-                               " does not exist on this machine (CPUs " + FormatCpuList(all) + ")"};
+  if (auto p = SharedPoolFloorProblem(config.shared_pool_min_cores))
+    return Error{
+        EINVAL, "shared_pool_min_cores " + std::to_string(config.shared_pool_min_cores) + " " + *p};
+  if (auto p = ExclusiveFractionProblem(config.max_exclusive_fraction))
+    return Error{EINVAL, "max_exclusive_fraction " + FormatFraction(config.max_exclusive_fraction) +
+                             " " + *p};
+  if (auto problems = ExclusiveCapacity(topology, config).Problems(); !problems.empty())
+    return Error{EINVAL, problems[0].key + ": " + problems[0].message};
   return CoreAllocator(std::move(topology), std::move(config));
 }
 
@@ -116,7 +111,7 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
     out.reason = "sub-core request";
     return out;
   }
-  const int k = (req.cpus + tpc - 1) / tpc;
+  const int k = capacity_.CoresFor(req.cpus);
   if (k * tpc != req.cpus)
     out.warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
                            " CPUs; rounded up to " + std::to_string(k) + " whole core(s) = " +
@@ -138,27 +133,11 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
     if (!reserved) free.push_back(c.index);
   }
 
-  // Floor: the shared pool is every core not held by anyone (reserved cores included).
-  const int total_cores = static_cast<int>(topo_.cores.size());
-  const int shared_after = total_cores - static_cast<int>(taken_by_others.size()) - k;
-  if (shared_after < config_.shared_pool_min_cores) {
-    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload +
-                 "' would leave " + std::to_string(std::max(shared_after, 0)) +
-                 " core(s) to the shared pool, below its floor of " +
-                 std::to_string(config_.shared_pool_min_cores);
-    return out;
-  }
-  // Cap on the total exclusive fraction, in CPUs.
-  const int total_cpus = static_cast<int>(topo_.AllCpus().size());
-  const int cap = static_cast<int>(std::floor(config_.max_exclusive_fraction * total_cpus + 1e-9));
-  const int exclusive_after =
-      static_cast<int>(CpusOf({taken_by_others.begin(), taken_by_others.end()}).size()) + k * tpc;
-  if (exclusive_after > cap) {
-    out.reason = "granting " + std::to_string(k * tpc) + " CPUs to '" + req.workload +
-                 "' would make " + std::to_string(exclusive_after) + " of " +
-                 std::to_string(total_cpus) + " CPUs exclusive, above the cap of " +
-                 std::to_string(cap) + " (max_exclusive_fraction " +
-                 std::to_string(config_.max_exclusive_fraction) + ")";
+  // Floor, fraction cap and reserved cores, in whole cores: the same numbers the controller
+  // and check-config use.
+  if (std::string why = capacity_.WhyNot(static_cast<int>(taken_by_others.size()), k);
+      !why.empty()) {
+    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload + "' " + why;
     return out;
   }
   if (static_cast<int>(free.size()) < k) {

@@ -10,7 +10,9 @@
 //    runs on, then the fullest node that still fits; inside it, the fewest L3 domains;
 //  - higher-numbered cores first, so CPU 0 (housekeeping, most IRQs) stays shared;
 //  - never takes reserved CPUs, never leaves the shared pool with fewer than
-//    `shared_pool_min_cores` whole cores, never exceeds `max_exclusive_fraction` of all CPUs.
+//    `shared_pool_min_cores` whole cores, never exceeds `max_exclusive_fraction` of all CPUs
+//    (rounded down to whole cores): the limits of ExclusiveCapacity, shared with the controller
+//    and config validation.
 #pragma once
 
 #include <map>
@@ -19,15 +21,13 @@
 
 #include "common/cpulist.h"
 #include "common/result.h"
+#include "topology/exclusive_capacity.h"
 #include "topology/topology.h"
 
 namespace sw {
 
-struct AllocatorConfig {
-  int shared_pool_min_cores = 1;        // floor of whole cores left to everyone else; >= 1
-  CpuSet reserved_cpus;                 // never given away (their cores stay shared)
-  double max_exclusive_fraction = 1.0;  // cap on exclusive CPUs / all CPUs, in (0, 1]
-};
+// shared_pool_min_cores, reserved_cpus, max_exclusive_fraction (see ExclusiveCapacity).
+using AllocatorConfig = ExclusiveLimits;
 
 struct AllocationRequest {
   std::string workload;  // key for Release(); one allocation per workload
@@ -45,8 +45,9 @@ struct Allocation {
 
 class CoreAllocator {
  public:
-  // Validates the configuration against the topology (unknown reserved CPUs, a floor that
-  // leaves nothing to allocate is fine, a floor < 1 or a fraction outside (0,1] is not).
+  // Validates the configuration against the topology (unknown reserved CPUs, a floor < 1 or
+  // above the machine's cores, a fraction outside (0, 1] are errors; a floor that leaves nothing
+  // to allocate is fine).
   static Result<CoreAllocator> Create(Topology topology, AllocatorConfig config);
 
   // Exclusive cores for a workload. A workload that already holds cores is re-sized: its own
@@ -63,13 +64,16 @@ class CoreAllocator {
   const std::map<std::string, std::vector<int>>& allocations() const { return held_; }
   const Topology& topology() const { return topo_; }
   const AllocatorConfig& config() const { return config_; }
+  const ExclusiveCapacity& capacity() const { return capacity_; }
 
  private:
-  CoreAllocator(Topology t, AllocatorConfig c) : topo_(std::move(t)), config_(std::move(c)) {}
+  CoreAllocator(Topology t, AllocatorConfig c)
+      : topo_(std::move(t)), config_(std::move(c)), capacity_(topo_, config_) {}
   CpuSet CpusOf(const std::vector<int>& cores) const;
 
   Topology topo_;
   AllocatorConfig config_;
+  ExclusiveCapacity capacity_;
   std::map<std::string, std::vector<int>> held_;  // workload -> core indexes
 };
 

@@ -53,6 +53,27 @@ TEST(CliCheckConfig, UnknownKeyNamesFileLineAndKey) {
   EXPECT_TRUE(Contains(r.err, "max_exclusiv_fraction")) << r.err;
 }
 
+// 0 used to pass check-config, and then the agent refused to start in enforce mode.
+TEST(CliCheckConfig, ExclusiveFractionOutsideItsRangeIsRejected) {
+  TempTree t;
+  for (const char* v : {"0", "1.5"}) {
+    const std::string path = t.Write("bad.yaml", std::string("listen: 127.0.0.1:19752\n"
+                                                             "interval: 200ms\n"
+                                                             "enforcement:\n"
+                                                             "  mode: enforce\n"
+                                                             "  max_exclusive_fraction: ") +
+                                                     v + "\n");
+    CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "check-config", path});
+    EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
+    EXPECT_TRUE(Contains(
+        r.err, path + ":5: enforcement.max_exclusive_fraction: \"" + v + "\" must be in (0, 1]"))
+        << r.err;
+  }
+  const std::string one = t.Write("one.yaml", "enforcement: { max_exclusive_fraction: 1 }\n");
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "check-config", one});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+}
+
 TEST(CliCheckConfig, BadDurationNamesFileLineAndKey) {
   TempTree t;
   std::string text = kValidConfig;

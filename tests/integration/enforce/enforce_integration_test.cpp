@@ -376,7 +376,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   const pid_t lc = wl.Spawn(lc_cg, 2, -1, home);
   const pid_t be = wl.Spawn(be_cg, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
-  if (V1()) ASSERT_EQ(*TaskCpuset(lc), home_rel);
+  if (V1()) {
+    ASSERT_EQ(*TaskCpuset(lc), home_rel);
+  }
   ASSERT_EQ(Threads(lc).size(), 2u);
   ASSERT_EQ(Threads(be).size(), 3u);
   ASSERT_EQ(AllowedOf(pinned), "1");
@@ -429,7 +431,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
     EXPECT_EQ(AllowedOf(pinned), "1");
   else  // the kernel had to move it
     EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));
-  if (V1()) EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
+  if (V1()) {
+    EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
+  }
 
   auto demoted = bea.Demote({"be", be_dir});
   ASSERT_TRUE(demoted.ok()) << demoted.error().message;
@@ -617,7 +621,9 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   ASSERT_TRUE(p2.ok());
   const int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) / ThreadsPerCore();
   EXPECT_EQ(p2->granted(), cores >= 4) << p2->allocation.reason;
-  if (p2->granted()) ASSERT_TRUE((*e)->Release("be-as-lc").ok());
+  if (p2->granted()) {
+    ASSERT_TRUE((*e)->Release("be-as-lc").ok());
+  }
   ASSERT_TRUE((*e)->Demote("be", be_rel).ok());
   uint64_t since = NowTicks();
   ASSERT_TRUE((*e)->Sweep().ok());

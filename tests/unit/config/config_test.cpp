@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "common/fs.h"
+#include "support/machines.h"
 #include "support/temp_tree.h"
+#include "topology/core_allocator.h"
 
 namespace sw {
 namespace {
@@ -15,15 +17,27 @@ using namespace std::chrono_literals;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
+// A machine of `cpus` single-thread cores.
+const Topology* M(int cpus) { return test::SyntheticMachine(cpus); }
+
+std::vector<std::string> ErrorsOn(const std::string& yaml, const Topology* machine) {
+  std::vector<std::string> out;
+  for (const auto& e : ParseConfig(yaml, "config.yaml", machine).errors)
+    out.push_back(e.ToString());
+  return out;
+}
+
 std::vector<std::string> Errors(const std::string& yaml, int cpus = 4) {
   std::vector<std::string> out;
-  for (const auto& e : ParseConfig(yaml, "config.yaml", cpus).errors) out.push_back(e.ToString());
+  for (const auto& e : ParseConfig(yaml, "config.yaml", M(cpus)).errors)
+    out.push_back(e.ToString());
   return out;
 }
 
 std::vector<std::string> Warnings(const std::string& yaml, int cpus = 4) {
   std::vector<std::string> out;
-  for (const auto& e : ParseConfig(yaml, "config.yaml", cpus).warnings) out.push_back(e.ToString());
+  for (const auto& e : ParseConfig(yaml, "config.yaml", M(cpus)).warnings)
+    out.push_back(e.ToString());
   return out;
 }
 
@@ -48,7 +62,7 @@ workloads:
 )";
 
 TEST(Config, ParsesTheIssueExample) {
-  ConfigLoad load = ParseConfig(kIssueExample, "config.yaml", 2);
+  ConfigLoad load = ParseConfig(kIssueExample, "config.yaml", M(2));
   ASSERT_TRUE(load.config) << load.Text();
   EXPECT_TRUE(load.warnings.empty()) << load.Text();
   const Config& c = *load.config;
@@ -72,7 +86,7 @@ TEST(Config, ParsesTheIssueExample) {
 }
 
 TEST(Config, EmptyDocumentKeepsDefaults) {
-  ConfigLoad load = ParseConfig("", "c.yaml", 2);
+  ConfigLoad load = ParseConfig("", "c.yaml", M(2));
   ASSERT_TRUE(load.config) << load.Text();
   EXPECT_EQ(load.config->interval, 500ms);
   EXPECT_EQ(load.config->observer.cgroup_root, "/sys/fs/cgroup");
@@ -113,7 +127,7 @@ workloads:
     exclusive: always
     exclusive_cpus: 1
 )",
-                                "c.yaml", 8);
+                                "c.yaml", M(8));
   ASSERT_TRUE(load.config) << load.Text();
   const Config& c = *load.config;
   EXPECT_EQ(c.enforcement.mode, EnforcementMode::kDryRun);
@@ -144,7 +158,7 @@ workloads:
 
 TEST(Config, EmbeddedDefaultParsesAndClassifiesKubernetesOnly) {
   for (int cpus : {1, 2, 128}) {
-    ConfigLoad load = LoadDefaultConfig(cpus);
+    ConfigLoad load = LoadDefaultConfig(M(cpus));
     ASSERT_TRUE(load.config) << load.Text();
     EXPECT_TRUE(load.warnings.empty()) << load.Text();
     const auto& w = load.config->workloads;
@@ -220,7 +234,7 @@ workloads:
 }
 
 TEST(ConfigErrors, CollectsAllErrorsInFileOrder) {
-  auto load = ParseConfig("interval: fast\nlisten: nowhere\nstate_dir: relative\n", "c.yaml", 2);
+  auto load = ParseConfig("interval: fast\nlisten: nowhere\nstate_dir: relative\n", "c.yaml", M(2));
   ASSERT_FALSE(load.config);
   ASSERT_EQ(load.errors.size(), 3u) << load.Text();
   EXPECT_EQ(load.errors[0].line, 1);
@@ -283,13 +297,24 @@ workloads: { name: x }
 TEST(ConfigErrors, EnforcementValues) {
   auto e = Errors(R"(enforcement:
   mode: yes-please
-  max_exclusive_fraction: 1
+  max_exclusive_fraction: 0
   reserved_cpus: "0-x"
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: enforcement.mode: \"yes-please\" must be one of: "
                           "observe, dry-run, enforce"));
-  EXPECT_THAT(e, Contains("config.yaml:3: enforcement.max_exclusive_fraction: \"1\" must be in "
-                          "[0, 1)"));
+  // 0 used to pass check-config, and then the allocator refused to start in enforce mode.
+  EXPECT_THAT(e, Contains("config.yaml:3: enforcement.max_exclusive_fraction: \"0\" must be in "
+                          "(0, 1]: a fraction of all CPUs (1 = no cap beyond "
+                          "shared_pool_min_cores); to give no workload exclusive cores, set "
+                          "exclusive: never on them"));
+  EXPECT_THAT(Errors("enforcement: { max_exclusive_fraction: 1.01 }\n"),
+              Contains(HasSubstr("config.yaml:1: enforcement.max_exclusive_fraction: \"1.01\" "
+                                 "must be in (0, 1]")));
+  // Without the machine's topology only the range is checked.
+  EXPECT_FALSE(
+      ParseConfig("enforcement: { max_exclusive_fraction: 0 }\n", "c.yaml", nullptr).config);
+  EXPECT_TRUE(
+      ParseConfig("enforcement: { max_exclusive_fraction: 1 }\n", "c.yaml", nullptr).config);
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:4: enforcement.reserved_cpus: ")));
   EXPECT_THAT(Errors("enforcement:\n  reserved_cpus: \"1,7\"\n", 4),
               Contains("config.yaml:2: enforcement.reserved_cpus: CPU 7 does not exist (this "
@@ -298,7 +323,7 @@ TEST(ConfigErrors, EnforcementValues) {
 
 TEST(Config, AllowedCgroups) {
   auto ok = ParseConfig("enforcement:\n  allowed_cgroups: [\"/kubepods\", \"/batch.slice\"]\n",
-                        "config.yaml", 4);
+                        "config.yaml", M(4));
   ASSERT_TRUE(ok.config) << ok.Text();
   EXPECT_EQ(ok.config->enforcement.allowed_cgroups,
             (std::vector<std::string>{"/kubepods", "/batch.slice"}));
@@ -309,23 +334,21 @@ TEST(Config, AllowedCgroups) {
                        "cgroup path starting with '/'"));
 }
 
-TEST(ConfigErrors, ExclusiveFractionThatLeavesNoSharedCore) {
-  // 0.75 of 2 CPUs = 1 exclusive, 1 shared: fine with the default floor of 1 ...
-  EXPECT_TRUE(Errors("enforcement: { max_exclusive_fraction: 0.75 }\n", 2).empty());
-  // ... but not with a floor of 2, and 0.9 of 10 CPUs leaves 1 < 2.
-  EXPECT_THAT(
-      Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n", 10),
-      Contains("config.yaml:3: enforcement.max_exclusive_fraction: 0.9 of 10 CPUs allows 9 "
-               "exclusive CPUs and leaves 1 shared, fewer than the 2 the shared pool needs "
-               "(shared_pool_min_cores/reserved_cpus)"));
-  // Reserved CPUs stay in the shared pool too.
-  EXPECT_THAT(Errors("enforcement:\n  max_exclusive_fraction: 0.5\n  reserved_cpus: 0-2\n", 4),
-              Contains(HasSubstr("config.yaml:2: enforcement.max_exclusive_fraction: 0.5 of 4 "
-                                 "CPUs allows 2 exclusive CPUs and leaves 2 shared, fewer than "
-                                 "the 3")));
+TEST(ConfigErrors, ExclusiveLimitsImpossibleOnThisMachine) {
+  // Both caps apply and the tighter wins: a fraction looser than the floor is not an error
+  // (1 = no cap beyond the floor).
+  EXPECT_TRUE(Errors("enforcement: { max_exclusive_fraction: 1 }\n", 2).empty());
+  EXPECT_TRUE(
+      Errors("enforcement:\n  shared_pool_min_cores: 2\n  max_exclusive_fraction: 0.9\n", 10)
+          .empty());
+  // A floor above the machine's cores (whole cores, not CPUs) is.
   EXPECT_THAT(Errors("enforcement:\n  shared_pool_min_cores: 3\n", 2),
               Contains("config.yaml:2: enforcement.shared_pool_min_cores: 3 is more than the 2 "
-                       "CPUs of this machine"));
+                       "cores of this machine"));
+  const std::string floor3 = "enforcement:\n  shared_pool_min_cores: 3\n";
+  EXPECT_THAT(ErrorsOn(floor3, test::SyntheticMachine(2, 2)),
+              Contains("config.yaml:2: enforcement.shared_pool_min_cores: 3 is more than the 2 "
+                       "cores of this machine"));
 }
 
 TEST(ConfigErrors, ObserverPaths) {
@@ -473,35 +496,77 @@ workloads:
   EXPECT_TRUE(Errors(doc, 2).empty());
   EXPECT_THAT(Warnings(doc, 2),
               Contains("config.yaml:2: enforcement.max_exclusive_fraction: allows no exclusive "
-                       "CPU on this 2-CPU machine: every exclusive request will be refused"));
+                       "core on this machine, every exclusive request will be refused (0 core(s) "
+                       "= 0 CPU(s) on this 2-CPU machine (2 cores x 1 threads): "
+                       "max_exclusive_fraction 0.2 allows 0 CPU(s) = 0 core(s), "
+                       "shared_pool_min_cores 1 allows 1)"));
   EXPECT_THAT(Warnings(doc, 10),
-              Contains("config.yaml:8: workloads[0].exclusive_cpus: 4 is more than the 2 "
-                       "exclusive CPUs max_exclusive_fraction allows: it will be capped"));
+              Contains(HasSubstr("config.yaml:8: workloads[0].exclusive_cpus: 4 is more than the "
+                                 "2 exclusive CPUs this machine allows: it will be capped")));
+}
+
+// check-config states the capacity the allocator will enforce: the same ExclusiveCapacity, in
+// whole cores, on an SMT machine.
+TEST(ConfigWarnings, CapacityOnSmtIsTheAllocators) {
+  const Topology* smt = test::SyntheticMachine(4, 2);  // 8 CPUs, 4 cores
+  const char* doc = R"(enforcement:
+  max_exclusive_fraction: 0.3
+workloads:
+  - name: a
+    match: { cgroup: "/a" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive_cpus: 1
+  - name: b
+    match: { cgroup: "/b" }
+    class: latency-critical
+    slo: { runq_p99: 1ms }
+    exclusive_cpus: 3
+)";
+  ConfigLoad load = ParseConfig(doc, "config.yaml", smt);
+  ASSERT_TRUE(load.config) << load.Text();
+  std::vector<std::string> w;
+  for (const auto& d : load.warnings) w.push_back(d.ToString());
+  // 0.3 of 8 CPUs = 2 CPUs = 1 whole core.
+  EXPECT_THAT(w, Contains("config.yaml:8: workloads[0].exclusive_cpus: 1 is less than one "
+                          "physical core (2 threads) on this machine: exclusive CPUs are whole "
+                          "cores, so the workload stays in the shared pool (use a multiple of "
+                          "2)"));
+  EXPECT_THAT(w, Contains("config.yaml:13: workloads[1].exclusive_cpus: 3 is not a multiple of "
+                          "the 2 threads per core: rounded up to 2 whole core(s) = 4 CPUs"));
+  EXPECT_THAT(w, Contains(HasSubstr("config.yaml:13: workloads[1].exclusive_cpus: 3 is more "
+                                    "than the 2 exclusive CPUs this machine allows")));
+  // The allocator, given the same limits, agrees: one core, and not two.
+  auto alloc = CoreAllocator::Create(*smt, ExclusiveLimitsOf(load.config->enforcement));
+  ASSERT_TRUE(alloc.ok()) << alloc.error().message;
+  EXPECT_FALSE(alloc->Allocate({"b", 4, {}}).granted);
+  EXPECT_EQ(alloc->Allocate({"b", 2, {}}).cpus.size(), 2u);
+  EXPECT_EQ(alloc->capacity().max_cores(), 1);
 }
 
 TEST(CheckConfig, ReportsTextAndExitCodes) {
   test::TempTree tree;
   const std::string good = tree.Write("good.yaml", kIssueExample);
-  CheckConfigReport ok = CheckConfig(good, 2);
+  CheckConfigReport ok = CheckConfig(good, M(2));
   EXPECT_EQ(ok.exit_code, 0);
   EXPECT_EQ(ok.text, good + ": OK (2 workload rules, mode enforce, interval 500ms)\n");
 
   const std::string bad = tree.Write("bad.yaml", "interval: 0ms\nlisten: x\n");
-  CheckConfigReport r = CheckConfig(bad, 2);
+  CheckConfigReport r = CheckConfig(bad, M(2));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.text, bad + ":1: interval: \"0ms\" must be > 0\n" + bad +
                         ":2: listen: \"x\" must be HOST:PORT, e.g. 127.0.0.1:9750\n2 error(s) in " +
                         bad + "\n");
 
-  CheckConfigReport missing = CheckConfig(tree.Path("nope.yaml"), 2);
+  CheckConfigReport missing = CheckConfig(tree.Path("nope.yaml"), M(2));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.text, HasSubstr("nope.yaml: cannot read the config file"));
 
-  auto loaded = LoadConfig(bad, 2);
+  auto loaded = LoadConfig(bad, M(2));
   ASSERT_FALSE(loaded.ok());
   EXPECT_THAT(loaded.error().message, HasSubstr("invalid configuration (nothing was changed):"));
   EXPECT_THAT(loaded.error().message, HasSubstr(bad + ":2: listen:"));
-  EXPECT_TRUE(LoadConfig(good, 2).ok());
+  EXPECT_TRUE(LoadConfig(good, M(2)).ok());
 }
 
 }  // namespace
@@ -521,7 +586,7 @@ TEST(ConfigDocs, EveryYamlExampleParses) {
     at += 8;
     const size_t end = doc->find("```", at);
     ASSERT_NE(end, std::string::npos);
-    ConfigLoad load = ParseConfig(doc->substr(at, end - at), "configuration.md", 2);
+    ConfigLoad load = ParseConfig(doc->substr(at, end - at), "configuration.md", M(2));
     EXPECT_TRUE(load.config) << load.Text();
     blocks++;
     at = end + 3;

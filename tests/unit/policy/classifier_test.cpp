@@ -11,7 +11,7 @@ namespace sw {
 namespace {
 
 std::vector<WorkloadRule> Rules(const std::string& yaml) {
-  ConfigLoad load = ParseConfig(yaml, "test.yaml", 4);
+  ConfigLoad load = ParseConfig(yaml, "test.yaml", nullptr);
   EXPECT_TRUE(load.config) << load.Text();
   return load.config ? load.config->workloads : std::vector<WorkloadRule>{};
 }
@@ -192,7 +192,7 @@ TEST(Classifier, SourcesFromTheObserverSection) {
 }
 
 TEST(Classifier, EmbeddedDefault) {
-  Classifier c(LoadDefaultConfig(2).config->workloads, nullptr, nullptr);
+  Classifier c(LoadDefaultConfig(nullptr).config->workloads, nullptr, nullptr);
   EXPECT_EQ(c.Classify("/kubepods/besteffort/pod1").cls, WorkloadClass::kBestEffort);
   EXPECT_EQ(c.Classify("/kubepods/podabc/ctr").cls, WorkloadClass::kLatencySensitive);
   EXPECT_EQ(c.Classify("/kubepods/burstable/pod1").cls, WorkloadClass::kNormal);

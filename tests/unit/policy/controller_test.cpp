@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "policy_fakes.h"
+#include "support/machines.h"
+#include "topology/core_allocator.h"
 
 namespace sw {
 namespace {
@@ -32,11 +34,35 @@ const char* kRules = R"(workloads:
     class: best-effort
 )";
 
+// Exclusive CPUs from the enforce path's CoreAllocator on the same topology, so a test sees what
+// the agent would grant or refuse.
+class AllocatorActuator final : public Actuator {
+ public:
+  explicit AllocatorActuator(CoreAllocator a) : alloc(std::move(a)) {}
+  Result<void> DemoteBestEffort(const std::string&, const std::string&) override { return Ok(); }
+  Result<void> RestoreBestEffort(const std::string&, const std::string&) override { return Ok(); }
+  Result<CpuSet> GrantExclusive(const std::string& w, const std::string&, int cpus) override {
+    calls.push_back("grant " + w + " " + std::to_string(cpus));
+    Allocation r = alloc.Allocate({w, cpus, {}});
+    warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
+    if (!r.granted) return Error{ENOSPC, r.reason};
+    return r.cpus;
+  }
+  Result<void> ReleaseExclusive(const std::string& w, const std::string&) override {
+    alloc.Release(w);
+    return Ok();
+  }
+  CoreAllocator alloc;
+  std::vector<std::string> calls, warnings;
+};
+
 class ControllerTest : public ::testing::Test {
  protected:
   // mode: observe | dry-run | enforce. overrides: controller keys replacing the defaults below.
+  // cpus: all CPUs of the machine, `threads` per core.
   void Start(const std::string& mode = "enforce", const std::string& rules = kRules, int cpus = 4,
-             std::map<std::string, std::string> overrides = {}) {
+             std::map<std::string, std::string> overrides = {}, int threads = 1) {
+    const Topology* topo = test::SyntheticMachine(cpus / threads, threads);
     std::map<std::string, std::string> keys{
         {"violation_intervals", "3"}, {"verify_intervals", "2"}, {"improvement_margin", "0.2"},
         {"relief_window", "5s"},      {"cooldown", "1s"},        {"max_actions_per_minute", "10"}};
@@ -46,12 +72,19 @@ class ControllerTest : public ::testing::Test {
     const std::string yaml = "interval: 500ms\nenforcement: { mode: " + mode +
                              ", max_exclusive_fraction: 0.5 }\ncontroller: { " + ctl + " }\n" +
                              rules;
-    ConfigLoad load = ParseConfig(yaml, "test.yaml", cpus);
+    ConfigLoad load = ParseConfig(yaml, "test.yaml", topo);
     ASSERT_TRUE(load.config) << load.Text();
     actuator = std::make_unique<test::FakeActuator>(cpus);
     classifier = std::make_unique<Classifier>(load.config->workloads, nullptr, nullptr);
-    controller =
-        std::make_unique<Controller>(*load.config, *classifier, actuator.get(), &sink, clock, cpus);
+    if (real_allocator) {
+      auto alloc = CoreAllocator::Create(*topo, ExclusiveLimitsOf(load.config->enforcement));
+      ASSERT_TRUE(alloc.ok()) << alloc.error().message;
+      allocating = std::make_unique<AllocatorActuator>(std::move(*alloc));
+    }
+    controller = std::make_unique<Controller>(
+        *load.config, *classifier,
+        allocating ? static_cast<Actuator*>(allocating.get()) : actuator.get(), &sink, clock,
+        *topo);
     for (const char* w : {kWeb, kBatch, kSystem}) machine.Add(w);
     first = Tick();  // baseline
   }
@@ -66,11 +99,11 @@ class ControllerTest : public ::testing::Test {
   // One interval in which the best-effort batch delays the web victim: 10% of its waits are
   // `p99`-long preempted waits caused by batch, which burns 1.5 CPUs.
   void Interfered(std::chrono::nanoseconds p99 = 5ms, const std::string& victim = kWeb,
-                  const std::string& aggressor = kBatch) {
+                  const std::string& aggressor = kBatch, double victim_cpus = 1.2) {
     machine.Wakeups(victim, 100us, 90);
     machine.Preempted(victim, p99, 10);
     machine.Preempt(victim, aggressor, 10);
-    machine.Cpu(victim, 1.2);
+    machine.Cpu(victim, victim_cpus);
     machine.Cpu(aggressor, 1.5);
   }
   void Calm(const std::string& victim = kWeb) {
@@ -93,6 +126,8 @@ class ControllerTest : public ::testing::Test {
   MemorySink sink;
   test::Machine machine;
   std::unique_ptr<test::FakeActuator> actuator;
+  bool real_allocator = false;  // set before Start(): exclusive CPUs from the CoreAllocator
+  std::unique_ptr<AllocatorActuator> allocating;
   std::unique_ptr<Classifier> classifier;
   std::unique_ptr<Controller> controller;
   int ticks = 0;
@@ -242,13 +277,13 @@ TEST(ControllerDeterminism, SameStreamSameDecisions) {
     ConfigLoad load = ParseConfig(std::string("controller: { verify_intervals: 2, cooldown: 1s, "
                                               "relief_window: 3s }\n") +
                                       kRules,
-                                  "t.yaml", 4);
+                                  "t.yaml", test::SyntheticMachine(4));
     FakeClock clock;
     MemorySink sink;
     test::FakeActuator act(4);
     test::Machine m;
     Classifier cls(load.config->workloads, nullptr, nullptr);
-    Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+    Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
     for (auto w : {kWeb, kBatch, kSystem}) m.Add(w);
     for (int i = 0; i < 40; i++) {
       if (i < 12) {
@@ -319,6 +354,35 @@ TEST_F(ControllerTest, EvidenceFromLowerClassesRunningWithoutPreemption) {
   EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch"));
 }
 
+// A cgroup's usage includes its descendants': the root workload "/" and a best-effort parent
+// with a best-effort child are all workloads. The lower classes' CPUs are what the machine
+// gave everyone but the victim, counted once, and never more than the machine has.
+TEST_F(ControllerTest, NestedWorkloadsAreNotCountedTwiceInLowerClassCpus) {
+  Start();
+  machine.Add("/");
+  machine.Add("/be-batch/job");
+  Tick();
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; i++) {
+    machine.Wakeups(kWeb, 5ms, 10);
+    machine.Cpu(kWeb, 1.2);
+    machine.Cpu("/be-batch/job", 1.0);  // inside /be-batch
+    machine.Cpu(kBatch, 1.5);           // 1.0 of it is /be-batch/job's
+    machine.Cpu(kSystem, 0.2);
+    machine.Cpu("/", 3.0);  // everything: 1.2 + 1.5 + 0.2 + 0.1 in the root itself
+    d = Tick();
+  }
+  ASSERT_FALSE(d.empty());
+  EXPECT_NEAR(d[0].before["lower_class_cpus"].get<double>(), 3.0 - 1.2, 1e-9);
+  EXPECT_THAT(d[0].reason, HasSubstr("which used up to 1.80 CPUs;"));
+  // cpus_received stays what each cgroup got, descendants included (sizing, status).
+  for (const auto& w : controller->Status().workloads) {
+    if (w.workload == kBatch) {
+      EXPECT_NEAR(w.cpus_received, 1.5, 1e-9);
+    }
+  }
+}
+
 const char* kTwoVictims = R"(workloads:
   - name: web
     match: { cgroup: "/lc-web" }
@@ -355,9 +419,10 @@ TEST_F(ControllerTest, CapsAndActuatorRefusalsAreReported) {
   EXPECT_EQ(db[0].action, action::kGrant);
   EXPECT_EQ(db[0].result, result::kRefused);
   EXPECT_THAT(db[0].reason,
-              HasSubstr("refused: 2 CPUs requested but the caps allow 1 exclusive CPUs on this "
-                        "2-CPU machine (max_exclusive_fraction 0.50, shared_pool_min_cores 1) and "
-                        "1 are in use"));
+              HasSubstr("refused: 2 CPUs requested but the caps allow 1 core(s) = 1 CPU(s) on "
+                        "this 2-CPU machine (2 cores x 1 threads): max_exclusive_fraction 0.5 "
+                        "allows 1 CPU(s) = 1 core(s), shared_pool_min_cores 1 allows 1; 1 core(s) "
+                        "in use"));
   EXPECT_THAT(actuator->calls, ElementsAre("grant /lc-web 1"));  // never asked
   // Nothing else to try: reported once, not every interval.
   for (int i = 0; i < 4; i++) {
@@ -366,6 +431,95 @@ TEST_F(ControllerTest, CapsAndActuatorRefusalsAreReported) {
   }
   EXPECT_EQ(Count(action::kExhausted, "/lc-db", result::kReported), 1u);
   EXPECT_EQ(Count(action::kGrant, "/lc-db", result::kRefused), 1u);
+}
+
+// SMT, 2 cores x 2 threads. A victim that received under one CPU used to ask for 1 CPU, which
+// the allocator refuses as less than one physical core: auto-sizing never worked on SMT.
+TEST_F(ControllerTest, AutoSizedExclusiveIsWholeCoresOnSmt) {
+  real_allocator = true;
+  Start("enforce", kTwoVictims, 4, {}, /*threads=*/2);
+  machine.Add("/lc-db");
+  Tick();
+  std::vector<Decision> d;
+  for (int i = 0; i < 3; i++) {
+    Interfered(5ms, kWeb, kSystem, 0.8);  // no best-effort neighbour: straight to rung 2
+    d = Tick();
+  }
+  ASSERT_THAT(Summary(d), ElementsAre("grant-exclusive /lc-web applied")) << d[0].reason;
+  EXPECT_EQ(d[0].before["requested_cpus"], 2);
+  EXPECT_THAT(d[0].reason, HasSubstr("; 1 CPU(s) rounded up to 1 whole core(s) = 2 CPUs"));
+  EXPECT_THAT(allocating->calls, ElementsAre("grant /lc-web 2"));
+  EXPECT_THAT(allocating->warnings, IsEmpty());
+  EXPECT_EQ(d[0].cpus, "2-3");  // one whole core; core 0 stays shared
+  // 0.5 of 4 CPUs = 1 core, in use: the second victim is refused by the controller, with the
+  // numbers the allocator uses, and the allocator is never asked.
+  std::vector<Decision> db;
+  for (int i = 0; i < 3; i++) {
+    Interfered(5ms, "/lc-db", kSystem);
+    for (auto& x : Tick())
+      if (x.workload == "/lc-db") db.push_back(x);
+  }
+  ASSERT_EQ(db.size(), 1u);
+  EXPECT_EQ(db[0].result, result::kRefused);
+  EXPECT_THAT(db[0].reason, HasSubstr("refused: 2 CPUs requested but the caps allow 1 core(s) = "
+                                      "2 CPU(s) on this 4-CPU machine (2 cores x 2 threads)"));
+  EXPECT_THAT(allocating->calls, ElementsAre("grant /lc-web 2"));
+}
+
+// Dry-run decides what enforce would: whole cores on SMT.
+TEST_F(ControllerTest, DryRunSizesWholeCoresOnSmt) {
+  Start("dry-run", kRules, 8, {}, /*threads=*/2);
+  for (int i = 0; i < 8; i++) {
+    Interfered(5ms, kWeb, kBatch, 0.5);
+    Tick();
+  }
+  ASSERT_EQ(Count(action::kGrant, kWeb, result::kDryRun), 1u);
+  EXPECT_EQ(controller->Status().workloads.at(1).exclusive_cpus, "(2, dry-run)");
+  EXPECT_EQ(controller->Status().shared_pool_cpus, 6);
+}
+
+const char* kFixed = R"(workloads:
+  - name: web
+    match: { cgroup: "/lc-web" }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+    exclusive: always
+    exclusive_cpus: EXCLUSIVE_CPUS
+)";
+
+std::string Fixed(int cpus) {
+  std::string r = kFixed;
+  r.replace(r.find("EXCLUSIVE_CPUS"), 14, std::to_string(cpus));
+  return r;
+}
+
+// An explicit exclusive_cpus below one core is the operator's: not granted, the workload stays
+// shared, and the decision says why (the Mesos working group's "warn, don't reject").
+TEST_F(ControllerTest, ExplicitSubCoreExclusiveStaysSharedWithAWarning) {
+  real_allocator = true;
+  Start("enforce", Fixed(1), 8, {}, /*threads=*/2);
+  ASSERT_THAT(Summary(first), ElementsAre("grant-exclusive /lc-web refused"));
+  EXPECT_THAT(first[0].reason,
+              HasSubstr("refused: exclusive_cpus 1 is less than one physical core (2 threads); "
+                        "exclusive CPUs are whole cores, so it stays in the shared pool"));
+  EXPECT_THAT(allocating->calls, IsEmpty());
+  for (int i = 0; i < 12; i++) {
+    Calm();
+    Tick();
+  }
+  // Retried every cool-down, never granted; reported at start and once for the retries.
+  EXPECT_EQ(Count(action::kGrant, kWeb, result::kRefused), 2u);
+  EXPECT_THAT(allocating->calls, IsEmpty());
+  EXPECT_EQ(controller->Status().shared_pool_cpus, 8);
+}
+
+TEST_F(ControllerTest, ExplicitOddExclusiveRoundedUpToWholeCores) {
+  real_allocator = true;
+  Start("enforce", Fixed(3), 8, {}, /*threads=*/2);
+  ASSERT_THAT(Summary(first), ElementsAre("grant-exclusive /lc-web applied"));
+  EXPECT_THAT(first[0].reason, HasSubstr("; 3 CPU(s) rounded up to 2 whole core(s) = 4 CPUs"));
+  EXPECT_EQ(first[0].cpus, "4-7");
+  EXPECT_THAT(allocating->calls, ElementsAre("grant /lc-web 4"));
 }
 
 TEST_F(ControllerTest, ActuatorFloorRefusalIsReported) {
@@ -499,8 +653,9 @@ TEST_F(ControllerTest, AlwaysExclusiveAtStartAndKeptWhenCalm) {
   auto d = Tick();
   ASSERT_THAT(Summary(d), ElementsAre("grant-exclusive /lc-web applied"));
   EXPECT_EQ(d[0].reason,
-            "exclusive: always; capped from 2 to 1 CPUs by max_exclusive_fraction/"
-            "shared_pool_min_cores");
+            "exclusive: always; capped from 2 to 1 CPUs by max_exclusive_fraction (2 core(s) = "
+            "2 CPU(s) on this 4-CPU machine (4 cores x 1 threads): max_exclusive_fraction 0.5 "
+            "allows 2 CPU(s) = 2 core(s), shared_pool_min_cores 1 allows 3; 1 core(s) in use)");
   EXPECT_THAT(actuator->calls, ElementsAre("grant /lc-fixed 1", "grant /lc-web 1"));
   for (int i = 0; i < 40; i++) {
     Calm();
@@ -543,7 +698,7 @@ workloads:
     exclusive: always
     exclusive_cpus: 1
 )",
-                                "t.yaml", 4);
+                                "t.yaml", test::SyntheticMachine(4));
   ASSERT_TRUE(load.config) << load.Text();
   StaticLabelSource labels;
   labels.Set("/exec", {{"cpu_hint", "exclusive"}});
@@ -552,7 +707,7 @@ workloads:
   test::FakeActuator act(4);
   test::Machine m;
   Classifier cls(load.config->workloads, nullptr, &labels);
-  Controller ctl(*load.config, cls, &act, &sink, clock, 4);
+  Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
   m.Add("/exec");
   auto step = [&] {
     clock.Advance(500ms);

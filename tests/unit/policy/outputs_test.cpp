@@ -10,6 +10,7 @@
 #include "policy/controller.h"
 #include "policy/metrics.h"
 #include "policy_fakes.h"
+#include "support/machines.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -30,10 +31,11 @@ workloads:
     match: { cgroup: "/be*" }
     class: best-effort
 )",
-                                  "t.yaml", 4);
+                                  "t.yaml", test::SyntheticMachine(4));
     EXPECT_TRUE(load.config) << load.Text();
     classifier = std::make_unique<Classifier>(load.config->workloads, nullptr, nullptr);
-    controller = std::make_unique<Controller>(*load.config, *classifier, &actuator, sink, clock, 4);
+    controller = std::make_unique<Controller>(*load.config, *classifier, &actuator, sink, clock,
+                                              *test::SyntheticMachine(4));
     for (auto w : {"/lc-web", "/be-batch", "/other"}) m.Add(w);
     Step();
     // Interfered for 5 intervals: demote at 3, not improved at 5 -> revert.

@@ -215,7 +215,12 @@ TEST(CoreAllocator, InvalidConfigurationsAreErrors) {
   EXPECT_FALSE(CoreAllocator::Create(t, {1, {}, 1.5}).ok());
   auto bad = CoreAllocator::Create(t, {1, {5}, 1.0});
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("reserved CPU 5"), std::string::npos);
+  EXPECT_EQ(bad.error().message, "reserved_cpus: CPU 5 does not exist (this machine has CPUs 0-1)");
+  // A floor above the machine's cores, the same check check-config makes.
+  auto floor = CoreAllocator::Create(t, {3, {}, 1.0});
+  ASSERT_FALSE(floor.ok());
+  EXPECT_EQ(floor.error().message,
+            "shared_pool_min_cores: 3 is more than the 2 cores of this machine");
 }
 
 }  // namespace
