@@ -77,6 +77,8 @@ TEST(CgroupMounts, ControllerNameMustMatchExactly) {
 TEST(CgroupMounts, MountinfoWinsAndNamesRealMountPoints) {
   TempTree t;
   std::string cpu = t.MakeDir("mnt/weird place/cpu");
+  t.Write("mnt/weird place/cpu/cpu.shares", "1024\n");  // a real v1 root has its files
+  t.Write("mnt/weird place/cpu/cpuacct.usage", "5\n");
   std::string v2 = t.MakeDir("mnt/v2");
   t.Write("mnt/v2/cgroup.controllers", "hugetlb\n");
   std::string cpuset = t.MakeDir("mnt/cs");

@@ -68,7 +68,10 @@ TEST(MachineCgroups, V1SeparateHierarchies) {
 TEST(MachineCgroups, V1CoMountedCpuCpuacct) {
   TempTree t;
   std::string cpu = t.MakeDir("sys/fs/cgroup/cpu,cpuacct");
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpu.shares", "1024\n");  // a real v1 root has its files
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "5\n");
   std::string cpuset = t.MakeDir("sys/fs/cgroup/cpuset");
+  t.Write("sys/fs/cgroup/cpuset/cpuset.cpus", "0-3\n");
   std::string unified = t.MakeDir("sys/fs/cgroup/unified");
   t.Write("sys/fs/cgroup/unified/cgroup.controllers", "");
   t.Write("proc/self/mountinfo", "30 23 0:26 / " + t.Path("sys/fs/cgroup") +
@@ -98,6 +101,8 @@ TEST(MachineCgroups, V1CoMountedCpuCpuacct) {
 TEST(MachineCgroups, V1CpuWithCpusetOnUnified) {
   TempTree t;
   std::string cpu = t.MakeDir("sys/fs/cgroup/cpu,cpuacct");
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpu.shares", "1024\n");
+  t.Write("sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "5\n");
   std::string unified = t.MakeDir("sys/fs/cgroup/unified");
   t.Write("sys/fs/cgroup/unified/cgroup.controllers", "cpuset\n");
   t.Write("proc/self/mountinfo", "31 30 0:27 / " + unified +
