@@ -257,6 +257,105 @@ Result<void> ExclusiveCoreActuator::SetForeignCpus(const CpuSet& exclusive, bool
   return Ok();
 }
 
+bool ExclusiveCoreActuator::CpusetChangeTouches(pid_t tid, const std::string& cg,
+                                                const CpuSet& cpus,
+                                                const std::set<pid_t>& workload) const {
+  // v2: a partition changes the effective CPUs of the root and of every sibling.
+  if (cfg_.mode == CgroupMode::kV2 || workload.count(tid)) return true;
+  if (cg == "/") return rails_.TaskVeto(cfg_.proc_root, tid).empty();  // the shield moves it
+  if (cg.rfind("/" + cfg_.prefix + ".", 0) == 0) return true;          // ours
+  // A foreign cpuset is narrowed and widened when it has some of the CPUs.
+  const std::string dir = JoinPath(cfg_.cpuset_root, cg);
+  auto it = foreign_original_.find(dir);
+  auto cur = ReadCpus(JoinPath(dir, "cpuset.cpus"));
+  CpuSet original = it != foreign_original_.end() ? it->second : cur.value_or(CpuSet{});
+  return !Intersect(original, cpus).empty();
+}
+
+Result<std::vector<ExclusiveCoreActuator::Pinned>> ExclusiveCoreActuator::GuardAffinities(
+    const std::string& group, const CpuSet& cpus, const std::string& workload_dir,
+    std::vector<std::string>* warnings) {
+  const std::string& proc = cfg_.proc_root;
+  const std::string controller = cfg_.mode == CgroupMode::kV1 ? "cpuset" : "";
+  std::set<pid_t> workload;
+  if (auto w = ListCgroupThreads(workload_dir, proc, true); w)
+    workload.insert(w->begin(), w->end());
+  // Masks already guarded (by any group): the one recorded first is the owner's.
+  std::map<pid_t, std::pair<uint64_t, std::string>> guarded;
+  std::set<pid_t> in_group;
+  for (const JournalEntry& e : journal_.Outstanding()) {
+    if (e.kind != ChangeKind::kAffinity) continue;
+    guarded.emplace(e.tid, std::make_pair(e.start_time, e.original));
+    if (e.group == group) in_group.insert(e.tid);
+  }
+  std::map<std::string, Result<CpuSet>> allowed_by_cg;
+  std::vector<Pinned> out;
+  std::vector<JournalEntry> batch;
+  for (pid_t tid : ListAllThreads(proc)) {
+    auto st = ReadTaskStat(proc, tid);
+    if (!st || st->IsKernelTask()) continue;
+    auto cg = ReadTaskCgroup(proc, tid, controller);
+    if (!cg || !CpusetChangeTouches(tid, *cg, cpus, workload)) continue;
+    auto cur = writer_.GetAffinity(tid);
+    if (!cur) {
+      if (cur.error().code == ENOSYS) {
+        warnings->push_back("CPU affinities are not guarded: " + cur.error().message);
+        return std::vector<Pinned>{};
+      }
+      continue;  // exited
+    }
+    Pinned p{tid, st->start_time, *cur};
+    auto g = guarded.find(tid);
+    if (g != guarded.end() && g->second.first == st->start_time) {
+      auto user = ParseCpuList(g->second.second);
+      if (!user) continue;
+      p.user = *user;
+    } else {
+      auto [it, fresh] = allowed_by_cg.try_emplace(*cg, Error{});
+      if (fresh) it->second = ReadTaskCpusetCpus(proc, cfg_.cpuset_root, controller, tid);
+      if (!it->second || *cur == *it->second) continue;  // the whole cpuset: nothing to keep
+    }
+    out.push_back(p);
+    if (in_group.count(tid) && g->second.first == st->start_time) continue;
+    JournalEntry e;
+    e.group = group;
+    e.kind = ChangeKind::kAffinity;
+    e.tid = tid;
+    e.start_time = st->start_time;
+    e.original = FormatCpuList(p.user);
+    e.path = cfg_.cpuset_root;
+    e.controller = controller;
+    batch.push_back(std::move(e));
+  }
+  if (batch.empty()) return out;
+  auto seqs = journal_.BeginAll(batch);
+  if (!seqs) return seqs.error();
+  // "Applied" at once: any of the cpuset writes that follow may reset the masks.
+  if (auto r = journal_.MarkAllApplied(*seqs); !r) return r.error();
+  return out;
+}
+
+void ExclusiveCoreActuator::ReapplyAffinities(const std::vector<Pinned>& pinned,
+                                              std::vector<std::string>* warnings) {
+  const std::string controller = cfg_.mode == CgroupMode::kV1 ? "cpuset" : "";
+  for (const Pinned& p : pinned) {
+    if (!SameTask(cfg_.proc_root, p.tid, p.start_time)) continue;
+    auto allowed = ReadTaskCpusetCpus(cfg_.proc_root, cfg_.cpuset_root, controller, p.tid);
+    if (!allowed) continue;
+    CpuSet want = Intersect(p.user, *allowed);
+    if (want.empty()) {
+      warnings->push_back("thread " + std::to_string(p.tid) + " was pinned to CPUs " +
+                          FormatCpuList(p.user) + ", all exclusive now: it runs on " +
+                          FormatCpuList(*allowed) + " until they are given back");
+      continue;
+    }
+    auto cur = writer_.GetAffinity(p.tid);
+    if (!cur || *cur == want) continue;  // exited, or the kernel kept the mask (6.2+)
+    if (auto r = writer_.SetAffinity(p.tid, want); !r && r.error().code != ESRCH)
+      warnings->push_back("re-pin thread " + std::to_string(p.tid) + ": " + r.error().message);
+  }
+}
+
 Result<void> ExclusiveCoreActuator::CheckV1(const ExclusiveTarget& t, const CpuSet& cpus,
                                             CpuSet* all_excl) {
   CpuSet excl = AllExclusive();
@@ -319,9 +418,13 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
       auto r = Release(t.workload);
       if (r && !r->Complete()) undo_note = "; rollback incomplete: " + r->failed.front();
     } else if (held_.empty() && shield_up_) {
-      UndoReport r = UndoGroup(journal_, kShieldGroup, writer_, cfg_.proc_root);
+      UndoReport r =
+          UndoGroups(journal_, {Group(t.workload), kShieldGroup}, writer_, cfg_.proc_root);
       shield_up_ = false;
       foreign_original_.clear();
+      if (!r.Complete()) undo_note = "; rollback incomplete: " + r.failed.front();
+    } else {  // affinities journaled before the first change
+      UndoReport r = UndoGroup(journal_, Group(t.workload), writer_, cfg_.proc_root);
       if (!r.Complete()) undo_note = "; rollback incomplete: " + r.failed.front();
     }
     return Error{res.error().code, "promote '" + t.workload + "' failed and was rolled back: " +
@@ -336,6 +439,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
   if (auto r = CheckV1(t, cpus, &all_excl); !r) return r.error();
   PromoteResult res;
   res.cpus = cpus;
+  auto pinned = GuardAffinities(Group(t.workload), cpus, t.cgroup_dir, &res.warnings);
+  if (!pinned) return pinned.error();
   const std::string root_tasks = JoinPath(cfg_.cpuset_root, "tasks");
   const std::string shared_tasks = JoinPath(shared_dir_, "tasks");
   if (!shield_up_) {
@@ -381,6 +486,7 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
                            " rounds; Sweep() will move the rest");
   if (res.workload.moved == 0)
     res.warnings.push_back("no movable task of '" + t.workload + "' found in " + t.cgroup_dir);
+  ReapplyAffinities(*pinned, &res.warnings);
   return res;
 }
 
@@ -413,6 +519,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
   PromoteResult res;
   res.cpus = cpus;
   const std::string g = Group(t.workload);
+  auto pinned = GuardAffinities(g, cpus, t.cgroup_dir, &res.warnings);
+  if (!pinned) return pinned.error();
   const bool has_excl = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"));
   const bool has_part = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.partition"));
   held_[t.workload] = Held{cpus, t.cgroup_dir, t.cgroup_dir};
@@ -459,14 +567,21 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
     res.warnings.push_back("kernel has no cpuset partitions: '" + t.workload + "' is confined to " +
                            FormatCpuList(cpus) + " but other cgroups may still run there");
   }
+  ReapplyAffinities(*pinned, &res.warnings);
   return res;
 }
 
 Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
   auto it = held_.find(workload);
   if (it == held_.end()) return Error{ENOENT, "'" + workload + "' holds no exclusive CPUs"};
-  held_.erase(it);
   UndoReport rep;
+  // Before any cpuset changes back: masks set during the grant, and threads guarded by other
+  // workloads (the undo gives them their mask within what is allowed then).
+  if (auto g =
+          GuardAffinities(Group(workload), it->second.cpus, it->second.source_dir, &rep.warnings);
+      !g)
+    rep.failed.push_back("guard CPU affinities: " + g.error().message);
+  held_.erase(it);
   if (cfg_.mode == CgroupMode::kV1 && shield_up_) {
     // Widen first, so the workload's tasks find the CPUs in the shared cpuset when they return.
     CpuSet excl = AllExclusive();
@@ -478,9 +593,12 @@ Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
     if (!held_.empty())
       if (auto r = SetForeignCpus(excl, false); !r) rep.failed.push_back(r.error().message);
   }
-  rep.Merge(UndoGroup(journal_, Group(workload), writer_, cfg_.proc_root));
-  if (cfg_.mode == CgroupMode::kV1 && held_.empty() && shield_up_) {
-    rep.Merge(UndoGroup(journal_, kShieldGroup, writer_, cfg_.proc_root));
+  // With the last workload the shield comes down too; affinities go back after both.
+  const bool teardown = cfg_.mode == CgroupMode::kV1 && held_.empty() && shield_up_;
+  std::vector<std::string> groups{Group(workload)};
+  if (teardown) groups.push_back(kShieldGroup);
+  rep.Merge(UndoGroups(journal_, groups, writer_, cfg_.proc_root));
+  if (teardown) {
     shield_up_ = false;
     foreign_original_.clear();
   }

@@ -17,6 +17,13 @@
 // new cpusets are filled before tasks arrive, shared CPUs are narrowed only after the workload
 // moved, widened before it comes back. Task moves repeat until no new task shows up (bounded).
 // Tasks that vanish mid-way are counted, not errors.
+//
+// Affinity guard: kernels before 6.2 reset the CPU affinity of every task whose cpuset changes
+// (moved, narrowed, widened, partition made or unmade) to the cpuset's CPUs, forgetting a mask
+// its owner set. Before the first cgroup change of a Promote or Release, one pass over /proc
+// journals the affinity of each user thread the change can touch whose mask is narrower than
+// its cpuset (or already guarded); the undo puts it back after every cpuset change. After a
+// promotion such threads get what 6.2+ kernels give them: their own mask minus the CPUs taken.
 #pragma once
 
 #include <map>
@@ -117,6 +124,23 @@ class ExclusiveCoreActuator {
   std::vector<std::string> ForeignCpusets() const;
   std::string Rel(const std::string& dir) const;
   Result<void> CheckWorkloadCgroup(const ExclusiveTarget& t) const;
+  // A user thread whose own affinity mask a cpuset change may reset.
+  struct Pinned {
+    pid_t tid = 0;
+    uint64_t start_time = 0;
+    CpuSet user;  // the mask its owner set
+  };
+  // Whether granting or giving back `cpus` changes the cpuset of thread `tid` (in cpuset cgroup
+  // `cg`), directly or by moving it; `workload` holds the threads of the workload concerned.
+  bool CpusetChangeTouches(pid_t tid, const std::string& cg, const CpuSet& cpus,
+                           const std::set<pid_t>& workload) const;
+  // The one /proc pass: journals in `group` (applied) the affinity of every touched user thread
+  // that is pinned or guarded by another group, before the cpusets change.
+  Result<std::vector<Pinned>> GuardAffinities(const std::string& group, const CpuSet& cpus,
+                                              const std::string& workload_dir,
+                                              std::vector<std::string>* warnings);
+  // What 6.2+ kernels do themselves: each thread's own mask within the CPUs allowed now.
+  void ReapplyAffinities(const std::vector<Pinned>& pinned, std::vector<std::string>* warnings);
   CpuSet AllExclusive() const;
 
   ExclusiveActuatorConfig cfg_;

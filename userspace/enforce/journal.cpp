@@ -40,6 +40,7 @@ ChangeKind KindFromName(const std::string& s, bool* ok) {
   if (s == "move_task") return ChangeKind::kMoveTask;
   if (s == "mkdir") return ChangeKind::kMakeDir;
   if (s == "sched_attr") return ChangeKind::kSchedAttr;
+  if (s == "affinity") return ChangeKind::kAffinity;
   *ok = false;
   return ChangeKind::kWriteFile;
 }
@@ -86,6 +87,14 @@ json EntryJson(const JournalEntry& e) {
       j["new_attr"] = AttrJson(e.new_attr);
       j["cgroup"] = e.cgroup_to;  // the workload's cgroup: restore looks there for inherited idle
       break;
+    case ChangeKind::kAffinity:
+      j["tid"] = e.tid;
+      j["start"] = e.start_time;
+      j["original"] = e.original;
+      j["value"] = e.value;
+      j["cpuset_root"] = e.path;
+      j["controller"] = e.controller;
+      break;
   }
   return j;
 }
@@ -125,6 +134,14 @@ JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mi
       e.new_attr = AttrFrom(j.at("new_attr"));
       e.cgroup_to = j.value("cgroup", "");
       break;
+    case ChangeKind::kAffinity:
+      e.tid = j.at("tid").get<pid_t>();
+      e.start_time = j.at("start").get<uint64_t>();
+      e.original = j.at("original").get<std::string>();
+      e.value = j.at("value").get<std::string>();
+      e.path = j.at("cpuset_root").get<std::string>();
+      e.controller = j.at("controller").get<std::string>();
+      break;
   }
   return e;
 }
@@ -158,6 +175,8 @@ const char* ChangeKindName(ChangeKind k) {
       return "mkdir";
     case ChangeKind::kSchedAttr:
       return "sched_attr";
+    case ChangeKind::kAffinity:
+      return "affinity";
   }
   return "?";
 }
@@ -374,7 +393,8 @@ Result<void> Journal::Compact(const std::string& proc_root) {
   std::vector<JournalEntry> keep;
   for (const JournalEntry& e : entries_) {
     if (e.undone) continue;
-    bool task = e.kind == ChangeKind::kMoveTask || e.kind == ChangeKind::kSchedAttr;
+    bool task = e.kind == ChangeKind::kMoveTask || e.kind == ChangeKind::kSchedAttr ||
+                e.kind == ChangeKind::kAffinity;
     if (task) {
       auto st = ReadTaskStat(proc_root, e.tid);
       if (!st || st->start_time != e.start_time) continue;  // exited: nothing left to restore

@@ -27,6 +27,10 @@ enum class ChangeKind {
   kMoveTask,   // a task's cgroup membership: tid, start_time, from/to membership files
   kMakeDir,    // a cgroup we created: path; leftovers go to evacuate_to before rmdir
   kSchedAttr,  // a thread's policy/nice/priority: tid, start_time, original_attr, new_attr
+  // A thread's CPU affinity that cpuset changes reset (kernels before 6.2 forget the mask a
+  // user set): tid, start_time, original and value (cpu lists), path = cpuset mount root and
+  // controller ("cpuset" on v1, "" on v2) to find the CPUs its cpuset allows.
+  kAffinity,
 };
 const char* ChangeKindName(ChangeKind k);
 

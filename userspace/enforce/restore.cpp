@@ -46,6 +46,7 @@ RestoreReport RestoreJournal(Journal& journal, SystemWriter& writer, const Resto
   rep.undo.gone = undo.gone;
   rep.undo.skipped = undo.skipped;
   rep.undo.failed = undo.failed;
+  rep.undo.warnings.insert(rep.undo.warnings.end(), undo.warnings.begin(), undo.warnings.end());
   if (rep.Complete())
     if (auto r = journal.CompactIfClean(); !r) rep.undo.failed.push_back(r.error().message);
   return rep;

@@ -8,7 +8,7 @@ std::string SafetyRails::TaskVeto(const std::string& proc_root, pid_t tid) const
   auto st = ReadTaskStat(proc_root, tid);
   if (!st) return "gone";
   // kthreadd is pid 2 and the parent of every kernel thread; PF_KTHREAD covers the rest.
-  if (st->IsKernelThread() || tid == 2 || st->ppid == 2) return "kernel thread";
+  if (st->IsKernelTask()) return "kernel thread";
   auto tgid = ReadTgid(proc_root, tid);
   if (!tgid) return "gone";
   if (*tgid == 1) return "PID 1";

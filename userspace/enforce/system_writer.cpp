@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -106,6 +107,50 @@ Result<void> RealSystemWriter::SetSchedAttr(pid_t tid, const SchedAttr& attr) {
     return Error::FromErrno(errno, "sched_setattr(" + SchedPolicyName(attr.policy) + ", nice " +
                                        std::to_string(attr.nice) + ") on thread " +
                                        std::to_string(tid));
+  return Ok();
+}
+
+Result<CpuSet> SystemWriter::GetAffinity(pid_t tid) {
+  return Error{ENOSYS, "this writer cannot read the affinity of thread " + std::to_string(tid)};
+}
+
+Result<void> SystemWriter::SetAffinity(pid_t tid, const CpuSet&) {
+  return Error{ENOSYS, "this writer cannot set the affinity of thread " + std::to_string(tid)};
+}
+
+Result<CpuSet> RealSystemWriter::GetAffinity(pid_t tid) {
+  // A fixed cpu_set_t covers 1024 CPUs; size the mask from the CPU count for bigger machines.
+  const long n = std::max<long>(CPU_SETSIZE, ::sysconf(_SC_NPROCESSORS_CONF));
+  cpu_set_t* set = CPU_ALLOC(n);
+  if (!set) return Error{ENOMEM, "allocate a CPU mask"};
+  const size_t size = CPU_ALLOC_SIZE(n);
+  CPU_ZERO_S(size, set);
+  if (::sched_getaffinity(tid, size, set) != 0) {
+    int err = errno;
+    CPU_FREE(set);
+    return Error::FromErrno(err, "sched_getaffinity of thread " + std::to_string(tid));
+  }
+  CpuSet out;
+  for (long c = 0; c < n; c++)
+    if (CPU_ISSET_S(c, size, set)) out.insert(static_cast<int>(c));
+  CPU_FREE(set);
+  return out;
+}
+
+Result<void> RealSystemWriter::SetAffinity(pid_t tid, const CpuSet& cpus) {
+  if (cpus.empty()) return Error{EINVAL, "empty CPU affinity for thread " + std::to_string(tid)};
+  const long n = std::max<long>(CPU_SETSIZE, *cpus.rbegin() + 1);
+  cpu_set_t* set = CPU_ALLOC(n);
+  if (!set) return Error{ENOMEM, "allocate a CPU mask"};
+  const size_t size = CPU_ALLOC_SIZE(n);
+  CPU_ZERO_S(size, set);
+  for (int c : cpus) CPU_SET_S(c, size, set);
+  int rc = ::sched_setaffinity(tid, size, set);
+  int err = errno;
+  CPU_FREE(set);
+  if (rc != 0)
+    return Error::FromErrno(
+        err, "sched_setaffinity(" + FormatCpuList(cpus) + ") on thread " + std::to_string(tid));
   return Ok();
 }
 
@@ -222,6 +267,40 @@ Result<void> RecordingWriter::SetSchedAttr(pid_t tid, const SchedAttr& attr) {
   }
   ops.push_back(op);
   it->second = attr;
+  return Ok();
+}
+
+Result<CpuSet> RecordingWriter::GetAffinity(pid_t tid) {
+  auto it = affinity.find(tid);
+  if (it == affinity.end())
+    return Error::FromErrno(ESRCH, "sched_getaffinity of thread " + std::to_string(tid));
+  return it->second;
+}
+
+Result<void> RecordingWriter::SetAffinity(pid_t tid, const CpuSet& cpus) {
+  std::string op = "affinity " + std::to_string(tid) + " " + FormatCpuList(cpus);
+  const std::string what =
+      "sched_setaffinity(" + FormatCpuList(cpus) + ") on thread " + std::to_string(tid);
+  if (ShouldFail(op)) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(fail_errno, what);
+  }
+  auto it = affinity.find(tid);
+  if (it == affinity.end()) {
+    ops.push_back("FAILED " + op);
+    return Error::FromErrno(ESRCH, what);
+  }
+  CpuSet got = cpus;
+  if (on_set_affinity) {
+    auto r = on_set_affinity(tid, cpus);
+    if (!r) {
+      ops.push_back("FAILED " + op);
+      return Error{r.error().code, what + ": " + r.error().message};
+    }
+    got = *r;
+  }
+  ops.push_back(op);
+  it->second = got;
   return Ok();
 }
 

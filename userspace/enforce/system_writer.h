@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpulist.h"
 #include "common/result.h"
 
 namespace sw {
@@ -38,6 +39,12 @@ class SystemWriter {
   virtual Result<void> RemoveDir(const std::string& path) = 0;  // rmdir of an (empty) cgroup
   virtual Result<SchedAttr> GetSchedAttr(pid_t tid) = 0;
   virtual Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) = 0;
+  // CPU affinity of one thread (sched_getaffinity/sched_setaffinity). The kernel intersects a
+  // new mask with the thread's cpuset and refuses (EINVAL) an empty result. The defaults fail
+  // with ENOSYS, so a forwarding writer that does not override them cannot touch real threads by
+  // accident; the actuators then skip the affinity guard with a warning.
+  virtual Result<CpuSet> GetAffinity(pid_t tid);
+  virtual Result<void> SetAffinity(pid_t tid, const CpuSet& cpus);
 };
 
 // The real thing: write(2), mkdir(2), rmdir(2), and the raw sched_setattr/sched_getattr
@@ -50,13 +57,15 @@ class RealSystemWriter final : public SystemWriter {
   Result<void> RemoveDir(const std::string& path) override;
   Result<SchedAttr> GetSchedAttr(pid_t tid) override;
   Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) override;
+  Result<CpuSet> GetAffinity(pid_t tid) override;
+  Result<void> SetAffinity(pid_t tid, const CpuSet& cpus) override;
 };
 
 // Test double. Records every call in order as one line ("write <path> <value>", "move <file>
-// <id>", "mkdir <path>", "rmdir <path>", "setattr <tid> <policy> <nice>"), applies file writes
-// and directory changes to the (fake, temp-dir) tree so later reads see them (a new directory
-// gets its parent's files, empty, as in cgroupfs), keeps scheduling
-// attributes in a map, and can be told to fail an operation.
+// <id>", "mkdir <path>", "rmdir <path>", "setattr <tid> <policy> <nice>", "affinity <tid> <list>"),
+// applies file writes and directory changes to the (fake, temp-dir) tree so later reads see them (a
+// new directory gets its parent's files, empty, as in cgroupfs), keeps scheduling attributes and
+// affinities in maps, and can be told to fail an operation.
 class RecordingWriter final : public SystemWriter {
  public:
   Result<void> WriteFile(const std::string& path, const std::string& value) override;
@@ -65,9 +74,13 @@ class RecordingWriter final : public SystemWriter {
   Result<void> RemoveDir(const std::string& path) override;
   Result<SchedAttr> GetSchedAttr(pid_t tid) override;
   Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) override;
+  Result<CpuSet> GetAffinity(pid_t tid) override;
+  Result<void> SetAffinity(pid_t tid, const CpuSet& cpus) override;
 
   // Known threads and their attributes; an unknown tid is ESRCH (a vanished task).
   std::map<pid_t, SchedAttr> sched;
+  // Threads' CPU affinities; an unknown tid is ESRCH.
+  std::map<pid_t, CpuSet> affinity;
   // Operations recorded so far, in order.
   std::vector<std::string> ops;
   // Any operation whose recorded line starts with one of these prefixes fails with `fail_errno`
@@ -80,6 +93,9 @@ class RecordingWriter final : public SystemWriter {
   // Optional hook run on every WriteFile to an existing file, before the value is stored: an
   // error fails the write (like a kernel refusing it); it may change other files (side effects).
   std::function<Result<void>(const std::string& path, const std::string& value)> on_write;
+  // Optional hook run on every SetAffinity of a known tid: returns the mask the thread gets
+  // (e.g. the request intersected with its cpuset) or an error (EINVAL: none of them allowed).
+  std::function<Result<CpuSet>(pid_t tid, const CpuSet& requested)> on_set_affinity;
 
  private:
   bool ShouldFail(const std::string& op) const;

@@ -153,6 +153,48 @@ Result<std::vector<pid_t>> ListCgroupThreads(const std::string& cgroup_dir,
   return std::vector<pid_t>(tids.begin(), tids.end());
 }
 
+std::vector<pid_t> ListAllThreads(const std::string& proc_root) {
+  std::set<pid_t> tids;
+  auto pids = ListDir(proc_root);
+  if (!pids) return {};
+  for (const std::string& p : *pids) {
+    uint64_t pid = 0;
+    if (!ParseU64(p, &pid)) continue;
+    auto task_ids = ListDir(JoinPath(JoinPath(proc_root, p), "task"));
+    if (!task_ids) continue;  // exited
+    for (const std::string& t : *task_ids) {
+      uint64_t v = 0;
+      if (ParseU64(t, &v)) tids.insert(static_cast<pid_t>(v));
+    }
+  }
+  return std::vector<pid_t>(tids.begin(), tids.end());
+}
+
+Result<CpuSet> ReadTaskCpusetCpus(const std::string& proc_root, const std::string& cpuset_root,
+                                  const std::string& controller, pid_t tid) {
+  auto cg = ReadTaskCgroup(proc_root, tid, controller);
+  if (!cg) return cg.error();
+  const std::vector<const char*> files =
+      controller.empty() ? std::vector<const char*>{"cpuset.cpus.effective"}
+                         : std::vector<const char*>{"cpuset.effective_cpus", "cpuset.cpus"};
+  std::string rel = *cg;
+  for (;;) {
+    std::string dir = rel == "/" ? cpuset_root : JoinPath(cpuset_root, rel);
+    for (const char* f : files) {
+      auto line = ReadLine(JoinPath(dir, f));
+      if (!line) continue;
+      auto cpus = ParseCpuList(Trim(*line));
+      if (!cpus) return cpus.error().WithContext(JoinPath(dir, f));
+      if (!cpus->empty()) return cpus;
+    }
+    if (rel == "/" || rel.empty()) break;
+    size_t s = rel.find_last_of('/');
+    rel = s == 0 ? "/" : rel.substr(0, s);
+  }
+  return Error{ENOENT, "no cpuset CPUs found for task " + std::to_string(tid) + " (cgroup " + *cg +
+                           " under " + cpuset_root + ")"};
+}
+
 bool SameTask(const std::string& proc_root, pid_t tid, uint64_t start_time) {
   auto st = ReadTaskStat(proc_root, tid);
   return st.ok() && st->start_time == start_time;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpulist.h"
 #include "common/result.h"
 
 namespace sw {
@@ -19,6 +20,8 @@ struct TaskStat {
   uint64_t start_time = 0;  // clock ticks since boot (field 22): with tid, identifies a task
   int last_cpu = -1;        // CPU it last ran on (field 39), -1 when absent
   bool IsKernelThread() const { return (flags & 0x00200000) != 0; }  // PF_KTHREAD
+  // Kernel threads: PF_KTHREAD, kthreadd (pid 2) and its children.
+  bool IsKernelTask() const { return IsKernelThread() || tid == 2 || ppid == 2; }
 };
 
 // /proc/<tid>/stat (works for any thread id, listed or not). ENOENT/ESRCH: the task is gone.
@@ -38,6 +41,14 @@ Result<std::vector<pid_t>> ListCgroupThreads(const std::string& cgroup_dir,
                                              const std::string& proc_root, bool recursive);
 // Descendant cgroup directories of `dir` (not `dir` itself), parents before children.
 std::vector<std::string> ListChildCgroups(const std::string& dir);
+
+// Every thread id under /proc (/proc/<pid>/task/<tid>): one pass over the machine.
+std::vector<pid_t> ListAllThreads(const std::string& proc_root);
+// The CPUs the cpuset of `tid` allows: the effective CPUs of its cgroup (or of the nearest
+// ancestor that has the file) in the hierarchy mounted at `cpuset_root`. `controller` is
+// "cpuset" on v1 (cpuset.effective_cpus, else cpuset.cpus) and "" on v2 (cpuset.cpus.effective).
+Result<CpuSet> ReadTaskCpusetCpus(const std::string& proc_root, const std::string& cpuset_root,
+                                  const std::string& controller, pid_t tid);
 
 // True when `id` currently names the same task as recorded (guards against PID reuse).
 bool SameTask(const std::string& proc_root, pid_t tid, uint64_t start_time);

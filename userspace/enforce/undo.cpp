@@ -92,6 +92,40 @@ UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& 
                                       " nice " + std::to_string(e.original_attr.nice)};
 }
 
+UndoResult UndoAffinity(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
+  std::string who = "thread " + std::to_string(e.tid);
+  if (!SameTask(proc, e.tid, e.start_time)) return {UndoOutcome::kGone, who + " exited"};
+  auto original = ParseCpuList(e.original);
+  if (!original || original->empty())
+    return {UndoOutcome::kFailed, who + ": journaled affinity '" + e.original + "' is unreadable"};
+  auto cur = w.GetAffinity(e.tid);
+  if (!cur) {
+    if (Vanished(cur.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    return {UndoOutcome::kFailed, cur.error().message};
+  }
+  if (*cur == *original) return {UndoOutcome::kRestored, who + " already on CPUs " + e.original};
+  auto r = w.SetAffinity(e.tid, *original);
+  if (r) return {UndoOutcome::kRestored, who + " back on CPUs " + e.original};
+  if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+  if (r.error().code != EINVAL) return {UndoOutcome::kFailed, r.error().message};
+  // Its cpuset no longer allows those CPUs (another workload still holds them, or someone
+  // narrowed the cpuset): give it what is left of them.
+  auto allowed = ReadTaskCpusetCpus(proc, e.path, e.controller, e.tid);
+  if (!allowed) return {UndoOutcome::kFailed, r.error().message + "; " + allowed.error().message};
+  CpuSet part;
+  for (int c : *original)
+    if (allowed->count(c)) part.insert(c);
+  std::string why = who + ": its cpuset now allows CPUs " + FormatCpuList(*allowed) +
+                    ", not all of its original " + e.original;
+  if (part.empty())
+    return {UndoOutcome::kPartial, why + "; none of them, left on " + FormatCpuList(*cur)};
+  if (auto p = w.SetAffinity(e.tid, part); !p) {
+    if (Vanished(p.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    return {UndoOutcome::kFailed, p.error().message};
+  }
+  return {UndoOutcome::kPartial, why + "; set to " + FormatCpuList(part)};
+}
+
 }  // namespace
 
 UndoResult UndoChange(const JournalEntry& e, SystemWriter& w, const std::string& proc_root) {
@@ -104,6 +138,8 @@ UndoResult UndoChange(const JournalEntry& e, SystemWriter& w, const std::string&
       return UndoMkdir(e, w, proc_root);
     case ChangeKind::kSchedAttr:
       return UndoSched(e, w, proc_root);
+    case ChangeKind::kAffinity:
+      return UndoAffinity(e, w, proc_root);
   }
   return {UndoOutcome::kFailed, "unknown change kind"};
 }
@@ -122,6 +158,10 @@ void UndoReport::Add(const UndoResult& r) {
     case UndoOutcome::kFailed:
       failed.push_back(r.detail);
       break;
+    case UndoOutcome::kPartial:
+      restored++;
+      warnings.push_back(r.detail);
+      break;
   }
 }
 
@@ -134,11 +174,18 @@ void UndoReport::Merge(const UndoReport& o) {
   warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
 }
 
-UndoReport UndoGroup(Journal& journal, const std::string& group, SystemWriter& writer,
-                     const std::string& proc_root) {
+UndoReport UndoGroups(Journal& journal, const std::vector<std::string>& groups,
+                      SystemWriter& writer, const std::string& proc_root) {
   UndoReport rep;
-  std::vector<JournalEntry> todo = journal.Outstanding(group);
-  std::reverse(todo.begin(), todo.end());
+  std::vector<JournalEntry> todo, affinities;
+  for (const std::string& g : groups) {
+    std::vector<JournalEntry> out = journal.Outstanding(g);
+    std::reverse(out.begin(), out.end());
+    for (JournalEntry& e : out)
+      (e.kind == ChangeKind::kAffinity ? affinities : todo).push_back(std::move(e));
+  }
+  // Affinities last: every cpuset change before them resets the threads' masks on old kernels.
+  todo.insert(todo.end(), affinities.begin(), affinities.end());
   for (const JournalEntry& e : todo) {
     UndoResult r = UndoChange(e, writer, proc_root);
     r.detail = "[" + e.group + " #" + std::to_string(e.seq) + "] " + r.detail;
@@ -148,6 +195,11 @@ UndoReport UndoGroup(Journal& journal, const std::string& group, SystemWriter& w
     }
   }
   return rep;
+}
+
+UndoReport UndoGroup(Journal& journal, const std::string& group, SystemWriter& writer,
+                     const std::string& proc_root) {
+  return UndoGroups(journal, {group}, writer, proc_root);
 }
 
 }  // namespace sw

@@ -15,6 +15,7 @@ enum class UndoOutcome {
   kGone,      // the task or cgroup no longer exists: nothing to restore (reported, not an error)
   kSkipped,   // someone else changed it since; left alone (reported)
   kFailed,    // the original could not be written (an error)
+  kPartial,   // affinity: only the CPUs its cpuset allows now were restored (a warning)
 };
 
 struct UndoResult {
@@ -40,8 +41,13 @@ struct UndoReport {
 };
 
 // Undoes every outstanding change of `group` ("" = all) newest first, marking each undone in
-// the journal (failed ones stay outstanding so a later restore retries them).
+// the journal (failed ones stay outstanding so a later restore retries them). Thread affinities
+// come after every other change, whatever their order in the journal.
 UndoReport UndoGroup(Journal& journal, const std::string& group, SystemWriter& writer,
                      const std::string& proc_root);
+// The same over several groups, each newest first in the order given, affinities of all of them
+// last (a release that also tears the v1 shield down).
+UndoReport UndoGroups(Journal& journal, const std::vector<std::string>& groups,
+                      SystemWriter& writer, const std::string& proc_root);
 
 }  // namespace sw

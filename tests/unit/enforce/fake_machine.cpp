@@ -1,6 +1,8 @@
 #include "fake_machine.h"
 
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <tuple>
 
 #include "common/fs.h"
@@ -22,12 +24,33 @@ FakeMachine::FakeMachine() {
     it->second.cpuset_cg = rel;
     WriteProc(tid);
     Sync();
+    Reset(tid);
+  };
+  w.on_set_affinity = [this](pid_t tid, const CpuSet& want) -> Result<CpuSet> {
+    CpuSet got;
+    for (int c : CpusOf(tid))
+      if (want.count(c)) got.insert(c);
+    if (got.empty()) return Error{EINVAL, "Invalid argument"};
+    user_mask_[tid] = want;
+    return got;
   };
   w.on_write = [this](const std::string& path, const std::string& value) -> Result<void> {
     const std::string dir = path.substr(0, path.find_last_of('/'));
     const std::string file = path.substr(path.find_last_of('/') + 1);
     const std::string idle = JoinPath(dir, "cpu.idle");
     const bool is_idle = PathExists(idle) && Trim(ReadLine(idle).value_or("")) == "1";
+    if (file == "cpuset.cpus" || file == "cpuset.cpus.partition" ||
+        file == "cpuset.cpus.exclusive") {
+      t.Write(path.substr(t.root().size()), value + "\n");  // the kernel's view of it, now
+      if (dir.rfind(cg(), 0) == 0) {
+        RecomputeV2();
+      } else {
+        std::string rel = dir.size() <= cpuset().size() ? "/" : dir.substr(cpuset().size());
+        for (const auto& [tid, k] : tasks_)
+          if (k.cpuset_cg == rel) Reset(tid);
+      }
+      return Ok();
+    }
     if (file == "cpu.shares" || file == "cpu.weight" || file == "cpu.weight.nice") {
       if (is_idle) return Error{EINVAL, "Invalid argument"};
       return Ok();
@@ -52,7 +75,8 @@ void FakeMachine::WriteProc(pid_t tid) {
                            std::to_string(k.start) + " 0 0\n");
   t.Write(d + "/status", "Name:\tfake\nTgid:\t" + std::to_string(k.tgid) + "\nPid:\t" +
                              std::to_string(tid) + "\n");
-  t.Write(d + "/cgroup", "5:cpuset:" + k.cpuset_cg + "\n4:cpu,cpuacct:" + k.cpu_cg + "\n0::/\n");
+  t.Write(d + "/cgroup",
+          "5:cpuset:" + k.cpuset_cg + "\n4:cpu,cpuacct:" + k.cpu_cg + "\n0::" + k.v2_cg + "\n");
   t.MakeDir("proc/" + std::to_string(k.tgid) + "/task/" + std::to_string(tid));
 }
 
@@ -63,11 +87,84 @@ void FakeMachine::AddTask(pid_t tid, Task task, SchedAttr attr) {
   if (!task.kthread) w.sched[tid] = attr;
   WriteProc(tid);
   Sync();
+  if (!task.kthread) w.affinity[tid] = CpusOf(tid);
+}
+
+void FakeMachine::Pin(pid_t tid, const CpuSet& cpus) {
+  w.affinity[tid] = cpus;
+  user_mask_[tid] = cpus;
+}
+
+CpuSet FakeMachine::CpusOf(pid_t tid) const {
+  const Task& k = tasks_.at(tid);
+  std::string file =
+      PathExists(cg())
+          ? JoinPath(cg() + (k.v2_cg == "/" ? "" : k.v2_cg), "cpuset.cpus.effective")
+          : JoinPath(cpuset() + (k.cpuset_cg == "/" ? "" : k.cpuset_cg), "cpuset.cpus");
+  return ParseCpuList(Trim(ReadLine(file).value_or(""))).value_or(CpuSet{});
+}
+
+void FakeMachine::Reset(pid_t tid) {
+  if (!w.affinity.count(tid)) return;
+  CpuSet allowed = CpusOf(tid), keep;
+  auto u = user_mask_.find(tid);
+  if (keeps_user_mask && u != user_mask_.end())
+    for (int c : u->second)
+      if (allowed.count(c)) keep.insert(c);
+  w.affinity[tid] = keep.empty() ? allowed : keep;
+}
+
+void FakeMachine::MakeV2Cgroup(const std::string& rel, const std::string& cpus) {
+  std::string d = "cg" + (rel == "/" ? std::string() : rel);
+  if (rel == "/") v2_all_ = ParseCpuList(cpus).value_or(CpuSet{});
+  t.Write(d + "/cpuset.cpus.effective", cpus + "\n");
+  t.Write(d + "/cgroup.procs", "");
+  if (rel != "/") {
+    t.Write(d + "/cpuset.cpus", "\n");
+    t.Write(d + "/cpuset.cpus.partition", "member\n");
+    RecomputeV2();
+  }
+  Sync();
+}
+
+void FakeMachine::RecomputeV2() {
+  auto read = [](const std::string& f) {
+    return ParseCpuList(Trim(ReadLine(f).value_or(""))).value_or(CpuSet{});
+  };
+  auto part_cpus = [&](const std::string& d) {  // CPUs of a partition root, else empty
+    if (Trim(ReadLine(JoinPath(d, "cpuset.cpus.partition")).value_or("")) != "root")
+      return CpuSet{};
+    CpuSet x = read(JoinPath(d, "cpuset.cpus.exclusive"));
+    return x.empty() ? read(JoinPath(d, "cpuset.cpus")) : x;
+  };
+  std::function<void(const std::string&, const CpuSet&)> walk = [&](const std::string& d,
+                                                                    const CpuSet& parent) {
+    CpuSet eff = part_cpus(d);
+    if (eff.empty()) {
+      CpuSet own = read(JoinPath(d, "cpuset.cpus"));
+      for (int c : parent)
+        if (own.empty() || own.count(c)) eff.insert(c);
+    }
+    auto names = ListDir(d);
+    std::vector<std::string> kids;
+    for (const std::string& n : names.value_or(std::vector<std::string>{}))
+      if (PathExists(JoinPath(d, n) + "/cpuset.cpus.effective")) kids.push_back(JoinPath(d, n));
+    for (const std::string& k : kids)
+      for (int c : part_cpus(k)) eff.erase(c);
+    t.Write(d.substr(t.root().size()) + "/cpuset.cpus.effective", FormatCpuList(eff) + "\n");
+    for (const std::string& k : kids) walk(k, eff);
+  };
+  std::map<pid_t, CpuSet> before;
+  for (const auto& [tid, k] : tasks_) before[tid] = CpusOf(tid);
+  walk(cg(), v2_all_);
+  for (const auto& [tid, k] : tasks_)
+    if (CpusOf(tid) != before[tid]) Reset(tid);
 }
 
 void FakeMachine::RemoveTask(pid_t tid) {
   tasks_.erase(tid);
   w.sched.erase(tid);
+  w.affinity.erase(tid);
   std::filesystem::remove_all(t.Path("proc/" + std::to_string(tid)));
   Sync();
 }
@@ -96,6 +193,19 @@ void FakeMachine::MakeCpuCgroup(const std::string& rel, const std::string& idle,
 }
 
 void FakeMachine::Sync() {
+  if (PathExists(cg())) {
+    std::vector<std::string> dirs{cg()};
+    for (auto& d : ListChildCgroups(cg())) dirs.push_back(d);
+    for (const std::string& d : dirs) {
+      std::string rel = d.size() <= cg().size() ? "/" : d.substr(cg().size());
+      std::set<pid_t> procs;
+      for (const auto& [tid, k] : tasks_)
+        if (k.v2_cg == rel) procs.insert(k.tgid);
+      std::string content;
+      for (pid_t p : procs) content += std::to_string(p) + "\n";
+      t.Write(d.substr(t.root().size()) + "/cgroup.procs", content);
+    }
+  }
   for (const auto& [root, is_cpuset] : {std::pair{cpuset(), true}, std::pair{cpu(), false}}) {
     std::vector<std::string> dirs{root};
     for (auto& d : ListChildCgroups(root)) dirs.push_back(d);

@@ -1,6 +1,11 @@
 // A fake machine for actuator tests: /proc, a v1 cpuset and cpu hierarchy (or a v2 tree) in a
 // temp dir, and a RecordingWriter whose task moves update the fake kernel state (tasks files and
 // /proc/<tid>/cgroup) the way the kernel would.
+//
+// CPU affinities follow kernels before 6.2 (Debian 12's 6.1): a task moved to another cpuset, or
+// whose cpuset's CPUs change (v1 cpuset.cpus, v2 effective CPUs after a partition write), gets
+// exactly its cpuset's CPUs, whatever mask its owner had set. With `keeps_user_mask` (6.2+) it
+// gets the owner's mask within them instead (the cpuset's CPUs when none is left).
 #pragma once
 
 #include <sched.h>
@@ -19,6 +24,7 @@ class FakeMachine {
   std::string proc() const { return t.Path("proc"); }
   std::string cpuset() const { return t.Path("cpuset"); }
   std::string cpu() const { return t.Path("cpu"); }
+  std::string cg() const { return t.Path("cg"); }  // a v2 tree (MakeV2Cgroup)
   std::string state() const { return t.Path("state"); }
 
   struct Task {
@@ -28,6 +34,7 @@ class FakeMachine {
     uint64_t start = 0;
     std::string cpuset_cg = "/";
     std::string cpu_cg = "/";
+    std::string v2_cg = "/";
   };
   // Adds a thread (and its /proc entries, tasks-file lines, SCHED_OTHER attributes).
   void AddTask(pid_t tid, Task task, SchedAttr attr = {SCHED_OTHER, 0, 0, 0});
@@ -43,6 +50,14 @@ class FakeMachine {
   // v2 cpu.weight of an idle group: 0 before Linux 6.12, 1 since (clamped to CGROUP_WEIGHT_MIN).
   std::string v2_idle_weight = "0";
   std::string CpusetOf(pid_t tid) const { return tasks_.at(tid).cpuset_cg; }
+  // sched_setaffinity by the task's owner.
+  void Pin(pid_t tid, const CpuSet& cpus);
+  CpuSet AffinityOf(pid_t tid) const { return w.affinity.at(tid); }
+  bool keeps_user_mask = false;
+  // A v2 cgroup with the cpuset files (cpuset.cpus, .partition "member", .effective), the root
+  // ("/") with `cpus` as its effective CPUs. Writes to cpuset.cpus / .partition recompute every
+  // cgroup's effective CPUs (partition CPUs leave their parent and its other children).
+  void MakeV2Cgroup(const std::string& rel, const std::string& cpus = "");
   // Rewrites every tasks file from the task table.
   void Sync();
 
@@ -51,7 +66,12 @@ class FakeMachine {
 
  private:
   void WriteProc(pid_t tid);
+  CpuSet CpusOf(pid_t tid) const;  // what the task's cpuset allows now
+  void Reset(pid_t tid);           // the kernel's update after a cpuset change
+  void RecomputeV2();
   std::map<pid_t, Task> tasks_;
+  std::map<pid_t, CpuSet> user_mask_;
+  CpuSet v2_all_;
 };
 
 }  // namespace sw::test
