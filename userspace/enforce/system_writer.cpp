@@ -110,14 +110,6 @@ Result<void> RealSystemWriter::SetSchedAttr(pid_t tid, const SchedAttr& attr) {
   return Ok();
 }
 
-Result<CpuSet> SystemWriter::GetAffinity(pid_t tid) {
-  return Error{ENOSYS, "this writer cannot read the affinity of thread " + std::to_string(tid)};
-}
-
-Result<void> SystemWriter::SetAffinity(pid_t tid, const CpuSet&) {
-  return Error{ENOSYS, "this writer cannot set the affinity of thread " + std::to_string(tid)};
-}
-
 Result<CpuSet> RealSystemWriter::GetAffinity(pid_t tid) {
   // A fixed cpu_set_t covers 1024 CPUs; size the mask from the CPU count for bigger machines.
   const long n = std::max<long>(CPU_SETSIZE, ::sysconf(_SC_NPROCESSORS_CONF));

@@ -40,11 +40,9 @@ class SystemWriter {
   virtual Result<SchedAttr> GetSchedAttr(pid_t tid) = 0;
   virtual Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) = 0;
   // CPU affinity of one thread (sched_getaffinity/sched_setaffinity). The kernel intersects a
-  // new mask with the thread's cpuset and refuses (EINVAL) an empty result. The defaults fail
-  // with ENOSYS, so a forwarding writer that does not override them cannot touch real threads by
-  // accident; the actuators then skip the affinity guard with a warning.
-  virtual Result<CpuSet> GetAffinity(pid_t tid);
-  virtual Result<void> SetAffinity(pid_t tid, const CpuSet& cpus);
+  // new mask with the thread's cpuset and refuses (EINVAL) an empty result.
+  virtual Result<CpuSet> GetAffinity(pid_t tid) = 0;
+  virtual Result<void> SetAffinity(pid_t tid, const CpuSet& cpus) = 0;
 };
 
 // The real thing: write(2), mkdir(2), rmdir(2), and the raw sched_setattr/sched_getattr

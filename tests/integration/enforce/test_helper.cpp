@@ -50,6 +50,10 @@ class PausingWriter final : public sw::SystemWriter {
   sw::Result<void> MakeDir(const std::string& p) override { return real_.MakeDir(p); }
   sw::Result<void> RemoveDir(const std::string& p) override { return real_.RemoveDir(p); }
   sw::Result<sw::SchedAttr> GetSchedAttr(pid_t t) override { return real_.GetSchedAttr(t); }
+  sw::Result<sw::CpuSet> GetAffinity(pid_t t) override { return real_.GetAffinity(t); }
+  sw::Result<void> SetAffinity(pid_t t, const sw::CpuSet& cpus) override {
+    return real_.SetAffinity(t, cpus);
+  }
   sw::Result<void> SetSchedAttr(pid_t t, const sw::SchedAttr& a) override {
     if (++setattr_calls_ == pause_at_) Pause();
     return real_.SetSchedAttr(t, a);

@@ -340,6 +340,8 @@ TEST_F(ExclusiveV2, InvalidPartitionIsReportedAndUndone) {
     Result<void> SetSchedAttr(pid_t tid, const SchedAttr& a) override {
       return w_.SetSchedAttr(tid, a);
     }
+    Result<CpuSet> GetAffinity(pid_t tid) override { return w_.GetAffinity(tid); }
+    Result<void> SetAffinity(pid_t tid, const CpuSet& c) override { return w_.SetAffinity(tid, c); }
 
    private:
     RecordingWriter& w_;
