@@ -126,7 +126,7 @@ append="console=ttyS0 rdinit=/init panic=-1 quiet loglevel=3 sw.layout=$layout"
 echo "run-cell: $kernel ($(basename "$(dirname "$vmlinuz")")) x $layout, log $log"
 start=$(date +%s)
 # Multi-threaded TCG crashed kernels while they patched their own text (an Oops at boot or
-# when BPF attached). Single-threaded TCG has not; should a boot still die before init (no
+# when BPF attached). Single-threaded TCG has not; a boot that still dies before init (no
 # "SW-VM: kernel" line) is retried, at most twice; a failure after init started never is.
 for attempt in 1 2 3; do
   set +e
