@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -50,8 +51,9 @@ void ScopedCgroups::Create(const std::string& cgroup) {
   // A parent made here gets +cpuset for its children; the root must have it already.
   if (!parent.empty()) {
     const std::string sub = JoinPath(m_.CpusetDir(parent), "cgroup.subtree_control");
-    if (ReadFile(sub).value_or("").find("cpuset") == std::string::npos)
+    if (ReadFile(sub).value_or("").find("cpuset") == std::string::npos) {
       ASSERT_TRUE(WriteString(sub, "+cpuset")) << "enable +cpuset in " << sub;
+    }
   }
 }
 
@@ -78,11 +80,36 @@ std::vector<std::pair<std::string, std::string>> ScopedCgroups::CpusetFiles(
     const std::string& cgroup) const {
   std::vector<std::pair<std::string, std::string>> out;
   if (!m_.cpuset_v2()) return out;
-  for (const char* f : {"cpuset.cpus", "cpuset.cpus.exclusive", "cpuset.cpus.partition"}) {
+  for (const char* f :
+       {"cpuset.cpus", "cpuset.cpus.effective", "cpuset.cpus.exclusive", "cpuset.cpus.partition"}) {
     const std::string path = JoinPath(m_.CpusetDir(cgroup), f);
     if (PathExists(path)) out.emplace_back(f, Trim(ReadFile(path).value_or("?")));
   }
   return out;
+}
+
+std::string ScopedCgroups::CpusetRestoreDiff(
+    const std::string& cgroup,
+    const std::vector<std::pair<std::string, std::string>>& before) const {
+  const auto now = CpusetFiles(cgroup);
+  if (now == before) return "";
+  bool has_exclusive = false;
+  for (const auto& [f, v] : before) has_exclusive |= f == "cpuset.cpus.exclusive";
+  const std::string parent = cgroup.substr(0, cgroup.rfind('/'));
+  const std::string inherited =
+      Trim(ReadFile(JoinPath(m_.CpusetDir(parent.empty() ? "/" : parent), "cpuset.cpus.effective"))
+               .value_or("?"));
+  auto allowed = before;
+  for (auto& [f, v] : allowed)
+    if (f == "cpuset.cpus" && v.empty() && !has_exclusive) v = inherited;
+  if (now == allowed) return "";
+  std::string diff;
+  for (size_t i = 0; i < std::max(now.size(), before.size()); i++) {
+    std::string n = i < now.size() ? now[i].first + "=" + now[i].second : "-";
+    std::string b = i < before.size() ? before[i].first + "=" + before[i].second : "-";
+    if (n != b) diff += " " + b + " -> " + n + ";";
+  }
+  return "cpuset files of " + cgroup + ":" + diff;
 }
 
 }  // namespace sw::test

@@ -31,9 +31,18 @@ class ScopedCgroups {
   // when unreadable. Write fails the test on error.
   std::string ReadCpu(const std::string& cgroup, const std::string& file) const;
   void WriteCpu(const std::string& cgroup, const std::string& file, const std::string& v) const;
-  // cgroup2 cpusets: the cpuset files of `cgroup` that exist (cpus, exclusive, partition) as
-  // file -> trimmed content; empty on v1.
+  // cgroup2 cpusets: the cpuset files of `cgroup` that exist (cpus, cpus.effective, exclusive,
+  // partition) as file -> trimmed content; empty on v1.
   std::vector<std::pair<std::string, std::string>> CpusetFiles(const std::string& cgroup) const;
+  // "" when CpusetFiles(cgroup) reads as restored after schedwarden ran, given what it read
+  // before; else what differs. Exactly as before, with one exception the kernel forces: before
+  // Linux 6.7 (no cpuset.cpus.exclusive) a grant's CPUs go to cpuset.cpus, and an empty one
+  // (inherited CPUs) cannot be written back while tasks are in it (ENOSPC), so it may list the
+  // CPUs inherited from the parent instead (docs/enforcement.md). cpuset.cpus.effective must be
+  // exactly as before in every case.
+  std::string CpusetRestoreDiff(
+      const std::string& cgroup,
+      const std::vector<std::pair<std::string, std::string>>& before) const;
 
  private:
   const MachineCgroups& m_;

@@ -209,7 +209,7 @@ class Scenario {
       EXPECT_EQ(CpusAllowed(pid), cpus) << "Cpus_allowed_list of pid " << pid;
     EXPECT_TRUE(SchedwardenCpusets(machine_.cpuset_root()).empty())
         << "left behind: " << ::testing::PrintToString(SchedwardenCpusets(machine_.cpuset_root()));
-    EXPECT_EQ(cgroups_.CpusetFiles(lc_), lc_cpuset_before_) << "cpuset files of lc";
+    EXPECT_EQ(cgroups_.CpusetRestoreDiff(lc_, lc_cpuset_before_), "");
     EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", "cpu.idle"), be_idle_before_) << "cpu.idle of be";
     EXPECT_EQ(cgroups_.ReadCpu(top_ + "/be", machine_.weight_file()), be_weight_before_)
         << machine_.weight_file() << " of be";

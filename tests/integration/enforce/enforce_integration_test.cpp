@@ -139,7 +139,9 @@ std::vector<std::string> Diff(const std::map<pid_t, TaskState>& before,
     std::string who = "task " + std::to_string(tid) + " (" +
                       Trim(ReadLine("/proc/" + std::to_string(tid) + "/comm").value_or("?")) + ")";
     if (a.cpuset != b.cpuset) d.push_back(who + " cpuset " + b.cpuset + " -> " + a.cpuset);
-    if (a.allowed != b.allowed)
+    // A kernel thread's CPUs are the kernel's to decide (a 6.1 kernel rebinds unbound workqueue
+    // workers when a partition changes; userspace may not set them): user tasks only.
+    if (a.allowed != b.allowed && !b.kthread)
       d.push_back(who + " Cpus_allowed " + b.allowed + " -> " + a.allowed);
     if (!(a.attr == b.attr))
       d.push_back(who + " policy " + SchedPolicyName(b.attr.policy) + "/" +
