@@ -10,7 +10,9 @@ trap 'echo "SW-VM-RESULT: FAIL (init aborted)"; poweroff -f' EXIT
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tmpfs tmpfs /tmp
+# No tmpfs over /tmp: the initramfs (already in RAM) keeps the build tree at its host path,
+# which may be under /tmp (a CI clone).
+chmod 1777 /tmp
 mount -t tmpfs tmpfs /run
 mkdir -p /var/lib /root
 mount -t bpf bpf /sys/fs/bpf
@@ -79,6 +81,7 @@ while read -r bin; do
   [ -n "$bin" ] || continue
   name=${bin##*/}
   echo "SW-VM: running $name"
+  [ -x "$bin" ] || echo "SW-VM: $bin is missing from the initramfs"
   if [ -n "$filter" ]; then
     "$bin" --gtest_color=no "--gtest_filter=$filter" > /tmp/out.txt 2>&1
   else
