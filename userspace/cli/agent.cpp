@@ -11,7 +11,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "bpf/bpf_event_source.h"
@@ -50,21 +49,6 @@ T Must(Result<T> r, const std::string& context) {
 
 void Must(Result<void> r, const std::string& context) {
   if (!r) Fail(context + ": " + r.error().message);
-}
-
-// Atomic replace, so `status` never reads half a file.
-void WriteStatusFile(const std::string& dir, const nlohmann::json& j) {
-  const std::string path = dir + "/" + kStatusFileName, tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << '\n';
-    if (!out) {
-      spdlog::warn("cannot write {}", tmp);
-      return;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    spdlog::warn("cannot rename {} to {}", tmp, path);
 }
 
 Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
@@ -213,7 +197,8 @@ int RunAgent(const RunOptions& o) {
     nlohmann::json status = StatusToJson(controller.Status());
     if (prev) status["observer"] = WorkloadRates(*prev, *snap);
     status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
-    WriteStatusFile(cfg.state_dir, status);
+    if (auto w = WriteStatusFile(cfg.state_dir, status); !w)
+      spdlog::warn("status file: {}", w.error().message);
     prev = std::move(snap).value();
   }
 

@@ -24,12 +24,9 @@ namespace {
 
 Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
   const std::string path = JoinPath(state_dir, kStatusFileName);
-  auto text = ReadFile(path);
-  if (!text)
-    return Error{text.error().code, "no agent status at " + path +
-                                        " (is `schedwarden run` running with this --state-dir?)"};
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  auto read = ReadStatusFile(state_dir);
+  if (!read) return read.error();
+  nlohmann::json j = std::move(read).value();
   // The agent writing it died without a clean stop (kill -9, OOM): the file is stale.
   if (j.contains("pid") && j["pid"].is_number_integer()) {
     const pid_t pid = j["pid"].get<pid_t>();

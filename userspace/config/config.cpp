@@ -725,14 +725,6 @@ ConfigLoad LoadDefaultConfig(const Topology* machine) {
   return ParseConfig(DefaultConfigYaml(), "<embedded default>", machine);
 }
 
-Result<Config> LoadConfig(const std::string& path, const Topology* machine) {
-  ConfigLoad load = LoadConfigFile(path, machine);
-  if (load.config) return std::move(*load.config);
-  std::string msg = "invalid configuration (nothing was changed):";
-  for (const auto& e : load.errors) msg += "\n  " + e.ToString();
-  return Error{EINVAL, msg};
-}
-
 CheckConfigReport CheckConfig(const std::string& path, const Topology* machine) {
   CheckConfigReport r;
   if (!PathExists(path)) {

@@ -128,8 +128,6 @@ ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine);
 ConfigLoad LoadDefaultConfig(const Topology* machine);
 // The embedded default configuration's YAML text (userspace/config/default.yaml).
 const char* DefaultConfigYaml();
-// Convenience for the agent: the config or one Error listing every problem.
-Result<Config> LoadConfig(const std::string& path, const Topology* machine);
 
 // For `schedwarden check-config FILE`: the text to print and the exit code (0 valid, 1 invalid,
 // 2 unreadable file).
