@@ -60,7 +60,7 @@ Result<CpuSet> EnforcementActuator::GrantExclusive(const std::string& workload,
   auto r = enforcer_.Promote(ActuatorName(workload), cgroup_path, cpus);
   if (!r) return r.error();
   for (const auto& w : r->allocation.warnings) spdlog::warn("{}: {}", workload, w);
-  if (!r->granted()) return Error{ENOSPC, r->allocation.reason};
+  if (!r->granted()) return Error{kCapacityRefused, r->allocation.reason};
   for (const auto& w : r->applied->warnings) spdlog::warn("{}: {}", workload, w);
   return r->applied->cpus;
 }

@@ -17,7 +17,7 @@ class EnforcementActuator final : public Actuator {
                                 const std::string& cgroup_path) override;
   Result<void> RestoreBestEffort(const std::string& workload,
                                  const std::string& cgroup_path) override;
-  // Capacity refusals come back as ENOSPC with the allocator's reason, as the policy expects.
+  // Capacity refusals come back as kCapacityRefused with the allocator's reason.
   Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
                                 int cpus) override;
   Result<void> ReleaseExclusive(const std::string& workload,
