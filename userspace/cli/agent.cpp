@@ -60,9 +60,11 @@ Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   if (!o.listen.empty()) c.listen = o.listen;
   if (!o.state_dir.empty()) c.state_dir = o.state_dir;
   if (!o.mode.empty()) {
-    if (o.mode == "observe") c.enforcement.mode = EnforcementMode::kObserve;
-    if (o.mode == "dry-run") c.enforcement.mode = EnforcementMode::kDryRun;
-    if (o.mode == "enforce") c.enforcement.mode = EnforcementMode::kEnforce;
+    auto mode = ParseEnforcementMode(o.mode);
+    if (!mode)
+      Fail("--mode \"" + o.mode + "\" must be one of: " + kEnforcementModeChoices +
+           "; nothing was changed");
+    c.enforcement.mode = *mode;
   }
   return c;
 }

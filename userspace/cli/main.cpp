@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/version.h"
+#include "config/config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -23,7 +24,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--state-dir", run.state_dir,
                       "journal, audit log and status (default /var/lib/schedwarden)");
   run_cmd->add_option("--mode", run.mode, "override enforcement.mode: observe, dry-run or enforce")
-      ->check(CLI::IsMember({"observe", "dry-run", "enforce"}));
+      ->check([](const std::string& s) {
+        return sw::ParseEnforcementMode(s)
+                   ? std::string()
+                   : std::string("must be one of: ") + sw::kEnforcementModeChoices;
+      });
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 

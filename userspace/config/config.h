@@ -35,6 +35,9 @@ const char* ExclusivePolicyName(ExclusivePolicy p);  // "never" | "on-interferen
 
 enum class EnforcementMode { kObserve, kDryRun, kEnforce };
 const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | "enforce"
+// The one parser of a mode name, for the config file and `run --mode`; nullopt when unknown.
+std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s);
+inline constexpr const char* kEnforcementModeChoices = "observe, dry-run, enforce";
 
 // Kubernetes pod QoS classes, as encoded by the kubelet in cgroup paths.
 enum class K8sQos { kGuaranteed, kBurstable, kBestEffort };

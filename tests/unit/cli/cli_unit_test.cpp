@@ -14,7 +14,10 @@ TEST(Preflight, NamesEveryMissingPieceAndWhatToDo) {
   test::TempTree t;
   auto problems = PreflightProblems({.sys_root = t.root(), .privileged = false});
   ASSERT_EQ(problems.size(), 3u);
-  EXPECT_NE(problems[0].find("not privileged"), std::string::npos);
+  // The one capability list (common/capabilities.h), the same the BPF loader names on EPERM.
+  EXPECT_EQ(problems[0],
+            "not privileged: run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE, "
+            "CAP_SYS_NICE and CAP_SYS_ADMIN (e.g. AmbientCapabilities= in the systemd unit)");
   EXPECT_NE(problems[1].find(t.Path("kernel/btf/vmlinux")), std::string::npos);
   EXPECT_NE(problems[1].find("CONFIG_DEBUG_INFO_BTF"), std::string::npos);
   EXPECT_NE(problems[2].find("cpu controller"), std::string::npos);
