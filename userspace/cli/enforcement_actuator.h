@@ -23,7 +23,9 @@ class EnforcementActuator final : public Actuator {
   Result<void> ReleaseExclusive(const std::string& workload,
                                 const std::string& cgroup_path) override;
 
-  // "/lc/web" -> "lc_web": workload labels are paths; cpusets and journal groups need names.
+  // Workload labels are paths; cpusets and journal groups need names ([A-Za-z0-9_.-]+), one per
+  // label: "/lc/web" -> "lc_web"; a label with '_' or other characters, or an empty segment,
+  // gets a hash suffix so it cannot meet another's name: "/lc_web" -> "lc_web__<16 hex>".
   static std::string ActuatorName(const std::string& workload);
 
  private:

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
+
 #include "cli/enforcement_actuator.h"
 #include "cli/live_view.h"
 #include "cli/preflight.h"
@@ -32,10 +35,29 @@ TEST(Preflight, NamesEveryMissingPieceAndWhatToDo) {
 }
 
 TEST(EnforcementActuator, WorkloadLabelsBecomeSafeNames) {
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/lc/web"), "lc_web");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/kubepods/pod1:x y"), "kubepods_pod1_x_y");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/"), "root");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/a//b/"), "a_b");
+  auto name = [](const std::string& w) { return EnforcementActuator::ActuatorName(w); };
+  EXPECT_EQ(name("/lc/web"), "lc_web");
+  EXPECT_EQ(name("/kubepods/burstable/pod1.scope"), "kubepods_burstable_pod1.scope");
+  // Hash suffixes: FNV-1a 64 of the whole label (computed independently).
+  EXPECT_EQ(name("/lc_web"), "lc_web__b63174b96d954446");
+  EXPECT_EQ(name("/kubepods/pod1:x y"), "kubepods_pod1_x_y__637aff321ff0ed0b");
+  EXPECT_EQ(name("/"), "root__af63a24c860189fe");
+  EXPECT_EQ(name("/a//b/"), "a_b__0613976f8865af8c");
+}
+
+TEST(EnforcementActuator, DistinctLabelsNeverShareAName) {
+  const std::vector<std::string> labels = {
+      "/lc/web", "/lc_web", "/lc/web/", "/lc//web",
+      "/lc:web", "/lc web", "/",        "/root",
+      "/a/b",    "/a_b",    "/a__b",    "/a/_b",
+      "/a_/b",   "lc/web",  "/lc/web_", "/lc/web__b63174b96d954446"};
+  std::set<std::string> names;
+  const std::regex valid("[A-Za-z0-9_.-]+");
+  for (const auto& l : labels) {
+    const std::string n = EnforcementActuator::ActuatorName(l);
+    EXPECT_TRUE(std::regex_match(n, valid)) << l << " -> " << n;
+    EXPECT_TRUE(names.insert(n).second) << l << " -> " << n << " collides";
+  }
 }
 
 WorkloadSample Sample(const std::string& name) {
