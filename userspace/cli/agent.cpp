@@ -121,11 +121,19 @@ int RunAgent(const RunOptions& o) {
   if (reconciled.outstanding_before > 0)
     spdlog::warn("restored {} change(s) left by a previous run:\n{}", reconciled.outstanding_before,
                  reconciled.Summary());
-  if (!reconciled.Complete())
-    Fail(
-        "a previous run's changes could not all be restored; fix what is listed above, then run "
-        "`schedwarden restore --state-dir " +
-        cfg.state_dir + "`");
+  if (!reconciled.Complete()) {
+    std::string fix = "fix what is listed above, then run `schedwarden restore --state-dir " +
+                      cfg.state_dir + "`";
+    // Corrupt records cannot be restored by any rerun: once inspected, set the journal aside.
+    if (!reconciled.undo.corrupt.empty())
+      fix +=
+          "; the journal has corrupt records: after inspecting them, run `schedwarden "
+          "restore --set-aside-corrupt --state-dir " +
+          cfg.state_dir + "`";
+    Fail("a previous run's changes could not all be restored" +
+         (reconciled.outstanding_before > 0 ? std::string("; ") : ":\n" + reconciled.Summary()) +
+         fix);
+  }
 
   CgroupMounts layout = Must(DetectCgroupMounts({cfg.observer.cgroup_root, cfg.observer.proc_root}),
                              "cgroup filesystem");

@@ -14,6 +14,7 @@
 #include "cli/version.h"
 #include "common/fs.h"
 #include "config/config.h"
+#include "enforce/journal.h"
 #include "enforce/restore.h"
 #include "enforce/system_writer.h"
 #include "policy/status.h"
@@ -41,7 +42,8 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
 
 }  // namespace
 
-int RunRestore(const std::string& state_dir) {
+int RunRestore(const RestoreOptionsCli& o) {
+  const std::string& state_dir = o.state_dir;
   // Opening the journal would create the directory: a mistyped --state-dir must not report
   // "nothing to restore" (exit 0) while the real journal still holds changes.
   if (!PathExists(state_dir)) {
@@ -59,7 +61,26 @@ int RunRestore(const std::string& state_dir) {
   }
   std::printf("%s", r->Summary().c_str());
   if (!r->Summary().empty() && r->Summary().back() != '\n') std::printf("\n");
-  return r->ExitCode();
+  if (!o.set_aside_corrupt || r->undo.corrupt.empty()) return r->ExitCode();
+  if (!r->undo.failed.empty()) {
+    // Setting it aside would forget changes that are still in place.
+    std::fprintf(stderr,
+                 "schedwarden restore: not setting the journal aside: %zu change(s) could not be "
+                 "restored (listed above); fix them and run this again\n",
+                 r->undo.failed.size());
+    return 1;
+  }
+  auto aside = SetJournalAside(state_dir);
+  if (!aside) {
+    std::fprintf(stderr, "schedwarden restore: setting the journal aside: %s\n",
+                 aside.error().message.c_str());
+    return 2;
+  }
+  std::printf(
+      "set the journal aside as %s (its corrupt records are kept there); the agent can "
+      "start\n",
+      aside->c_str());
+  return 0;
 }
 
 int RunStatus(const StatusOptions& o) {
