@@ -73,7 +73,11 @@ Result<void> EnforcementActuator::RestoreBestEffort(const std::string& workload,
 Result<CpuSet> EnforcementActuator::GrantExclusive(const std::string& workload,
                                                    const std::string& cgroup_path, int cpus) {
   auto r = enforcer_.Promote(ActuatorName(workload), cgroup_path, cpus);
-  if (!r) return r.error();
+  if (!r) {
+    // The kernel's own ENOSPC (a cpuset write) is a failure: only the allocator refuses.
+    if (r.error().code == kCapacityRefused) return Error{EIO, r.error().message};
+    return r.error();
+  }
   for (const auto& w : r->allocation.warnings) spdlog::warn("{}: {}", workload, w);
   if (!r->granted()) return Error{kCapacityRefused, r->allocation.reason};
   for (const auto& w : r->applied->warnings) spdlog::warn("{}: {}", workload, w);

@@ -17,7 +17,8 @@ class EnforcementActuator final : public Actuator {
                                 const std::string& cgroup_path) override;
   Result<void> RestoreBestEffort(const std::string& workload,
                                  const std::string& cgroup_path) override;
-  // Capacity refusals come back as kCapacityRefused with the allocator's reason.
+  // Capacity refusals come back as kCapacityRefused with the allocator's reason; any other
+  // error (a kernel ENOSPC included) as a failure.
   Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
                                 int cpus) override;
   Result<void> ReleaseExclusive(const std::string& workload,

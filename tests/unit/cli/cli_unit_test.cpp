@@ -6,6 +6,7 @@
 #include "cli/enforcement_actuator.h"
 #include "cli/live_view.h"
 #include "cli/preflight.h"
+#include "fake_machine.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -43,6 +44,42 @@ TEST(EnforcementActuator, WorkloadLabelsBecomeSafeNames) {
   EXPECT_EQ(name("/kubepods/pod1:x y"), "kubepods_pod1_x_y__637aff321ff0ed0b");
   EXPECT_EQ(name("/"), "root__af63a24c860189fe");
   EXPECT_EQ(name("/a//b/"), "a_b__0613976f8865af8c");
+}
+
+// The controller tells "refused" (capacity) from "failed" by the error code alone: a kernel ENOSPC
+// from a cpuset write is a failure and must not come back as kCapacityRefused.
+TEST(EnforcementActuator, OnlyCapacityRefusalsCarryTheRefusedCode) {
+  test::FakeMachine m;
+  m.MakeCpuCgroup("/lc");
+  m.MakeCpuCgroup("/lc2");
+  m.AddTask(1, {});
+  m.AddTask(200, {.cpu_cg = "/lc"});
+  m.AddTask(210, {.cpu_cg = "/lc2"});
+  EnforcerConfig cfg;
+  cfg.state_dir = m.state();
+  cfg.layout = CgroupLayout{CgroupMode::kV1, m.cpuset(), m.cpu()};
+  cfg.proc_root = m.proc();
+  auto topo = LoadSyntheticTopology("pack:1 core:2 pu:1");  // the fake root cpuset: 0-1
+  ASSERT_TRUE(topo.ok());
+  cfg.topology = *topo;
+  cfg.rails.agent_pid = 300;
+  auto e = Enforcer::Create(cfg, m.w);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EnforcementActuator a(**e);
+
+  m.w.fail_prefixes = {"write " + m.cpuset() + "/schedwarden.x."};
+  m.w.fail_errno = ENOSPC;  // what the kernel answers for an impossible cpuset
+  auto failed = a.GrantExclusive("/lc", "/lc", 1);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().code, kCapacityRefused) << failed.error().message;
+
+  m.w.fail_prefixes.clear();
+  auto again = a.GrantExclusive("/lc", "/lc", 1);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto refused = a.GrantExclusive("/lc2", "/lc2", 1);  // the shared pool's last core
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, kCapacityRefused) << refused.error().message;
+  (*e)->Shutdown();
 }
 
 TEST(EnforcementActuator, DistinctLabelsNeverShareAName) {
