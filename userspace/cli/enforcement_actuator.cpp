@@ -39,8 +39,7 @@ std::string EnforcementActuator::ActuatorName(const std::string& workload) {
   for (size_t i = 1; plain && i < workload.size(); i++)
     plain = plain_char(workload[i]) || (workload[i] == '/' && workload[i - 1] != '/');
   std::string out;
-  for (size_t i = 1; i < workload.size(); i++) {
-    const char c = workload[i];
+  for (char c : workload) {
     if (c == '/' && (out.empty() || out.back() == '_')) continue;
     out += plain_char(c) ? c : '_';
   }

@@ -44,6 +44,7 @@ TEST(EnforcementActuator, WorkloadLabelsBecomeSafeNames) {
   EXPECT_EQ(name("/kubepods/pod1:x y"), "kubepods_pod1_x_y__637aff321ff0ed0b");
   EXPECT_EQ(name("/"), "root__af63a24c860189fe");
   EXPECT_EQ(name("/a//b/"), "a_b__0613976f8865af8c");
+  EXPECT_EQ(name("lc/web").rfind("lc_web__", 0), 0u) << name("lc/web");  // not a path: hashed
 }
 
 // The controller tells "refused" (capacity) from "failed" by the error code alone: a kernel ENOSPC
