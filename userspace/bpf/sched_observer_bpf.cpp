@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "bpf/map_decode.h"
+#include "common/capabilities.h"
 #include "common/fs.h"
 #include "schedwarden.skel.h"
 
@@ -19,13 +20,12 @@ namespace sw {
 namespace {
 
 constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
-constexpr const char* kPermissionHint =
-    "run schedwarden as root, or grant it CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE";
 
 Error BpfError(int err, const std::string& what) {
   Error e = Error::FromErrno(err, what);
   // EACCES from BPF_PROG_LOAD is the verifier's verdict, not a missing privilege.
-  if (err == EPERM) e.message += " (" + std::string(kPermissionHint) + ")";
+  if (err == EPERM)
+    e.message += " (run schedwarden as root, or grant it " + AgentCapabilityList() + ")";
   return e;
 }
 

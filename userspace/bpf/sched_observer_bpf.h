@@ -98,7 +98,8 @@ class SchedObserverBpf {
 };
 
 // Open, Configure, Load and Attach in one call, for callers that need nothing in between (the
-// agent's start-up, the benchmark loader). The first failing step's error is returned.
+// benchmark loader, the BPF integration test; the agent runs the steps itself). The first failing
+// step's error is returned.
 Result<SchedObserverBpf> StartSchedObserver(const BpfOptions& options);
 
 }  // namespace sw

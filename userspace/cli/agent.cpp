@@ -11,7 +11,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "bpf/bpf_event_source.h"
@@ -52,21 +51,6 @@ void Must(Result<void> r, const std::string& context) {
   if (!r) Fail(context + ": " + r.error().message);
 }
 
-// Atomic replace, so `status` never reads half a file.
-void WriteStatusFile(const std::string& dir, const nlohmann::json& j) {
-  const std::string path = dir + "/" + kStatusFileName, tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << '\n';
-    if (!out) {
-      spdlog::warn("cannot write {}", tmp);
-      return;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    spdlog::warn("cannot rename {} to {}", tmp, path);
-}
-
 Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   ConfigLoad load =
       o.config_path.empty() ? LoadDefaultConfig(&machine) : LoadConfigFile(o.config_path, &machine);
@@ -76,9 +60,11 @@ Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   if (!o.listen.empty()) c.listen = o.listen;
   if (!o.state_dir.empty()) c.state_dir = o.state_dir;
   if (!o.mode.empty()) {
-    if (o.mode == "observe") c.enforcement.mode = EnforcementMode::kObserve;
-    if (o.mode == "dry-run") c.enforcement.mode = EnforcementMode::kDryRun;
-    if (o.mode == "enforce") c.enforcement.mode = EnforcementMode::kEnforce;
+    auto mode = ParseEnforcementMode(o.mode);
+    if (!mode)
+      Fail("--mode \"" + o.mode + "\" must be one of: " + kEnforcementModeChoices +
+           "; nothing was changed");
+    c.enforcement.mode = *mode;
   }
   return c;
 }
@@ -135,11 +121,19 @@ int RunAgent(const RunOptions& o) {
   if (reconciled.outstanding_before > 0)
     spdlog::warn("restored {} change(s) left by a previous run:\n{}", reconciled.outstanding_before,
                  reconciled.Summary());
-  if (!reconciled.Complete())
-    Fail(
-        "a previous run's changes could not all be restored; fix what is listed above, then run "
-        "`schedwarden restore --state-dir " +
-        cfg.state_dir + "`");
+  if (!reconciled.Complete()) {
+    std::string fix = "fix what is listed above, then run `schedwarden restore --state-dir " +
+                      cfg.state_dir + "`";
+    // Corrupt records cannot be restored by any rerun: once inspected, set the journal aside.
+    if (!reconciled.undo.corrupt.empty())
+      fix +=
+          "; the journal has corrupt records: after inspecting them, run `schedwarden "
+          "restore --set-aside-corrupt --state-dir " +
+          cfg.state_dir + "`";
+    Fail("a previous run's changes could not all be restored" +
+         (reconciled.outstanding_before > 0 ? std::string("; ") : ":\n" + reconciled.Summary()) +
+         fix);
+  }
 
   CgroupMounts layout = Must(DetectCgroupMounts({cfg.observer.cgroup_root, cfg.observer.proc_root}),
                              "cgroup filesystem");
@@ -213,7 +207,8 @@ int RunAgent(const RunOptions& o) {
     nlohmann::json status = StatusToJson(controller.Status());
     if (prev) status["observer"] = WorkloadRates(*prev, *snap);
     status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
-    WriteStatusFile(cfg.state_dir, status);
+    if (auto w = WriteStatusFile(cfg.state_dir, status); !w)
+      spdlog::warn("status file: {}", w.error().message);
     prev = std::move(snap).value();
   }
 

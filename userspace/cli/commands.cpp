@@ -14,6 +14,7 @@
 #include "cli/version.h"
 #include "common/fs.h"
 #include "config/config.h"
+#include "enforce/journal.h"
 #include "enforce/restore.h"
 #include "enforce/system_writer.h"
 #include "policy/status.h"
@@ -24,12 +25,9 @@ namespace {
 
 Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
   const std::string path = JoinPath(state_dir, kStatusFileName);
-  auto text = ReadFile(path);
-  if (!text)
-    return Error{text.error().code, "no agent status at " + path +
-                                        " (is `schedwarden run` running with this --state-dir?)"};
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  auto read = ReadStatusFile(state_dir);
+  if (!read) return read.error();
+  nlohmann::json j = std::move(read).value();
   // The agent writing it died without a clean stop (kill -9, OOM): the file is stale.
   if (j.contains("pid") && j["pid"].is_number_integer()) {
     const pid_t pid = j["pid"].get<pid_t>();
@@ -44,7 +42,8 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
 
 }  // namespace
 
-int RunRestore(const std::string& state_dir) {
+int RunRestore(const RestoreOptionsCli& o) {
+  const std::string& state_dir = o.state_dir;
   // Opening the journal would create the directory: a mistyped --state-dir must not report
   // "nothing to restore" (exit 0) while the real journal still holds changes.
   if (!PathExists(state_dir)) {
@@ -62,7 +61,26 @@ int RunRestore(const std::string& state_dir) {
   }
   std::printf("%s", r->Summary().c_str());
   if (!r->Summary().empty() && r->Summary().back() != '\n') std::printf("\n");
-  return r->ExitCode();
+  if (!o.set_aside_corrupt || r->undo.corrupt.empty()) return r->ExitCode();
+  if (!r->undo.failed.empty()) {
+    // Setting it aside would forget changes that are still in place.
+    std::fprintf(stderr,
+                 "schedwarden restore: not setting the journal aside: %zu change(s) could not be "
+                 "restored (listed above); fix them and run this again\n",
+                 r->undo.failed.size());
+    return 1;
+  }
+  auto aside = SetJournalAside(state_dir);
+  if (!aside) {
+    std::fprintf(stderr, "schedwarden restore: setting the journal aside: %s\n",
+                 aside.error().message.c_str());
+    return 2;
+  }
+  std::printf(
+      "set the journal aside as %s (its corrupt records are kept there); the agent can "
+      "start\n",
+      aside->c_str());
+  return 0;
 }
 
 int RunStatus(const StatusOptions& o) {

@@ -13,6 +13,13 @@ struct RunOptions {
   std::string log_level = "info";
 };
 
+struct RestoreOptionsCli {
+  std::string state_dir = "/var/lib/schedwarden";
+  // After restoring: a journal left holding only corrupt records is renamed aside
+  // (SetJournalAside) so the agent can start; outstanding changes are never set aside.
+  bool set_aside_corrupt = false;
+};
+
 struct StatusOptions {
   std::string state_dir = "/var/lib/schedwarden";
   bool json = false;
@@ -24,7 +31,7 @@ struct TopOptions {
 };
 
 int RunAgent(const RunOptions& options);
-int RunRestore(const std::string& state_dir);
+int RunRestore(const RestoreOptionsCli& options);
 int RunStatus(const StatusOptions& options);
 int RunTop(const TopOptions& options);
 int RunCheckConfig(const std::string& path);

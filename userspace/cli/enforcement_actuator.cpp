@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
+#include <cstdio>
+
 namespace sw {
 namespace {
 
@@ -26,18 +29,29 @@ Result<void> Check(const Result<UndoReport>& r, const std::string& what) {
 }  // namespace
 
 std::string EnforcementActuator::ActuatorName(const std::string& workload) {
+  auto plain_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+  };
+  // "/seg/seg" with non-empty segments of plain characters maps one-to-one onto "seg_seg": each
+  // '_' stands for a '/' and no plain name contains "__".
+  bool plain = workload.size() > 1 && workload.front() == '/' && workload.back() != '/';
+  for (size_t i = 1; plain && i < workload.size(); i++)
+    plain = plain_char(workload[i]) || (workload[i] == '/' && workload[i - 1] != '/');
   std::string out;
   for (char c : workload) {
-    if (c == '/') {
-      if (!out.empty() && out.back() != '_') out += '_';
-      continue;
-    }
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
-    out += ok ? c : '_';
+    if (c == '/' && (out.empty() || out.back() == '_')) continue;
+    out += plain_char(c) ? c : '_';
   }
   while (!out.empty() && out.back() == '_') out.pop_back();
-  return out.empty() ? "root" : out;
+  if (plain) return out;
+  // Anything else ('_', other characters, "/", "//") could meet another label's name: the
+  // readable part, then "__" and a stable hash of the whole label.
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits: the same on every run and machine
+  for (unsigned char c : workload) h = (h ^ c) * 0x100000001b3ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return (out.empty() ? "root" : out) + "__" + hex;
 }
 
 Result<void> EnforcementActuator::DemoteBestEffort(const std::string& workload,
@@ -58,9 +72,13 @@ Result<void> EnforcementActuator::RestoreBestEffort(const std::string& workload,
 Result<CpuSet> EnforcementActuator::GrantExclusive(const std::string& workload,
                                                    const std::string& cgroup_path, int cpus) {
   auto r = enforcer_.Promote(ActuatorName(workload), cgroup_path, cpus);
-  if (!r) return r.error();
+  if (!r) {
+    // The kernel's own ENOSPC (a cpuset write) is a failure: only the allocator refuses.
+    if (r.error().code == kCapacityRefused) return Error{EIO, r.error().message};
+    return r.error();
+  }
   for (const auto& w : r->allocation.warnings) spdlog::warn("{}: {}", workload, w);
-  if (!r->granted()) return Error{ENOSPC, r->allocation.reason};
+  if (!r->granted()) return Error{kCapacityRefused, r->allocation.reason};
   for (const auto& w : r->applied->warnings) spdlog::warn("{}: {}", workload, w);
   return r->applied->cpus;
 }

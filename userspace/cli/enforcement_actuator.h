@@ -17,13 +17,16 @@ class EnforcementActuator final : public Actuator {
                                 const std::string& cgroup_path) override;
   Result<void> RestoreBestEffort(const std::string& workload,
                                  const std::string& cgroup_path) override;
-  // Capacity refusals come back as ENOSPC with the allocator's reason, as the policy expects.
+  // Capacity refusals come back as kCapacityRefused with the allocator's reason; any other
+  // error (a kernel ENOSPC included) as a failure.
   Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
                                 int cpus) override;
   Result<void> ReleaseExclusive(const std::string& workload,
                                 const std::string& cgroup_path) override;
 
-  // "/lc/web" -> "lc_web": workload labels are paths; cpusets and journal groups need names.
+  // Workload labels are paths; cpusets and journal groups need names ([A-Za-z0-9_.-]+), one per
+  // label: "/lc/web" -> "lc_web"; a label with '_' or other characters, or an empty segment,
+  // gets a hash suffix so it cannot meet another's name: "/lc_web" -> "lc_web__<16 hex>".
   static std::string ActuatorName(const std::string& workload);
 
  private:

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/version.h"
+#include "config/config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -23,14 +24,21 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--state-dir", run.state_dir,
                       "journal, audit log and status (default /var/lib/schedwarden)");
   run_cmd->add_option("--mode", run.mode, "override enforcement.mode: observe, dry-run or enforce")
-      ->check(CLI::IsMember({"observe", "dry-run", "enforce"}));
+      ->check([](const std::string& s) {
+        return sw::ParseEnforcementMode(s)
+                   ? std::string()
+                   : std::string("must be one of: ") + sw::kEnforcementModeChoices;
+      });
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
-  std::string restore_state_dir = "/var/lib/schedwarden";
+  sw::RestoreOptionsCli restore;
   auto* restore_cmd = app.add_subcommand(
       "restore", "undo every change recorded in the journal (after an agent died)");
-  restore_cmd->add_option("--state-dir", restore_state_dir, "state directory of the agent");
+  restore_cmd->add_option("--state-dir", restore.state_dir, "state directory of the agent");
+  restore_cmd->add_flag("--set-aside-corrupt", restore.set_aside_corrupt,
+                        "after restoring, rename a journal whose only leftovers are corrupt "
+                        "records (inspect them first) to journal.aside-<time>");
 
   sw::StatusOptions status;
   auto* status_cmd = app.add_subcommand(
@@ -53,7 +61,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run_cmd) return sw::RunAgent(run);
-    if (*restore_cmd) return sw::RunRestore(restore_state_dir);
+    if (*restore_cmd) return sw::RunRestore(restore);
     if (*status_cmd) return sw::RunStatus(status);
     if (*top_cmd) return sw::RunTop(top);
     if (*check_cmd) return sw::RunCheckConfig(check_path);

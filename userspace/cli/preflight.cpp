@@ -2,6 +2,7 @@
 
 #include <sys/capability.h>
 
+#include "common/capabilities.h"
 #include "common/fs.h"
 
 namespace sw {
@@ -9,9 +10,8 @@ namespace sw {
 std::vector<std::string> PreflightProblems(const PreflightInput& in) {
   std::vector<std::string> problems;
   if (!in.privileged)
-    problems.push_back(
-        "not privileged: run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_NICE and "
-        "CAP_SYS_ADMIN (e.g. AmbientCapabilities= in the systemd unit)");
+    problems.push_back("not privileged: run as root, or grant " + AgentCapabilityList() +
+                       " (e.g. AmbientCapabilities= in the systemd unit)");
   std::string btf = JoinPath(in.sys_root, "kernel/btf/vmlinux");
   if (!PathExists(btf))
     problems.push_back("kernel BTF not found at " + btf +
@@ -32,7 +32,11 @@ bool HasAgentCapabilities() {
     cap_flag_value_t v = CAP_CLEAR;
     return cap_get_flag(caps, c, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
   };
-  bool ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON) && has(CAP_SYS_NICE));
+  bool ok = true;
+  for (const NeededCapability& c : kAgentCapabilities) {
+    cap_value_t v;
+    ok = ok && cap_from_name(c.name, &v) == 0 && has(v);
+  }
   cap_free(caps);
   return ok;
 }

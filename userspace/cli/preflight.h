@@ -15,8 +15,7 @@ struct PreflightInput {
 // One line per problem, each saying what to do; empty when the agent can start.
 std::vector<std::string> PreflightProblems(const PreflightInput& in);
 
-// True when the effective capabilities suffice: CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON
-// (load and attach tracing BPF) together with CAP_SYS_NICE (scheduling policy changes).
+// True when every capability of kAgentCapabilities (common/capabilities.h) is effective.
 bool HasAgentCapabilities();
 
 }  // namespace sw

@@ -1,4 +1,4 @@
-// Time source behind an interface so the control loop and journal are tested with a fake clock.
+// Time source behind an interface so the control loop is tested with a fake clock.
 #pragma once
 
 #include <chrono>
@@ -10,7 +10,7 @@ class Clock {
   virtual ~Clock() = default;
   // Monotonic time, for intervals and cool-downs.
   virtual std::chrono::nanoseconds Monotonic() const = 0;
-  // Wall-clock time since the Unix epoch, for logs and the journal.
+  // Wall-clock time since the Unix epoch, for decision timestamps (audit log, status).
   virtual std::chrono::nanoseconds Wall() const = 0;
 };
 

@@ -61,6 +61,13 @@ const char* EnforcementModeName(EnforcementMode m) {
   return "observe";
 }
 
+std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s) {
+  for (EnforcementMode m :
+       {EnforcementMode::kObserve, EnforcementMode::kDryRun, EnforcementMode::kEnforce})
+    if (s == EnforcementModeName(m)) return m;
+  return std::nullopt;
+}
+
 const char* K8sQosName(K8sQos q) {
   switch (q) {
     case K8sQos::kGuaranteed:
@@ -355,14 +362,10 @@ class Parser {
       const YAML::Node v = it->second;
       if (key == "mode") {
         if (auto s = String(v, k)) {
-          if (*s == "observe")
-            e.mode = EnforcementMode::kObserve;
-          else if (*s == "dry-run")
-            e.mode = EnforcementMode::kDryRun;
-          else if (*s == "enforce")
-            e.mode = EnforcementMode::kEnforce;
+          if (auto m = ParseEnforcementMode(*s))
+            e.mode = *m;
           else
-            ErrorAt(v, k, Quote(*s) + " must be one of: observe, dry-run, enforce");
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kEnforcementModeChoices);
         }
       } else if (key == "shared_pool_min_cores") {
         if (auto i = Int(v, k, 1, 1 << 20)) e.shared_pool_min_cores = static_cast<int>(*i);
@@ -723,14 +726,6 @@ ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine) {
 
 ConfigLoad LoadDefaultConfig(const Topology* machine) {
   return ParseConfig(DefaultConfigYaml(), "<embedded default>", machine);
-}
-
-Result<Config> LoadConfig(const std::string& path, const Topology* machine) {
-  ConfigLoad load = LoadConfigFile(path, machine);
-  if (load.config) return std::move(*load.config);
-  std::string msg = "invalid configuration (nothing was changed):";
-  for (const auto& e : load.errors) msg += "\n  " + e.ToString();
-  return Error{EINVAL, msg};
 }
 
 CheckConfigReport CheckConfig(const std::string& path, const Topology* machine) {

@@ -35,6 +35,9 @@ const char* ExclusivePolicyName(ExclusivePolicy p);  // "never" | "on-interferen
 
 enum class EnforcementMode { kObserve, kDryRun, kEnforce };
 const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | "enforce"
+// The one parser of a mode name, for the config file and `run --mode`; nullopt when unknown.
+std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s);
+inline constexpr const char* kEnforcementModeChoices = "observe, dry-run, enforce";
 
 // Kubernetes pod QoS classes, as encoded by the kubelet in cgroup paths.
 enum class K8sQos { kGuaranteed, kBurstable, kBestEffort };
@@ -128,8 +131,6 @@ ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine);
 ConfigLoad LoadDefaultConfig(const Topology* machine);
 // The embedded default configuration's YAML text (userspace/config/default.yaml).
 const char* DefaultConfigYaml();
-// Convenience for the agent: the config or one Error listing every problem.
-Result<Config> LoadConfig(const std::string& path, const Topology* machine);
 
 // For `schedwarden check-config FILE`: the text to print and the exit code (0 valid, 1 invalid,
 // 2 unreadable file).

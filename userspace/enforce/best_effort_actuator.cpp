@@ -59,7 +59,7 @@ int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::st
   if (!tids) return 0;
   std::vector<JournalEntry> batch;
   for (pid_t tid : *tids) {
-    if (journaled.count(tid) || !rails.TaskVeto(proc, tid).empty()) continue;
+    if (journaled.count(tid) || !rails.TaskVeto(proc, tid).allowed()) continue;
     auto attr = writer.GetSchedAttr(tid);
     auto st = ReadTaskStat(proc, tid);
     auto tg = ReadTgid(proc, tid);
@@ -108,9 +108,9 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
     for (pid_t tid : *tids) {
       if (settled.count(tid)) continue;
       settled.insert(tid);
-      std::string veto = rails_.TaskVeto(proc, tid);
-      if (!veto.empty()) {
-        (veto == "gone" ? res->threads_gone : res->threads_skipped)++;
+      const TaskVerdict veto = rails_.TaskVeto(proc, tid);
+      if (!veto.allowed()) {
+        (veto.gone() ? res->threads_gone : res->threads_skipped)++;
         continue;
       }
       auto attr = writer_.GetSchedAttr(tid);
@@ -119,7 +119,7 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
         res->threads_gone++;
         continue;
       }
-      if (attr->policy == 6) {  // SCHED_DEADLINE: runtime/deadline/period would be lost
+      if (attr->policy == kSchedDeadline) {  // runtime/deadline/period would be lost
         res->threads_skipped++;
         res->warnings.push_back("thread " + std::to_string(tid) + " is SCHED_DEADLINE; left alone");
         continue;

@@ -164,10 +164,10 @@ Result<MoveStats> ExclusiveCoreActuator::MoveInto(const std::string& group,
     std::vector<JournalEntry> batch;
     for (pid_t tid : *tids) {
       if (settled.count(tid)) continue;
-      std::string veto = rails_.TaskVeto(proc, tid);
-      if (!veto.empty()) {
+      const TaskVerdict veto = rails_.TaskVeto(proc, tid);
+      if (!veto.allowed()) {
         settled.insert(tid);
-        (veto == "gone" ? st.gone : st.skipped)++;
+        (veto.gone() ? st.gone : st.skipped)++;
         continue;
       }
       auto cur = ReadTaskCgroup(proc, tid, "cpuset");
@@ -262,8 +262,8 @@ bool ExclusiveCoreActuator::CpusetChangeTouches(pid_t tid, const std::string& cg
                                                 const std::set<pid_t>& workload) const {
   // v2: a partition changes the effective CPUs of the root and of every sibling.
   if (cfg_.mode == CgroupMode::kV2 || workload.count(tid)) return true;
-  if (cg == "/") return rails_.TaskVeto(cfg_.proc_root, tid).empty();  // the shield moves it
-  if (cg.rfind("/" + cfg_.prefix + ".", 0) == 0) return true;          // ours
+  if (cg == "/") return rails_.TaskVeto(cfg_.proc_root, tid).allowed();  // the shield moves it
+  if (cg.rfind("/" + cfg_.prefix + ".", 0) == 0) return true;            // ours
   // A foreign cpuset is narrowed and widened when it has some of the CPUs.
   const std::string dir = JoinPath(cfg_.cpuset_root, cg);
   auto it = foreign_original_.find(dir);

@@ -4,16 +4,17 @@
 
 namespace sw {
 
-std::string SafetyRails::TaskVeto(const std::string& proc_root, pid_t tid) const {
+TaskVerdict SafetyRails::TaskVeto(const std::string& proc_root, pid_t tid) const {
+  using K = TaskVerdict::Kind;
   auto st = ReadTaskStat(proc_root, tid);
-  if (!st) return "gone";
+  if (!st) return {K::kGone, "gone"};
   // kthreadd is pid 2 and the parent of every kernel thread; PF_KTHREAD covers the rest.
-  if (st->IsKernelTask()) return "kernel thread";
+  if (st->IsKernelTask()) return {K::kProtected, "kernel thread"};
   auto tgid = ReadTgid(proc_root, tid);
-  if (!tgid) return "gone";
-  if (*tgid == 1) return "PID 1";
-  if (*tgid == agent_pid) return "the agent itself";
-  return "";
+  if (!tgid) return {K::kGone, "gone"};
+  if (*tgid == 1) return {K::kProtected, "PID 1"};
+  if (*tgid == agent_pid) return {K::kProtected, "the agent itself"};
+  return {};
 }
 
 bool SafetyRails::CgroupAllowed(const std::string& cg) const {

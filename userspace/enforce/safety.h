@@ -10,15 +10,28 @@
 
 namespace sw {
 
+// SafetyRails::TaskVeto's answer: whether the task may be touched and, if not, why.
+struct TaskVerdict {
+  enum class Kind {
+    kAllowed,
+    kGone,       // exited (no /proc entry): counted as gone, not as skipped
+    kProtected,  // a kernel thread, PID 1 or the agent itself
+  };
+  Kind kind = Kind::kAllowed;
+  const char* reason = "";  // for kProtected: "kernel thread", "PID 1", "the agent itself"
+
+  bool allowed() const { return kind == Kind::kAllowed; }
+  bool gone() const { return kind == Kind::kGone; }
+};
+
 struct SafetyRails {
   pid_t agent_pid = ::getpid();
   // Cgroup paths (as in /proc/<pid>/cgroup, e.g. "/kubepods/burstable") whose subtrees may be
   // touched. Empty = every cgroup. The v1 shield's own cpusets are always allowed.
   std::vector<std::string> allowed_cgroups;
 
-  // Why the task must be left alone ("" when it may be touched). A task that vanished is
-  // reported as "gone".
-  std::string TaskVeto(const std::string& proc_root, pid_t tid) const;
+  // Whether the task may be touched; a task that vanished is Kind::kGone.
+  TaskVerdict TaskVeto(const std::string& proc_root, pid_t tid) const;
   bool CgroupAllowed(const std::string& cgroup_path) const;
 };
 

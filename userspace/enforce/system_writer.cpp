@@ -50,9 +50,9 @@ std::string SchedPolicyName(int policy) {
       return "SCHED_BATCH";
     case SCHED_IDLE:
       return "SCHED_IDLE";
-    case 6:
+    case kSchedDeadline:
       return "SCHED_DEADLINE";
-    case 7:
+    case kSchedExt:
       return "SCHED_EXT";
     default:
       return "policy " + std::to_string(policy);

@@ -17,6 +17,10 @@
 
 namespace sw {
 
+// Policies glibc's <sched.h> does not name (the kernel's uapi values).
+inline constexpr int kSchedDeadline = 6;  // SCHED_DEADLINE
+inline constexpr int kSchedExt = 7;       // SCHED_EXT
+
 // The parts of struct sched_attr the enforcer changes and restores.
 struct SchedAttr {
   int policy = 0;       // SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR, ...

@@ -3,12 +3,17 @@
 // fake. The controller never touches the machine any other way.
 #pragma once
 
+#include <cerrno>
 #include <string>
 
 #include "common/cpulist.h"
 #include "common/result.h"
 
 namespace sw {
+
+// Error code of GrantExclusive's capacity refusal. The controller records such an error as
+// "refused" (a policy outcome, tried again later) and any other code as "failed".
+inline constexpr int kCapacityRefused = ENOSPC;
 
 class Actuator {
  public:
@@ -21,7 +26,7 @@ class Actuator {
                                          const std::string& cgroup_path) = 0;
   // Exclusive CPUs for the workload; may grant a different count (whole cores on SMT machines).
   // A refusal because of capacity (caps, shared-pool floor, reserved CPUs, no whole core free)
-  // is an Error with code ENOSPC whose message says why; any other code is a failure.
+  // is an Error with code kCapacityRefused whose message says why; any other code is a failure.
   virtual Result<CpuSet> GrantExclusive(const std::string& workload, const std::string& cgroup_path,
                                         int cpus) = 0;
   // Returns the workload's exclusive CPUs to the shared pool.

@@ -143,13 +143,13 @@ std::string FormatStatusTable(const StatusModel& s) {
   return out + Table(acts);
 }
 
-Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s) {
+Result<void> WriteStatusFile(const std::string& state_dir, const nlohmann::json& status) {
   const std::string path = JoinPath(state_dir, kStatusFileName);
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) return Error::FromErrno(errno, "write " + tmp + " (is the state dir writable?)");
-    out << StatusToJson(s).dump(1) << "\n";
+    out << status.dump() << "\n";
     if (!out.flush()) return Error::FromErrno(errno, "write " + tmp);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
@@ -157,17 +157,15 @@ Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s)
   return Ok();
 }
 
-Result<StatusModel> ReadStatusFile(const std::string& state_dir) {
+Result<nlohmann::json> ReadStatusFile(const std::string& state_dir) {
   const std::string path = JoinPath(state_dir, kStatusFileName);
   auto text = ReadFile(path);
   if (!text)
-    return Error{text.error().code,
-                 text.error().message + " (is the agent running with this --state-dir?)"};
+    return Error{text.error().code, "no agent status at " + path +
+                                        " (is `schedwarden run` running with this --state-dir?)"};
   auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON"};
-  auto s = StatusFromJson(j);
-  if (!s) return s.error().WithContext(path);
-  return s;
+  if (j.is_discarded()) return Error{EINVAL, path + ": not valid JSON (agent mid-write?)"};
+  return j;
 }
 
 }  // namespace sw

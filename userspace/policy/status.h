@@ -52,9 +52,10 @@ std::string FormatStatusTable(const StatusModel& s);
 inline constexpr const char* kStatusFileName = "status.json";
 
 // Atomically replaces <state_dir>/status.json (write a temporary file, then rename), so a
-// concurrent `schedwarden status` never reads half a file.
-Result<void> WriteStatusFile(const std::string& state_dir, const StatusModel& s);
-// Reads it back; ENOENT when no agent has written one.
-Result<StatusModel> ReadStatusFile(const std::string& state_dir);
+// concurrent `schedwarden status` never reads half a file. `status` is StatusToJson's object,
+// which the agent may extend (observer rates, its pid).
+Result<void> WriteStatusFile(const std::string& state_dir, const nlohmann::json& status);
+// Reads it back; ENOENT when no agent has written one. StatusFromJson gives the model.
+Result<nlohmann::json> ReadStatusFile(const std::string& state_dir);
 
 }  // namespace sw

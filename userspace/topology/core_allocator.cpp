@@ -179,23 +179,4 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
 
 bool CoreAllocator::Release(const std::string& workload) { return held_.erase(workload) > 0; }
 
-Result<void> CoreAllocator::Adopt(const std::string& workload, const CpuSet& cpus) {
-  std::set<int> cores;
-  for (int cpu : cpus) {
-    int c = topo_.CoreOfCpu(cpu);
-    if (c < 0) return Error{EINVAL, "CPU " + std::to_string(cpu) + " does not exist"};
-    cores.insert(c);
-  }
-  std::vector<int> v(cores.begin(), cores.end());
-  if (CpusOf(v) != cpus)
-    return Error{EINVAL, "CPUs " + FormatCpuList(cpus) + " are not whole cores"};
-  for (const auto& [name, held] : held_)
-    for (int c : held)
-      if (name != workload && cores.count(c))
-        return Error{EBUSY,
-                     "CPUs " + FormatCpuList(cpus) + " overlap cores held by '" + name + "'"};
-  held_[workload] = v;
-  return Ok();
-}
-
 }  // namespace sw

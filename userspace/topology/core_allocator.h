@@ -2,7 +2,7 @@
 // value (no I/O), deterministic for the same inputs, so the policy engine can ask "what would I
 // get?" in dry-run and tests can check every rule on synthetic machines.
 //
-// Rules (from the Mesos performance-isolation working group, see DESIGN.md):
+// Rules (whole cores, because hyperthread siblings share the core's pipeline and caches):
 //  - whole physical cores only: all hyperthread siblings of a core go together;
 //  - a request below one core is refused with a warning (not an error); a request that is not a
 //    multiple of the threads per core is rounded up to whole cores with a warning;
@@ -55,9 +55,6 @@ class CoreAllocator {
   Allocation Allocate(const AllocationRequest& request);
   // Returns the workload's cores to the shared pool; false when it held none.
   bool Release(const std::string& workload);
-  // Re-registers an allocation found at start-up (e.g. after reconcile). Fails when the CPUs
-  // are not whole free cores.
-  Result<void> Adopt(const std::string& workload, const CpuSet& cpus);
 
   CpuSet SharedPool() const;  // every CPU not held exclusively
   CpuSet ExclusiveCpus() const;

@@ -419,16 +419,18 @@ TEST(BpfObserver, MapMemoryMatchesKernelAccounting) {
       EXPECT_NEAR(double(measured["workloads"]), double(est.workloads), 4096);
       EXPECT_NEAR(double(measured["preemptions"]), double(est.preemptions), 4096);
       EXPECT_NEAR(double(measured["drops"]), double(est.drops), 4096);
-      if (v.attach == AttachKind::kRawTp)
+      if (v.attach == AttachKind::kRawTp) {
         EXPECT_NEAR(double(measured["raw_stamps"]), double(est.raw_stamps), 4096);
+      }
     } else {
       std::printf("kernel without map memory accounting: checking map sizes only\n");
       const auto list = bpf.maps();
       const std::map<std::string, int> fd(list.begin(), list.end());
       EXPECT_EQ(MaxEntriesOf(fd.at("workloads")), o.workload_map_entries);
       EXPECT_EQ(MaxEntriesOf(fd.at("preemptions")), o.preempt_map_entries);
-      if (v.attach == AttachKind::kRawTp)
+      if (v.attach == AttachKind::kRawTp) {
         EXPECT_EQ(MaxEntriesOf(fd.at("raw_stamps")), o.raw_stamp_entries);
+      }
     }
     if (v.attach == AttachKind::kRawTp) {
       EXPECT_TRUE(has_raw_stamps);

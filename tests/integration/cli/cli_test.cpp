@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "cli_helpers.h"
 #include "support/temp_tree.h"
@@ -133,6 +135,49 @@ TEST(CliRestore, MissingStateDirIsAnErrorNamingItAndIsNotCreated) {
   EXPECT_EQ(r.exit_code(), 2) << r.out << r.err;
   EXPECT_TRUE(Contains(r.err, dir)) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir)) << "restore created the state dir it was given";
+}
+
+TEST(CliRestore, SetAsideCorruptMovesAnInspectedJournalAway) {
+  TempTree t;
+  const std::string dir = t.MakeDir("state");
+  const std::string journal = dir + "/journal";
+  const std::string garbage = "this is not a journal record\n";
+  t.Write("state/journal", garbage);
+
+  // Plain restore cannot clear it: exit 1 naming the corrupt line, the file untouched.
+  CommandResult plain = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", dir});
+  EXPECT_EQ(plain.exit_code(), 1) << plain.out << plain.err;
+  EXPECT_TRUE(Contains(plain.out, "corrupt: " + journal + " line 1")) << plain.out;
+  EXPECT_TRUE(std::filesystem::exists(journal));
+
+  CommandResult aside =
+      RunCommand({SCHEDWARDEN_BINARY, "restore", "--set-aside-corrupt", "--state-dir", dir});
+  EXPECT_EQ(aside.exit_code(), 0) << aside.out << aside.err;
+  EXPECT_FALSE(std::filesystem::exists(journal));
+  std::vector<std::string> moved;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("journal.aside-", 0) == 0) moved.push_back(e.path());
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_TRUE(Contains(aside.out, "set the journal aside as " + moved[0])) << aside.out;
+  std::ifstream in(moved[0]);
+  std::stringstream kept;
+  kept << in.rdbuf();
+  EXPECT_EQ(kept.str(), garbage);  // kept byte for byte, for inspection
+
+  CommandResult after = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", dir});
+  EXPECT_EQ(after.exit_code(), 0) << after.out << after.err;
+  EXPECT_TRUE(Contains(after.out, "nothing to restore")) << after.out;
+}
+
+TEST(CliRestore, SetAsideCorruptWithoutCorruptRecordsIsAPlainRestore) {
+  TempTree t;
+  const std::string dir = t.MakeDir("state");
+  CommandResult r =
+      RunCommand({SCHEDWARDEN_BINARY, "restore", "--set-aside-corrupt", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().rfind("journal.aside-", 0), std::string::npos);
 }
 
 TEST(CliRun, NonRootRefusesNamingPrivilegeAndChangesNothing) {

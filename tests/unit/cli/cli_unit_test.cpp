@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
+
 #include "cli/enforcement_actuator.h"
 #include "cli/live_view.h"
 #include "cli/preflight.h"
+#include "fake_machine.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -14,7 +18,10 @@ TEST(Preflight, NamesEveryMissingPieceAndWhatToDo) {
   test::TempTree t;
   auto problems = PreflightProblems({.sys_root = t.root(), .privileged = false});
   ASSERT_EQ(problems.size(), 3u);
-  EXPECT_NE(problems[0].find("not privileged"), std::string::npos);
+  // The one capability list (common/capabilities.h), the same the BPF loader names on EPERM.
+  EXPECT_EQ(problems[0],
+            "not privileged: run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE, "
+            "CAP_SYS_NICE and CAP_SYS_ADMIN (e.g. AmbientCapabilities= in the systemd unit)");
   EXPECT_NE(problems[1].find(t.Path("kernel/btf/vmlinux")), std::string::npos);
   EXPECT_NE(problems[1].find("CONFIG_DEBUG_INFO_BTF"), std::string::npos);
   EXPECT_NE(problems[2].find("cpu controller"), std::string::npos);
@@ -29,10 +36,66 @@ TEST(Preflight, NamesEveryMissingPieceAndWhatToDo) {
 }
 
 TEST(EnforcementActuator, WorkloadLabelsBecomeSafeNames) {
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/lc/web"), "lc_web");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/kubepods/pod1:x y"), "kubepods_pod1_x_y");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/"), "root");
-  EXPECT_EQ(EnforcementActuator::ActuatorName("/a//b/"), "a_b");
+  auto name = [](const std::string& w) { return EnforcementActuator::ActuatorName(w); };
+  EXPECT_EQ(name("/lc/web"), "lc_web");
+  EXPECT_EQ(name("/kubepods/burstable/pod1.scope"), "kubepods_burstable_pod1.scope");
+  // Hash suffixes: FNV-1a 64 of the whole label (computed independently).
+  EXPECT_EQ(name("/lc_web"), "lc_web__b63174b96d954446");
+  EXPECT_EQ(name("/kubepods/pod1:x y"), "kubepods_pod1_x_y__637aff321ff0ed0b");
+  EXPECT_EQ(name("/"), "root__af63a24c860189fe");
+  EXPECT_EQ(name("/a//b/"), "a_b__0613976f8865af8c");
+  EXPECT_EQ(name("lc/web").rfind("lc_web__", 0), 0u) << name("lc/web");  // not a path: hashed
+}
+
+// The controller tells "refused" (capacity) from "failed" by the error code alone: a kernel ENOSPC
+// from a cpuset write is a failure and must not come back as kCapacityRefused.
+TEST(EnforcementActuator, OnlyCapacityRefusalsCarryTheRefusedCode) {
+  test::FakeMachine m;
+  m.MakeCpuCgroup("/lc");
+  m.MakeCpuCgroup("/lc2");
+  m.AddTask(1, {});
+  m.AddTask(200, {.cpu_cg = "/lc"});
+  m.AddTask(210, {.cpu_cg = "/lc2"});
+  EnforcerConfig cfg;
+  cfg.state_dir = m.state();
+  cfg.layout = CgroupLayout{CgroupMode::kV1, m.cpuset(), m.cpu()};
+  cfg.proc_root = m.proc();
+  auto topo = LoadSyntheticTopology("pack:1 core:2 pu:1");  // the fake root cpuset: 0-1
+  ASSERT_TRUE(topo.ok());
+  cfg.topology = *topo;
+  cfg.rails.agent_pid = 300;
+  auto e = Enforcer::Create(cfg, m.w);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EnforcementActuator a(**e);
+
+  m.w.fail_prefixes = {"write " + m.cpuset() + "/schedwarden.x."};
+  m.w.fail_errno = ENOSPC;  // what the kernel answers for an impossible cpuset
+  auto failed = a.GrantExclusive("/lc", "/lc", 1);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().code, kCapacityRefused) << failed.error().message;
+
+  m.w.fail_prefixes.clear();
+  auto again = a.GrantExclusive("/lc", "/lc", 1);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto refused = a.GrantExclusive("/lc2", "/lc2", 1);  // the shared pool's last core
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, kCapacityRefused) << refused.error().message;
+  (*e)->Shutdown();
+}
+
+TEST(EnforcementActuator, DistinctLabelsNeverShareAName) {
+  const std::vector<std::string> labels = {
+      "/lc/web", "/lc_web", "/lc/web/", "/lc//web",
+      "/lc:web", "/lc web", "/",        "/root",
+      "/a/b",    "/a_b",    "/a__b",    "/a/_b",
+      "/a_/b",   "lc/web",  "/lc/web_", "/lc/web__b63174b96d954446"};
+  std::set<std::string> names;
+  const std::regex valid("[A-Za-z0-9_.-]+");
+  for (const auto& l : labels) {
+    const std::string n = EnforcementActuator::ActuatorName(l);
+    EXPECT_TRUE(std::regex_match(n, valid)) << l << " -> " << n;
+    EXPECT_TRUE(names.insert(n).second) << l << " -> " << n << " collides";
+  }
 }
 
 WorkloadSample Sample(const std::string& name) {

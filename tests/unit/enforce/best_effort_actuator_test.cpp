@@ -54,6 +54,19 @@ TEST_F(BestEffort, DemoteSetsCpuIdleThenEveryThreadAndRevertRestoresExactly) {
   EXPECT_EQ(m.t.Read("state/journal"), "");
 }
 
+TEST_F(BestEffort, DeadlineThreadsAreLeftAloneWithAWarning) {
+  m.AddTask(504, {.tgid = 500, .cpu_cg = "/be"}, {6 /* SCHED_DEADLINE */, 0, 0, 0});
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->threads_demoted, 3);
+  EXPECT_EQ(r->threads_skipped, 2);  // the agent and the deadline thread
+  EXPECT_EQ(m.w.sched[504].policy, 6);
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0], "thread 504 is SCHED_DEADLINE; left alone");
+  EXPECT_EQ(SchedPolicyName(6), "SCHED_DEADLINE");
+}
+
 TEST_F(BestEffort, ThreadsBornIdleFromDemotedOnesAreRevertedTooButNativeIdleStays) {
   m.AddTask(503, {.tgid = 500, .cpu_cg = "/be"}, {SCHED_IDLE, 0, 0, 0});  // idle on its own
   BestEffortActuator a(cfg, m.w, *journal, rails);

@@ -122,14 +122,19 @@ TEST(Status, FileWrittenAtomicallyAndReadBack) {
   Episode e(&sink);
   test::TempTree t;
   EXPECT_EQ(ReadStatusFile(t.root()).error().code, ENOENT);
-  ASSERT_TRUE(WriteStatusFile(t.root(), e.controller->Status()).ok());
+  nlohmann::json written = StatusToJson(e.controller->Status());
+  written["pid"] = 42;  // the agent's own fields survive the round trip
+  ASSERT_TRUE(WriteStatusFile(t.root(), written).ok());
   EXPECT_FALSE(PathExists(t.Path("status.json.tmp")));
   auto back = ReadStatusFile(t.root());
   ASSERT_TRUE(back.ok()) << back.error().message;
-  EXPECT_EQ(StatusToJson(*back), StatusToJson(e.controller->Status()));
+  EXPECT_EQ(*back, written);
+  auto model = StatusFromJson(*back);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ(StatusToJson(*model), StatusToJson(e.controller->Status()));
   t.Write("status.json", "{\"mode\": ");
   EXPECT_THAT(ReadStatusFile(t.root()).error().message, HasSubstr("not valid JSON"));
-  EXPECT_FALSE(WriteStatusFile(t.Path("missing-dir"), e.controller->Status()).ok());
+  EXPECT_FALSE(WriteStatusFile(t.Path("missing-dir"), written).ok());
 }
 
 TEST(Metrics, FamiliesFromControllerState) {

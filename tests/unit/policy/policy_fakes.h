@@ -33,7 +33,7 @@ class FakeActuator final : public Actuator {
   Result<CpuSet> GrantExclusive(const std::string& w, const std::string&, int cpus) override {
     calls.push_back("grant " + w + " " + std::to_string(cpus));
     if (refuse) return *refuse;
-    if (static_cast<int>(free_.size()) < cpus) return Error{ENOSPC, "no whole core free"};
+    if (static_cast<int>(free_.size()) < cpus) return Error{kCapacityRefused, "no whole core free"};
     CpuSet got;
     while (static_cast<int>(got.size()) < cpus) {
       got.insert(*free_.rbegin());

@@ -200,14 +200,6 @@ TEST(CoreAllocator, ReleaseReturnsCoresAndResizeKeepsOwnCores) {
   EXPECT_TRUE(a.ExclusiveCpus().empty());
 }
 
-TEST(CoreAllocator, AdoptChecksWholeFreeCores) {
-  CoreAllocator a = Make("pack:1 core:4 pu:2");
-  EXPECT_FALSE(a.Adopt("x", {6}).ok());  // half a core
-  EXPECT_TRUE(a.Adopt("x", {6, 7}).ok());
-  EXPECT_FALSE(a.Adopt("y", {6, 7}).ok());
-  EXPECT_EQ(a.SharedPool(), (CpuSet{0, 1, 2, 3, 4, 5}));
-}
-
 TEST(CoreAllocator, InvalidConfigurationsAreErrors) {
   Topology t = Synth("pack:1 core:2 pu:1");
   EXPECT_FALSE(CoreAllocator::Create(t, {0, {}, 1.0}).ok());

@@ -1,0 +1,34 @@
+// The capabilities the agent needs when it does not run as root. One list, used by the start-up
+// check (cli/preflight) and by the BPF loader's EPERM hint, so the two cannot disagree.
+#pragma once
+
+#include <iterator>
+#include <string>
+
+namespace sw {
+
+struct NeededCapability {
+  const char* name;  // as cap_from_name(3) and capabilities(7) spell it
+  const char* why;
+};
+
+inline constexpr NeededCapability kAgentCapabilities[] = {
+    {"CAP_BPF", "load the BPF programs and create their maps"},
+    {"CAP_PERFMON", "attach tracing programs to the scheduler tracepoints"},
+    {"CAP_SYS_RESOURCE", "BPF map memory beyond RLIMIT_MEMLOCK (kernels before 5.11)"},
+    {"CAP_SYS_NICE", "change other processes' scheduling policy and nice value"},
+    {"CAP_SYS_ADMIN", "cpusets and cgroup files"},
+};
+
+// "CAP_BPF, CAP_PERFMON, ... and CAP_SYS_ADMIN"
+inline std::string AgentCapabilityList() {
+  std::string out;
+  constexpr size_t n = std::size(kAgentCapabilities);
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0) out += i + 1 == n ? " and " : ", ";
+    out += kAgentCapabilities[i].name;
+  }
+  return out;
+}
+
+}  // namespace sw
