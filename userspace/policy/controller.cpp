@@ -252,7 +252,6 @@ void Controller::Judge(Workload& st, std::vector<Decision>& out) {
   d.after = {{"runq_p99_ns", after}, {"runq_samples", samples}};
   d.result = improved ? result::kImproved : result::kNotImproved;
   Emit(std::move(d), out);
-  st.ladder.verification.reset();
   if (!improved) {
     const std::string why = "reverted: " + numbers;
     if (demotion_step)
