@@ -12,6 +12,9 @@
 //   relief       = objective held with relief_margin for relief_window -> release exclusive CPUs;
 //                  another window -> restore best-effort neighbours
 //
+// The pieces: signals.h (snapshots -> per-interval signals), ladder.h (the per-victim state
+// machine), governor.h (cool-down, rate limit); this class wires them to the Actuator.
+//
 // Deterministic: time comes from a Clock, the machine is touched only through an Actuator, there
 // are no sleeps and no I/O besides the DecisionSink. Thread-safe: Step() runs on the agent loop,
 // Status()/ActionCounts() may be called from the metrics or status endpoint concurrently.
@@ -36,32 +39,13 @@
 #include "policy/actuator.h"
 #include "policy/classifier.h"
 #include "policy/decision.h"
+#include "policy/governor.h"
+#include "policy/ladder.h"
+#include "policy/signals.h"
 #include "policy/status.h"
 #include "topology/exclusive_capacity.h"
 
 namespace sw {
-
-// One latency-watched workload's signals over one interval.
-struct IntervalSignals {
-  LatencyHistogram runq;  // delta of runq_wakeup + runq_preempted
-  uint64_t samples = 0;
-  uint64_t p99_ns = 0;
-  uint64_t preemptions_by_lower = 0;
-  double cpus_received = 0;  // cpu_usage_ns delta / interval
-  // Mean CPUs received over the last K intervals and over the K before them: a victim squeezed
-  // by neighbours receives less than it used to ("10 cores became 6").
-  double cpus_window = 0, cpus_prev_window = 0;
-  bool has_prev_window = false;  // enough history for cpus_prev_window
-  double lower_class_cpus = 0;   // CPUs used by lower-class workloads (nested cgroups once)
-  uint64_t throttled = 0;        // max(cpu.stat nr_throttled delta, BPF throttle_events delta)
-  std::chrono::nanoseconds elapsed{0};
-  bool violated = false;
-  bool evidence = false;  // others caused it
-};
-
-// JSON object with the numbers behind a decision (keys: runq_p99_ns, runq_samples, slo_ns,
-// preemptions_by_lower, cpus_received, lower_class_cpus, throttled).
-nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<std::chrono::nanoseconds> slo);
 
 class Controller {
  public:
@@ -86,63 +70,58 @@ class Controller {
   EnforcementMode mode() const { return config_.enforcement.mode; }
 
  private:
-  struct Pending {  // an action waiting for verification
-    enum class Step { kDemote, kExclusive } step;
-    uint64_t baseline_p99_ns = 0;
-    LatencyHistogram after;
-    int intervals_left = 0;
-  };
-  struct State {
+  struct Workload {
     std::string workload, cgroup_path;
     Classification cls;
     std::chrono::nanoseconds classified_at{0};
+    double cpus_received = 0;  // by its cgroup, nested workloads' cgroups included
     // Latency-watched workloads.
     std::deque<IntervalSignals> history;  // newest last, at most K intervals
     std::deque<double> cpu_history;       // CPUs received, newest last, at most 2K intervals
-    IntervalSignals last;
-    bool has_last = false;
-    int violation_streak = 0;
-    bool evidence_in_streak = false, throttled_in_streak = false;
-    uint64_t violation_intervals_total = 0;
-    std::string state;
-    bool self_throttled_reported = false, exhausted_reported = false, rate_limit_reported = false;
-    std::string last_refusal;       // last exclusive refusal reported
-    std::set<std::string> demoted;  // best-effort workloads demoted on this victim's behalf
-    bool demote_failed = false, exclusive_failed = false;
-    CpuSet exclusive;
-    int exclusive_count = 0;  // == exclusive.size() in enforce; decided count in dry-run
-    std::optional<Pending> pending;
-    std::optional<std::chrono::nanoseconds> calm_since, last_action_at;
+    std::optional<IntervalSignals> last;
+    Streak streak;
+    Ladder ladder;  // latency-critical victims
     // Best-effort workloads: the victims holding a demotion (restore when the last lets go).
     std::set<std::string> demoted_by;
-    double cpus_received = 0;  // by its cgroup, nested workloads' cgroups included
-    double own_cpus = 0;       // cpus_received minus the nested workloads': each CPU counted once
-    uint64_t preempted_victim = 0;  // scratch: preemptions of the current victim
   };
 
+  // Step's phases.
+  void Reclassify(const Snapshot& snap, std::vector<Decision>& out);
   void Classify(const Snapshot& snap, std::chrono::nanoseconds now);
-  void ComputeOwnCpus();
-  IntervalSignals Measure(const State& st, const WorkloadSample& cur, const WorkloadSample* prev,
-                          std::chrono::nanoseconds elapsed) const;
-  void Judge(State& st, std::vector<Decision>& out);
-  void Escalate(State& st, std::vector<Decision>& out);
-  void Relieve(State& st, std::vector<Decision>& out);
-  bool TryGrant(State& st, const std::string& reason, std::vector<Decision>& out);
-  bool ReleaseExclusive(State& st, const std::string& reason, std::vector<Decision>& out);
-  void EmitRefusal(State& st, Decision d, std::vector<Decision>& out);
-  void RestoreNeighbours(State& victim, const std::string& reason, std::vector<Decision>& out);
+  void Baseline(const Snapshot& snap, std::vector<Decision>& out);
+  void Observe(const Snapshot& snap);
+  void Act(Workload& st, std::vector<Decision>& out);
+  // Ladder transitions with their actuator calls.
+  void Judge(Workload& st, std::vector<Decision>& out);
+  void Escalate(Workload& st, std::vector<Decision>& out);
+  // Rung 1; false: no best-effort neighbour to demote (go on to rung 2).
+  bool DemoteNeighbours(Workload& st, const std::string& why, uint64_t baseline,
+                        std::vector<Decision>& out);
+  bool DemoteOne(Workload& st, Workload& be, const std::string& why, std::vector<Decision>& out);
+  void ReportExhausted(Workload& st, const std::string& why, std::vector<Decision>& out);
+  void ReportSelfThrottled(Workload& st, std::vector<Decision>& out);
+  void Relieve(Workload& st, std::vector<Decision>& out);
+  // verify: what to verify when granted (Escalate); none: hold without verification.
+  bool TryGrant(Workload& st, const std::string& reason, std::vector<Decision>& out,
+                std::optional<Verification> verify = std::nullopt);
+  bool ApplyGrant(Workload& st, Decision d, int request, std::optional<Verification> verify,
+                  std::vector<Decision>& out);
+  bool ReleaseExclusive(Workload& st, const std::string& reason, std::vector<Decision>& out);
+  void EmitRefusal(Workload& st, Decision d, std::vector<Decision>& out);
+  void RestoreNeighbours(Workload& victim, const std::string& reason, std::vector<Decision>& out);
+  void RestoreOne(Workload& be, Decision d, std::vector<Decision>& out);
   void Forget(const std::string& workload, const std::string& reason, std::vector<Decision>& out);
 
-  bool CooledDown(const State& st) const;
-  int RateBudget();  // actions still allowed in the current minute
-  void NoteAction(State* st);
+  std::string EscalationReason(const Workload& st, uint64_t baseline) const;
+  std::optional<Verification> VerifyFrom(uint64_t baseline) const;
   int ExclusiveInUse() const;       // CPUs
   int ExclusiveCoresInUse() const;  // whole cores
-  Decision Make(const State& st, const char* action, std::string reason) const;
+  Decision Make(const Workload& st, const char* action, std::string reason) const;
   void Emit(Decision d, std::vector<Decision>& out);
   bool Enforcing() const { return config_.enforcement.mode == EnforcementMode::kEnforce; }
-  std::optional<std::chrono::nanoseconds> SloOf(const State& st) const;
-  bool Watched(const State& st) const;
+  std::optional<std::chrono::nanoseconds> SloOf(const Workload& st) const;
+  bool Watched(const Workload& st) const;
+  WorkloadStatus StatusOf(const Workload& st) const;
 
   Config config_;
   const Classifier& classifier_;
@@ -153,9 +132,9 @@ class Controller {
   int cpu_count_;
 
   mutable std::mutex mu_;
+  Governor governor_;
   std::optional<Snapshot> prev_;
-  std::map<std::string, State> states_;
-  std::deque<std::chrono::nanoseconds> action_times_;  // actuator calls in the last minute
+  std::map<std::string, Workload> states_;
   std::deque<Decision> recent_;
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;
   uint64_t intervals_ = 0;
