@@ -146,7 +146,7 @@ bool Controller::ApplyGrant(Workload& st, Decision d, int request,
   }
   auto r = actuator_->GrantExclusive(st.workload, st.cgroup_path, request);
   if (!r) {
-    d.result = r.error().code == ENOSPC ? result::kRefused : result::kFailed;
+    d.result = r.error().code == kCapacityRefused ? result::kRefused : result::kFailed;
     d.reason += "; " + std::string(d.result) + ": " + r.error().message;
     st.ladder.GrantRefused();
     EmitRefusal(st, std::move(d), out);

@@ -45,7 +45,7 @@ class AllocatorActuator final : public Actuator {
     calls.push_back("grant " + w + " " + std::to_string(cpus));
     Allocation r = alloc.Allocate({w, cpus, {}});
     warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
-    if (!r.granted) return Error{ENOSPC, r.reason};
+    if (!r.granted) return Error{kCapacityRefused, r.reason};
     return r.cpus;
   }
   Result<void> ReleaseExclusive(const std::string& w, const std::string&) override {
@@ -524,7 +524,7 @@ TEST_F(ControllerTest, ExplicitOddExclusiveRoundedUpToWholeCores) {
 
 TEST_F(ControllerTest, ActuatorFloorRefusalIsReported) {
   Start("enforce", kTwoVictims, 4);
-  actuator->refuse = Error{ENOSPC, "would leave the shared pool below 1 core (floor)"};
+  actuator->refuse = Error{kCapacityRefused, "would leave the shared pool below 1 core (floor)"};
   for (int i = 0; i < 3; i++) {
     Interfered(5ms, kWeb, kSystem);
     Tick();
