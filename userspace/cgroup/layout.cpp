@@ -163,4 +163,14 @@ Result<CgroupMounts> DetectCgroupMounts(const CgroupMountsOptions& options) {
   return layout;
 }
 
+Result<ControllerMount> CpusetMount(const CgroupMounts& m) {
+  if (!m.cpuset)
+    return Error{ENOENT,
+                 "no cpuset controller: exclusive cores need a cgroup v1 cpuset hierarchy "
+                 "or a cgroup v2 mount whose cgroup.controllers lists cpuset (cpu "
+                 "controller found at " +
+                     m.cpu.path + ")"};
+  return *m.cpuset;
+}
+
 }  // namespace sw

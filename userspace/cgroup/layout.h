@@ -36,4 +36,8 @@ struct CgroupMountsOptions {
 // controller is mounted.
 Result<CgroupMounts> DetectCgroupMounts(const CgroupMountsOptions& options = {});
 
+// The cpuset hierarchy exclusive cores need; error (naming the cpu controller's place) when none
+// is mounted.
+Result<ControllerMount> CpusetMount(const CgroupMounts& mounts);
+
 }  // namespace sw

@@ -25,7 +25,6 @@
 #include "common/fs.h"
 #include "config/config.h"
 #include "enforce/enforcer.h"
-#include "enforce/layout.h"
 #include "enforce/restore.h"
 #include "enforce/system_writer.h"
 #include "export/exporter.h"
@@ -161,7 +160,8 @@ int RunAgent(const RunOptions& o) {
   if (cfg.enforcement.mode == EnforcementMode::kEnforce) {
     EnforcerConfig ec;
     ec.state_dir = cfg.state_dir;
-    ec.layout = Must(LayoutFromMounts(layout), "exclusive cores");
+    Must(CpusetMount(layout), "exclusive cores");
+    ec.mounts = layout;
     ec.proc_root = cfg.observer.proc_root;
     ec.rails.allowed_cgroups = cfg.enforcement.allowed_cgroups;
     ec.topology = machine;

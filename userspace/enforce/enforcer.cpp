@@ -8,13 +8,16 @@ namespace sw {
 Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, SystemWriter& writer) {
   std::unique_ptr<Enforcer> e(new Enforcer());
   e->writer_ = &writer;
-  if (config.layout) {
-    e->layout_ = *config.layout;
+  if (config.mounts) {
+    e->mounts_ = *config.mounts;
   } else {
-    auto l = DetectCgroupLayout(config.sys_fs_cgroup, config.proc_root);
-    if (!l) return l.error();
-    e->layout_ = *l;
+    auto m =
+        DetectCgroupMounts({.cgroup_root = config.sys_fs_cgroup, .proc_root = config.proc_root});
+    if (!m) return m.error();
+    e->mounts_ = std::move(*m);
   }
+  auto cpuset = CpusetMount(e->mounts_);
+  if (!cpuset) return cpuset.error();
   Topology topo;
   if (config.topology) {
     topo = *config.topology;
@@ -37,22 +40,23 @@ Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, System
   e->journal_.emplace(std::move(*j));
 
   ExclusiveActuatorConfig ec;
-  ec.mode = e->layout_.mode;
-  ec.cpuset_root = e->layout_.cpuset_root;
-  ec.workload_root = e->layout_.cpu_root;
+  ec.version = cpuset->version;
+  ec.cpuset_root = cpuset->path;
+  ec.workload_root = e->mounts_.cpu.path;
   ec.proc_root = config.proc_root;
   e->exclusive_ = std::make_unique<ExclusiveCoreActuator>(ec, writer, *e->journal_, config.rails);
   if (auto r = e->exclusive_->Init(); !r) return r.error();
   BestEffortActuatorConfig bc;
   bc.proc_root = config.proc_root;
-  bc.cgroup_root = e->layout_.cpu_root;
+  bc.cgroup_root = e->mounts_.cpu.path;
   e->best_effort_ = std::make_unique<BestEffortActuator>(bc, writer, *e->journal_, config.rails);
   e->cfg_ = std::move(config);
   return e;
 }
 
 std::string Enforcer::Dir(const std::string& cgroup) const {
-  return cgroup.empty() || cgroup == "/" ? layout_.cpu_root : JoinPath(layout_.cpu_root, cgroup);
+  const std::string& root = mounts_.cpu.path;
+  return cgroup.empty() || cgroup == "/" ? root : JoinPath(root, cgroup);
 }
 
 std::string Enforcer::CpusetDir(const std::string& cgroup) const {
@@ -60,9 +64,9 @@ std::string Enforcer::CpusetDir(const std::string& cgroup) const {
   // gets the cpuset files; where cpu is a v1 hierarchy and cpuset lives on cgroup2 (systemd's
   // hybrid layout on kernels without v1 cpusets) that is the same path in the cgroup2 tree,
   // which systemd keeps parallel to the v1 ones.
-  if (layout_.mode == CgroupMode::kV1) return Dir(cgroup);
-  return cgroup.empty() || cgroup == "/" ? layout_.cpuset_root
-                                         : JoinPath(layout_.cpuset_root, cgroup);
+  if (mounts_.cpuset->version == CgroupVersion::kV1) return Dir(cgroup);
+  const std::string& root = mounts_.cpuset->path;
+  return cgroup.empty() || cgroup == "/" ? root : JoinPath(root, cgroup);
 }
 
 Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std::string& cgroup,

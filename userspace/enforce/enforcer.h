@@ -12,11 +12,11 @@
 #include <optional>
 #include <string>
 
+#include "cgroup/layout.h"
 #include "common/result.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/journal.h"
-#include "enforce/layout.h"
 #include "enforce/restore.h"
 #include "enforce/safety.h"
 #include "enforce/system_writer.h"
@@ -26,8 +26,8 @@ namespace sw {
 
 struct EnforcerConfig {
   std::string state_dir = "/var/lib/schedwarden";
-  std::string sys_fs_cgroup = "/sys/fs/cgroup";  // used when `layout` is not given
-  std::optional<CgroupLayout> layout;            // tests pass fake roots here
+  std::string sys_fs_cgroup = "/sys/fs/cgroup";  // used when `mounts` is not given
+  std::optional<CgroupMounts> mounts;            // the agent's detection; tests pass fake roots
   std::string proc_root = "/proc";
   std::optional<Topology> topology;  // default: the live machine via hwloc
   AllocatorConfig allocator;         // shared_pool_min_cores, reserved_cpus, max fraction
@@ -62,7 +62,7 @@ class Enforcer {
   CpuSet SharedCpus() const { return allocator_->SharedPool(); }
   std::map<std::string, CpuSet> Exclusive() const { return exclusive_->Promoted(); }
   std::vector<std::string> Demoted() const { return best_effort_->Demoted(); }
-  const CgroupLayout& layout() const { return layout_; }
+  const CgroupMounts& mounts() const { return mounts_; }
   const CoreAllocator& allocator() const { return *allocator_; }
 
  private:
@@ -71,7 +71,7 @@ class Enforcer {
   std::string CpusetDir(const std::string& cgroup) const;  // what the exclusive actuator takes
 
   EnforcerConfig cfg_;
-  CgroupLayout layout_;
+  CgroupMounts mounts_;  // cpuset always set
   SystemWriter* writer_ = nullptr;
   std::optional<Journal> journal_;
   std::optional<CoreAllocator> allocator_;

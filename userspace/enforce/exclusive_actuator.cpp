@@ -58,7 +58,8 @@ std::string ExclusiveCoreActuator::Rel(const std::string& dir) const {
 }
 
 Result<void> ExclusiveCoreActuator::CheckWorkloadCgroup(const ExclusiveTarget& t) const {
-  const std::string& root = cfg_.mode == CgroupMode::kV1 ? cfg_.workload_root : cfg_.cpuset_root;
+  const std::string& root =
+      cfg_.version == CgroupVersion::kV1 ? cfg_.workload_root : cfg_.cpuset_root;
   std::string r = root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
@@ -72,7 +73,7 @@ Result<void> ExclusiveCoreActuator::CheckWorkloadCgroup(const ExclusiveTarget& t
 }
 
 Result<void> ExclusiveCoreActuator::Init() {
-  if (cfg_.mode == CgroupMode::kV1) {
+  if (cfg_.version == CgroupVersion::kV1) {
     auto cpus = ReadCpus(JoinPath(cfg_.cpuset_root, "cpuset.cpus"));
     if (!cpus)
       return cpus.error().WithContext("cgroup v1 cpuset hierarchy not usable at " +
@@ -261,7 +262,7 @@ bool ExclusiveCoreActuator::CpusetChangeTouches(pid_t tid, const std::string& cg
                                                 const CpuSet& cpus,
                                                 const std::set<pid_t>& workload) const {
   // v2: a partition changes the effective CPUs of the root and of every sibling.
-  if (cfg_.mode == CgroupMode::kV2 || workload.count(tid)) return true;
+  if (cfg_.version == CgroupVersion::kV2 || workload.count(tid)) return true;
   if (cg == "/") return rails_.TaskVeto(cfg_.proc_root, tid).allowed();  // the shield moves it
   if (cg.rfind("/" + cfg_.prefix + ".", 0) == 0) return true;            // ours
   // A foreign cpuset is narrowed and widened when it has some of the CPUs.
@@ -276,7 +277,7 @@ Result<std::vector<ExclusiveCoreActuator::Pinned>> ExclusiveCoreActuator::GuardA
     const std::string& group, const CpuSet& cpus, const std::string& workload_dir,
     std::vector<std::string>* warnings) {
   const std::string& proc = cfg_.proc_root;
-  const std::string controller = cfg_.mode == CgroupMode::kV1 ? "cpuset" : "";
+  const std::string controller = cfg_.version == CgroupVersion::kV1 ? "cpuset" : "";
   std::set<pid_t> workload;
   if (auto w = ListCgroupThreads(workload_dir, proc, true); w)
     workload.insert(w->begin(), w->end());
@@ -337,7 +338,7 @@ Result<std::vector<ExclusiveCoreActuator::Pinned>> ExclusiveCoreActuator::GuardA
 
 void ExclusiveCoreActuator::ReapplyAffinities(const std::vector<Pinned>& pinned,
                                               std::vector<std::string>* warnings) {
-  const std::string controller = cfg_.mode == CgroupMode::kV1 ? "cpuset" : "";
+  const std::string controller = cfg_.version == CgroupVersion::kV1 ? "cpuset" : "";
   for (const Pinned& p : pinned) {
     if (!SameTask(cfg_.proc_root, p.tid, p.start_time)) continue;
     auto allowed = ReadTaskCpusetCpus(cfg_.proc_root, cfg_.cpuset_root, controller, p.tid);
@@ -398,7 +399,7 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
     return Error{EBUSY, "CPUs " + FormatCpuList(Intersect(cpus, AllExclusive())) +
                             " are already exclusive to another workload"};
   if (!PathExists(t.cgroup_dir)) {
-    if (cfg_.mode == CgroupMode::kV2 && cfg_.workload_root != cfg_.cpuset_root)
+    if (cfg_.version == CgroupVersion::kV2 && cfg_.workload_root != cfg_.cpuset_root)
       return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload +
                                "' does not exist: the cpu controller is a v1 hierarchy (" +
                                cfg_.workload_root +
@@ -410,7 +411,7 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
     return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
   }
   if (auto r = CheckWorkloadCgroup(t); !r) return r.error();
-  auto res = cfg_.mode == CgroupMode::kV1 ? PromoteV1(t, cpus) : PromoteV2(t, cpus);
+  auto res = cfg_.version == CgroupVersion::kV1 ? PromoteV1(t, cpus) : PromoteV2(t, cpus);
   if (!res) {
     // Half a promotion is worse than none: undo whatever was done, from the journal.
     std::string undo_note;
@@ -582,7 +583,7 @@ Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
       !g)
     rep.failed.push_back("guard CPU affinities: " + g.error().message);
   held_.erase(it);
-  if (cfg_.mode == CgroupMode::kV1 && shield_up_) {
+  if (cfg_.version == CgroupVersion::kV1 && shield_up_) {
     // Widen first, so the workload's tasks find the CPUs in the shared cpuset when they return.
     CpuSet excl = AllExclusive();
     if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"),
@@ -594,7 +595,7 @@ Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
       if (auto r = SetForeignCpus(excl, false); !r) rep.failed.push_back(r.error().message);
   }
   // With the last workload the shield comes down too; affinities go back after both.
-  const bool teardown = cfg_.mode == CgroupMode::kV1 && held_.empty() && shield_up_;
+  const bool teardown = cfg_.version == CgroupVersion::kV1 && held_.empty() && shield_up_;
   std::vector<std::string> groups{Group(workload)};
   if (teardown) groups.push_back(kShieldGroup);
   rep.Merge(UndoGroups(journal_, groups, writer_, cfg_.proc_root));
@@ -620,7 +621,7 @@ UndoReport ExclusiveCoreActuator::ReleaseAll() {
 
 Result<MoveStats> ExclusiveCoreActuator::Sweep() {
   MoveStats total;
-  if (cfg_.mode != CgroupMode::kV1 || !shield_up_) return total;
+  if (cfg_.version != CgroupVersion::kV1 || !shield_up_) return total;
   auto add = [&](const MoveStats& m) {
     total.moved += m.moved;
     total.skipped += m.skipped;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup/layout.h"
 #include "common/cpulist.h"
 #include "common/result.h"
 #include "enforce/journal.h"
@@ -40,10 +41,8 @@
 
 namespace sw {
 
-enum class CgroupMode { kV1, kV2 };
-
 struct ExclusiveActuatorConfig {
-  CgroupMode mode = CgroupMode::kV1;
+  CgroupVersion version = CgroupVersion::kV1;  // of the cpuset hierarchy
   // v1: the cpuset hierarchy's mount; v2: the unified mount.
   std::string cpuset_root = "/sys/fs/cgroup/cpuset";
   // Hierarchy holding the workloads' cgroups (ExclusiveTarget::cgroup_dir), for the allowlist:

@@ -21,12 +21,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cgroup/layout.h"
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
-#include "enforce/layout.h"
 #include "enforce/restore.h"
 #include "enforce/task_info.h"
 #include "support/cgroup_layout.h"
@@ -46,15 +46,16 @@ using namespace std::chrono_literals;
 
 // The machine's layout, detected by the product (the tests check the product against the
 // kernel, not the detection).
-const CgroupLayout& Layout() {
-  static const CgroupLayout layout = [] {
-    auto l = DetectCgroupLayout();
-    if (!l) throw std::runtime_error(l.error().message);
-    return *l;
+const CgroupMounts& Layout() {
+  static const CgroupMounts layout = [] {
+    auto m = DetectCgroupMounts();
+    if (!m) throw std::runtime_error(m.error().message);
+    if (auto cs = CpusetMount(*m); !cs) throw std::runtime_error(cs.error().message);
+    return *m;
   }();
   return layout;
 }
-bool V1() { return Layout().mode == CgroupMode::kV1; }
+bool V1() { return Layout().cpuset->version == CgroupVersion::kV1; }
 
 // One physical core's worth of CPUs: exclusive CPUs are whole cores.
 int ThreadsPerCore() {
@@ -186,15 +187,15 @@ class Workloads {
   std::string weight_file() const { return machine_.weight_file(); }
   // A v1 cpuset of our own (a "foreign" one for the shield), with every CPU.
   std::string MakeCpuset(const std::string& name) {
-    std::string d = JoinPath(Layout().cpuset_root, prefix_.substr(1) + name);
+    std::string d = JoinPath(Layout().cpuset->path, prefix_.substr(1) + name);
     if (mkdir(d.c_str(), 0755) != 0) ADD_FAILURE() << "mkdir " << d << ": " << strerror(errno);
     dirs_.push_back(d);  // removed last, after the processes in it are gone
     RealSystemWriter w;
     EXPECT_TRUE(
-        w.WriteFile(JoinPath(d, "cpuset.cpus"), *ReadLine(Layout().cpuset_root + "/cpuset.cpus"))
+        w.WriteFile(JoinPath(d, "cpuset.cpus"), *ReadLine(Layout().cpuset->path + "/cpuset.cpus"))
             .ok());
     EXPECT_TRUE(
-        w.WriteFile(JoinPath(d, "cpuset.mems"), *ReadLine(Layout().cpuset_root + "/cpuset.mems"))
+        w.WriteFile(JoinPath(d, "cpuset.mems"), *ReadLine(Layout().cpuset->path + "/cpuset.mems"))
             .ok());
     return d;
   }
@@ -332,7 +333,7 @@ class RestoreGuard {
 };
 
 void ExpectShieldGone() {
-  auto names = ListDir(Layout().cpuset_root);
+  auto names = ListDir(Layout().cpuset->path);
   ASSERT_TRUE(names.ok());
   for (const auto& n : *names) EXPECT_EQ(n.rfind("schedwarden.", 0), std::string::npos) << n;
 }
@@ -374,7 +375,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   // v1: the workload starts in a cpuset of its own, which the shield must narrow and give back,
   // and to which its threads must return.
   const std::string home = V1() ? wl.MakeCpuset("home") : "";
-  const std::string home_rel = V1() ? home.substr(Layout().cpuset_root.size()) : "";
+  const std::string home_rel = V1() ? home.substr(Layout().cpuset->path.size()) : "";
   const pid_t lc = wl.Spawn(lc_cg, 2, -1, home);
   const pid_t be = wl.Spawn(be_cg, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
@@ -406,13 +407,13 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   RealSystemWriter writer;
   SafetyRails rails;
   ExclusiveActuatorConfig ec;
-  ec.mode = Layout().mode;
-  ec.cpuset_root = Layout().cpuset_root;
-  ec.workload_root = Layout().cpu_root;
+  ec.version = Layout().cpuset->version;
+  ec.cpuset_root = Layout().cpuset->path;
+  ec.workload_root = Layout().cpu.path;
   ExclusiveCoreActuator ex(ec, writer, *journal, rails);
   ASSERT_TRUE(ex.Init().ok());
   BestEffortActuatorConfig bc;
-  bc.cgroup_root = Layout().cpu_root;
+  bc.cgroup_root = Layout().cpu.path;
   BestEffortActuator bea(bc, writer, *journal, rails);
 
   auto t0 = std::chrono::steady_clock::now();
@@ -471,7 +472,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   if (V1()) {
     EXPECT_EQ(*TaskCpuset(lc), home_rel);
     EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
-              *ReadLine(Layout().cpuset_root + "/cpuset.cpus"));
+              *ReadLine(Layout().cpuset->path + "/cpuset.cpus"));
   }
   EXPECT_TRUE(journal->Outstanding().empty());
   EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "cgroup/layout.h"
 #include "common/cpulist.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/exclusive_actuator.h"
-#include "enforce/layout.h"
 
 namespace {
 
@@ -72,9 +72,14 @@ int Crash(char** argv) {
     std::fprintf(stderr, "%s\n", cpus.error().message.c_str());
     return 2;
   }
-  auto layout = sw::DetectCgroupLayout();
+  auto layout = sw::DetectCgroupMounts();
   if (!layout) {
     std::fprintf(stderr, "%s\n", layout.error().message.c_str());
+    return 2;
+  }
+  auto cpuset = sw::CpusetMount(*layout);
+  if (!cpuset) {
+    std::fprintf(stderr, "%s\n", cpuset.error().message.c_str());
     return 2;
   }
   PausingWriter w(std::atoi(argv[6]));
@@ -85,9 +90,9 @@ int Crash(char** argv) {
   }
   sw::SafetyRails rails;
   sw::ExclusiveActuatorConfig ec;
-  ec.mode = layout->mode;
-  ec.cpuset_root = layout->cpuset_root;
-  ec.workload_root = layout->cpu_root;
+  ec.version = cpuset->version;
+  ec.cpuset_root = cpuset->path;
+  ec.workload_root = layout->cpu.path;
   sw::ExclusiveCoreActuator ex(ec, w, *journal, rails);
   if (auto r = ex.Init(); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
@@ -98,7 +103,7 @@ int Crash(char** argv) {
     return 2;
   }
   sw::BestEffortActuatorConfig bc;
-  bc.cgroup_root = layout->cpu_root;
+  bc.cgroup_root = layout->cpu.path;
   sw::BestEffortActuator be_act(bc, w, *journal, rails);
   if (auto r = be_act.Demote({"be", be}); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/fs.h"
 #include "support/temp_tree.h"
 
 namespace sw {
@@ -151,6 +152,37 @@ TEST(CgroupMounts, NoCpuControllerNamesWhatWasLookedAt) {
   EXPECT_THAT(l.error().message, HasSubstr(t.Path("proc/self/mountinfo")));
   EXPECT_THAT(l.error().message, HasSubstr(t.Path("sys/fs/cgroup/cpu/cpu.shares")));
   EXPECT_THAT(l.error().message, HasSubstr(t.Path("sys/fs/cgroup/unified/cgroup.controllers")));
+}
+
+TEST(CpusetMount, UnifiedV2WithAndWithoutCpuset) {
+  TempTree t;
+  t.Write("sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory\n");
+  auto l = DetectCgroupMounts(Opts(t));
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  auto cs = CpusetMount(*l);
+  ASSERT_TRUE(cs.ok());
+  EXPECT_EQ(cs->path, t.Path("sys/fs/cgroup"));
+  EXPECT_EQ(cs->version, CgroupVersion::kV2);
+  t.Write("sys/fs/cgroup/cgroup.controllers", "cpu io memory\n");
+  l = DetectCgroupMounts(Opts(t));
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  auto bad = CpusetMount(*l);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("no cpuset controller"));
+  EXPECT_THAT(bad.error().message, HasSubstr(t.Path("sys/fs/cgroup")));
+}
+
+TEST(CpusetMount, ThisMachine) {
+  auto l = DetectCgroupMounts();
+  if (!l.ok()) GTEST_SKIP() << l.error().message;
+  auto cs = CpusetMount(*l);
+  if (PathExists("/sys/fs/cgroup/cpuset/cpuset.cpus")) {
+    ASSERT_TRUE(cs.ok()) << cs.error().message;
+    EXPECT_EQ(cs->version, CgroupVersion::kV1);
+    EXPECT_EQ(cs->path, "/sys/fs/cgroup/cpuset");
+  } else if (!cs.ok()) {
+    EXPECT_FALSE(cs.error().message.empty());
+  }
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ TEST(EnforcementActuator, OnlyCapacityRefusalsCarryTheRefusedCode) {
   m.AddTask(210, {.cpu_cg = "/lc2"});
   EnforcerConfig cfg;
   cfg.state_dir = m.state();
-  cfg.layout = CgroupLayout{CgroupMode::kV1, m.cpuset(), m.cpu()};
+  cfg.mounts = m.mounts();
   cfg.proc_root = m.proc();
   auto topo = LoadSyntheticTopology("pack:1 core:2 pu:1");  // the fake root cpuset: 0-1
   ASSERT_TRUE(topo.ok());

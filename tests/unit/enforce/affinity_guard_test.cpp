@@ -209,7 +209,7 @@ class AffinityV2 : public ::testing::Test {
     auto j = Journal::Open(m.state());
     ASSERT_TRUE(j.ok());
     journal.emplace(std::move(*j));
-    cfg.mode = CgroupMode::kV2;
+    cfg.version = CgroupVersion::kV2;
     cfg.cpuset_root = m.cg();
     cfg.workload_root = m.cg();
     cfg.proc_root = m.proc();

@@ -21,7 +21,7 @@ class EnforcerTest : public ::testing::Test {
     m.AddTask(210, {.cpu_cg = "/lc2"});
     m.AddTask(500, {.cpu_cg = "/be"}, {SCHED_OTHER, 3, 0, 0});
     cfg.state_dir = m.state();
-    cfg.layout = CgroupLayout{CgroupMode::kV1, m.cpuset(), m.cpu()};
+    cfg.mounts = m.mounts();
     cfg.proc_root = m.proc();
     auto topo = LoadSyntheticTopology("pack:1 core:2 pu:1");  // this machine
     ASSERT_TRUE(topo.ok());
@@ -100,11 +100,20 @@ TEST_F(EnforcerTest, RefusesToStartOverALeftoverJournalUntilReconciled) {
 }
 
 TEST_F(EnforcerTest, BadLayoutIsAnErrorThatChangesNothing) {
-  cfg.layout.reset();
+  cfg.mounts.reset();
   cfg.sys_fs_cgroup = m.t.Path("no-such-dir");
   auto e = Enforcer::Create(cfg, m.w);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("no-such-dir"), std::string::npos);
+  EXPECT_TRUE(m.w.ops.empty());
+}
+
+TEST_F(EnforcerTest, NoCpusetHierarchyIsAnErrorThatChangesNothing) {
+  cfg.mounts->cpuset.reset();
+  auto e = Enforcer::Create(cfg, m.w);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("no cpuset controller"), std::string::npos);
+  EXPECT_NE(e.error().message.find(m.cpu()), std::string::npos);
   EXPECT_TRUE(m.w.ops.empty());
 }
 

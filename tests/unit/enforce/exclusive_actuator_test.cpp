@@ -26,7 +26,7 @@ class ExclusiveV1 : public ::testing::Test {
     auto j = Journal::Open(m.state());
     ASSERT_TRUE(j.ok()) << j.error().message;
     journal.emplace(std::move(*j));
-    cfg.mode = CgroupMode::kV1;
+    cfg.version = CgroupVersion::kV1;
     cfg.cpuset_root = m.cpuset();
     cfg.workload_root = m.cpu();
     cfg.proc_root = m.proc();
@@ -260,7 +260,7 @@ class ExclusiveV2 : public ::testing::Test {
     auto j = Journal::Open(t.Path("state"));
     ASSERT_TRUE(j.ok());
     journal.emplace(std::move(*j));
-    cfg.mode = CgroupMode::kV2;
+    cfg.version = CgroupVersion::kV2;
     cfg.cpuset_root = t.Path("cg");
     cfg.proc_root = t.Path("proc");
   }

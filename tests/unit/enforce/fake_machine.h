@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "cgroup/layout.h"
 #include "enforce/system_writer.h"
 #include "support/temp_tree.h"
 
@@ -24,6 +25,11 @@ class FakeMachine {
   std::string proc() const { return t.Path("proc"); }
   std::string cpuset() const { return t.Path("cpuset"); }
   std::string cpu() const { return t.Path("cpu"); }
+  // The v1 mounts as DetectCgroupMounts reports them: cpu and cpuset hierarchies.
+  CgroupMounts mounts() const {
+    return {.cpu = {cpu(), CgroupVersion::kV1},
+            .cpuset = ControllerMount{cpuset(), CgroupVersion::kV1}};
+  }
   std::string cg() const { return t.Path("cg"); }  // a v2 tree (MakeV2Cgroup)
   std::string state() const { return t.Path("state"); }
 
