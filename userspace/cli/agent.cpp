@@ -170,7 +170,7 @@ int RunAgent(const RunOptions& o) {
     actuator = std::make_unique<EnforcementActuator>(*enforcer);
   }
 
-  auto sources = MakeClassifierSources(cfg.observer);
+  auto sources = MakeClassifierSources(cfg.observer, layout.cpu.path);
   Classifier classifier(cfg.workloads, sources.process_names.get(), sources.labels.get());
   std::unique_ptr<JsonLinesFileSink> audit = Must(
       JsonLinesFileSink::Open(JoinPath(cfg.state_dir, kAuditLogName)), "opening the audit log");

@@ -92,14 +92,6 @@ std::vector<std::string> CgroupProcessNames::ProcessNames(const std::string& cgr
   return names;
 }
 
-std::string CpuHierarchyRoot(const std::string& cgroup_root) {
-  for (const char* sub : {"cpu", "cpu,cpuacct"}) {
-    const std::string dir = JoinPath(cgroup_root, sub);
-    if (PathExists(JoinPath(dir, "cgroup.procs"))) return dir;
-  }
-  return cgroup_root;
-}
-
 std::map<std::string, std::string> LabelDirectorySource::Labels(const std::string& cgroup_path) {
   std::map<std::string, std::string> out;
   std::string dir = root_;
@@ -169,10 +161,10 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
   return Classification{};
 }
 
-ClassifierSources MakeClassifierSources(const ObserverConfig& observer) {
+ClassifierSources MakeClassifierSources(const ObserverConfig& observer,
+                                        const std::string& cpu_hierarchy_root) {
   ClassifierSources s;
-  s.process_names = std::make_unique<CgroupProcessNames>(CpuHierarchyRoot(observer.cgroup_root),
-                                                         observer.proc_root);
+  s.process_names = std::make_unique<CgroupProcessNames>(cpu_hierarchy_root, observer.proc_root);
   if (!observer.labels_dir.empty())
     s.labels = std::make_unique<LabelDirectorySource>(observer.labels_dir);
   return s;

@@ -46,10 +46,6 @@ class CgroupProcessNames final : public ProcessNameSource {
   int max_pids_;
 };
 
-// The cpu controller's hierarchy under a cgroup mount root: <root>/cpu or <root>/cpu,cpuacct on
-// cgroup v1, the root itself on v2.
-std::string CpuHierarchyRoot(const std::string& cgroup_root);
-
 // Labels a container runtime / orchestrator attaches to a cgroup (Kubernetes annotations, Mesos
 // executor labels such as cpu_hint: exclusive).
 class LabelSource {
@@ -107,12 +103,14 @@ class Classifier {
   LabelSource* labels_;
 };
 
-// The real sources for the agent, from the observer section: process names from the cpu
-// hierarchy under cgroup_root and proc_root; label files when labels_dir is set (else null).
+// The real sources for the agent: process names from the cpu hierarchy the agent detected
+// (DetectCgroupMounts' cpu.path) and the observer's proc_root; label files when labels_dir is set
+// (else null).
 struct ClassifierSources {
   std::unique_ptr<ProcessNameSource> process_names;
   std::unique_ptr<LabelSource> labels;
 };
-ClassifierSources MakeClassifierSources(const ObserverConfig& observer);
+ClassifierSources MakeClassifierSources(const ObserverConfig& observer,
+                                        const std::string& cpu_hierarchy_root);
 
 }  // namespace sw

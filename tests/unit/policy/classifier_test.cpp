@@ -68,18 +68,11 @@ TEST(ProcessNames, ReadsCgroupProcsRecursivelyAndSkipsVanished) {
   t.Write("proc/100/comm", "nginx\n");
   t.Write("proc/101/comm", "nginx\n");
   t.Write("proc/102/comm", "php-fpm\n");
-  EXPECT_EQ(CpuHierarchyRoot(t.Path("cg")), t.Path("cg/cpu"));
-  CgroupProcessNames names(CpuHierarchyRoot(t.Path("cg")), t.Path("proc"));
+  CgroupProcessNames names(t.Path("cg/cpu"), t.Path("proc"));
   EXPECT_EQ(names.ProcessNames("/web"), (std::vector<std::string>{"nginx", "php-fpm"}));
   EXPECT_TRUE(names.ProcessNames("/gone").empty());
   CgroupProcessNames capped(t.Path("cg/cpu"), t.Path("proc"), /*max_pids=*/1);
   EXPECT_EQ(capped.ProcessNames("/web").size(), 1u);
-}
-
-TEST(CpuHierarchy, V2RootIsTheMount) {
-  test::TempTree t;
-  t.Write("cg/cgroup.procs", "1\n");
-  EXPECT_EQ(CpuHierarchyRoot(t.Path("cg")), t.Path("cg"));
 }
 
 class ClassifierTest : public ::testing::Test {
@@ -173,20 +166,25 @@ TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
   EXPECT_EQ(c.Classify("/anything").cls, WorkloadClass::kNormal);
 }
 
-TEST(Classifier, SourcesFromTheObserverSection) {
+// Process names come from the cpu hierarchy the agent detected (mountinfo may name any mount
+// point), not from a second guess under cgroup_root.
+TEST(Classifier, SourcesFromTheDetectedCpuHierarchy) {
   test::TempTree t;
   t.Write("cg/cpu,cpuacct/cgroup.procs", "");
-  t.Write("cg/cpu,cpuacct/app/cgroup.procs", "7\n");
+  t.Write("cg/cpu,cpuacct/app/cgroup.procs", "8\n");  // not the mounted hierarchy
+  t.Write("mnt/cpu/cgroup.procs", "");
+  t.Write("mnt/cpu/app/cgroup.procs", "7\n");
   t.Write("proc/7/comm", "memcached\n");
+  t.Write("proc/8/comm", "stale\n");
   t.Write("labels/app/labels", "cpu_hint=exclusive\n");
   ObserverConfig o;
   o.cgroup_root = t.Path("cg");
   o.proc_root = t.Path("proc");
-  ClassifierSources none = MakeClassifierSources(o);
+  ClassifierSources none = MakeClassifierSources(o, t.Path("mnt/cpu"));
   EXPECT_EQ(none.labels, nullptr);
   EXPECT_EQ(none.process_names->ProcessNames("/app"), std::vector<std::string>{"memcached"});
   o.labels_dir = t.Path("labels");
-  ClassifierSources s = MakeClassifierSources(o);
+  ClassifierSources s = MakeClassifierSources(o, t.Path("mnt/cpu"));
   ASSERT_NE(s.labels, nullptr);
   EXPECT_EQ(s.labels->Labels("/app").at("cpu_hint"), "exclusive");
 }
