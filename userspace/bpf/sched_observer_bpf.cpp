@@ -56,22 +56,6 @@ bpf_program* FindProgram(schedwarden* skel, std::string_view name) {
 
 }  // namespace
 
-const char* AttachKindName(AttachKind k) {
-  switch (k) {
-    case AttachKind::kAuto:
-      return "auto";
-    case AttachKind::kTpBtf:
-      return "tp_btf";
-    case AttachKind::kRawTp:
-      return "raw_tp";
-  }
-  return "?";
-}
-
-const char* WorkloadMapKindName(WorkloadMapKind k) {
-  return k == WorkloadMapKind::kPerCpu ? "percpu" : "shared";
-}
-
 Result<BpfFeatures> ProbeBpfFeatures() {
   static std::mutex mu;
   static std::optional<BpfFeatures> cached;
