@@ -23,6 +23,10 @@ struct bpf_link;
 
 namespace sw {
 
+// Sends libbpf's messages (verifier logs included) to spdlog: LIBBPF_WARN as warn, LIBBPF_INFO as
+// info, LIBBPF_DEBUG as debug. Idempotent; Open and ProbeBpfFeatures call it.
+void RouteLibbpfLogToSpdlog();
+
 // What the running kernel supports, probed once per process (by loading tiny programs and
 // creating tiny maps, never by comparing kernel versions).
 struct BpfFeatures {
