@@ -14,6 +14,7 @@
 #include <string>
 
 #include "enforce/system_writer.h"
+#include "support/recording_writer.h"
 #include "support/temp_tree.h"
 
 namespace sw::test {
