@@ -93,7 +93,7 @@ static __always_inline void add_u64(__u64 *p, __u64 v)
 static __always_inline struct sw_workload_stats *workload_get(__u64 cgid)
 {
 	struct sw_workload_stats *w;
-	long err;
+	int err;
 
 	w = bpf_map_lookup_elem(&workloads, &cgid);
 	if (w)
@@ -110,7 +110,7 @@ static __always_inline void count_preemption(__u64 victim, __u64 aggressor)
 {
 	struct sw_preempt_key key = {.victim_cgid = victim, .aggressor_cgid = aggressor};
 	__u64 one = 1, *c;
-	long err;
+	int err;
 
 	c = bpf_map_lookup_elem(&preemptions, &key);
 	if (c) {
@@ -145,7 +145,7 @@ static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 rea
 	} else {
 		__u64 key = (__u64)t;
 		struct sw_task_stamp v = {.ts_ns = now, .reason = reason}, *s;
-		long err;
+		int err;
 
 		/* In place when the task has an entry: no bucket lock on the hot path. */
 		s = bpf_map_lookup_elem(&raw_stamps, &key);

@@ -3,9 +3,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -50,29 +53,39 @@ int ProbeTpBtf() {
   return errno == EPERM ? -EPERM : 0;
 }
 
+// libbpf's messages (verifier log included) in the agent's log instead of raw on stderr. They
+// carry their own "libbpf: " prefix and a trailing newline.
+int LibbpfLog(enum libbpf_print_level level, const char* format, va_list args) {
+  spdlog::level::level_enum lvl = level == LIBBPF_WARN   ? spdlog::level::warn
+                                  : level == LIBBPF_INFO ? spdlog::level::info
+                                                         : spdlog::level::debug;
+  if (!spdlog::should_log(lvl)) return 0;
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return n;
+  std::string msg(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(msg.data(), msg.size(), format, args);
+  msg.resize(static_cast<size_t>(n));
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  spdlog::log(lvl, "{}", msg);
+  return n;
+}
+
 bpf_program* FindProgram(schedwarden* skel, std::string_view name) {
   return bpf_object__find_program_by_name(skel->obj, std::string(name).c_str());
 }
 
 }  // namespace
 
-const char* AttachKindName(AttachKind k) {
-  switch (k) {
-    case AttachKind::kAuto:
-      return "auto";
-    case AttachKind::kTpBtf:
-      return "tp_btf";
-    case AttachKind::kRawTp:
-      return "raw_tp";
-  }
-  return "?";
-}
-
-const char* WorkloadMapKindName(WorkloadMapKind k) {
-  return k == WorkloadMapKind::kPerCpu ? "percpu" : "shared";
+void RouteLibbpfLogToSpdlog() {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(LibbpfLog); });
 }
 
 Result<BpfFeatures> ProbeBpfFeatures() {
+  RouteLibbpfLogToSpdlog();
   static std::mutex mu;
   static std::optional<BpfFeatures> cached;
   std::lock_guard<std::mutex> lock(mu);
@@ -125,6 +138,7 @@ void SchedObserverBpf::Destroy() {
 
 Result<void> SchedObserverBpf::Open() {
   if (state_ != State::kNew) return Error{EINVAL, "SchedObserverBpf::Open called twice"};
+  RouteLibbpfLogToSpdlog();
   if (!PathExists(kVmlinuxBtf))
     return Error{ENOENT, std::string("kernel BTF not found at ") + kVmlinuxBtf +
                              ": schedwarden's CO-RE BPF programs need a kernel built with "

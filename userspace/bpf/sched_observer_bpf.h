@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bpf/bpf_options.h"
 #include "common/result.h"
 
 struct schedwarden;  // generated skeleton (schedwarden.skel.h), private to sched_observer_bpf.cpp
@@ -22,21 +23,9 @@ struct bpf_link;
 
 namespace sw {
 
-// Which program twin to load.
-enum class AttachKind { kAuto, kTpBtf, kRawTp };
-// Layout of the workload map: one shared copy updated with atomic adds, or one copy per CPU.
-enum class WorkloadMapKind { kShared, kPerCpu };
-
-const char* AttachKindName(AttachKind k);            // "auto", "tp_btf", "raw_tp"
-const char* WorkloadMapKindName(WorkloadMapKind k);  // "shared", "percpu"
-
-struct BpfOptions {
-  uint32_t workload_map_entries = 4096;  // distinct cgroup ids tracked at once
-  uint32_t preempt_map_entries = 16384;  // distinct (victim, aggressor) pairs
-  uint32_t raw_stamp_entries = 32768;    // raw_tp twin only: live tasks tracked at once
-  WorkloadMapKind workload_map = WorkloadMapKind::kShared;
-  AttachKind attach = AttachKind::kAuto;
-};
+// Sends libbpf's messages (verifier logs included) to spdlog: LIBBPF_WARN as warn, LIBBPF_INFO as
+// info, LIBBPF_DEBUG as debug. Idempotent; Open and ProbeBpfFeatures call it.
+void RouteLibbpfLogToSpdlog();
 
 // What the running kernel supports, probed once per process (by loading tiny programs and
 // creating tiny maps, never by comparing kernel versions).

@@ -141,10 +141,11 @@ int RunAgent(const RunOptions& o) {
 
   SchedObserverBpf bpf;
   Must(bpf.Open(), "opening the BPF object");
-  Must(bpf.Configure(BpfOptions{}), "configuring the BPF object");
+  Must(bpf.Configure(cfg.observer.bpf), "configuring the BPF object");
   Must(bpf.Load(), "loading the BPF programs");
   Must(bpf.Attach(), "attaching the BPF programs");
-  spdlog::info("BPF programs attached ({})", AttachKindName(bpf.attach_kind()));
+  spdlog::info("BPF programs attached ({}, {} workload map)", AttachKindName(bpf.attach_kind()),
+               WorkloadMapKindName(bpf.workload_map_kind()));
   BpfEventSource source(std::move(bpf), cfg.observer.proc_root);
 
   CgroupResolver resolver(layout.cpu.path);

@@ -1,5 +1,5 @@
 // The kernel boundary of the collector: what the BPF programs have counted so far, keyed by raw
-// cgroup id. BpfEventSource (userspace/bpf) reads the real maps; FakeEventSource (tests) is
+// cgroup id. BpfEventSource (userspace/bpf) reads the real maps; FakeEventSource (tests/support) is
 // scripted. All counts are cumulative since load.
 #pragma once
 

@@ -1,4 +1,5 @@
-// Time source behind an interface so the control loop is tested with a fake clock.
+// Time source behind an interface so the control loop is tested with a fake clock
+// (tests/support/fake_clock.h).
 #pragma once
 
 #include <chrono>
@@ -22,18 +23,6 @@ class SystemClock final : public Clock {
   std::chrono::nanoseconds Wall() const override {
     return std::chrono::system_clock::now().time_since_epoch();
   }
-};
-
-class FakeClock final : public Clock {
- public:
-  std::chrono::nanoseconds Monotonic() const override { return now_; }
-  std::chrono::nanoseconds Wall() const override {
-    return now_ + std::chrono::hours(24 * 365 * 50);
-  }
-  void Advance(std::chrono::nanoseconds d) { now_ += d; }
-
- private:
-  std::chrono::nanoseconds now_{std::chrono::seconds(1000)};
 };
 
 }  // namespace sw

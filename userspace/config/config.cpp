@@ -113,6 +113,9 @@ std::string ConfigLoad::Text() const {
 
 namespace {
 
+// Upper bound of observer.*_entries (4Mi entries: hundreds of MiB at most, far above real needs).
+constexpr int64_t kMaxBpfMapEntries = int64_t{1} << 22;
+
 const char* NodeKind(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map:
@@ -413,7 +416,10 @@ class Parser {
     const std::string p = "observer";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads"});
+    CheckKeys(
+        n, p,
+        {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads", "bpf_attach",
+         "workload_map", "workload_map_entries", "preempt_map_entries", "raw_stamp_entries"});
     auto& o = cfg_.observer;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
@@ -434,6 +440,27 @@ class Parser {
         if (auto i = Int(v, k, 1, 32)) o.workload_depth = static_cast<int>(*i);
       } else if (key == "max_workloads") {
         if (auto i = Int(v, k, 1, 1000000)) o.max_workloads = static_cast<int>(*i);
+      } else if (key == "bpf_attach") {
+        if (auto s = String(v, k)) {
+          if (auto a = ParseAttachKind(*s))
+            o.bpf.attach = *a;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kAttachKindChoices);
+        }
+      } else if (key == "workload_map") {
+        if (auto s = String(v, k)) {
+          if (auto m = ParseWorkloadMapKind(*s))
+            o.bpf.workload_map = *m;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kWorkloadMapKindChoices);
+        }
+      } else if (key == "workload_map_entries" || key == "preempt_map_entries" ||
+                 key == "raw_stamp_entries") {
+        // The upper bound keeps a typo from asking the kernel for gigabytes of map memory.
+        if (auto i = Int(v, k, 1, kMaxBpfMapEntries))
+          (key == "workload_map_entries"  ? o.bpf.workload_map_entries
+           : key == "preempt_map_entries" ? o.bpf.preempt_map_entries
+                                          : o.bpf.raw_stamp_entries) = static_cast<uint32_t>(*i);
       }
     }
   }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/bpf_options.h"
 #include "common/cpulist.h"
 #include "common/result.h"
 #include "topology/exclusive_capacity.h"
@@ -79,6 +80,8 @@ struct ObserverConfig {
   std::string labels_dir;  // "" = no runtime label files
   int workload_depth = 3;
   int max_workloads = 1000;
+  // The BPF object: program twin, workload map layout and map sizes.
+  BpfOptions bpf;
 };
 
 struct ControllerConfig {

@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "collect/collector.h"
-#include "collect/fake_event_source.h"
 #include "support/cgroup_layout.h"
+#include "support/fake_event_source.h"
 #include "support/privileged.h"
 
 namespace sw {

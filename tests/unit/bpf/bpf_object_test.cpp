@@ -2,8 +2,11 @@
 // userspace relies on: program names and sections, map key/value sizes from the shared ABI.
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "bpf/map_decode.h"
@@ -84,6 +87,31 @@ TEST(Lifecycle, ZeroSizedMapsAreRejectedBeforeTouchingTheKernel) {
   Result<void> r = bpf.Configure(o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("positive"), std::string::npos);
+}
+
+// libbpf's own messages end up in the agent's log, at the matching level, one line each.
+TEST(LibbpfLog, GoesToSpdlogAtItsLevel) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  sink->set_pattern("%l|%v");
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>("libbpf-test", sink);
+  logger->set_level(spdlog::level::debug);
+  spdlog::set_default_logger(logger);
+
+  RouteLibbpfLogToSpdlog();
+  // A warning: the file does not exist.
+  EXPECT_EQ(bpf_object__open("/nonexistent/sw-test.bpf.o"), nullptr);
+  // Debug messages: parsing a real object.
+  ObjectPtr obj = OpenObject();
+  spdlog::set_default_logger(previous);
+
+  const std::string log = out.str();
+  EXPECT_NE(log.find("warning|libbpf: elf: failed to open /nonexistent/sw-test.bpf.o"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("debug|libbpf: "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\n\n"), std::string::npos) << "trailing newlines are stripped: " << log;
 }
 
 }  // namespace

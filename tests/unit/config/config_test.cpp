@@ -176,6 +176,42 @@ TEST(Config, EmbeddedDefaultParsesAndClassifiesKubernetesOnly) {
   }
 }
 
+// The BPF keys reach BpfOptions; omitted ones and the embedded default keep the BPF module's own
+// defaults (4096 / 16384 / 32768 entries, shared map, auto attach).
+TEST(Config, ObserverBpfOptions) {
+  const char* yaml = R"(observer:
+  bpf_attach: raw_tp
+  workload_map: percpu
+  workload_map_entries: 1024
+  preempt_map_entries: 2048
+  raw_stamp_entries: 4194304
+)";
+  ConfigLoad load = ParseConfig(yaml, "config.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  const BpfOptions& b = load.config->observer.bpf;
+  EXPECT_EQ(b.attach, AttachKind::kRawTp);
+  EXPECT_EQ(b.workload_map, WorkloadMapKind::kPerCpu);
+  EXPECT_EQ(b.workload_map_entries, 1024u);
+  EXPECT_EQ(b.preempt_map_entries, 2048u);
+  EXPECT_EQ(b.raw_stamp_entries, 4194304u);
+
+  load = ParseConfig("observer: { bpf_attach: tp_btf, workload_map: shared }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.bpf.attach, AttachKind::kTpBtf);
+  EXPECT_EQ(load.config->observer.bpf.workload_map, WorkloadMapKind::kShared);
+  EXPECT_EQ(load.config->observer.bpf.workload_map_entries, 4096u);
+
+  for (ConfigLoad l : {ParseConfig("observer: {}\n", "c.yaml", M(4)), LoadDefaultConfig(M(4))}) {
+    ASSERT_TRUE(l.config) << l.Text();
+    const BpfOptions& d = l.config->observer.bpf;
+    EXPECT_EQ(d.attach, AttachKind::kAuto);
+    EXPECT_EQ(d.workload_map, WorkloadMapKind::kShared);
+    EXPECT_EQ(d.workload_map_entries, 4096u);
+    EXPECT_EQ(d.preempt_map_entries, 16384u);
+    EXPECT_EQ(d.raw_stamp_entries, 32768u);
+  }
+}
+
 // --- one test per diagnostic ----------------------------------------------------------------
 
 TEST(ConfigErrors, ZeroSlo) {
@@ -368,6 +404,29 @@ TEST(ConfigErrors, ObserverPaths) {
   EXPECT_THAT(e, Contains("config.yaml:2: observer.cgroup_root: \"sys/fs/cgroup\" must be an "
                           "absolute path"));
   EXPECT_THAT(e, Contains("config.yaml:3: observer.proc_root: \"\" must be an absolute path"));
+}
+
+TEST(ConfigErrors, ObserverBpfOptions) {
+  auto e = Errors(R"(observer:
+  bpf_attach: kprobe
+  workload_map: per-cpu
+  workload_map_entries: 0
+  preempt_map_entries: 4194305
+  raw_stamp_entries: many
+  bpf_attach_kind: auto
+)");
+  EXPECT_THAT(e, Contains("config.yaml:2: observer.bpf_attach: \"kprobe\" must be one of: auto, "
+                          "tp_btf, raw_tp"));
+  EXPECT_THAT(e, Contains("config.yaml:3: observer.workload_map: \"per-cpu\" must be one of: "
+                          "shared, percpu"));
+  EXPECT_THAT(e, Contains("config.yaml:4: observer.workload_map_entries: \"0\" must be between 1 "
+                          "and 4194304"));
+  EXPECT_THAT(e, Contains("config.yaml:5: observer.preempt_map_entries: \"4194305\" must be "
+                          "between 1 and 4194304"));
+  EXPECT_THAT(e, Contains("config.yaml:6: observer.raw_stamp_entries: \"many\" is not an integer"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: observer.bpf_attach_kind:")));
+  EXPECT_THAT(Errors("observer: { workload_map: [shared] }\n"),
+              Contains("config.yaml:1: observer.workload_map: expected a string, got a list"));
 }
 
 TEST(ConfigErrors, ControllerImpossibleSettings) {

@@ -15,6 +15,7 @@
 
 #include "cgroup/layout.h"
 #include "enforce/system_writer.h"
+#include "support/recording_writer.h"
 #include "support/temp_tree.h"
 
 namespace sw::test {

@@ -11,6 +11,7 @@
 
 #include "collect/snapshot.h"
 #include "policy/actuator.h"
+#include "support/fake_clock.h"
 
 namespace sw::test {
 

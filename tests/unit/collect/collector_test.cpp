@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "collect/fake_event_source.h"
+#include "support/fake_event_source.h"
 #include "support/temp_tree.h"
 
 namespace sw {
