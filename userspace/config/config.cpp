@@ -68,28 +68,6 @@ std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s) {
   return std::nullopt;
 }
 
-const char* K8sQosName(K8sQos q) {
-  switch (q) {
-    case K8sQos::kGuaranteed:
-      return "guaranteed";
-    case K8sQos::kBurstable:
-      return "burstable";
-    case K8sQos::kBestEffort:
-      return "besteffort";
-  }
-  return "guaranteed";
-}
-
-std::optional<K8sQos> ParseK8sQos(const std::string& s) {
-  std::string lower;
-  for (char ch : s)
-    if (ch != '-' && ch != '_')
-      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (auto q : {K8sQos::kGuaranteed, K8sQos::kBurstable, K8sQos::kBestEffort})
-    if (lower == K8sQosName(q)) return q;
-  return std::nullopt;
-}
-
 ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e) {
   return ExclusiveLimits{.shared_pool_min_cores = e.shared_pool_min_cores,
                          .reserved_cpus = e.reserved_cpus,
@@ -642,10 +620,10 @@ class Parser {
         }
       } else if (key == "k8s_qos") {
         if (auto s = String(v, k)) {
-          if (auto q = ParseK8sQos(*s))
+          if (auto q = ParsePodQos(*s))
             m.k8s_qos = *q;
           else
-            ErrorAt(v, k, Quote(*s) + " must be one of: guaranteed, burstable, besteffort");
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kPodQosConfigChoices);
         }
       } else if (key == "labels") {
         if (!IsMap(v, k)) continue;

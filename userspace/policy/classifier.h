@@ -2,8 +2,8 @@
 // from the config's workload rules. First matching rule wins; unmatched workloads are normal.
 // A rule matches on the cgroup path (glob), the names of the processes inside (comm), the
 // Kubernetes QoS class encoded in the path by the kubelet, and labels (key=value path components
-// or labels given by the runtime through a LabelSource). All I/O goes through readers that take
-// a root path so the same code runs against fake trees.
+// or labels given by the runtime through a LabelSource). All I/O goes through the cgroup module's
+// readers, which take a root path so the same code runs against fake trees.
 #pragma once
 
 #include <chrono>
@@ -17,15 +17,6 @@
 
 namespace sw {
 
-// QoS class from kubelet cgroup naming, cgroupfs driver (/kubepods/besteffort/pod<uid>/...,
-// /kubepods/burstable/..., /kubepods/pod<uid>/... = guaranteed) or systemd driver
-// (/kubepods.slice/kubepods-besteffort.slice/..., kubepods-burstable.slice, kubepods-pod<uid>.slice
-// = guaranteed). nullopt outside kubepods or for the kubepods root itself.
-std::optional<K8sQos> K8sQosFromPath(const std::string& cgroup_path);
-
-// Labels written into the path as key=value components, e.g. /mesos/cpu_hint=exclusive/<id>.
-std::map<std::string, std::string> LabelsFromPath(const std::string& cgroup_path);
-
 // Names (comm) of the processes in a cgroup and its descendants.
 class ProcessNameSource {
  public:
@@ -33,9 +24,9 @@ class ProcessNameSource {
   virtual std::vector<std::string> ProcessNames(const std::string& cgroup_path) = 0;
 };
 
-// Reads <cpu_root><path>/cgroup.procs (recursively) and <proc_root>/<pid>/comm. Vanished
-// processes and cgroups are skipped, not errors; at most max_pids processes are read per call
-// so a huge cgroup cannot stall the control loop.
+// ListProcessNames (cgroup/tasks.h) of <cpu_root><path>: cgroup.procs (recursively) and
+// <proc_root>/<pid>/comm. Vanished processes and cgroups are skipped, not errors; at most
+// max_pids processes are read per call so a huge cgroup cannot stall the control loop.
 class CgroupProcessNames final : public ProcessNameSource {
  public:
   CgroupProcessNames(std::string cpu_hierarchy_root, std::string proc_root, int max_pids = 4096);
@@ -54,9 +45,8 @@ class LabelSource {
   virtual std::map<std::string, std::string> Labels(const std::string& cgroup_path) = 0;
 };
 
-// Label files under a directory that mirrors the cgroup tree: <root><path>/labels, one
-// "key=value" or "key: value" per line, '#' comments. Ancestors' labels are inherited (a pod's
-// annotations apply to its containers); a deeper file overrides.
+// ReadLabelDirectory (cgroup/labels.h): label files under a directory that mirrors the cgroup
+// tree, <root><path>/labels; ancestors' labels are inherited, a deeper file overrides.
 class LabelDirectorySource final : public LabelSource {
  public:
   explicit LabelDirectorySource(std::string root) : root_(std::move(root)) {}

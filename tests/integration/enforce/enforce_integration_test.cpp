@@ -28,7 +28,7 @@
 #include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/restore.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 #include "support/cgroup_layout.h"
 #include "support/cgroup_weight.h"
 #include "support/privileged.h"

@@ -16,37 +16,6 @@ std::vector<WorkloadRule> Rules(const std::string& yaml) {
   return load.config ? load.config->workloads : std::vector<WorkloadRule>{};
 }
 
-TEST(K8sQos, CgroupfsDriver) {
-  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort/pod1234/abcd"), K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/burstable/pod1234"), K8sQos::kBurstable);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/pod5678/ctr"), K8sQos::kGuaranteed);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort"), K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/system"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/system.slice/pod123"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/"), std::nullopt);
-}
-
-TEST(K8sQos, SystemdDriver) {
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
-                           "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
-            K8sQos::kBestEffort);
-  EXPECT_EQ(
-      K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
-      K8sQos::kBurstable);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
-            K8sQos::kGuaranteed);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/system.slice/kubelet.service"), std::nullopt);
-}
-
-TEST(Labels, FromPathComponents) {
-  auto l = LabelsFromPath("/mesos/cpu_hint=exclusive/abc");
-  EXPECT_EQ(l.size(), 1u);
-  EXPECT_EQ(l.at("cpu_hint"), "exclusive");
-  EXPECT_TRUE(LabelsFromPath("/a/=b/c").empty());
-}
-
 TEST(Labels, DirectorySourceInheritsAndOverrides) {
   test::TempTree t;
   t.Write("labels/kubepods/pod1/labels", "# pod annotations\ncpu_hint=exclusive\ntier: gold\n");
