@@ -38,10 +38,10 @@ Classifier::Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* proce
                        LabelSource* labels)
     : rules_(std::move(rules)), process_names_(process_names), labels_(labels) {}
 
-Classification Classifier::Classify(const std::string& cgroup_path) const {
-  // Process names and runtime labels cost I/O: fetched once, and only if a rule needs them.
-  std::optional<std::vector<std::string>> comms;
-  std::optional<std::map<std::string, std::string>> labels;
+template <typename Names, typename Labels>
+Classification Classifier::Walk(const std::string& cgroup_path, Names&& names,
+                                Labels&& runtime_labels) const {
+  std::optional<std::map<std::string, std::string>> labels;  // path labels + runtime labels
   const std::optional<PodQos> qos = PodQosFromPath(cgroup_path);
 
   for (size_t i = 0; i < rules_.size(); i++) {
@@ -53,7 +53,7 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
       if (!labels) {
         labels = LabelsFromPath(cgroup_path);
         if (labels_)
-          for (auto& [k, v] : labels_->Labels(cgroup_path)) (*labels)[k] = v;
+          for (const auto& [k, v] : runtime_labels()) (*labels)[k] = v;
       }
       bool all = std::all_of(m.labels.begin(), m.labels.end(), [&](const auto& kv) {
         auto it = labels->find(kv.first);
@@ -63,8 +63,8 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
     }
     if (m.comm) {
       if (!process_names_) continue;
-      if (!comms) comms = process_names_->ProcessNames(cgroup_path);
-      if (std::none_of(comms->begin(), comms->end(),
+      const std::vector<std::string>& comms = names();
+      if (std::none_of(comms.begin(), comms.end(),
                        [&](const std::string& c) { return Glob(*m.comm, c); }))
         continue;
     }
@@ -78,6 +78,36 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
     return out;
   }
   return Classification{};
+}
+
+WorkloadFacts Classifier::Gather(const std::string& cgroup_path) const {
+  // The same walk as Classify, reading each fact once and only when a rule reaches it.
+  WorkloadFacts f;
+  bool have_names = false, have_labels = false;
+  Walk(
+      cgroup_path,
+      [&]() -> const std::vector<std::string>& {
+        if (!have_names) f.process_names = process_names_->ProcessNames(cgroup_path);
+        have_names = true;
+        return f.process_names;
+      },
+      [&]() -> const std::map<std::string, std::string>& {
+        if (!have_labels) f.labels = labels_->Labels(cgroup_path);
+        have_labels = true;
+        return f.labels;
+      });
+  return f;
+}
+
+Classification Classifier::Classify(const std::string& cgroup_path,
+                                    const WorkloadFacts& facts) const {
+  return Walk(
+      cgroup_path, [&]() -> const std::vector<std::string>& { return facts.process_names; },
+      [&]() -> const std::map<std::string, std::string>& { return facts.labels; });
+}
+
+Classification Classifier::Classify(const std::string& cgroup_path) const {
+  return Classify(cgroup_path, Gather(cgroup_path));
 }
 
 ClassifierSources MakeClassifierSources(const ObserverConfig& observer,

@@ -2,8 +2,12 @@
 // from the config's workload rules. First matching rule wins; unmatched workloads are normal.
 // A rule matches on the cgroup path (glob), the names of the processes inside (comm), the
 // Kubernetes QoS class encoded in the path by the kubelet, and labels (key=value path components
-// or labels given by the runtime through a LabelSource). All I/O goes through the cgroup module's
-// readers, which take a root path so the same code runs against fake trees.
+// or labels given by the runtime through a LabelSource).
+//
+// Process names and runtime labels cost I/O (cgroup.procs, /proc/<pid>/comm, label files): the
+// sources read them through the cgroup module's readers, which take a root path so the same code
+// runs against fake trees. Gather() does that reading and Classify(path, facts) is pure, so the
+// controller can read before it takes its lock.
 #pragma once
 
 #include <chrono>
@@ -71,6 +75,12 @@ class StaticLabelSource final : public LabelSource {
   std::map<std::string, std::map<std::string, std::string>> labels_;
 };
 
+// What classifying a workload reads beyond its path. Gathered by Classifier::Gather.
+struct WorkloadFacts {
+  std::vector<std::string> process_names;     // comm of the processes in the cgroup
+  std::map<std::string, std::string> labels;  // from the LabelSource (path labels come on top)
+};
+
 struct Classification {
   WorkloadClass cls = WorkloadClass::kNormal;
   int rule = -1;          // index into the config's workloads; -1 = unmatched
@@ -85,9 +95,19 @@ class Classifier {
   // Either source may be null: rules that need it then never match.
   Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* process_names,
              LabelSource* labels);
+  // Reads from the sources what Classify(cgroup_path, facts) will look at, and only that (names
+  // only if a rule reached in order needs comm, labels likewise). I/O: call it holding no lock.
+  WorkloadFacts Gather(const std::string& cgroup_path) const;
+  // The rule walk on gathered facts: no I/O.
+  Classification Classify(const std::string& cgroup_path, const WorkloadFacts& facts) const;
+  // Gather, then Classify.
   Classification Classify(const std::string& cgroup_path) const;
 
  private:
+  // First-match walk; the callbacks return the process names / runtime labels on first use.
+  template <typename Names, typename Labels>
+  Classification Walk(const std::string& cgroup_path, Names&& names, Labels&& labels) const;
+
   std::vector<WorkloadRule> rules_;
   ProcessNameSource* process_names_;
   LabelSource* labels_;

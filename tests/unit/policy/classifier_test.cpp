@@ -137,6 +137,37 @@ TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
 
 // Process names come from the cpu hierarchy the agent detected (mountinfo may name any mount
 // point), not from a second guess under cgroup_root.
+TEST(Classifier, GatherReadsOnlyWhatTheRuleWalkReachesAndClassifyReadsNothing) {
+  struct Counting final : ProcessNameSource, LabelSource {
+    std::vector<std::string> ProcessNames(const std::string& p) override {
+      calls.push_back("names " + p);
+      return {p == "/db" ? "postgres" : "bash"};
+    }
+    std::map<std::string, std::string> Labels(const std::string& p) override {
+      calls.push_back("labels " + p);
+      return {{"tier", p == "/gold" ? "gold" : "none"}};
+    }
+    std::vector<std::string> calls;
+  } src;
+  Classifier c(Rules(R"(workloads:
+  - { name: lc, match: { cgroup: "/lc*" }, class: latency-sensitive }
+  - { name: db, match: { comm: "postgres" }, class: latency-sensitive }
+  - { name: gold, match: { labels: { tier: gold } }, class: best-effort }
+)"),
+               &src, &src);
+  EXPECT_TRUE(c.Gather("/lc-web").process_names.empty());
+  EXPECT_THAT(src.calls, ::testing::IsEmpty());  // the path alone decided
+  WorkloadFacts db = c.Gather("/db");
+  EXPECT_THAT(src.calls, ::testing::ElementsAre("names /db"));  // rule db matched: no labels
+  WorkloadFacts gold = c.Gather("/gold");
+  EXPECT_THAT(src.calls, ::testing::ElementsAre("names /db", "names /gold", "labels /gold"));
+  src.calls.clear();
+  EXPECT_EQ(c.Classify("/db", db).rule_name, "db");
+  EXPECT_EQ(c.Classify("/gold", gold).rule_name, "gold");
+  EXPECT_EQ(c.Classify("/gold", WorkloadFacts{}).rule, -1);  // nothing gathered, nothing matched
+  EXPECT_THAT(src.calls, ::testing::IsEmpty());
+}
+
 TEST(Classifier, SourcesFromTheDetectedCpuHierarchy) {
   test::TempTree t;
   t.Write("cg/cpu,cpuacct/cgroup.procs", "");
