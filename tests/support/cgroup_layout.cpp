@@ -156,6 +156,19 @@ Result<void> MachineCgroups::RemoveCpuCgroup(const std::string& cgroup) const {
   return Ok();
 }
 
+bool MachineCgroups::IsIdleWeight(const std::string& value) const {
+  return cpu_v2() ? value == "0" || value == "1" : value == "3";
+}
+
+std::string MachineCgroups::ReadWeight(const std::string& cgroup) const {
+  return Trim(ReadLine(JoinPath(CpuDir(cgroup), weight_file())).value_or(""));
+}
+
+Result<void> MachineCgroups::WriteWeight(const std::string& cgroup,
+                                         const std::string& value) const {
+  return WriteString(JoinPath(CpuDir(cgroup), weight_file()), value);
+}
+
 Result<void> MachineCgroups::SetCfsQuota(const std::string& cgroup, uint64_t quota_us,
                                          uint64_t period_us) const {
   std::string dir = CpuDir(cgroup);

@@ -65,6 +65,11 @@ class MachineCgroups {
   // File names that differ. Weights are on different scales: v1 cpu.shares (default 1024,
   // 2..262144), v2 cpu.weight (default 100, 1..10000).
   const char* weight_file() const { return cpu_v2() ? "cpu.weight" : "cpu.shares"; }
+  // A valid weight that is not the kernel default, so a reset to the default shows.
+  const char* non_default_weight() const { return cpu_v2() ? "500" : "2048"; }
+  // Whether `value` is what the kernel shows as the weight of an idle group (cpu.idle=1): 3 for
+  // cpu.shares; 0 (before Linux 6.12) or 1 (since) for cpu.weight.
+  bool IsIdleWeight(const std::string& value) const;
   // The threads of a cgroup (v1 "tasks", v2 "cgroup.threads") of the cpu / cpuset hierarchy.
   const char* threads_file() const { return cpu_v2() ? "cgroup.threads" : "tasks"; }
   const char* cpuset_threads_file() const { return cpuset_v2() ? "cgroup.threads" : "tasks"; }
@@ -81,6 +86,10 @@ class MachineCgroups {
   // fine. Retries for up to 2 s: a cgroup whose last task just exited can be busy for a moment.
   Result<void> RemoveCpuCgroup(const std::string& cgroup) const;
 
+  // The weight_file() of `cgroup` in the cpu hierarchy: trimmed content ("" when unreadable),
+  // and a write of `value` to it.
+  std::string ReadWeight(const std::string& cgroup) const;
+  Result<void> WriteWeight(const std::string& cgroup, const std::string& value) const;
   // CFS bandwidth limit: v1 cpu.cfs_period_us + cpu.cfs_quota_us, v2 cpu.max "QUOTA PERIOD".
   Result<void> SetCfsQuota(const std::string& cgroup, uint64_t quota_us, uint64_t period_us) const;
   // cpu.stat bandwidth counters (error if the cgroup has none, e.g. v2 without +cpu above it).

@@ -3,10 +3,20 @@
 #include <cctype>
 #include <vector>
 
-#include "common/fs.h"
+#include "cgroup/workload.h"
 
 namespace sw {
 namespace {
+
+// Both spellings of each class, in enum order.
+struct PodQosNames {
+  PodQos qos;
+  const char* display;  // Kubernetes' spelling
+  const char* config;   // the config's and the kubelet's cgroup names
+};
+constexpr PodQosNames kPodQosNames[] = {{PodQos::kGuaranteed, "Guaranteed", "guaranteed"},
+                                        {PodQos::kBurstable, "Burstable", "burstable"},
+                                        {PodQos::kBestEffort, "BestEffort", "besteffort"}};
 
 bool StartsWith(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 bool EndsWith(const std::string& s, const std::string& p) {
@@ -34,10 +44,19 @@ std::optional<std::string> PodUid(std::string s) {
   return s;
 }
 
-std::optional<PodQos> QosFromName(const std::string& s) {
-  if (s == "burstable") return PodQos::kBurstable;
-  if (s == "besteffort") return PodQos::kBestEffort;
+// The QoS-level component below the kubepods root: "burstable" / "besteffort" (cgroupfs driver),
+// "kubepods-burstable.slice" / "kubepods-besteffort.slice" (systemd driver).
+std::optional<PodQos> QosLevel(const std::string& comp, bool systemd) {
+  for (PodQos q : {PodQos::kBurstable, PodQos::kBestEffort}) {
+    const std::string name = PodQosConfigName(q);
+    if (comp == (systemd ? "kubepods-" + name + ".slice" : name)) return q;
+  }
   return std::nullopt;
+}
+
+bool IsKubepodsRoot(const std::string& comp, bool* systemd) {
+  *systemd = comp == "kubepods.slice";
+  return comp == "kubepods" || *systemd;
 }
 
 // A container component: "<id>", "docker-<id>.scope", "cri-containerd-<id>.scope",
@@ -70,27 +89,48 @@ bool ParseContainer(const std::string& comp, ContainerIdentity* out) {
 
 }  // namespace
 
-const char* PodQosName(PodQos qos) {
-  switch (qos) {
-    case PodQos::kGuaranteed:
-      return "Guaranteed";
-    case PodQos::kBurstable:
-      return "Burstable";
-    case PodQos::kBestEffort:
-      return "BestEffort";
+const char* PodQosName(PodQos qos) { return kPodQosNames[static_cast<int>(qos)].display; }
+
+const char* PodQosConfigName(PodQos qos) { return kPodQosNames[static_cast<int>(qos)].config; }
+
+std::optional<PodQos> ParsePodQos(const std::string& s) {
+  std::string lower;
+  for (char ch : s)
+    if (ch != '-' && ch != '_')
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const auto& n : kPodQosNames)
+    if (lower == n.config) return n.qos;
+  return std::nullopt;
+}
+
+std::optional<PodQos> PodQosFromPath(const std::string& cgroup_path) {
+  const std::vector<std::string> parts = CgroupPathComponents(cgroup_path);
+  for (size_t i = 0; i + 1 < parts.size(); i++) {
+    bool systemd = false;
+    if (!IsKubepodsRoot(parts[i], &systemd)) continue;
+    if (auto q = QosLevel(parts[i + 1], systemd)) return q;
+    if (StartsWith(parts[i + 1], systemd ? "kubepods-pod" : "pod")) return PodQos::kGuaranteed;
+    return std::nullopt;
   }
-  return "?";
+  return std::nullopt;
+}
+
+bool IsKubeletQosLevel(const std::string& cgroup_path) {
+  const std::vector<std::string> parts = CgroupPathComponents(cgroup_path);
+  if (parts.empty()) return false;
+  bool systemd = false;
+  if (IsKubepodsRoot(parts.back(), &systemd)) return true;
+  return parts.size() > 1 && IsKubepodsRoot(parts[parts.size() - 2], &systemd) &&
+         QosLevel(parts.back(), systemd).has_value();
 }
 
 std::optional<ContainerIdentity> ParseContainerIdentity(const std::string& cgroup_path) {
-  std::vector<std::string> parts;
-  for (const std::string& p : Split(cgroup_path, '/'))
-    if (!p.empty()) parts.push_back(p);
+  const std::vector<std::string> parts = CgroupPathComponents(cgroup_path);
 
   // Kubernetes: find the kubepods level (it may sit below a runtime's own prefix).
   for (size_t i = 0; i < parts.size(); i++) {
-    bool systemd = parts[i] == "kubepods.slice";
-    if (parts[i] != "kubepods" && !systemd) continue;
+    bool systemd = false;
+    if (!IsKubepodsRoot(parts[i], &systemd)) continue;
     ContainerIdentity id;
     id.kubernetes = true;
     size_t j = i + 1;
@@ -98,16 +138,12 @@ std::optional<ContainerIdentity> ParseContainerIdentity(const std::string& cgrou
     std::string prefix = "kubepods-";
     if (systemd) {
       // kubepods-burstable.slice / kubepods-besteffort.slice / kubepods-pod<uid>.slice
-      std::string c = parts[j];
-      if (EndsWith(c, ".slice") && StartsWith(c, "kubepods-")) {
-        std::string mid = c.substr(9, c.size() - 9 - 6);
-        if (auto q = QosFromName(mid)) {
-          id.qos = q;
-          prefix = "kubepods-" + mid + "-";
-          j++;
-        }
+      if (auto q = QosLevel(parts[j], true)) {
+        id.qos = q;
+        prefix = std::string("kubepods-") + PodQosConfigName(*q) + "-";
+        j++;
       }
-    } else if (auto q = QosFromName(parts[j])) {
+    } else if (auto q = QosLevel(parts[j], false)) {
       id.qos = q;
       j++;
     }

@@ -4,11 +4,17 @@
 
 namespace sw {
 
+std::vector<std::string> CgroupPathComponents(const std::string& cgroup_path) {
+  std::vector<std::string> out;
+  for (std::string& part : Split(cgroup_path, '/'))
+    if (!part.empty()) out.push_back(std::move(part));
+  return out;
+}
+
 std::string WorkloadPathAtDepth(const std::string& cgroup_path, int depth) {
   std::string out;
   int taken = 0;
-  for (const std::string& part : Split(cgroup_path, '/')) {
-    if (part.empty()) continue;
+  for (const std::string& part : CgroupPathComponents(cgroup_path)) {
     if (taken >= depth) break;
     out += "/" + part;
     taken++;

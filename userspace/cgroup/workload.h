@@ -9,10 +9,15 @@
 #include <cstddef>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sw {
 
 inline constexpr const char* kOverflowWorkload = "overflow";
+
+// The components of a "/"-rooted cgroup path, empty ones (redundant slashes) dropped:
+// "//a/b/" -> {"a", "b"}, "/" -> {}.
+std::vector<std::string> CgroupPathComponents(const std::string& cgroup_path);
 
 // The first `depth` components of a "/"-rooted path; shallower paths unchanged; depth 0 -> "/".
 // Redundant slashes are ignored ("//a/b/" at depth 1 -> "/a").

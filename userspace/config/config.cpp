@@ -68,28 +68,6 @@ std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s) {
   return std::nullopt;
 }
 
-const char* K8sQosName(K8sQos q) {
-  switch (q) {
-    case K8sQos::kGuaranteed:
-      return "guaranteed";
-    case K8sQos::kBurstable:
-      return "burstable";
-    case K8sQos::kBestEffort:
-      return "besteffort";
-  }
-  return "guaranteed";
-}
-
-std::optional<K8sQos> ParseK8sQos(const std::string& s) {
-  std::string lower;
-  for (char ch : s)
-    if (ch != '-' && ch != '_')
-      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (auto q : {K8sQos::kGuaranteed, K8sQos::kBurstable, K8sQos::kBestEffort})
-    if (lower == K8sQosName(q)) return q;
-  return std::nullopt;
-}
-
 ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e) {
   return ExclusiveLimits{.shared_pool_min_cores = e.shared_pool_min_cores,
                          .reserved_cpus = e.reserved_cpus,
@@ -508,6 +486,12 @@ class Parser {
     }
   }
 
+  // What ParseRuleFields saw of one workload rule, for the checks across its keys.
+  struct RuleSeen {
+    bool has_class = false, class_ok = false, has_exclusive = false, has_match = false;
+    int exclusive_line = 0, slo_line = 0, cpus_line = 0;
+  };
+
   void ParseWorkloads(const YAML::Node& n) {
     if (n.IsNull()) return;
     if (!n.IsSequence()) {
@@ -522,93 +506,113 @@ class Parser {
       WorkloadRule rule;
       rule.line = Line(w);
       CheckKeys(w, p, {"name", "match", "class", "slo", "exclusive", "exclusive_cpus"});
-      bool has_class = false, class_ok = false, has_exclusive = false, has_match = false;
-      int exclusive_line = 0, slo_line = 0, cpus_line = 0;
-      for (auto it = w.begin(); it != w.end(); ++it) {
-        const std::string key = it->first.Scalar(), k = Sub(p, key);
-        const YAML::Node v = it->second;
-        if (key == "name") {
-          if (auto s = String(v, k)) {
-            if (s->empty() || s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                                  std::string::npos)
-              ErrorAt(v, k, Quote(*s) + " must be non-empty and use only letters, digits, _ . -");
-            else if (auto [at, fresh] = names.emplace(*s, p); !fresh)
-              ErrorAt(v, k, "duplicate workload name " + Quote(*s) + " (also " + at->second + ")");
-            rule.name = *s;
-          }
-        } else if (key == "match") {
-          has_match = true;
-          ParseMatch(v, k, rule.match);
-        } else if (key == "class") {
-          has_class = true;
-          if (auto s = String(v, k)) {
-            if (auto c = ParseWorkloadClass(*s)) {
-              rule.cls = *c;
-              class_ok = true;
-            } else {
-              ErrorAt(v, k,
-                      Quote(*s) +
-                          " must be one of: latency-critical, latency-sensitive, normal, "
-                          "best-effort");
-            }
-          }
-        } else if (key == "slo") {
-          slo_line = Line(v);
-          if (!IsMap(v, k)) continue;
-          CheckKeys(v, k, {"runq_p99"});
-          if (v["runq_p99"]) {
-            if (auto d = Duration(v["runq_p99"], Sub(k, "runq_p99"), true))
-              rule.slo_runq_p99 = *d;
-            else
-              rule.slo_runq_p99 = std::chrono::nanoseconds(-1);  // invalid: reported already
-          } else {
-            ErrorAt(v, k, "missing runq_p99 (e.g. slo: { runq_p99: 2ms })");
-          }
-        } else if (key == "exclusive") {
-          has_exclusive = true;
-          exclusive_line = Line(v);
-          if (auto s = String(v, k)) {
-            if (*s == "never")
-              rule.exclusive = ExclusivePolicy::kNever;
-            else if (*s == "on-interference")
-              rule.exclusive = ExclusivePolicy::kOnInterference;
-            else if (*s == "always")
-              rule.exclusive = ExclusivePolicy::kAlways;
-            else
-              ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
-          }
-        } else if (key == "exclusive_cpus") {
-          cpus_line = Line(v);
-          if (auto c = Int(v, k, 1, 1 << 20)) rule.exclusive_cpus = static_cast<int>(*c);
-        }
-      }
-      if (!w["name"]) ErrorAt(w, p, "missing name");
-      if (!has_match) ErrorAt(w, p, "missing match (e.g. match: { cgroup: \"/lc*\" })");
-      if (!has_class) ErrorAt(w, p, "missing class");
-      if (class_ok) {
-        const bool lc = rule.cls == WorkloadClass::kLatencyCritical;
-        if (lc && !rule.slo_runq_p99 && !slo_line)
-          ErrorAt(w, p + ".slo",
-                  "a latency-critical workload needs an objective (e.g. slo: { runq_p99: 2ms })");
-        if (slo_line &&
-            (rule.cls == WorkloadClass::kNormal || rule.cls == WorkloadClass::kBestEffort))
-          Add(errors_, slo_line, p + ".slo",
-              std::string("an objective on a ") + WorkloadClassName(rule.cls) +
-                  " workload is never watched: use latency-critical or latency-sensitive");
-        if (!has_exclusive && lc) rule.exclusive = ExclusivePolicy::kOnInterference;
-        if (has_exclusive && !lc && rule.exclusive != ExclusivePolicy::kNever)
-          Add(errors_, exclusive_line, p + ".exclusive",
-              std::string("exclusive cores are only for latency-critical workloads, this one is ") +
-                  WorkloadClassName(rule.cls));
-        if (cpus_line && rule.exclusive == ExclusivePolicy::kNever)
-          Add(errors_, cpus_line, p + ".exclusive_cpus",
-              "set, but this workload never gets exclusive cores (exclusive: never)");
-      }
+      const RuleSeen seen = ParseRuleFields(w, p, names, rule);
+      CheckRule(w, p, seen, rule);
       if (rule.exclusive_cpus)
-        exclusive_cpus_lines_.push_back({cpus_line, p, *rule.exclusive_cpus});
+        exclusive_cpus_lines_.push_back({seen.cpus_line, p, *rule.exclusive_cpus});
       cfg_.workloads.push_back(std::move(rule));
     }
+  }
+
+  // Each key of workloads[i] on its own.
+  RuleSeen ParseRuleFields(const YAML::Node& w, const std::string& p,
+                           std::map<std::string, std::string>& names, WorkloadRule& rule) {
+    RuleSeen seen;
+    for (auto it = w.begin(); it != w.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node v = it->second;
+      if (key == "name") {
+        ParseRuleName(v, k, p, names, rule);
+      } else if (key == "match") {
+        seen.has_match = true;
+        ParseMatch(v, k, rule.match);
+      } else if (key == "class") {
+        seen.has_class = true;
+        if (auto s = String(v, k)) {
+          if (auto c = ParseWorkloadClass(*s)) {
+            rule.cls = *c;
+            seen.class_ok = true;
+          } else {
+            ErrorAt(v, k,
+                    Quote(*s) +
+                        " must be one of: latency-critical, latency-sensitive, normal, "
+                        "best-effort");
+          }
+        }
+      } else if (key == "slo") {
+        seen.slo_line = Line(v);
+        ParseSlo(v, k, rule);
+      } else if (key == "exclusive") {
+        seen.has_exclusive = true;
+        seen.exclusive_line = Line(v);
+        if (auto s = String(v, k)) {
+          if (*s == "never")
+            rule.exclusive = ExclusivePolicy::kNever;
+          else if (*s == "on-interference")
+            rule.exclusive = ExclusivePolicy::kOnInterference;
+          else if (*s == "always")
+            rule.exclusive = ExclusivePolicy::kAlways;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
+        }
+      } else if (key == "exclusive_cpus") {
+        seen.cpus_line = Line(v);
+        if (auto c = Int(v, k, 1, 1 << 20)) rule.exclusive_cpus = static_cast<int>(*c);
+      }
+    }
+    return seen;
+  }
+
+  void ParseRuleName(const YAML::Node& v, const std::string& k, const std::string& p,
+                     std::map<std::string, std::string>& names, WorkloadRule& rule) {
+    auto s = String(v, k);
+    if (!s) return;
+    if (s->empty() ||
+        s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos)
+      ErrorAt(v, k, Quote(*s) + " must be non-empty and use only letters, digits, _ . -");
+    else if (auto [at, fresh] = names.emplace(*s, p); !fresh)
+      ErrorAt(v, k, "duplicate workload name " + Quote(*s) + " (also " + at->second + ")");
+    rule.name = *s;
+  }
+
+  void ParseSlo(const YAML::Node& v, const std::string& k, WorkloadRule& rule) {
+    if (!IsMap(v, k)) return;
+    CheckKeys(v, k, {"runq_p99"});
+    if (!v["runq_p99"]) {
+      ErrorAt(v, k, "missing runq_p99 (e.g. slo: { runq_p99: 2ms })");
+      return;
+    }
+    if (auto d = Duration(v["runq_p99"], Sub(k, "runq_p99"), true))
+      rule.slo_runq_p99 = *d;
+    else
+      rule.slo_runq_p99 = std::chrono::nanoseconds(-1);  // invalid: reported already
+  }
+
+  // The checks across a rule's keys: required keys, objective and exclusive cores by class.
+  void CheckRule(const YAML::Node& w, const std::string& p, const RuleSeen& seen,
+                 WorkloadRule& rule) {
+    if (!w["name"]) ErrorAt(w, p, "missing name");
+    if (!seen.has_match) ErrorAt(w, p, "missing match (e.g. match: { cgroup: \"/lc*\" })");
+    if (!seen.has_class) ErrorAt(w, p, "missing class");
+    if (!seen.class_ok) return;
+    const bool lc = rule.cls == WorkloadClass::kLatencyCritical;
+    if (lc && !rule.slo_runq_p99 && !seen.slo_line)
+      ErrorAt(w, p + ".slo",
+              "a latency-critical workload needs an objective (e.g. slo: { runq_p99: 2ms })");
+    if (seen.slo_line &&
+        (rule.cls == WorkloadClass::kNormal || rule.cls == WorkloadClass::kBestEffort))
+      Add(errors_, seen.slo_line, p + ".slo",
+          std::string("an objective on a ") + WorkloadClassName(rule.cls) +
+              " workload is never watched: use latency-critical or latency-sensitive");
+    if (!seen.has_exclusive && lc) rule.exclusive = ExclusivePolicy::kOnInterference;
+    if (seen.has_exclusive && !lc && rule.exclusive != ExclusivePolicy::kNever)
+      Add(errors_, seen.exclusive_line, p + ".exclusive",
+          std::string("exclusive cores are only for latency-critical workloads, this one is ") +
+              WorkloadClassName(rule.cls));
+    if (seen.cpus_line && rule.exclusive == ExclusivePolicy::kNever)
+      Add(errors_, seen.cpus_line, p + ".exclusive_cpus",
+          "set, but this workload never gets exclusive cores (exclusive: never)");
   }
 
   void ParseMatch(const YAML::Node& n, const std::string& p, WorkloadMatch& m) {
@@ -642,10 +646,10 @@ class Parser {
         }
       } else if (key == "k8s_qos") {
         if (auto s = String(v, k)) {
-          if (auto q = ParseK8sQos(*s))
+          if (auto q = ParsePodQos(*s))
             m.k8s_qos = *q;
           else
-            ErrorAt(v, k, Quote(*s) + " must be one of: guaranteed, burstable, besteffort");
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kPodQosConfigChoices);
         }
       } else if (key == "labels") {
         if (!IsMap(v, k)) continue;

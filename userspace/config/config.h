@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bpf/bpf_options.h"
+#include "cgroup/container.h"
 #include "common/cpulist.h"
 #include "common/result.h"
 #include "topology/exclusive_capacity.h"
@@ -40,16 +41,11 @@ const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | 
 std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s);
 inline constexpr const char* kEnforcementModeChoices = "observe, dry-run, enforce";
 
-// Kubernetes pod QoS classes, as encoded by the kubelet in cgroup paths.
-enum class K8sQos { kGuaranteed, kBurstable, kBestEffort };
-const char* K8sQosName(K8sQos q);  // "guaranteed" | "burstable" | "besteffort"
-std::optional<K8sQos> ParseK8sQos(const std::string& s);  // case-insensitive, "BestEffort" ok
-
 // All given fields must match (AND); at least one is required.
 struct WorkloadMatch {
   std::optional<std::string> cgroup;  // fnmatch glob on the "/"-rooted cpu-controller path
   std::optional<std::string> comm;    // fnmatch glob; matches if any process in the cgroup has it
-  std::optional<K8sQos> k8s_qos;      // from the kubelet's cgroup naming (cgroupfs or systemd)
+  std::optional<PodQos> k8s_qos;      // from the kubelet's cgroup naming (cgroupfs or systemd)
   std::map<std::string, std::string> labels;  // key -> value glob (path labels, runtime labels)
 };
 

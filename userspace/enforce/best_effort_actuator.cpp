@@ -5,8 +5,8 @@
 #include <optional>
 #include <set>
 
+#include "cgroup/tasks.h"
 #include "common/fs.h"
-#include "enforce/task_info.h"
 
 namespace sw {
 namespace {
@@ -26,6 +26,20 @@ std::optional<WeightFile> CgroupWeightFile(const std::string& dir) {
   if (std::string p = JoinPath(dir, "cpu.weight"); PathExists(p))
     return WeightFile{p, {"100", "0", "1"}};
   return std::nullopt;
+}
+
+// The journal entry of a scheduling-attribute change of thread `st` in `dir`.
+JournalEntry SchedAttrEntry(const std::string& group, const TaskStat& st, const std::string& dir,
+                            const SchedAttr& original, const SchedAttr& now) {
+  JournalEntry e;
+  e.group = group;
+  e.kind = ChangeKind::kSchedAttr;
+  e.tid = st.tid;
+  e.start_time = st.start_time;
+  e.cgroup_to = dir;
+  e.original_attr = original;
+  e.new_attr = now;
+  return e;
 }
 
 }  // namespace
@@ -71,21 +85,84 @@ int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::st
       if (leader) it = by_tgid.find(leader->ppid);
     }
     if (it == by_tgid.end()) continue;  // idle on its own account: not ours to restore
-    JournalEntry e;
-    e.group = group;
-    e.kind = ChangeKind::kSchedAttr;
-    e.tid = tid;
-    e.start_time = st->start_time;
-    e.cgroup_to = cgroup_dir;
-    e.original_attr = it->second;
-    e.new_attr = *attr;
-    batch.push_back(std::move(e));
+    batch.push_back(SchedAttrEntry(group, *st, cgroup_dir, it->second, *attr));
   }
   if (batch.empty()) return 0;
   auto seqs = journal.BeginAll(batch);
   if (!seqs) return 0;
   (void)journal.MarkAllApplied(*seqs);  // nothing to apply: the kernel already did it
   return static_cast<int>(batch.size());
+}
+
+// The journal entries for the threads of `tids` not yet settled: SCHED_IDLE with their nice and
+// flags kept. Vetoed, vanished and SCHED_DEADLINE threads are counted in `res`, not returned.
+std::vector<JournalEntry> BestEffortActuator::ThreadsToDemote(const std::string& g,
+                                                              const std::string& dir,
+                                                              const std::vector<pid_t>& tids,
+                                                              std::set<pid_t>& settled,
+                                                              DemoteResult* res) {
+  const std::string& proc = cfg_.proc_root;
+  std::vector<JournalEntry> batch;
+  for (pid_t tid : tids) {
+    if (settled.count(tid)) continue;
+    settled.insert(tid);
+    const TaskVerdict veto = rails_.TaskVeto(proc, tid);
+    if (!veto.allowed()) {
+      (veto.gone() ? res->threads_gone : res->threads_skipped)++;
+      continue;
+    }
+    auto attr = writer_.GetSchedAttr(tid);
+    auto st = ReadTaskStat(proc, tid);
+    if (!attr || !st) {
+      res->threads_gone++;
+      continue;
+    }
+    if (attr->policy == kSchedDeadline) {  // runtime/deadline/period would be lost
+      res->threads_skipped++;
+      res->warnings.push_back("thread " + std::to_string(tid) + " is SCHED_DEADLINE; left alone");
+      continue;
+    }
+    // SCHED_IDLE ignores priority; nice and reset-on-fork are kept so revert is exact.
+    // Already idle on its own: journaled as a no-op so it is never mistaken for a thread that
+    // inherited SCHED_IDLE from us (its restore writes SCHED_IDLE back: harmless).
+    batch.push_back(
+        SchedAttrEntry(g, *st, dir, *attr, SchedAttr{SCHED_IDLE, attr->nice, 0, attr->flags}));
+  }
+  return batch;
+}
+
+// Applies a journaled batch (seqs in the same order): each thread is checked to still be the one
+// journaled, then set; entries are marked applied or undone.
+Result<void> BestEffortActuator::ApplyDemotions(const std::vector<JournalEntry>& batch,
+                                                const std::vector<uint64_t>& seqs,
+                                                DemoteResult* res) {
+  const std::string& proc = cfg_.proc_root;
+  std::vector<uint64_t> applied, not_done;
+  for (size_t i = 0; i < batch.size(); i++) {
+    const JournalEntry& e = batch[i];
+    if (!SameTask(proc, e.tid, e.start_time)) {
+      res->threads_gone++;
+      not_done.push_back(seqs[i]);
+      continue;
+    }
+    auto r = e.original_attr.policy == SCHED_IDLE ? Ok() : writer_.SetSchedAttr(e.tid, e.new_attr);
+    if (r && e.original_attr.policy == SCHED_IDLE) {
+      res->threads_skipped++;
+      applied.push_back(seqs[i]);
+    } else if (r) {
+      res->threads_demoted++;
+      applied.push_back(seqs[i]);
+    } else if (r.error().code == ESRCH) {
+      res->threads_gone++;
+      not_done.push_back(seqs[i]);
+    } else {
+      not_done.push_back(seqs[i]);
+      res->warnings.push_back(r.error().message);
+      res->threads_skipped++;
+    }
+  }
+  if (auto r = journal_.MarkAllApplied(applied); !r) return r;
+  return journal_.MarkAllUndone(not_done);
 }
 
 Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, const std::string& dir,
@@ -104,69 +181,11 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
       if (tids.error().code == ENOENT) return Ok();  // the workload's cgroup vanished
       return tids.error();
     }
-    std::vector<JournalEntry> batch;
-    for (pid_t tid : *tids) {
-      if (settled.count(tid)) continue;
-      settled.insert(tid);
-      const TaskVerdict veto = rails_.TaskVeto(proc, tid);
-      if (!veto.allowed()) {
-        (veto.gone() ? res->threads_gone : res->threads_skipped)++;
-        continue;
-      }
-      auto attr = writer_.GetSchedAttr(tid);
-      auto st = ReadTaskStat(proc, tid);
-      if (!attr || !st) {
-        res->threads_gone++;
-        continue;
-      }
-      if (attr->policy == kSchedDeadline) {  // runtime/deadline/period would be lost
-        res->threads_skipped++;
-        res->warnings.push_back("thread " + std::to_string(tid) + " is SCHED_DEADLINE; left alone");
-        continue;
-      }
-      JournalEntry e;
-      e.group = g;
-      e.kind = ChangeKind::kSchedAttr;
-      e.tid = tid;
-      e.start_time = st->start_time;
-      e.cgroup_to = dir;
-      e.original_attr = *attr;
-      // SCHED_IDLE ignores priority; nice and reset-on-fork are kept so revert is exact.
-      e.new_attr = SchedAttr{SCHED_IDLE, attr->nice, 0, attr->flags};
-      // Already idle on its own: journaled as a no-op so it is never mistaken for a thread that
-      // inherited SCHED_IDLE from us (its restore writes SCHED_IDLE back: harmless).
-      batch.push_back(std::move(e));
-    }
+    std::vector<JournalEntry> batch = ThreadsToDemote(g, dir, *tids, settled, res);
     if (batch.empty()) return Ok();
     auto seqs = journal_.BeginAll(batch);
     if (!seqs) return seqs.error();
-    std::vector<uint64_t> applied, not_done;
-    for (size_t i = 0; i < batch.size(); i++) {
-      const JournalEntry& e = batch[i];
-      if (!SameTask(proc, e.tid, e.start_time)) {
-        res->threads_gone++;
-        not_done.push_back((*seqs)[i]);
-        continue;
-      }
-      auto r =
-          e.original_attr.policy == SCHED_IDLE ? Ok() : writer_.SetSchedAttr(e.tid, e.new_attr);
-      if (r && e.original_attr.policy == SCHED_IDLE) {
-        res->threads_skipped++;
-        applied.push_back((*seqs)[i]);
-      } else if (r) {
-        res->threads_demoted++;
-        applied.push_back((*seqs)[i]);
-      } else if (r.error().code == ESRCH) {
-        res->threads_gone++;
-        not_done.push_back((*seqs)[i]);
-      } else {
-        not_done.push_back((*seqs)[i]);
-        res->warnings.push_back(r.error().message);
-        res->threads_skipped++;
-      }
-    }
-    if (auto r = journal_.MarkAllApplied(applied); !r) return r;
-    if (auto r = journal_.MarkAllUndone(not_done); !r) return r;
+    if (auto r = ApplyDemotions(batch, *seqs, res); !r) return r;
   }
   res->stable = false;
   res->warnings.push_back("threads kept appearing after " + std::to_string(cfg_.max_rounds) +
@@ -174,80 +193,86 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
   return Ok();
 }
 
-Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
-  if (demoted_.count(t.workload)) return Error{EEXIST, "'" + t.workload + "' is already demoted"};
+// Where Demote may act: an existing cgroup under the hierarchy root, not the root itself, on the
+// allowlist, and not one the kubelet manages (DemoteVeto).
+Result<void> BestEffortActuator::CheckTarget(const BestEffortTarget& t) const {
   if (!PathExists(t.cgroup_dir))
     return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
-  {
-    std::string r = cfg_.cgroup_root;
-    while (r.size() > 1 && r.back() == '/') r.pop_back();
-    if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
-        (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
-      return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
-    std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
-    if (rel == "/") return Error{EINVAL, "the root cgroup cannot be demoted as a workload"};
-    if (!rails_.CgroupAllowed(rel))
-      return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
-                              "' is not in the allowlist of cgroups that may be touched"};
-    if (std::string why = DemoteVeto(rel); !why.empty())
-      return Error{EPERM, "cgroup " + rel + " of '" + t.workload + "' is never demoted: " + why};
+  std::string r = cfg_.cgroup_root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
+      (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
+    return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
+  std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
+  if (rel == "/") return Error{EINVAL, "the root cgroup cannot be demoted as a workload"};
+  if (!rails_.CgroupAllowed(rel))
+    return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
+                            "' is not in the allowlist of cgroups that may be touched"};
+  if (std::string why = DemoteVeto(rel); !why.empty())
+    return Error{EPERM, "cgroup " + rel + " of '" + t.workload + "' is never demoted: " + why};
+  return Ok();
+}
+
+// cpu.idle=1 with the CPU weight journaled before it (the kernel resets the weight when cpu.idle
+// goes back to 0). Left alone, with a warning, when the file is missing or the weight unreadable.
+Result<void> BestEffortActuator::SetCpuIdle(const BestEffortTarget& t, DemoteResult* res) {
+  const std::string idle_file = JoinPath(t.cgroup_dir, "cpu.idle");
+  if (!PathExists(idle_file)) {
+    res->warnings.push_back("no cpu.idle in " + t.cgroup_dir +
+                            " (kernel < 5.15 or no cpu controller): threads only");
+    return Ok();
   }
+  auto orig = ReadLine(idle_file);
+  if (!orig || Trim(*orig) == "1") return Ok();
+  // cpu.idle=1 turns the group's weight into the idle weight and cpu.idle=0 resets it to the
+  // default, so the weight is journaled too, before cpu.idle: undone newest first, cpu.idle is
+  // cleared before the weight is written back (writes to it fail while idle).
+  std::vector<JournalEntry> batch;
+  if (auto wf = CgroupWeightFile(t.cgroup_dir)) {
+    auto weight = ReadInt(wf->path);
+    if (!weight) {
+      res->warnings.push_back("cpu.idle of " + t.cgroup_dir +
+                              " left alone: setting it would lose the CPU weight, which "
+                              "cannot be read (" +
+                              weight.error().message + "); threads only");
+      return Ok();
+    }
+    JournalEntry w;
+    w.group = Group(t.workload);
+    w.kind = ChangeKind::kWriteFile;
+    w.path = wf->path;
+    w.original = std::to_string(*weight);
+    w.restore_if = wf->kernel_values;
+    batch.push_back(std::move(w));
+  }
+  JournalEntry e;
+  e.group = Group(t.workload);
+  e.kind = ChangeKind::kWriteFile;
+  e.path = idle_file;
+  e.original = Trim(*orig);
+  e.value = "1";
+  batch.push_back(std::move(e));
+  auto seqs = journal_.BeginAll(batch);
+  if (!seqs) return seqs.error();
+  if (auto r = writer_.WriteFile(idle_file, "1"); !r) {
+    (void)journal_.MarkAllUndone(*seqs);
+    res->warnings.push_back(r.error().message);
+    return Ok();
+  }
+  (void)journal_.MarkAllApplied(*seqs);
+  res->cpu_idle_set = true;
+  return Ok();
+}
+
+Result<DemoteResult> BestEffortActuator::Demote(const BestEffortTarget& t) {
+  if (demoted_.count(t.workload)) return Error{EEXIST, "'" + t.workload + "' is already demoted"};
+  if (auto r = CheckTarget(t); !r) return r.error();
   DemoteResult res;
   demoted_[t.workload] = t.cgroup_dir;
   // cpu.idle first: from then on the group competes as idle, including threads not yet seen.
-  const std::string idle_file = JoinPath(t.cgroup_dir, "cpu.idle");
-  if (PathExists(idle_file)) {
-    auto orig = ReadLine(idle_file);
-    if (orig && Trim(*orig) != "1") {
-      // cpu.idle=1 turns the group's weight into the idle weight and cpu.idle=0 resets it to the
-      // default, so the weight is journaled too, before cpu.idle: undone newest first, cpu.idle
-      // is cleared before the weight is written back (writes to it fail while idle).
-      std::vector<JournalEntry> batch;
-      bool weight_known = true;
-      if (auto wf = CgroupWeightFile(t.cgroup_dir)) {
-        auto weight = ReadInt(wf->path);
-        if (!weight) {
-          weight_known = false;
-          res.warnings.push_back("cpu.idle of " + t.cgroup_dir +
-                                 " left alone: setting it would lose the CPU weight, which "
-                                 "cannot be read (" +
-                                 weight.error().message + "); threads only");
-        } else {
-          JournalEntry w;
-          w.group = Group(t.workload);
-          w.kind = ChangeKind::kWriteFile;
-          w.path = wf->path;
-          w.original = std::to_string(*weight);
-          w.restore_if = wf->kernel_values;
-          batch.push_back(std::move(w));
-        }
-      }
-      if (weight_known) {
-        JournalEntry e;
-        e.group = Group(t.workload);
-        e.kind = ChangeKind::kWriteFile;
-        e.path = idle_file;
-        e.original = Trim(*orig);
-        e.value = "1";
-        batch.push_back(std::move(e));
-        auto seqs = journal_.BeginAll(batch);
-        if (!seqs) {
-          demoted_.erase(t.workload);
-          return seqs.error();
-        }
-        auto r = writer_.WriteFile(idle_file, "1");
-        if (r) {
-          (void)journal_.MarkAllApplied(*seqs);
-          res.cpu_idle_set = true;
-        } else {
-          (void)journal_.MarkAllUndone(*seqs);
-          res.warnings.push_back(r.error().message);
-        }
-      }
-    }
-  } else {
-    res.warnings.push_back("no cpu.idle in " + t.cgroup_dir +
-                           " (kernel < 5.15 or no cpu controller): threads only");
+  if (auto r = SetCpuIdle(t, &res); !r) {
+    demoted_.erase(t.workload);
+    return r.error();
   }
   if (auto r = DemoteThreads(t.workload, t.cgroup_dir, &res); !r) {
     auto undo = Revert(t.workload);

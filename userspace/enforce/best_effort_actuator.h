@@ -12,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,16 @@ class BestEffortActuator {
   std::vector<std::string> Demoted() const;
 
  private:
+  // Demote's steps.
+  Result<void> CheckTarget(const BestEffortTarget& t) const;
+  Result<void> SetCpuIdle(const BestEffortTarget& t, DemoteResult* res);
   Result<void> DemoteThreads(const std::string& workload, const std::string& dir,
                              DemoteResult* res);
+  std::vector<JournalEntry> ThreadsToDemote(const std::string& group, const std::string& dir,
+                                            const std::vector<pid_t>& tids,
+                                            std::set<pid_t>& settled, DemoteResult* res);
+  Result<void> ApplyDemotions(const std::vector<JournalEntry>& batch,
+                              const std::vector<uint64_t>& seqs, DemoteResult* res);
 
   BestEffortActuatorConfig cfg_;
   SystemWriter& writer_;

@@ -1,7 +1,7 @@
 #include "enforce/enforcer.h"
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 namespace sw {
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 namespace sw {
 namespace {

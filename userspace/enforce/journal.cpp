@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 namespace sw {
 namespace {

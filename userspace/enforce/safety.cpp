@@ -1,6 +1,7 @@
 #include "enforce/safety.h"
 
-#include "enforce/task_info.h"
+#include "cgroup/container.h"
+#include "cgroup/tasks.h"
 
 namespace sw {
 
@@ -27,20 +28,7 @@ bool SafetyRails::CgroupAllowed(const std::string& cg) const {
 }
 
 std::string DemoteVeto(const std::string& cg) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < cg.size();) {
-    size_t j = cg.find('/', i);
-    if (j == std::string::npos) j = cg.size();
-    if (j > i) parts.push_back(cg.substr(i, j - i));
-    i = j + 1;
-  }
-  if (parts.empty()) return "";
-  const std::string& leaf = parts.back();
-  const std::string parent = parts.size() > 1 ? parts[parts.size() - 2] : "";
-  if (leaf == "kubepods" || leaf == "kubepods.slice" ||
-      ((leaf == "besteffort" || leaf == "burstable") && parent == "kubepods") ||
-      ((leaf == "kubepods-besteffort.slice" || leaf == "kubepods-burstable.slice") &&
-       parent == "kubepods.slice"))
+  if (IsKubeletQosLevel(cg))
     return "a kubelet QoS-level cgroup (kubelet keeps writing its CPU weight, which fails while "
            "it is idle); demote the pod cgroups below it instead (workload_depth at the pod "
            "level, e.g. 3 for /kubepods/besteffort/pod<uid>)";

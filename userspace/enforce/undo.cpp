@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 namespace sw {
 namespace {

@@ -3,58 +3,21 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
 
+#include "cgroup/container.h"
+#include "cgroup/labels.h"
+#include "cgroup/tasks.h"
 #include "common/fs.h"
 
 namespace sw {
 
 namespace {
 
-std::vector<std::string> Components(const std::string& path) {
-  std::vector<std::string> out;
-  for (auto& c : Split(path, '/'))
-    if (!c.empty()) out.push_back(c);
-  return out;
-}
-
 bool Glob(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
 }  // namespace
-
-std::optional<K8sQos> K8sQosFromPath(const std::string& cgroup_path) {
-  const auto parts = Components(cgroup_path);
-  for (size_t i = 0; i + 1 < parts.size(); i++) {
-    const std::string& next = parts[i + 1];
-    if (parts[i] == "kubepods") {  // cgroupfs driver
-      if (next == "besteffort") return K8sQos::kBestEffort;
-      if (next == "burstable") return K8sQos::kBurstable;
-      if (StartsWith(next, "pod")) return K8sQos::kGuaranteed;
-      return std::nullopt;
-    }
-    if (parts[i] == "kubepods.slice") {  // systemd driver
-      if (next == "kubepods-besteffort.slice") return K8sQos::kBestEffort;
-      if (next == "kubepods-burstable.slice") return K8sQos::kBurstable;
-      if (StartsWith(next, "kubepods-pod")) return K8sQos::kGuaranteed;
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-std::map<std::string, std::string> LabelsFromPath(const std::string& cgroup_path) {
-  std::map<std::string, std::string> out;
-  for (const auto& c : Components(cgroup_path)) {
-    const size_t eq = c.find('=');
-    if (eq != std::string::npos && eq > 0) out[c.substr(0, eq)] = c.substr(eq + 1);
-  }
-  return out;
-}
 
 CgroupProcessNames::CgroupProcessNames(std::string cpu_hierarchy_root, std::string proc_root,
                                        int max_pids)
@@ -63,67 +26,23 @@ CgroupProcessNames::CgroupProcessNames(std::string cpu_hierarchy_root, std::stri
       max_pids_(max_pids) {}
 
 std::vector<std::string> CgroupProcessNames::ProcessNames(const std::string& cgroup_path) {
-  std::vector<std::string> names;
-  std::vector<std::string> dirs{cpu_root_ + (cgroup_path == "/" ? "" : cgroup_path)};
-  int pids = 0;
-  while (!dirs.empty() && pids < max_pids_) {
-    const std::string dir = dirs.back();
-    dirs.pop_back();
-    if (auto procs = ReadFile(JoinPath(dir, "cgroup.procs"))) {
-      for (const auto& line : Split(*procs, '\n')) {
-        const std::string pid = Trim(line);
-        if (pid.empty() || pids >= max_pids_) continue;
-        pids++;
-        // The process may exit between the two reads: that is not an error.
-        if (auto comm = ReadLine(JoinPath(JoinPath(proc_root_, pid), "comm")))
-          names.push_back(Trim(*comm));
-      }
-    }
-    if (auto entries = ListDir(dir)) {
-      for (const auto& e : *entries) {
-        std::error_code ec;
-        const std::string child = JoinPath(dir, e);
-        if (std::filesystem::is_directory(child, ec)) dirs.push_back(child);
-      }
-    }
-  }
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
+  return ListProcessNames(cpu_root_ + (cgroup_path == "/" ? "" : cgroup_path), proc_root_,
+                          max_pids_);
 }
 
 std::map<std::string, std::string> LabelDirectorySource::Labels(const std::string& cgroup_path) {
-  std::map<std::string, std::string> out;
-  std::string dir = root_;
-  auto read = [&out](const std::string& d) {
-    auto text = ReadFile(JoinPath(d, "labels"));
-    if (!text) return;
-    for (const auto& raw : Split(*text, '\n')) {
-      const std::string line = Trim(raw);
-      if (line.empty() || line[0] == '#') continue;
-      size_t sep = line.find('=');
-      if (sep == std::string::npos) sep = line.find(':');
-      if (sep == std::string::npos || sep == 0) continue;
-      out[Trim(line.substr(0, sep))] = Trim(line.substr(sep + 1));
-    }
-  };
-  read(dir);
-  for (const auto& c : Components(cgroup_path)) {
-    dir = JoinPath(dir, c);
-    read(dir);
-  }
-  return out;
+  return ReadLabelDirectory(root_, cgroup_path);
 }
 
 Classifier::Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* process_names,
                        LabelSource* labels)
     : rules_(std::move(rules)), process_names_(process_names), labels_(labels) {}
 
-Classification Classifier::Classify(const std::string& cgroup_path) const {
-  // Process names and runtime labels cost I/O: fetched once, and only if a rule needs them.
-  std::optional<std::vector<std::string>> comms;
-  std::optional<std::map<std::string, std::string>> labels;
-  const std::optional<K8sQos> qos = K8sQosFromPath(cgroup_path);
+template <typename Names, typename Labels>
+Classification Classifier::Walk(const std::string& cgroup_path, Names&& names,
+                                Labels&& runtime_labels) const {
+  std::optional<std::map<std::string, std::string>> labels;  // path labels + runtime labels
+  const std::optional<PodQos> qos = PodQosFromPath(cgroup_path);
 
   for (size_t i = 0; i < rules_.size(); i++) {
     const WorkloadRule& r = rules_[i];
@@ -134,7 +53,7 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
       if (!labels) {
         labels = LabelsFromPath(cgroup_path);
         if (labels_)
-          for (auto& [k, v] : labels_->Labels(cgroup_path)) (*labels)[k] = v;
+          for (const auto& [k, v] : runtime_labels()) (*labels)[k] = v;
       }
       bool all = std::all_of(m.labels.begin(), m.labels.end(), [&](const auto& kv) {
         auto it = labels->find(kv.first);
@@ -144,8 +63,8 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
     }
     if (m.comm) {
       if (!process_names_) continue;
-      if (!comms) comms = process_names_->ProcessNames(cgroup_path);
-      if (std::none_of(comms->begin(), comms->end(),
+      const std::vector<std::string>& comms = names();
+      if (std::none_of(comms.begin(), comms.end(),
                        [&](const std::string& c) { return Glob(*m.comm, c); }))
         continue;
     }
@@ -159,6 +78,36 @@ Classification Classifier::Classify(const std::string& cgroup_path) const {
     return out;
   }
   return Classification{};
+}
+
+WorkloadFacts Classifier::Gather(const std::string& cgroup_path) const {
+  // The same walk as Classify, reading each fact once and only when a rule reaches it.
+  WorkloadFacts f;
+  bool have_names = false, have_labels = false;
+  Walk(
+      cgroup_path,
+      [&]() -> const std::vector<std::string>& {
+        if (!have_names) f.process_names = process_names_->ProcessNames(cgroup_path);
+        have_names = true;
+        return f.process_names;
+      },
+      [&]() -> const std::map<std::string, std::string>& {
+        if (!have_labels) f.labels = labels_->Labels(cgroup_path);
+        have_labels = true;
+        return f.labels;
+      });
+  return f;
+}
+
+Classification Classifier::Classify(const std::string& cgroup_path,
+                                    const WorkloadFacts& facts) const {
+  return Walk(
+      cgroup_path, [&]() -> const std::vector<std::string>& { return facts.process_names; },
+      [&]() -> const std::map<std::string, std::string>& { return facts.labels; });
+}
+
+Classification Classifier::Classify(const std::string& cgroup_path) const {
+  return Classify(cgroup_path, Gather(cgroup_path));
 }
 
 ClassifierSources MakeClassifierSources(const ObserverConfig& observer,

@@ -2,8 +2,12 @@
 // from the config's workload rules. First matching rule wins; unmatched workloads are normal.
 // A rule matches on the cgroup path (glob), the names of the processes inside (comm), the
 // Kubernetes QoS class encoded in the path by the kubelet, and labels (key=value path components
-// or labels given by the runtime through a LabelSource). All I/O goes through readers that take
-// a root path so the same code runs against fake trees.
+// or labels given by the runtime through a LabelSource).
+//
+// Process names and runtime labels cost I/O (cgroup.procs, /proc/<pid>/comm, label files): the
+// sources read them through the cgroup module's readers, which take a root path so the same code
+// runs against fake trees. Gather() does that reading and Classify(path, facts) is pure, so the
+// controller can read before it takes its lock.
 #pragma once
 
 #include <chrono>
@@ -17,15 +21,6 @@
 
 namespace sw {
 
-// QoS class from kubelet cgroup naming, cgroupfs driver (/kubepods/besteffort/pod<uid>/...,
-// /kubepods/burstable/..., /kubepods/pod<uid>/... = guaranteed) or systemd driver
-// (/kubepods.slice/kubepods-besteffort.slice/..., kubepods-burstable.slice, kubepods-pod<uid>.slice
-// = guaranteed). nullopt outside kubepods or for the kubepods root itself.
-std::optional<K8sQos> K8sQosFromPath(const std::string& cgroup_path);
-
-// Labels written into the path as key=value components, e.g. /mesos/cpu_hint=exclusive/<id>.
-std::map<std::string, std::string> LabelsFromPath(const std::string& cgroup_path);
-
 // Names (comm) of the processes in a cgroup and its descendants.
 class ProcessNameSource {
  public:
@@ -33,9 +28,9 @@ class ProcessNameSource {
   virtual std::vector<std::string> ProcessNames(const std::string& cgroup_path) = 0;
 };
 
-// Reads <cpu_root><path>/cgroup.procs (recursively) and <proc_root>/<pid>/comm. Vanished
-// processes and cgroups are skipped, not errors; at most max_pids processes are read per call
-// so a huge cgroup cannot stall the control loop.
+// ListProcessNames (cgroup/tasks.h) of <cpu_root><path>: cgroup.procs (recursively) and
+// <proc_root>/<pid>/comm. Vanished processes and cgroups are skipped, not errors; at most
+// max_pids processes are read per call so a huge cgroup cannot stall the control loop.
 class CgroupProcessNames final : public ProcessNameSource {
  public:
   CgroupProcessNames(std::string cpu_hierarchy_root, std::string proc_root, int max_pids = 4096);
@@ -54,9 +49,8 @@ class LabelSource {
   virtual std::map<std::string, std::string> Labels(const std::string& cgroup_path) = 0;
 };
 
-// Label files under a directory that mirrors the cgroup tree: <root><path>/labels, one
-// "key=value" or "key: value" per line, '#' comments. Ancestors' labels are inherited (a pod's
-// annotations apply to its containers); a deeper file overrides.
+// ReadLabelDirectory (cgroup/labels.h): label files under a directory that mirrors the cgroup
+// tree, <root><path>/labels; ancestors' labels are inherited, a deeper file overrides.
 class LabelDirectorySource final : public LabelSource {
  public:
   explicit LabelDirectorySource(std::string root) : root_(std::move(root)) {}
@@ -81,6 +75,12 @@ class StaticLabelSource final : public LabelSource {
   std::map<std::string, std::map<std::string, std::string>> labels_;
 };
 
+// What classifying a workload reads beyond its path. Gathered by Classifier::Gather.
+struct WorkloadFacts {
+  std::vector<std::string> process_names;     // comm of the processes in the cgroup
+  std::map<std::string, std::string> labels;  // from the LabelSource (path labels come on top)
+};
+
 struct Classification {
   WorkloadClass cls = WorkloadClass::kNormal;
   int rule = -1;          // index into the config's workloads; -1 = unmatched
@@ -95,9 +95,19 @@ class Classifier {
   // Either source may be null: rules that need it then never match.
   Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* process_names,
              LabelSource* labels);
+  // Reads from the sources what Classify(cgroup_path, facts) will look at, and only that (names
+  // only if a rule reached in order needs comm, labels likewise). I/O: call it holding no lock.
+  WorkloadFacts Gather(const std::string& cgroup_path) const;
+  // The rule walk on gathered facts: no I/O.
+  Classification Classify(const std::string& cgroup_path, const WorkloadFacts& facts) const;
+  // Gather, then Classify.
   Classification Classify(const std::string& cgroup_path) const;
 
  private:
+  // First-match walk; the callbacks return the process names / runtime labels on first use.
+  template <typename Names, typename Labels>
+  Classification Walk(const std::string& cgroup_path, Names&& names, Labels&& labels) const;
+
   std::vector<WorkloadRule> rules_;
   ProcessNameSource* process_names_;
   LabelSource* labels_;

@@ -95,14 +95,31 @@ void Controller::EmitRefusal(Workload& st, Decision d, std::vector<Decision>& ou
   Emit(std::move(d), out);
 }
 
-void Controller::Classify(const Snapshot& snap, nanoseconds now) {
-  for (const auto& [name, sample] : snap.workloads) {
+Controller::Facts Controller::GatherFacts(const Snapshot& snap) const {
+  std::vector<std::pair<std::string, std::string>> due;  // workload, cgroup path
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const nanoseconds now = clock_.Monotonic();
+    for (const auto& [name, sample] : snap.workloads) {
+      auto it = states_.find(name);
+      if (it != states_.end() &&
+          now - it->second.classified_at < config_.controller.reclassify_interval)
+        continue;
+      due.emplace_back(name, sample.cgroup_path.empty() ? name : sample.cgroup_path);
+    }
+  }
+  Facts facts;
+  for (const auto& [name, path] : due)
+    facts[name] = name == kUnknownWorkload ? WorkloadFacts{} : classifier_.Gather(path);
+  return facts;
+}
+
+void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds now) {
+  for (const auto& [name, f] : facts) {
+    const WorkloadSample& sample = snap.workloads.at(name);
     auto it = states_.find(name);
     const std::string& path = sample.cgroup_path.empty() ? name : sample.cgroup_path;
-    if (it != states_.end() &&
-        now - it->second.classified_at < config_.controller.reclassify_interval)
-      continue;
-    Classification c = name == kUnknownWorkload ? Classification{} : classifier_.Classify(path);
+    Classification c = name == kUnknownWorkload ? Classification{} : classifier_.Classify(path, f);
     if (it == states_.end()) {
       Workload st;
       st.workload = name;
@@ -118,13 +135,14 @@ void Controller::Classify(const Snapshot& snap, nanoseconds now) {
 }
 
 std::vector<Decision> Controller::Step(const Snapshot& snap) {
+  const Facts facts = GatherFacts(snap);  // I/O: before the lock
   std::lock_guard<std::mutex> lock(mu_);
   now_ = clock_.Monotonic();
   governor_.SetNow(now_);
   last_wall_ = clock_.Wall();
   intervals_++;
   std::vector<Decision> out;
-  Reclassify(snap, out);
+  Reclassify(snap, facts, out);
   if (!prev_) {
     Baseline(snap, out);
     prev_ = snap;
@@ -140,9 +158,9 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
 
 // Classification, reclassification and vanished workloads. Resources held by a workload that
 // vanished or changed class are given back before anything else.
-void Controller::Reclassify(const Snapshot& snap, std::vector<Decision>& out) {
+void Controller::Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out) {
   pending_reclass_.clear();
-  Classify(snap, now_);
+  Classify(snap, facts, now_);
   std::vector<std::string> gone;
   for (const auto& [name, _] : states_)
     if (!snap.workloads.count(name)) gone.push_back(name);

@@ -16,7 +16,8 @@
 // machine), governor.h (cool-down, rate limit); this class wires them to the Actuator.
 //
 // Deterministic: time comes from a Clock, the machine is touched only through an Actuator, there
-// are no sleeps and no I/O besides the DecisionSink. Thread-safe: Step() runs on the agent loop,
+// are no sleeps and no I/O besides the DecisionSink and the classifier's sources, which Step()
+// reads before it takes the lock (Classifier::Gather). Thread-safe: Step() runs on the agent loop,
 // Status()/ActionCounts() may be called from the metrics or status endpoint concurrently.
 #pragma once
 
@@ -85,9 +86,12 @@ class Controller {
     std::set<std::string> demoted_by;
   };
 
-  // Step's phases.
-  void Reclassify(const Snapshot& snap, std::vector<Decision>& out);
-  void Classify(const Snapshot& snap, std::chrono::nanoseconds now);
+  // Step's phases. GatherFacts runs first, without the lock: the classifier's I/O for the
+  // workloads due for (re)classification, which are exactly the keys of its result.
+  using Facts = std::map<std::string, WorkloadFacts>;
+  Facts GatherFacts(const Snapshot& snap) const;
+  void Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out);
+  void Classify(const Snapshot& snap, const Facts& facts, std::chrono::nanoseconds now);
   void Baseline(const Snapshot& snap, std::vector<Decision>& out);
   void Observe(const Snapshot& snap);
   void Act(Workload& st, std::vector<Decision>& out);

@@ -24,7 +24,6 @@
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "support/cgroup_layout.h"
-#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/process.h"
 #include "support/scoped_cgroups.h"

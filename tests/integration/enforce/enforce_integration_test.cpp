@@ -22,15 +22,14 @@
 #include <thread>
 
 #include "cgroup/layout.h"
+#include "cgroup/tasks.h"
 #include "common/cpulist.h"
 #include "common/fs.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/restore.h"
-#include "enforce/task_info.h"
 #include "support/cgroup_layout.h"
-#include "support/cgroup_weight.h"
 #include "support/privileged.h"
 #include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
@@ -184,7 +183,7 @@ class Workloads {
   std::string TargetDir(const std::string& cg) const {
     return V1() ? machine_.CpuDir(cg) : machine_.CpusetDir(cg);
   }
-  std::string weight_file() const { return machine_.weight_file(); }
+  const MachineCgroups& machine() const { return machine_; }
   // A v1 cpuset of our own (a "foreign" one for the shield), with every CPU.
   std::string MakeCpuset(const std::string& name) {
     std::string d = JoinPath(Layout().cpuset->path, prefix_.substr(1) + name);
@@ -387,8 +386,8 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   ASSERT_EQ(AllowedOf(pinned), "1");
   ASSERT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
   // Not the default (cpu.idle=0 alone resets the weight to it), as kubelet sets for pods.
-  const std::string be_weight = test::NonDefaultWeight(be_dir);
-  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  const std::string be_weight = wl.machine().non_default_weight();
+  ASSERT_TRUE(wl.machine().WriteWeight(be_cg, be_weight).ok());
   const auto before = Snapshot();
 
   // The CPUs come from the allocator on the live topology (floor: one core stays shared).
@@ -449,8 +448,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   }
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
   // The kernel facts the weight journaling relies on: idle weight, and writes refused.
-  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir))) << test::ReadWeight(be_dir);
-  auto refused = test::WriteWeight(be_dir, be_weight);
+  EXPECT_TRUE(wl.machine().IsIdleWeight(wl.machine().ReadWeight(be_cg)))
+      << wl.machine().ReadWeight(be_cg);
+  auto refused = wl.machine().WriteWeight(be_cg, be_weight);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, EINVAL) << refused.error().message;
 
@@ -465,7 +465,7 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
               static_cast<long long>(restore_ms), rep.outstanding_before);
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
+  EXPECT_EQ(wl.machine().ReadWeight(be_cg), be_weight) << wl.machine().weight_file();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
@@ -488,8 +488,8 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   const pid_t lc = wl.Spawn(lc_cg, 1);
   const pid_t be = wl.Spawn(be_cg, 3);
   ASSERT_EQ(Threads(be).size(), 3u);
-  const std::string be_weight = test::NonDefaultWeight(be_dir);
-  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  const std::string be_weight = wl.machine().non_default_weight();
+  ASSERT_TRUE(wl.machine().WriteWeight(be_cg, be_weight).ok());
   const CpuSet core = LastCore();
   const auto before = Snapshot();
   test::TempTree state;
@@ -513,7 +513,7 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
     for (pid_t t : Threads(be)) idle += ProcSchedPolicy(t) == SCHED_IDLE;
     EXPECT_EQ(idle, 1);
     EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "1");
-    EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
+    EXPECT_TRUE(wl.machine().IsIdleWeight(wl.machine().ReadWeight(be_cg)));
     ASSERT_EQ(kill(helper, SIGKILL), 0);
     ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
 
@@ -536,7 +536,7 @@ TEST(EnforceIntegration, KillNineBetweenJournaledAndAppliedThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
+  EXPECT_EQ(wl.machine().ReadWeight(be_cg), be_weight) << wl.machine().weight_file();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
 }
@@ -551,8 +551,8 @@ TEST(EnforceIntegration, KillNineBeforeCpuIdleIsWrittenThenRestore) {
   const std::string be_dir = wl.CpuDir(be_cg);
   wl.Spawn(lc_cg, 1);
   const pid_t be = wl.Spawn(be_cg, 2);
-  const std::string be_weight = test::NonDefaultWeight(be_dir);
-  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  const std::string be_weight = wl.machine().non_default_weight();
+  ASSERT_TRUE(wl.machine().WriteWeight(be_cg, be_weight).ok());
   test::TempTree state;
   const std::string state_dir = state.Path("state");
   {
@@ -570,14 +570,15 @@ TEST(EnforceIntegration, KillNineBeforeCpuIdleIsWrittenThenRestore) {
     ASSERT_EQ(kill(helper, SIGKILL), 0);
     ASSERT_EQ(waitpid(helper, nullptr, 0), helper);
     EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-    EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+    EXPECT_EQ(wl.machine().ReadWeight(be_cg), be_weight);
     auto j = ReadJournalFile(JoinPath(state_dir, "journal"));
     ASSERT_TRUE(j.ok());
     std::vector<std::string> journaled_only;
     for (const auto& e : j->entries)
       if (!e.applied && !e.undone) journaled_only.push_back(e.path);
-    EXPECT_EQ(journaled_only, (std::vector<std::string>{JoinPath(be_dir, test::WeightFile(be_dir)),
-                                                        JoinPath(be_dir, "cpu.idle")}));
+    EXPECT_EQ(journaled_only,
+              (std::vector<std::string>{JoinPath(be_dir, wl.machine().weight_file()),
+                                        JoinPath(be_dir, "cpu.idle")}));
     RealSystemWriter writer;
     auto rep = RestoreFromJournal(state_dir, writer, {});
     ASSERT_TRUE(rep.ok()) << rep.error().message;
@@ -585,7 +586,7 @@ TEST(EnforceIntegration, KillNineBeforeCpuIdleIsWrittenThenRestore) {
   }
   ExpectShieldGone();
   EXPECT_EQ(Trim(*ReadLine(be_dir + "/cpu.idle")), "0");
-  EXPECT_EQ(test::ReadWeight(be_dir), be_weight);
+  EXPECT_EQ(wl.machine().ReadWeight(be_cg), be_weight);
   for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_OTHER) << t;
 }
 
@@ -598,8 +599,8 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   const pid_t lc = wl.Spawn(lc_rel, 1);
   const pid_t be = wl.Spawn(be_rel, 2);
   const std::string be_dir = wl.CpuDir(be_rel);
-  const std::string be_weight = test::NonDefaultWeight(be_dir);
-  ASSERT_TRUE(test::WriteWeight(be_dir, be_weight).ok());
+  const std::string be_weight = wl.machine().non_default_weight();
+  ASSERT_TRUE(wl.machine().WriteWeight(be_rel, be_weight).ok());
   const auto before = Snapshot();
   test::TempTree state;
   RealSystemWriter writer;
@@ -632,10 +633,10 @@ TEST(EnforceIntegration, EnforcerFacadeOnThisMachine) {
   ASSERT_TRUE((*e)->Sweep().ok());
   ExpectExclusive(lc, cpus, since);
   for (pid_t t : Threads(be)) EXPECT_EQ(ProcSchedPolicy(t), SCHED_IDLE) << t;
-  EXPECT_TRUE(test::IsIdleWeight(be_dir, test::ReadWeight(be_dir)));
+  EXPECT_TRUE(wl.machine().IsIdleWeight(wl.machine().ReadWeight(be_rel)));
   RestoreReport r = (*e)->Shutdown();  // what SIGTERM does
   EXPECT_TRUE(r.Complete()) << r.Summary();
-  EXPECT_EQ(test::ReadWeight(be_dir), be_weight) << test::WeightFile(be_dir);
+  EXPECT_EQ(wl.machine().ReadWeight(be_rel), be_weight) << wl.machine().weight_file();
   ExpectShieldGone();
   const auto diff = Diff(before, Snapshot());
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);

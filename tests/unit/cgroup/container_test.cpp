@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace sw {
 namespace {
 
@@ -74,10 +77,110 @@ TEST(ContainerIdentity, NotContainers) {
   EXPECT_FALSE(ParseContainerIdentity("/lc"));
 }
 
-TEST(ContainerIdentity, QosNames) {
+TEST(PodQos, NamesAndBothSpellingsParse) {
   EXPECT_STREQ(PodQosName(PodQos::kGuaranteed), "Guaranteed");
   EXPECT_STREQ(PodQosName(PodQos::kBurstable), "Burstable");
   EXPECT_STREQ(PodQosName(PodQos::kBestEffort), "BestEffort");
+  EXPECT_STREQ(PodQosConfigName(PodQos::kGuaranteed), "guaranteed");
+  EXPECT_STREQ(PodQosConfigName(PodQos::kBurstable), "burstable");
+  EXPECT_STREQ(PodQosConfigName(PodQos::kBestEffort), "besteffort");
+  for (PodQos q : {PodQos::kGuaranteed, PodQos::kBurstable, PodQos::kBestEffort}) {
+    EXPECT_EQ(ParsePodQos(PodQosName(q)), q);
+    EXPECT_EQ(ParsePodQos(PodQosConfigName(q)), q);
+  }
+  EXPECT_EQ(ParsePodQos("best-effort"), PodQos::kBestEffort);
+  EXPECT_EQ(ParsePodQos("BEST_EFFORT"), PodQos::kBestEffort);
+  EXPECT_EQ(ParsePodQos("gold"), std::nullopt);
+  EXPECT_EQ(ParsePodQos(""), std::nullopt);
+}
+
+TEST(PodQosFromPath, CgroupfsDriver) {
+  EXPECT_EQ(PodQosFromPath("/kubepods/besteffort/pod1234/abcd"), PodQos::kBestEffort);
+  EXPECT_EQ(PodQosFromPath("/kubepods/burstable/pod1234"), PodQos::kBurstable);
+  EXPECT_EQ(PodQosFromPath("/kubepods/pod5678/ctr"), PodQos::kGuaranteed);
+  EXPECT_EQ(PodQosFromPath("/kubepods/besteffort"), PodQos::kBestEffort);
+  EXPECT_EQ(PodQosFromPath("/kubepods"), std::nullopt);
+  EXPECT_EQ(PodQosFromPath("/kubepods/system"), std::nullopt);
+  EXPECT_EQ(PodQosFromPath("/system.slice/pod123"), std::nullopt);
+  EXPECT_EQ(PodQosFromPath("/"), std::nullopt);
+}
+
+TEST(PodQosFromPath, SystemdDriver) {
+  EXPECT_EQ(PodQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
+                           "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
+            PodQos::kBestEffort);
+  EXPECT_EQ(
+      PodQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
+      PodQos::kBurstable);
+  EXPECT_EQ(PodQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
+            PodQos::kGuaranteed);
+  EXPECT_EQ(PodQosFromPath("/kubepods.slice"), std::nullopt);
+  EXPECT_EQ(PodQosFromPath("/system.slice/kubelet.service"), std::nullopt);
+}
+
+TEST(PodQosFromPath, AgreesWithContainerIdentityOnEveryPod) {
+  for (const std::string& p :
+       {"/kubepods/burstable/pod" + kUid + "/" + kId, "/kubepods/pod" + kUid,
+        "/kubepods/besteffort/pod" + kUid,
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + kUidSystemd + ".slice",
+        "/kubepods.slice/kubepods-pod" + kUidSystemd + ".slice/crio-" + kId + ".scope"}) {
+    auto id = ParseContainerIdentity(p);
+    ASSERT_TRUE(id) << p;
+    EXPECT_EQ(PodQosFromPath(p), id->qos) << p;
+  }
+}
+
+TEST(KubeletQosLevel, RootAndQosLevelsOfBothDrivers) {
+  for (const char* p : {"/kubepods", "/kubepods/besteffort", "/kubepods/burstable",
+                        "/kubepods.slice", "/kubepods.slice/kubepods-besteffort.slice",
+                        "/kubepods.slice/kubepods-burstable.slice", "/custom/kubepods/burstable/"})
+    EXPECT_TRUE(IsKubeletQosLevel(p)) << p;
+  for (const char* p : {"/", "", "/kubepods/besteffort/pod1", "/kubepods/pod1", "/burstable",
+                        "/kubepods.slice/kubepods-pod1.slice", "/kubepods.slice/burstable",
+                        "/kubepods/kubepods-burstable.slice", "/system.slice"})
+    EXPECT_FALSE(IsKubeletQosLevel(p)) << p;
+}
+
+// The parsers take any string (they are fuzz targets): random paths built from the pieces the
+// parsers look for must never crash or throw, and what they return must be consistent.
+TEST(ContainerIdentity, AnyPathIsSafeToParse) {
+  const std::vector<std::string> pieces = {"/",
+                                           "kubepods",
+                                           "kubepods.slice",
+                                           "kubepods-",
+                                           ".slice",
+                                           "pod",
+                                           "burstable",
+                                           "besteffort",
+                                           "-",
+                                           "_",
+                                           ".scope",
+                                           "docker",
+                                           "crio-",
+                                           "cri-containerd-",
+                                           kUid,
+                                           kUidSystemd,
+                                           kId,
+                                           "abc",
+                                           "=",
+                                           "x=y",
+                                           ""};
+  uint64_t seed = 42;
+  auto next = [&seed] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (int i = 0; i < 20000; i++) {
+    std::string p;
+    for (int n = next() % 9; n > 0; n--) p += pieces[(next() >> 33) % pieces.size()];
+    std::optional<ContainerIdentity> id;
+    ASSERT_NO_THROW(id = ParseContainerIdentity(p)) << p;
+    ASSERT_NO_THROW(PodQosFromPath(p)) << p;
+    ASSERT_NO_THROW(IsKubeletQosLevel(p)) << p;
+    if (!id) continue;
+    EXPECT_EQ(id->kubernetes, id->qos.has_value()) << p;
+    EXPECT_TRUE(id->pod_uid.empty() || id->pod_uid.size() == 36) << p;
+    if (id->kubernetes) {
+      EXPECT_EQ(PodQosFromPath(p), id->qos) << p;
+    }
+  }
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ workloads:
   EXPECT_EQ(c.controller.status_actions, 7);
   const WorkloadRule& w = c.workloads.at(0);
   EXPECT_EQ(w.match.comm, "postgres*");
-  EXPECT_EQ(w.match.k8s_qos, K8sQos::kGuaranteed);
+  EXPECT_EQ(w.match.k8s_qos, PodQos::kGuaranteed);
   EXPECT_EQ(w.match.labels.at("cpu_hint"), "exclusive");
   EXPECT_EQ(w.slo_runq_p99, 500us);
   EXPECT_EQ(w.exclusive, ExclusivePolicy::kAlways);
@@ -163,9 +163,9 @@ TEST(Config, EmbeddedDefaultParsesAndClassifiesKubernetesOnly) {
     EXPECT_TRUE(load.warnings.empty()) << load.Text();
     const auto& w = load.config->workloads;
     ASSERT_EQ(w.size(), 2u);
-    EXPECT_EQ(w[0].match.k8s_qos, K8sQos::kBestEffort);
+    EXPECT_EQ(w[0].match.k8s_qos, PodQos::kBestEffort);
     EXPECT_EQ(w[0].cls, WorkloadClass::kBestEffort);
-    EXPECT_EQ(w[1].match.k8s_qos, K8sQos::kGuaranteed);
+    EXPECT_EQ(w[1].match.k8s_qos, PodQos::kGuaranteed);
     EXPECT_EQ(w[1].cls, WorkloadClass::kLatencySensitive);
     // Enforces nothing else: nothing latency-critical, nothing exclusive.
     for (const auto& r : w) {

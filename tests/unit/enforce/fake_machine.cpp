@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 namespace sw::test {
 

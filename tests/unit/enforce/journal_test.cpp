@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "common/fs.h"
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 #include "support/temp_tree.h"
 
 namespace sw {

@@ -16,37 +16,6 @@ std::vector<WorkloadRule> Rules(const std::string& yaml) {
   return load.config ? load.config->workloads : std::vector<WorkloadRule>{};
 }
 
-TEST(K8sQos, CgroupfsDriver) {
-  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort/pod1234/abcd"), K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/burstable/pod1234"), K8sQos::kBurstable);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/pod5678/ctr"), K8sQos::kGuaranteed);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/besteffort"), K8sQos::kBestEffort);
-  EXPECT_EQ(K8sQosFromPath("/kubepods"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/kubepods/system"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/system.slice/pod123"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/"), std::nullopt);
-}
-
-TEST(K8sQos, SystemdDriver) {
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-besteffort.slice/"
-                           "kubepods-besteffort-pod1a2b.slice/cri-containerd-9f.scope"),
-            K8sQos::kBestEffort);
-  EXPECT_EQ(
-      K8sQosFromPath("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice"),
-      K8sQos::kBurstable);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice/kubepods-pod3c4d.slice/cri-containerd-1.scope"),
-            K8sQos::kGuaranteed);
-  EXPECT_EQ(K8sQosFromPath("/kubepods.slice"), std::nullopt);
-  EXPECT_EQ(K8sQosFromPath("/system.slice/kubelet.service"), std::nullopt);
-}
-
-TEST(Labels, FromPathComponents) {
-  auto l = LabelsFromPath("/mesos/cpu_hint=exclusive/abc");
-  EXPECT_EQ(l.size(), 1u);
-  EXPECT_EQ(l.at("cpu_hint"), "exclusive");
-  EXPECT_TRUE(LabelsFromPath("/a/=b/c").empty());
-}
-
 TEST(Labels, DirectorySourceInheritsAndOverrides) {
   test::TempTree t;
   t.Write("labels/kubepods/pod1/labels", "# pod annotations\ncpu_hint=exclusive\ntier: gold\n");
@@ -168,6 +137,37 @@ TEST(Classifier, SourcesAbsentMeansThoseRulesNeverMatch) {
 
 // Process names come from the cpu hierarchy the agent detected (mountinfo may name any mount
 // point), not from a second guess under cgroup_root.
+TEST(Classifier, GatherReadsOnlyWhatTheRuleWalkReachesAndClassifyReadsNothing) {
+  struct Counting final : ProcessNameSource, LabelSource {
+    std::vector<std::string> ProcessNames(const std::string& p) override {
+      calls.push_back("names " + p);
+      return {p == "/db" ? "postgres" : "bash"};
+    }
+    std::map<std::string, std::string> Labels(const std::string& p) override {
+      calls.push_back("labels " + p);
+      return {{"tier", p == "/gold" ? "gold" : "none"}};
+    }
+    std::vector<std::string> calls;
+  } src;
+  Classifier c(Rules(R"(workloads:
+  - { name: lc, match: { cgroup: "/lc*" }, class: latency-sensitive }
+  - { name: db, match: { comm: "postgres" }, class: latency-sensitive }
+  - { name: gold, match: { labels: { tier: gold } }, class: best-effort }
+)"),
+               &src, &src);
+  EXPECT_TRUE(c.Gather("/lc-web").process_names.empty());
+  EXPECT_THAT(src.calls, ::testing::IsEmpty());  // the path alone decided
+  WorkloadFacts db = c.Gather("/db");
+  EXPECT_THAT(src.calls, ::testing::ElementsAre("names /db"));  // rule db matched: no labels
+  WorkloadFacts gold = c.Gather("/gold");
+  EXPECT_THAT(src.calls, ::testing::ElementsAre("names /db", "names /gold", "labels /gold"));
+  src.calls.clear();
+  EXPECT_EQ(c.Classify("/db", db).rule_name, "db");
+  EXPECT_EQ(c.Classify("/gold", gold).rule_name, "gold");
+  EXPECT_EQ(c.Classify("/gold", WorkloadFacts{}).rule, -1);  // nothing gathered, nothing matched
+  EXPECT_THAT(src.calls, ::testing::IsEmpty());
+}
+
 TEST(Classifier, SourcesFromTheDetectedCpuHierarchy) {
   test::TempTree t;
   t.Write("cg/cpu,cpuacct/cgroup.procs", "");

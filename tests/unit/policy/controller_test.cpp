@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <future>
 #include <memory>
 
 #include "policy_fakes.h"
@@ -724,6 +725,61 @@ workloads:
   EXPECT_EQ(d[0].reason, "reclassified as normal");
   EXPECT_THAT(act.calls, ElementsAre("grant /exec 1", "release /exec"));
   EXPECT_EQ(ctl.Status().unmatched_workloads, 1u);
+}
+
+// The classifier's sources read cgroup.procs, /proc/<pid>/comm and label files: Step() must read
+// them before it takes the controller's lock, so a slow cgroupfs never blocks Status() callers
+// (the metrics and status endpoints). Each source call checks that another thread can take the
+// lock meanwhile (Shutdown() takes it; with nothing held it changes nothing).
+TEST(ControllerLocking, ClassifierSourcesAreReadOutsideTheLock) {
+  ConfigLoad load = ParseConfig(R"(interval: 500ms
+controller: { reclassify_interval: 1s }
+workloads:
+  - name: tagged
+    match: { labels: { tier: gold } }
+    class: latency-sensitive
+  - name: web
+    match: { comm: nginx }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+)",
+                                "t.yaml", test::SyntheticMachine(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  struct Probe final : ProcessNameSource, LabelSource {
+    std::vector<std::string> ProcessNames(const std::string& path) override {
+      Check("names " + path);
+      return {"nginx"};
+    }
+    std::map<std::string, std::string> Labels(const std::string& path) override {
+      Check("labels " + path);
+      return {};
+    }
+    void Check(const std::string& call) {
+      auto other = std::async(std::launch::async, [this] { ctl->Shutdown(); });
+      const bool free = other.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+      calls.push_back(call + (free ? "" : " UNDER THE LOCK"));
+      pending.push_back(std::move(other));  // a blocked Shutdown() finishes after Step()
+    }
+    Controller* ctl = nullptr;
+    std::vector<std::string> calls;
+    std::vector<std::future<void>> pending;
+  } probe;
+  FakeClock clock;
+  MemorySink sink;
+  test::FakeActuator act(4);
+  test::Machine m;
+  Classifier cls(load.config->workloads, &probe, &probe);
+  Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
+  probe.ctl = &ctl;
+  m.Add("/web");
+  for (int i = 0; i < 3; i++) {  // classified at 0.5s, reclassified at 1.5s
+    clock.Advance(500ms);
+    m.snap.taken_at = clock.Monotonic();
+    ctl.Step(m.snap);
+  }
+  EXPECT_THAT(probe.calls, ElementsAre("labels /web", "names /web", "labels /web", "names /web"));
+  ASSERT_EQ(ctl.Status().workloads.size(), 1u);
+  EXPECT_EQ(ctl.Status().workloads[0].rule, "web");  // the gathered names were used
 }
 
 TEST_F(ControllerTest, VanishedWorkloadsGiveBackWhatTheyHeld) {

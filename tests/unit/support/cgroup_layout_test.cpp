@@ -48,6 +48,16 @@ TEST(MachineCgroups, V1SeparateHierarchies) {
   t.Write("sys/fs/cgroup/cpu/sw-x/cpu.cfs_quota_us", "");
   ASSERT_TRUE(m.SetCfsQuota("/sw-x", 20000, 50000).ok());
   EXPECT_EQ(t.Read("sys/fs/cgroup/cpu/sw-x/cpu.cfs_period_us"), "50000");
+
+  t.Write("sys/fs/cgroup/cpu/sw-x/cpu.shares", "1024\n");
+  EXPECT_EQ(m.ReadWeight("/sw-x"), "1024");
+  t.Write("sys/fs/cgroup/cpu/sw-x/cpu.shares", "");
+  ASSERT_TRUE(m.WriteWeight("/sw-x", m.non_default_weight()).ok());
+  EXPECT_EQ(t.Read("sys/fs/cgroup/cpu/sw-x/cpu.shares"), "2048");
+  EXPECT_TRUE(m.IsIdleWeight("3"));
+  EXPECT_FALSE(m.IsIdleWeight("1"));
+  EXPECT_EQ(m.ReadWeight("/sw-gone"), "");
+  EXPECT_FALSE(m.WriteWeight("/sw-gone", "2").ok());
   EXPECT_EQ(t.Read("sys/fs/cgroup/cpu/sw-x/cpu.cfs_quota_us"), "20000");
 
   t.Write("sys/fs/cgroup/cpu/sw-x/cpu.stat",
@@ -145,6 +155,13 @@ TEST(MachineCgroups, V2) {
   ASSERT_TRUE(m.CreateCpuCgroup("/sw-x/busy").ok());
   EXPECT_EQ(t.Read("sys/fs/cgroup/sw-x/cgroup.subtree_control"), "+cpu");
   EXPECT_EQ(m.CpuacctDir("/sw-x/busy"), root + "/sw-x/busy");
+
+  t.Write("sys/fs/cgroup/sw-x/busy/cpu.weight", "");
+  ASSERT_TRUE(m.WriteWeight("/sw-x/busy", m.non_default_weight()).ok());
+  EXPECT_EQ(m.ReadWeight("/sw-x/busy"), "500");
+  EXPECT_TRUE(m.IsIdleWeight("0"));  // before Linux 6.12
+  EXPECT_TRUE(m.IsIdleWeight("1"));  // since
+  EXPECT_FALSE(m.IsIdleWeight("3"));
 
   t.Write("sys/fs/cgroup/sw-x/busy/cpu.max", "");
   ASSERT_TRUE(m.SetCfsQuota("/sw-x/busy", 20000, 100000).ok());

@@ -1,5 +1,7 @@
-// Read-only views of tasks and cgroups used by the actuators and restore. Every function takes
-// the /proc root or the cgroup directory explicitly so unit tests run on fake trees.
+// Readers of tasks and their cgroups: /proc/<tid>/{stat,status,cgroup}, the thread and process
+// lists of cgroup directories, and the names of the processes in a cgroup. Used by the
+// actuators, restore and the classifier's sources. Every function takes the /proc root or the
+// cgroup directory explicitly so unit tests run on fake trees; none writes anything.
 #pragma once
 
 #include <sys/types.h>
@@ -49,6 +51,13 @@ std::vector<pid_t> ListAllThreads(const std::string& proc_root);
 // "cpuset" on v1 (cpuset.effective_cpus, else cpuset.cpus) and "" on v2 (cpuset.cpus.effective).
 Result<CpuSet> ReadTaskCpusetCpus(const std::string& proc_root, const std::string& cpuset_root,
                                   const std::string& controller, pid_t tid);
+
+// The distinct names (comm, sorted) of the processes in `cgroup_dir` and its descendants, from
+// cgroup.procs and <proc_root>/<pid>/comm. Processes and cgroups that vanish while it reads are
+// skipped, not errors; at most `max_pids` processes are read, so a huge cgroup cannot stall the
+// caller.
+std::vector<std::string> ListProcessNames(const std::string& cgroup_dir,
+                                          const std::string& proc_root, int max_pids);
 
 // True when `id` currently names the same task as recorded (guards against PID reuse).
 bool SameTask(const std::string& proc_root, pid_t tid, uint64_t start_time);

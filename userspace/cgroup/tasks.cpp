@@ -1,4 +1,4 @@
-#include "enforce/task_info.h"
+#include "cgroup/tasks.h"
 
 #include <sys/stat.h>
 
@@ -193,6 +193,27 @@ Result<CpuSet> ReadTaskCpusetCpus(const std::string& proc_root, const std::strin
   }
   return Error{ENOENT, "no cpuset CPUs found for task " + std::to_string(tid) + " (cgroup " + *cg +
                            " under " + cpuset_root + ")"};
+}
+
+std::vector<std::string> ListProcessNames(const std::string& cgroup_dir,
+                                          const std::string& proc_root, int max_pids) {
+  std::vector<std::string> dirs{cgroup_dir};
+  for (std::string& c : ListChildCgroups(cgroup_dir)) dirs.push_back(std::move(c));
+  std::vector<std::string> names;
+  int pids = 0;
+  for (const std::string& d : dirs) {
+    auto procs = ReadIds(JoinPath(d, "cgroup.procs"));
+    if (!procs) continue;  // vanished (or unreadable): nothing to name
+    for (pid_t p : *procs) {
+      if (pids++ >= max_pids) break;
+      // The process may exit between the two reads: that is not an error.
+      if (auto comm = ReadLine(ProcPath(proc_root, p, "comm"))) names.push_back(Trim(*comm));
+    }
+    if (pids >= max_pids) break;
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
 }
 
 bool SameTask(const std::string& proc_root, pid_t tid, uint64_t start_time) {
