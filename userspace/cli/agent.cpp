@@ -307,7 +307,11 @@ int RunAgent(const RunOptions& o) {
   SystemClock clock;
   Controller controller(cfg, classifier, enforcement.actuator.get(), audit.get(), clock, machine);
 
-  MetricsExporter exporter(ExporterOptions{.interval = cfg.interval}, clock);
+  MetricsExporter exporter(ExporterOptions{.le_buckets = cfg.metrics.buckets == MetricBuckets::kFull
+                                                             ? RenderOptions::FullLeBuckets()
+                                                             : RenderOptions::DefaultLeBuckets(),
+                                           .interval = cfg.interval},
+                           clock);
   exporter.SetAttached();
   // Declared after the exporter: stopped first, so no request sees a dead exporter.
   std::unique_ptr<HttpServer> server =

@@ -659,5 +659,20 @@ TEST(ConfigDocs, EveryYamlExampleParses) {
   EXPECT_EQ(blocks, 2);
 }
 
+TEST(Config, MetricsBuckets) {
+  ConfigLoad load = ParseConfig("interval: 1s\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kDefault);
+  load = ParseConfig("metrics:\n  buckets: full\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kFull);
+  load = ParseConfig("metrics: { buckets: default }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kDefault);
+  EXPECT_THAT(Errors("metrics:\n  buckets: all\n"),
+              Contains("config.yaml:2: metrics.buckets: \"all\" must be one of: default, full"));
+  EXPECT_THAT(Errors("metrics:\n  le: full\n"), Contains(HasSubstr("metrics.le: unknown key")));
+}
+
 }  // namespace
 }  // namespace sw
