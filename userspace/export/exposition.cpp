@@ -83,63 +83,67 @@ void ExpositionWriter::Header() {
   out_ += '\n';
 }
 
-void ExpositionWriter::Labels(std::initializer_list<std::string_view> values, std::string_view le) {
+std::string ExpositionWriter::LabelPairs(std::initializer_list<std::string_view> values) const {
   if (values.size() != def_->labels.size())
     throw std::logic_error(std::string(def_->name) + ": " + std::to_string(values.size()) +
                            " label values for " + std::to_string(def_->labels.size()) +
                            " label names");
-  if (values.size() == 0 && le.empty()) return;
-  out_ += '{';
+  std::string out;
   size_t i = 0;
   for (std::string_view v : values) {
-    if (i) out_ += ',';
-    out_ += def_->labels[i++];
-    out_ += "=\"";
-    out_ += EscapeLabelValue(v);
-    out_ += '"';
+    if (i) out += ',';
+    out += def_->labels[i++];
+    out += "=\"";
+    out += EscapeLabelValue(v);
+    out += '"';
   }
-  if (!le.empty()) {
-    if (i) out_ += ',';
-    out_ += "le=\"";
-    out_ += le;
-    out_ += '"';
-  }
-  out_ += '}';
+  return out;
 }
 
-void ExpositionWriter::Line(std::string_view suffix, std::initializer_list<std::string_view> values,
+void ExpositionWriter::Line(std::string_view suffix, std::string_view pairs,
                             std::string_view number, std::string_view le) {
   Header();
   out_ += def_->name;
   out_ += suffix;
-  Labels(values, le);
+  if (!pairs.empty() || !le.empty()) {
+    out_ += '{';
+    out_ += pairs;
+    if (!le.empty()) {
+      if (!pairs.empty()) out_ += ',';
+      out_ += "le=\"";
+      out_ += le;
+      out_ += '"';
+    }
+    out_ += '}';
+  }
   out_ += ' ';
   out_ += number;
   out_ += '\n';
 }
 
 void ExpositionWriter::Sample(std::initializer_list<std::string_view> values, double value) {
-  Line("", values, FormatDouble(value));
+  Line("", LabelPairs(values), FormatDouble(value));
 }
 
 void ExpositionWriter::Sample(std::initializer_list<std::string_view> values, uint64_t value) {
   char buf[24];
-  Line("", values, Uint(value, buf));
+  Line("", LabelPairs(values), Uint(value, buf));
 }
 
 void ExpositionWriter::Histogram(std::initializer_list<std::string_view> values,
                                  const LatencyHistogram& h, const LeEdges& edges) {
   char buf[24];
+  const std::string pairs = LabelPairs(values);  // escaped once for all the histogram's lines
   uint64_t cumulative = 0;
   int next = 0;
   for (size_t i = 0; i < edges.buckets().size(); i++) {
     for (; next <= edges.buckets()[i]; next++) cumulative += h.BucketCount(next);
-    Line("_bucket", values, Uint(cumulative, buf), edges.text()[i]);
+    Line("_bucket", pairs, Uint(cumulative, buf), edges.text()[i]);
   }
   const uint64_t total = h.Count();
-  Line("_bucket", values, Uint(total, buf), "+Inf");
-  Line("_sum", values, FormatDouble(static_cast<double>(h.SumNs()) / 1e9));
-  Line("_count", values, Uint(total, buf));
+  Line("_bucket", pairs, Uint(total, buf), "+Inf");
+  Line("_sum", pairs, FormatDouble(static_cast<double>(h.SumNs()) / 1e9));
+  Line("_count", pairs, Uint(total, buf));
 }
 
 }  // namespace sw

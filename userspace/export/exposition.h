@@ -49,9 +49,10 @@ class ExpositionWriter {
 
  private:
   void Header();
-  void Labels(std::initializer_list<std::string_view> values, std::string_view le = {});
-  void Line(std::string_view suffix, std::initializer_list<std::string_view> values,
-            std::string_view number, std::string_view le = {});
+  // `name="value",...` of the family's labels, escaped; no braces.
+  std::string LabelPairs(std::initializer_list<std::string_view> values) const;
+  void Line(std::string_view suffix, std::string_view pairs, std::string_view number,
+            std::string_view le = {});
 
   std::string& out_;
   const MetricDef* def_ = nullptr;
