@@ -265,7 +265,8 @@ workloads:
     slo: { p99: 1ms }
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
-                          "interval, state_dir, enforcement, observer, controller, workloads)"));
+                          "interval, state_dir, enforcement, observer, controller, metrics, "
+                          "workloads)"));
   EXPECT_THAT(
       e,
       Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
