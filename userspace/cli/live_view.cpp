@@ -15,44 +15,25 @@ std::string Ms(double seconds) {
 
 }  // namespace
 
-nlohmann::json WorkloadRates(const Snapshot& prev, const Snapshot& cur) {
-  const double interval = (cur.taken_at - prev.taken_at).count() / 1e9;
+nlohmann::json WorkloadRates(const IntervalDelta& delta) {
+  const double interval = delta.elapsed.count() / 1e9;
   std::map<std::string, std::map<std::string, uint64_t>> preempted_by;
-  for (const auto& [pair, n] : cur.preemptions) {
-    auto it = prev.preemptions.find(pair);
-    uint64_t d = n - (it != prev.preemptions.end() && it->second <= n ? it->second : 0);
-    if (d) preempted_by[pair.first][pair.second] += d;
-  }
+  for (const auto& [pair, d] : delta.preemptions) preempted_by[pair.first][pair.second] += d;
   nlohmann::json rows = nlohmann::json::array();
-  for (const auto& [name, w] : cur.workloads) {
-    auto p = prev.workloads.find(name);
-    const WorkloadSample* before = p == prev.workloads.end() ? nullptr : &p->second;
-    LatencyHistogram wake = before ? w.runq_wakeup.Delta(before->runq_wakeup) : w.runq_wakeup;
-    LatencyHistogram pre =
-        before ? w.runq_preempted.Delta(before->runq_preempted) : w.runq_preempted;
-    LatencyHistogram thr = before ? w.throttle_wait.Delta(before->throttle_wait) : w.throttle_wait;
-    LatencyHistogram all = wake;
-    all.Merge(pre);
-    double cpus = 0;
-    if (before && w.cpu_usage_ns && before->cpu_usage_ns && interval > 0 &&
-        *w.cpu_usage_ns >= *before->cpu_usage_ns)
-      cpus = (*w.cpu_usage_ns - *before->cpu_usage_ns) / 1e9 / interval;
-    uint64_t throttled = 0;
-    if (before && w.cpu_stat && before->cpu_stat &&
-        w.cpu_stat->nr_throttled >= before->cpu_stat->nr_throttled)
-      throttled = w.cpu_stat->nr_throttled - before->cpu_stat->nr_throttled;
+  for (const auto& [name, w] : delta.workloads) {
+    LatencyHistogram all = w.runq_wakeup;
+    all.Merge(w.runq_preempted);
+    const double cpus =
+        w.cpu_usage_ns && interval > 0 ? static_cast<double>(*w.cpu_usage_ns) / 1e9 / interval : 0;
     rows.push_back({{"workload", name},
                     {"cpus", cpus},
                     {"runq_p99_s", all.QuantileSeconds(0.99)},
-                    {"runq_wakeup_p99_s", wake.QuantileSeconds(0.99)},
-                    {"runq_preempted_p99_s", pre.QuantileSeconds(0.99)},
+                    {"runq_wakeup_p99_s", w.runq_wakeup.QuantileSeconds(0.99)},
+                    {"runq_preempted_p99_s", w.runq_preempted.QuantileSeconds(0.99)},
                     {"runq_samples", all.Count()},
-                    {"throttle_wait_p99_s", thr.QuantileSeconds(0.99)},
-                    {"throttled_periods", throttled},
-                    {"throttle_events",
-                     w.throttle_events - (before && before->throttle_events <= w.throttle_events
-                                              ? before->throttle_events
-                                              : 0)},
+                    {"throttle_wait_p99_s", w.throttle_wait.QuantileSeconds(0.99)},
+                    {"throttled_periods", w.nr_throttled.value_or(0)},
+                    {"throttle_events", w.throttle_events},
                     {"preempted_by", preempted_by[name]}});
   }
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {

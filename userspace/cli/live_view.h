@@ -1,12 +1,12 @@
 // Per-workload rates over the last interval (run-queue p99 by reason, throttling, CPU received,
-// top aggressor), computed from two consecutive Snapshots. The agent stores them in the status
-// file; `schedwarden top` and `status` render them.
+// top aggressor), from the interval's IntervalDelta (computed once by the agent). The agent stores
+// them in the status file; `schedwarden top` and `status` render them.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "collect/snapshot.h"
+#include "collect/interval_delta.h"
 
 namespace sw {
 
@@ -14,7 +14,7 @@ namespace sw {
 // "runq_preempted_p99_s",
 //   "runq_samples", "throttle_wait_p99_s", "throttled_periods", "throttle_events",
 //   "preempted_by": {"aggressor": count, ...}}, ...]} sorted by run-queue p99, worst first.
-nlohmann::json WorkloadRates(const Snapshot& prev, const Snapshot& cur);
+nlohmann::json WorkloadRates(const IntervalDelta& delta);
 
 // A terminal table of WorkloadRates output, at most max_rows workloads.
 std::string FormatWorkloadRates(const nlohmann::json& rates, size_t max_rows = 40);

@@ -139,9 +139,9 @@ class Parser {
       ErrorAt(root, "", std::string("the config must be a map of keys, got ") + NodeKind(root));
       return Finish();
     }
-    CheckKeys(
-        root, "",
-        {"listen", "interval", "state_dir", "enforcement", "observer", "controller", "workloads"});
+    CheckKeys(root, "",
+              {"listen", "interval", "state_dir", "enforcement", "observer", "controller",
+               "metrics", "workloads"});
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       // A copy (cheap, shared): it->second is a member of a temporary, so a reference would dangle.
@@ -170,6 +170,8 @@ class Parser {
         ParseObserver(v);
       } else if (key == "controller") {
         ParseController(v);
+      } else if (key == "metrics") {
+        ParseMetrics(v);
       } else if (key == "workloads") {
         ParseWorkloads(v);
       }
@@ -482,6 +484,27 @@ class Parser {
         if (auto d = Duration(v, k, true)) c.reclassify_interval = *d;
       } else if (key == "status_actions") {
         if (auto i = Int(v, k, 0, 10000)) c.status_actions = static_cast<int>(*i);
+      }
+    }
+  }
+
+  void ParseMetrics(const YAML::Node& n) {
+    const std::string p = "metrics";
+    if (n.IsNull()) return;
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p, {"buckets"});
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node v = it->second;
+      if (key == "buckets") {
+        if (auto s = String(v, k)) {
+          if (*s == "default")
+            cfg_.metrics.buckets = MetricBuckets::kDefault;
+          else if (*s == "full")
+            cfg_.metrics.buckets = MetricBuckets::kFull;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kMetricBucketsChoices);
+        }
       }
     }
   }

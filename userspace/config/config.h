@@ -93,6 +93,17 @@ struct ControllerConfig {
   int status_actions = 20;  // how many recent decisions status keeps
 };
 
+// What /metrics exports (docs/metrics.md, Cardinality).
+enum class MetricBuckets {
+  kDefault,  // 12 `le` edges, 16 us .. 1.07 s
+  kFull,     // every power of two of the BPF buckets, 1.024 us .. 17.18 s (25 edges)
+};
+inline constexpr const char* kMetricBucketsChoices = "default, full";
+
+struct MetricsConfig {
+  MetricBuckets buckets = MetricBuckets::kDefault;
+};
+
 struct Config {
   std::string source = "<embedded default>";  // file the config came from, for messages
   std::string listen = "127.0.0.1:9750";
@@ -101,6 +112,7 @@ struct Config {
   EnforcementConfig enforcement;
   ObserverConfig observer;
   ControllerConfig controller;
+  MetricsConfig metrics;
   std::vector<WorkloadRule> workloads;
 };
 

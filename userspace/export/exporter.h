@@ -1,85 +1,64 @@
-// Prometheus export of the collector's Snapshots. SnapshotCollectable builds the MetricFamilys at
-// scrape time from the latest published Snapshot (a shared_ptr swapped under a mutex, so a scrape
-// never sees half an update and never blocks the collector for long). MetricsExporter owns the
-// HTTP endpoint (prometheus-cpp Exposer, civetweb inside) on 127.0.0.1:9750 by default.
+// The /metrics, /healthz and /readyz endpoints' side of the agent. After each interval the agent
+// publishes one immutable PublishedView; Publish renders it once (text and gzip) and every scrape
+// until the next interval is handed that same body. The HTTP server (http_server.h) calls the
+// handlers from Routes() on its threads.
 //
 // Histograms are classic Prometheus histograms whose `le` edges are a subset of the BPF bucket
-// edges (default: the powers of two, LatencyHistogram::PowerOfTwoEdges()): cumulative counts are
-// exact sums of whole BPF buckets, never interpolated. Names and labels: docs/metrics.md.
+// edges: cumulative counts are exact sums of whole BPF buckets, never interpolated. Names and
+// labels: metric_registry.h, docs/metrics.md.
 #pragma once
 
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
-
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "collect/histogram.h"
-#include "collect/snapshot.h"
-#include "common/result.h"
-
-namespace prometheus {
-class Exposer;
-}
+#include "common/clock.h"
+#include "export/http_server.h"
+#include "export/render.h"
 
 namespace sw {
 
-// Every metric family name this exporter can produce (dashboards and docs are checked against it).
-const std::vector<std::string>& ExportedMetricNames();
-// The project version this library was built with (CMake's PROJECT_VERSION).
-std::string BuildVersion();
-// Label value of each sw_drop reason: "workload_map_full", ...
-const char* DropReasonName(int drop);
-
-class SnapshotCollectable final : public prometheus::Collectable {
- public:
-  // le_buckets: BPF bucket indices whose upper edges become `le` values (sorted, no overflow
-  // bucket); "+Inf" is always added.
-  explicit SnapshotCollectable(std::string version,
-                               std::vector<int> le_buckets = LatencyHistogram::PowerOfTwoEdges());
-
-  void Publish(std::shared_ptr<const Snapshot> snapshot);
-  std::shared_ptr<const Snapshot> Latest() const;
-  std::vector<prometheus::MetricFamily> Collect() const override;
-
- private:
-  std::string version_;
-  std::vector<int> le_buckets_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> latest_;
-};
+inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 struct ExporterOptions {
-  std::string listen = "127.0.0.1:9750";  // host:port; port 0 picks a free one (tests)
-  std::string version = BuildVersion();   // schedwarden_build_info{version}
-  std::vector<int> le_buckets = LatencyHistogram::PowerOfTwoEdges();
+  std::string version = BuildVersion();  // schedwarden_build_info{version}
+  std::vector<int> le_buckets = RenderOptions::DefaultLeBuckets();
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(500);  // for /healthz
 };
 
 class MetricsExporter {
  public:
-  // Binds and starts serving /metrics. Error naming the address when it cannot bind.
-  static Result<std::unique_ptr<MetricsExporter>> Start(ExporterOptions options = {});
-  ~MetricsExporter();
-  MetricsExporter(const MetricsExporter&) = delete;
-  MetricsExporter& operator=(const MetricsExporter&) = delete;
+  // clock: for /healthz (monotonic); must outlive the exporter.
+  MetricsExporter(ExporterOptions options, const Clock& clock);
 
-  // Hands the collector's latest Snapshot to the next scrapes.
-  void Publish(Snapshot snapshot);
-  // Extra metrics served on the same /metrics (e.g. the policy engine's); kept alive here.
-  void Register(std::shared_ptr<prometheus::Collectable> collectable);
-  // Ports actually bound (useful with port 0).
-  std::vector<int> ListeningPorts() const;
-  const std::string& address() const { return options_.listen; }
-  std::shared_ptr<SnapshotCollectable> snapshots() const { return snapshots_; }
+  // Renders the view (text + gzip) and hands it to the next scrapes; counts as a run of the
+  // control loop for /healthz. A view with a snapshot makes /readyz ready once attached.
+  void Publish(std::shared_ptr<const PublishedView> view);
+  // Readiness inputs: the BPF programs are attached; the agent is shutting down.
+  void SetAttached();
+  void SetShuttingDown();
+
+  std::shared_ptr<const PublishedView> LatestView() const;
+  std::shared_ptr<const RenderedMetrics> Latest() const;
+
+  HttpResponse Metrics(const HttpRequest& request) const;
+  HttpResponse Healthz(const HttpRequest& request) const;
+  HttpResponse Readyz(const HttpRequest& request) const;
+  // /metrics, /healthz, /readyz bound to this exporter (which must outlive the server).
+  std::map<std::string, HttpHandler> Routes() const;
 
  private:
-  explicit MetricsExporter(ExporterOptions options);
   ExporterOptions options_;
-  std::shared_ptr<SnapshotCollectable> snapshots_;
-  std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  RenderOptions render_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const PublishedView> view_;
+  std::shared_ptr<const RenderedMetrics> rendered_;
+  std::chrono::nanoseconds last_run_;  // monotonic; construction time before the first run
+  bool attached_ = false, shutting_down_ = false;
 };
 
 }  // namespace sw

@@ -134,7 +134,7 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
   }
 }
 
-std::vector<Decision> Controller::Step(const Snapshot& snap) {
+std::vector<Decision> Controller::Step(const Snapshot& snap, const IntervalDelta* delta) {
   const Facts facts = GatherFacts(snap);  // I/O: before the lock
   std::lock_guard<std::mutex> lock(mu_);
   now_ = clock_.Monotonic();
@@ -143,16 +143,15 @@ std::vector<Decision> Controller::Step(const Snapshot& snap) {
   intervals_++;
   std::vector<Decision> out;
   Reclassify(snap, facts, out);
-  if (!prev_) {
-    Baseline(snap, out);
-    prev_ = snap;
+  if (!started_ || !delta) {
+    if (!started_) Baseline(out);
+    started_ = true;
     return out;
   }
-  Observe(snap);
+  Observe(*delta);
   if (config_.enforcement.mode != EnforcementMode::kObserve)
     for (auto& [_, st] : states_)
       if (Watched(st) && st.cls.cls == WorkloadClass::kLatencyCritical) Act(st, out);
-  prev_ = snap;
   return out;
 }
 
@@ -181,7 +180,7 @@ void Controller::Reclassify(const Snapshot& snap, const Facts& facts, std::vecto
 }
 
 // The first snapshot only sets the baseline; `always` workloads with a fixed size get their CPUs.
-void Controller::Baseline(const Snapshot&, std::vector<Decision>& out) {
+void Controller::Baseline(std::vector<Decision>& out) {
   if (config_.enforcement.mode == EnforcementMode::kObserve) return;
   for (auto& [_, st] : states_)
     if (st.cls.cls == WorkloadClass::kLatencyCritical &&
@@ -190,12 +189,12 @@ void Controller::Baseline(const Snapshot&, std::vector<Decision>& out) {
 }
 
 // Signals of every workload, folded into each latency-watched workload's streak and windows.
-void Controller::Observe(const Snapshot& snap) {
+void Controller::Observe(const IntervalDelta& delta) {
   std::map<std::string, WorkloadView> views;
   for (const auto& [name, st] : states_)
     views[name] = WorkloadView{st.cgroup_path, st.cls.cls, Watched(st) ? SloOf(st) : std::nullopt};
-  IntervalDeltas deltas = ComputeSignals(*prev_, snap, views, config_.interval,
-                                         config_.controller.neighbour_cpu_threshold);
+  IntervalDeltas deltas =
+      ComputeSignals(delta, views, config_.interval, config_.controller.neighbour_cpu_threshold);
   preempt_delta_ = std::move(deltas.preemptions);
   const int k = config_.controller.violation_intervals;
   for (auto& [name, st] : states_) {

@@ -1,4 +1,5 @@
-// The closed control loop, as pure logic: every interval it takes the collector's Snapshot,
+// The closed control loop, as pure logic: every interval it takes the collector's Snapshot and
+// its IntervalDelta (computed once by the agent, shared with the status file's rates),
 // computes per latency-critical workload the run-queue p99 (wakeup + preempted waits, throttle
 // waits excluded), preemptions by lower classes, CPU received and own CFS throttling, and decides:
 //
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "collect/histogram.h"
+#include "collect/interval_delta.h"
 #include "collect/snapshot.h"
 #include "common/clock.h"
 #include "common/cpulist.h"
@@ -57,10 +59,11 @@ class Controller {
   Controller(Config config, const Classifier& classifier, Actuator* actuator, DecisionSink* sink,
              const Clock& clock, const Topology& machine);
 
-  // One control interval on the newest snapshot (the previous one is kept inside). The first
-  // call only sets the baseline (and grants `always` workloads with a fixed exclusive_cpus).
-  // Returns the decisions made, already written to the sink.
-  std::vector<Decision> Step(const Snapshot& snapshot);
+  // One control interval on the newest snapshot and what changed since the previous one
+  // (IntervalTracker; null when there is no previous snapshot). The first call only sets the
+  // baseline (and grants `always` workloads with a fixed exclusive_cpus). Returns the decisions
+  // made, already written to the sink.
+  std::vector<Decision> Step(const Snapshot& snapshot, const IntervalDelta* delta);
   // Undoes everything the controller did (exclusive CPUs first, then best-effort demotions),
   // ignoring cool-down and rate limit. Call on SIGTERM before the journal restore.
   std::vector<Decision> Shutdown();
@@ -92,8 +95,8 @@ class Controller {
   Facts GatherFacts(const Snapshot& snap) const;
   void Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out);
   void Classify(const Snapshot& snap, const Facts& facts, std::chrono::nanoseconds now);
-  void Baseline(const Snapshot& snap, std::vector<Decision>& out);
-  void Observe(const Snapshot& snap);
+  void Baseline(std::vector<Decision>& out);
+  void Observe(const IntervalDelta& delta);
   void Act(Workload& st, std::vector<Decision>& out);
   // Ladder transitions with their actuator calls.
   void Judge(Workload& st, std::vector<Decision>& out);
@@ -137,7 +140,7 @@ class Controller {
 
   mutable std::mutex mu_;
   Governor governor_;
-  std::optional<Snapshot> prev_;
+  bool started_ = false;  // the baseline interval is done
   std::map<std::string, Workload> states_;
   std::deque<Decision> recent_;
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;

@@ -39,21 +39,16 @@ std::map<std::string, double> OwnCpus(const std::map<std::string, WorkloadView>&
   return own;
 }
 
-IntervalSignals Measure(double cpus_received, const WorkloadSample& cur, const WorkloadSample* prev,
-                        nanoseconds elapsed) {
+IntervalSignals Measure(double cpus_received, const WorkloadDelta* d, nanoseconds elapsed) {
   IntervalSignals s;
   s.elapsed = elapsed;
   s.cpus_received = cpus_received;
-  if (!prev) return s;  // first sighting: cumulative counts are not this interval's
-  s.runq = cur.runq_wakeup.Delta(prev->runq_wakeup);
-  s.runq.Merge(cur.runq_preempted.Delta(prev->runq_preempted));
+  if (!d || d->new_series) return s;  // first sighting: cumulative counts are not this interval's
+  s.runq = d->runq_wakeup;
+  s.runq.Merge(d->runq_preempted);
   s.samples = s.runq.Count();
   s.p99_ns = s.runq.QuantileNs(0.99);
-  uint64_t throttled = CounterDelta(cur.throttle_events, prev->throttle_events);
-  if (cur.cpu_stat && prev->cpu_stat)
-    throttled =
-        std::max(throttled, CounterDelta(cur.cpu_stat->nr_throttled, prev->cpu_stat->nr_throttled));
-  s.throttled = throttled;
+  s.throttled = std::max(d->throttle_events, d->nr_throttled.value_or(0));
   return s;
 }
 
@@ -73,39 +68,31 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
   return j;
 }
 
-uint64_t CounterDelta(uint64_t cur, uint64_t prev) { return cur >= prev ? cur - prev : cur; }
-
-IntervalDeltas ComputeSignals(const Snapshot& prev, const Snapshot& cur,
+IntervalDeltas ComputeSignals(const IntervalDelta& delta,
                               const std::map<std::string, WorkloadView>& views,
                               nanoseconds fallback_interval, double neighbour_cpu_threshold) {
   IntervalDeltas r;
-  r.elapsed = cur.taken_at - prev.taken_at;
+  r.elapsed = delta.elapsed;
   if (r.elapsed.count() <= 0) r.elapsed = fallback_interval;
+  auto delta_of = [&delta](const std::string& w) -> const WorkloadDelta* {
+    auto it = delta.workloads.find(w);
+    return it == delta.workloads.end() ? nullptr : &it->second;
+  };
   for (const auto& [name, _] : views) {
-    double& cpus = r.cpus_received[name] = 0;
-    auto now = cur.workloads.find(name);
-    auto old = prev.workloads.find(name);
-    if (now == cur.workloads.end() || old == prev.workloads.end()) continue;
-    if (now->second.cpu_usage_ns && old->second.cpu_usage_ns &&
-        *now->second.cpu_usage_ns >= *old->second.cpu_usage_ns)
-      cpus = static_cast<double>(*now->second.cpu_usage_ns - *old->second.cpu_usage_ns) /
-             static_cast<double>(r.elapsed.count());
+    const WorkloadDelta* d = delta_of(name);
+    r.cpus_received[name] = d && d->cpu_usage_ns ? static_cast<double>(*d->cpu_usage_ns) /
+                                                       static_cast<double>(r.elapsed.count())
+                                                 : 0;
   }
   r.own_cpus = OwnCpus(views, r.cpus_received);
-  for (const auto& [key, count] : cur.preemptions) {
-    auto old = prev.preemptions.find(key);
-    uint64_t d = CounterDelta(count, old == prev.preemptions.end() ? 0 : old->second);
-    if (d) r.preemptions[key] = d;
-  }
+  r.preemptions = delta.preemptions;
   auto class_of = [&views](const std::string& w) {
     auto it = views.find(w);
     return it == views.end() ? WorkloadClass::kNormal : it->second.cls;
   };
   for (const auto& [name, v] : views) {
     if (!v.slo) continue;
-    auto old = prev.workloads.find(name);
-    IntervalSignals s = Measure(r.cpus_received[name], cur.workloads.at(name),
-                                old == prev.workloads.end() ? nullptr : &old->second, r.elapsed);
+    IntervalSignals s = Measure(r.cpus_received[name], delta_of(name), r.elapsed);
     const int rank = Rank(v.cls);
     for (const auto& [key, d] : r.preemptions)
       if (key.first == name && key.second != name && Rank(class_of(key.second)) > rank)

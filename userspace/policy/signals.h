@@ -1,4 +1,4 @@
-// The pure signal step: two cumulative Snapshots in, per-interval signals out. No state besides
+// The pure signal step: one interval's IntervalDelta in, per-interval signals out. No state besides
 // what the caller passes in (the CPU history for the windows), no clock, no I/O.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "collect/histogram.h"
-#include "collect/snapshot.h"
+#include "collect/interval_delta.h"
 #include "config/config.h"
 
 namespace sw {
@@ -39,9 +39,6 @@ struct IntervalSignals {
 // preemptions_by_lower, cpus_received, lower_class_cpus, throttled).
 nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<std::chrono::nanoseconds> slo);
 
-// A counter that went backwards belongs to a recreated cgroup or map entry: it restarted at 0.
-uint64_t CounterDelta(uint64_t cur, uint64_t prev);
-
 // What the signal step needs to know of each workload of the current snapshot.
 struct WorkloadView {
   std::string cgroup_path;
@@ -58,9 +55,10 @@ struct IntervalDeltas {
   std::map<std::string, IntervalSignals> signals;  // latency-watched workloads only
 };
 
-// prev and cur: consecutive snapshots; views: every workload of cur; fallback_interval: used
-// when the snapshots' timestamps do not advance. Windows are left for UpdateCpuWindows.
-IntervalDeltas ComputeSignals(const Snapshot& prev, const Snapshot& cur,
+// delta: between two consecutive snapshots (ComputeIntervalDelta); views: every workload of the
+// current one; fallback_interval: used when the snapshots' timestamps do not advance. Windows are
+// left for UpdateCpuWindows.
+IntervalDeltas ComputeSignals(const IntervalDelta& delta,
                               const std::map<std::string, WorkloadView>& views,
                               std::chrono::nanoseconds fallback_interval,
                               double neighbour_cpu_threshold);

@@ -126,7 +126,7 @@ TEST(WorkloadRates, DeltasOverTheIntervalWorstFirst) {
   b.workloads = {{"/lc", lc1}, {"/be", be1}};
   b.preemptions[{"/lc", "/be"}] = 19;
 
-  auto j = WorkloadRates(a, b);
+  auto j = WorkloadRates(ComputeIntervalDelta(a, b));
   EXPECT_DOUBLE_EQ(j["interval_s"].get<double>(), 0.5);
   ASSERT_EQ(j["workloads"].size(), 2u);
   const auto& lc = j["workloads"][0];  // worst p99 first

@@ -265,7 +265,8 @@ workloads:
     slo: { p99: 1ms }
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
-                          "interval, state_dir, enforcement, observer, controller, workloads)"));
+                          "interval, state_dir, enforcement, observer, controller, metrics, "
+                          "workloads)"));
   EXPECT_THAT(
       e,
       Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
@@ -657,6 +658,21 @@ TEST(ConfigDocs, EveryYamlExampleParses) {
     at = end + 3;
   }
   EXPECT_EQ(blocks, 2);
+}
+
+TEST(Config, MetricsBuckets) {
+  ConfigLoad load = ParseConfig("interval: 1s\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kDefault);
+  load = ParseConfig("metrics:\n  buckets: full\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kFull);
+  load = ParseConfig("metrics: { buckets: default }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->metrics.buckets, MetricBuckets::kDefault);
+  EXPECT_THAT(Errors("metrics:\n  buckets: all\n"),
+              Contains("config.yaml:2: metrics.buckets: \"all\" must be one of: default, full"));
+  EXPECT_THAT(Errors("metrics:\n  le: full\n"), Contains(HasSubstr("metrics.le: unknown key")));
 }
 
 }  // namespace

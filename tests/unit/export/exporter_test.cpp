@@ -1,61 +1,117 @@
+// The exposition writer, the renderer and the endpoint handlers: a known Snapshot against a
+// hand-written exposition, every output parsed back (cumulative buckets, registry names and
+// labels), `promtool check metrics` on it, the gzip body inflated back, /healthz and /readyz.
 #include "export/exporter.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <prometheus/text_serializer.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "export/metric_registry.h"
+#include "support/fake_clock.h"
+#include "support/temp_tree.h"
+
 namespace sw {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // One sample line of the text exposition format: name{labels} value.
 struct Sample {
   std::string name;
+  std::vector<std::pair<std::string, std::string>> label_list;  // in printed order
   std::map<std::string, std::string> labels;
+  std::string value_text;
   double value = 0;
 };
 
-std::vector<Sample> ParseExposition(const std::string& text) {
-  std::vector<Sample> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    Sample s;
-    size_t brace = line.find('{');
-    size_t space = line.rfind(' ');
-    if (brace != std::string::npos && brace < space) {
-      s.name = line.substr(0, brace);
-      size_t end = line.rfind('}');
-      std::string labels = line.substr(brace + 1, end - brace - 1);
-      size_t pos = 0;
-      while (pos < labels.size()) {
-        size_t eq = labels.find('=', pos);
-        size_t q1 = eq + 1;  // opening quote
-        size_t q2 = labels.find('"', q1 + 1);
-        s.labels[labels.substr(pos, eq - pos)] = labels.substr(q1 + 1, q2 - q1 - 1);
-        pos = q2 + 1;
-        if (pos < labels.size() && labels[pos] == ',') pos++;
-      }
-    } else {
-      s.name = line.substr(0, space);
+// A strict little parser of what the writer may produce: HELP and TYPE before a family's samples,
+// quoted label values with \\, \" and \n escapes. Fails the test on anything else.
+struct Parsed {
+  std::vector<Sample> samples;
+  std::map<std::string, std::string> types, helps;
+};
+
+std::string Unescape(const std::string& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); i++) {
+    if (v[i] != '\\') {
+      out += v[i];
+      continue;
     }
-    std::string v = line.substr(space + 1);
-    s.value = v == "+Inf" ? INFINITY : std::stod(v);
-    out.push_back(std::move(s));
+    char n = v.at(++i);
+    out += n == 'n' ? '\n' : n;
   }
   return out;
+}
+
+Sample ParseSample(const std::string& line) {
+  Sample s;
+  size_t brace = line.find('{');
+  size_t pos;
+  if (brace != std::string::npos) {
+    s.name = line.substr(0, brace);
+    pos = brace + 1;
+    while (line.at(pos) != '}') {
+      size_t eq = line.find('=', pos);
+      std::string key = line.substr(pos, eq - pos);
+      EXPECT_EQ(line.at(eq + 1), '"') << line;
+      size_t i = eq + 2;
+      std::string raw;
+      while (line.at(i) != '"') {
+        if (line[i] == '\\') raw += line[i++];
+        raw += line[i++];
+      }
+      s.label_list.emplace_back(key, Unescape(raw));
+      s.labels[key] = Unescape(raw);
+      pos = i + 1;
+      if (line.at(pos) == ',') pos++;
+    }
+    pos++;
+  } else {
+    pos = line.find(' ');
+    s.name = line.substr(0, pos);
+  }
+  EXPECT_EQ(line.at(pos), ' ') << line;
+  s.value_text = line.substr(pos + 1);
+  s.value = s.value_text == "+Inf" ? INFINITY : std::stod(s.value_text);
+  return s;
+}
+
+Parsed Parse(const std::string& text) {
+  Parsed p;
+  std::istringstream in(text);
+  std::string line;
+  std::string family;  // the family whose HELP/TYPE came last
+  EXPECT_TRUE(text.empty() || text.back() == '\n');
+  while (std::getline(in, line)) {
+    EXPECT_FALSE(line.empty());
+    if (line.rfind("# HELP ", 0) == 0) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_FALSE(p.helps.count(family)) << "family twice: " << family;
+      p.helps[family] = line.substr(8 + family.size());
+    } else if (line.rfind("# TYPE ", 0) == 0) {
+      std::string name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_EQ(name, family) << "TYPE without HELP: " << line;
+      p.types[name] = line.substr(8 + name.size());
+    } else {
+      Sample s = ParseSample(line);
+      std::string base = s.name;
+      for (const std::string suffix : {"_bucket", "_sum", "_count"})
+        if (p.types[family] == "histogram" && base == family + suffix) base = family;
+      EXPECT_EQ(base, family) << "sample outside its family: " << line;
+      p.samples.push_back(std::move(s));
+    }
+  }
+  return p;
 }
 
 std::vector<Sample> Find(const std::vector<Sample>& all, const std::string& name,
@@ -78,12 +134,6 @@ double One(const std::vector<Sample>& all, const std::string& name,
   auto found = Find(all, name, want);
   EXPECT_EQ(found.size(), 1u) << name;
   return found.empty() ? NAN : found[0].value;
-}
-
-std::string Serialize(const prometheus::Collectable& c) {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, c.Collect());
-  return out.str();
 }
 
 Snapshot SampleSnapshot() {
@@ -113,40 +163,152 @@ Snapshot SampleSnapshot() {
   return s;
 }
 
-TEST(SnapshotCollectable, BuildInfoOnlyBeforeTheFirstSnapshot) {
-  SnapshotCollectable c("1.2.3");
-  auto samples = ParseExposition(Serialize(c));
-  ASSERT_EQ(samples.size(), 1u);
-  EXPECT_EQ(samples[0].name, "schedwarden_build_info");
-  EXPECT_EQ(samples[0].labels.at("version"), "1.2.3");
-  EXPECT_EQ(samples[0].value, 1);
+PublishedView FullView() {
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(SampleSnapshot());
+  StatusModel st;
+  st.mode = "enforce";
+  st.cpu_count = 4;
+  st.shared_pool_cpus = 2;
+  WorkloadStatus web;
+  web.workload = "/lc";
+  web.cls = "latency-critical";
+  web.rule = "web";
+  web.slo_runq_p99_ns = 2000000;
+  web.runq_p99_ns = 2097152;
+  web.violation_intervals_total = 5;
+  web.exclusive_count = 2;
+  st.workloads.push_back(web);
+  WorkloadStatus be;
+  be.workload = "/be";
+  be.cls = "best-effort";
+  be.rule = "batch";
+  st.workloads.push_back(be);
+  v.status = st;
+  v.action_counts[{"demote-best-effort", "/be", "applied"}] = 3;
+  v.self.mode = "enforce";
+  v.self.loop = {
+      {{"collect", 1250000000}, {"controller", 500000000}, {"publish", 125000000}}, 10, 1, 1.7e9};
+  v.self.process = ProcessStats{1.6e9, 3.5, 4096, 8192, 12, 1024};
+  return v;
 }
 
-TEST(SnapshotCollectable, HistogramEdgesAreBpfEdgesWithExactCumulativeCounts) {
-  SnapshotCollectable c("0.1.0");
-  c.Publish(std::make_shared<const Snapshot>(SampleSnapshot()));
-  std::string text = Serialize(c);
-  auto all = ParseExposition(text);
-  EXPECT_THAT(text, HasSubstr("# TYPE schedwarden_runq_latency_seconds histogram"));
+std::string Render(const PublishedView& v, std::vector<int> le = RenderOptions::FullLeBuckets()) {
+  RenderOptions o;
+  o.version = "0.1.0";
+  o.le = LeEdges(std::move(le));
+  return RenderMetricsText(v, o);
+}
 
+TEST(Exposition, NumbersAreExactAndShort) {
+  EXPECT_EQ(FormatDouble(8192 / 1e9), "8.192e-06");
+  EXPECT_EQ(FormatDouble(0.134217728), "0.134217728");
+  EXPECT_EQ(FormatDouble(1.5), "1.5");
+  EXPECT_EQ(FormatDouble(INFINITY), "+Inf");
+  EXPECT_EQ(FormatDouble(-INFINITY), "-Inf");
+  EXPECT_EQ(FormatDouble(NAN), "NaN");
+  LeEdges full(RenderOptions::FullLeBuckets());
+  ASSERT_EQ(full.text().size(), 25u);
+  EXPECT_EQ(full.text().front(), "1.024e-06");
+  EXPECT_EQ(full.text()[3], "8.192e-06");
+  EXPECT_EQ(full.text().back(), "17.179869184");
+  // Every edge reads back to the exact nanosecond edge of its BPF bucket.
+  for (size_t i = 0; i < full.text().size(); i++) {
+    const uint64_t ns = LatencyHistogram::UpperEdgeNs(full.buckets()[i]);
+    EXPECT_EQ(std::stod(full.text()[i]), static_cast<double>(ns) / 1e9) << full.text()[i];
+    EXPECT_LE(full.text()[i].size(), 12u) << "float noise: " << full.text()[i];
+  }
+}
+
+TEST(Exposition, LabelValuesAndHelpAreEscaped) {
+  EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  Snapshot s;
+  s.workloads["/we\"ird\\\n"].workload = "/we\"ird\\\n";
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  const std::string text = Render(v);
+  EXPECT_THAT(text,
+              HasSubstr("schedwarden_throttle_events_total{workload=\"/we\\\"ird\\\\\\n\"} 0\n"));
+  auto parsed = Parse(text);
+  EXPECT_EQ(
+      Find(parsed.samples, "schedwarden_throttle_events_total", {}).at(0).labels.at("workload"),
+      "/we\"ird\\\n");
+}
+
+TEST(Exposition, WrongLabelCountIsAProgrammingError) {
+  std::string out;
+  ExpositionWriter w(out);
+  w.Begin(metric::kThrottleEvents);
+  EXPECT_THROW(w.Sample({"a", "b"}, uint64_t{1}), std::logic_error);
+}
+
+// The whole text for a small view, written by hand: exact format, order, HELP/TYPE and numbers.
+TEST(Render, SmallSnapshotMatchesHandWrittenExposition) {
+  Snapshot s;
+  WorkloadSample& w = s.workloads["/a"];
+  w.workload = "/a";
+  w.runq_wakeup.Record(3000, 2);     // (2048, 4096] ns
+  w.runq_wakeup.Record(1000000, 1);  // (786432, 1048576] ns
+  w.runq_preempted.Record(1500000, 1);
+  w.throttle_events = 3;
+  w.cpu_usage_ns = 1500000000;
+  s.dropped[SW_DROP_WORKLOAD_MAP_FULL] = 2;
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  const int b4096 = LatencyHistogram::BucketOf(4096), b1m = LatencyHistogram::BucketOf(1048576);
+  const std::string expected =
+      R"(# HELP schedwarden_build_info schedwarden build; the value is always 1
+# TYPE schedwarden_build_info gauge
+schedwarden_build_info{version="0.1.0"} 1
+# HELP schedwarden_runq_latency_seconds Time runnable threads of a workload waited in the run queue, by why they became runnable (wakeup or involuntary preemption); CFS quota throttling is not included
+# TYPE schedwarden_runq_latency_seconds histogram
+schedwarden_runq_latency_seconds_bucket{reason="wakeup",workload="/a",le="4.096e-06"} 2
+schedwarden_runq_latency_seconds_bucket{reason="wakeup",workload="/a",le="0.001048576"} 3
+schedwarden_runq_latency_seconds_bucket{reason="wakeup",workload="/a",le="+Inf"} 3
+schedwarden_runq_latency_seconds_sum{reason="wakeup",workload="/a"} 0.001006
+schedwarden_runq_latency_seconds_count{reason="wakeup",workload="/a"} 3
+schedwarden_runq_latency_seconds_bucket{reason="preempted",workload="/a",le="4.096e-06"} 0
+schedwarden_runq_latency_seconds_bucket{reason="preempted",workload="/a",le="0.001048576"} 0
+schedwarden_runq_latency_seconds_bucket{reason="preempted",workload="/a",le="+Inf"} 1
+schedwarden_runq_latency_seconds_sum{reason="preempted",workload="/a"} 0.0015
+schedwarden_runq_latency_seconds_count{reason="preempted",workload="/a"} 1
+# HELP schedwarden_throttle_events_total Context switches out of a workload's threads while CFS-throttled (BPF)
+# TYPE schedwarden_throttle_events_total counter
+schedwarden_throttle_events_total{workload="/a"} 3
+# HELP schedwarden_cpu_usage_seconds_total CPU time the workload's cgroup received (cpuacct.usage or cpu.stat usage_usec)
+# TYPE schedwarden_cpu_usage_seconds_total counter
+schedwarden_cpu_usage_seconds_total{workload="/a"} 1.5
+# HELP schedwarden_bpf_dropped_total Events the BPF programs could not account, by reason (never silently lost)
+# TYPE schedwarden_bpf_dropped_total counter
+schedwarden_bpf_dropped_total{reason="workload_map_full"} 2
+schedwarden_bpf_dropped_total{reason="preempt_map_full"} 0
+schedwarden_bpf_dropped_total{reason="task_stamp_full"} 0
+schedwarden_bpf_dropped_total{reason="negative_delta"} 0
+# HELP schedwarden_workload_series Workload series exported now, including the "unknown" and "overflow" series
+# TYPE schedwarden_workload_series gauge
+schedwarden_workload_series 1
+# HELP schedwarden_workloads_overflowed Workloads folded into the "overflow" series because max_workloads series were in use
+# TYPE schedwarden_workloads_overflowed gauge
+schedwarden_workloads_overflowed 0
+)";
+  EXPECT_EQ(Render(v, {b1m, b4096}), expected);
+}
+
+TEST(Render, BuildInfoOnlyBeforeTheFirstInterval) {
+  auto p = Parse(Render(PublishedView{}));
+  ASSERT_EQ(p.samples.size(), 1u);
+  EXPECT_EQ(p.samples[0].name, "schedwarden_build_info");
+  EXPECT_EQ(p.samples[0].labels.at("version"), "0.1.0");
+}
+
+TEST(Render, HistogramCountsAreExactSumsOfBpfBuckets) {
+  auto all = Parse(Render(FullView())).samples;
   auto buckets = Find(all, "schedwarden_runq_latency_seconds_bucket",
                       {{"workload", "/lc"}, {"reason", "wakeup"}});
-  std::vector<int> edges = LatencyHistogram::PowerOfTwoEdges();
-  ASSERT_EQ(buckets.size(), edges.size() + 1);  // + "+Inf"
-  std::set<double> bpf_edges;
-  for (int b = 0; b < LatencyHistogram::kBuckets - 1; b++)
-    bpf_edges.insert(LatencyHistogram::UpperEdgeNs(b) / 1e9);
-  double prev = -1;
+  ASSERT_EQ(buckets.size(), 26u);  // 25 edges + "+Inf"
   for (const Sample& b : buckets) {
-    double le = b.labels.at("le") == "+Inf" ? INFINITY : std::stod(b.labels.at("le"));
-    if (std::isfinite(le)) {
-      // Every le is a BPF bucket edge (within printing precision).
-      auto it = bpf_edges.lower_bound(le * (1 - 1e-12));
-      ASSERT_NE(it, bpf_edges.end());
-      EXPECT_NEAR(*it, le, le * 1e-12);
-    }
-    EXPECT_GE(b.value, prev);  // cumulative
-    prev = b.value;
+    double le = b.value;
+    le = b.labels.at("le") == "+Inf" ? INFINITY : std::stod(b.labels.at("le"));
     double want = 0;
     if (le >= 8192e-9) want += 10;
     if (le >= 2097152e-9) want += 3;
@@ -159,27 +321,32 @@ TEST(SnapshotCollectable, HistogramEdgesAreBpfEdgesWithExactCumulativeCounts) {
   EXPECT_NEAR(
       One(all, "schedwarden_runq_latency_seconds_sum", {{"workload", "/lc"}, {"reason", "wakeup"}}),
       10 * 5e-6 + 3 * 2e-3 + 20, 1e-9);
-  EXPECT_EQ(One(all, "schedwarden_runq_latency_seconds_count",
-                {{"workload", "/lc"}, {"reason", "preempted"}}),
-            4);
-  EXPECT_EQ(One(all, "schedwarden_runq_latency_seconds_count",
-                {{"workload", "unknown"}, {"reason", "wakeup"}}),
-            1);
-  EXPECT_EQ(One(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "/lc"}}), 2);
-  EXPECT_NEAR(One(all, "schedwarden_throttle_wait_seconds_sum", {{"workload", "/lc"}}), 0.16,
-              1e-12);
   EXPECT_EQ(One(all, "schedwarden_throttle_wait_seconds_bucket",
                 {{"workload", "/lc"}, {"le", "0.067108864"}}),
             0);
   EXPECT_EQ(One(all, "schedwarden_throttle_wait_seconds_bucket",
                 {{"workload", "/lc"}, {"le", "0.134217728"}}),
             2);
+  EXPECT_NEAR(One(all, "schedwarden_throttle_wait_seconds_sum", {{"workload", "/lc"}}), 0.16,
+              1e-12);
 }
 
-TEST(SnapshotCollectable, CountersGaugesAndLabels) {
-  SnapshotCollectable c("0.1.0");
-  c.Publish(std::make_shared<const Snapshot>(SampleSnapshot()));
-  auto all = ParseExposition(Serialize(c));
+TEST(Render, DefaultEdgesAreTwelveBetween16usAnd1s) {
+  LeEdges le(RenderOptions::DefaultLeBuckets());
+  ASSERT_EQ(le.text().size(), 12u);
+  EXPECT_EQ(le.text().front(), "1.6384e-05");
+  EXPECT_EQ(le.text().back(), "1.073741824");
+  RenderOptions o;
+  o.version = "x";
+  auto all = Parse(RenderMetricsText(FullView(), o)).samples;
+  EXPECT_EQ(Find(all, "schedwarden_runq_latency_seconds_bucket",
+                 {{"workload", "/lc"}, {"reason", "wakeup"}})
+                .size(),
+            13u);
+}
+
+TEST(Render, CountersGaugesAndLabels) {
+  auto all = Parse(Render(FullView())).samples;
   EXPECT_EQ(One(all, "schedwarden_throttle_events_total", {{"workload", "/lc"}}), 2);
   EXPECT_EQ(One(all, "schedwarden_cgroup_cpu_periods_total", {{"workload", "/lc"}}), 50);
   EXPECT_EQ(One(all, "schedwarden_cgroup_cpu_throttled_periods_total", {{"workload", "/lc"}}), 7);
@@ -205,146 +372,289 @@ TEST(SnapshotCollectable, CountersGaugesAndLabels) {
       7);
   EXPECT_EQ(One(all, "schedwarden_workload_series", {}), 2);
   EXPECT_EQ(One(all, "schedwarden_workloads_overflowed", {}), 4);
-  // Unknown has no cgroup, so no cpu.stat series (absent, not zero).
+  // Unknown has no cgroup: no cpu.stat series (absent, not zero), and no throttle-wait histogram
+  // (no quota, no throttle waits).
   EXPECT_TRUE(Find(all, "schedwarden_cgroup_cpu_periods_total", {{"workload", "unknown"}}).empty());
-  // Every name produced is one the exporter declares (dashboards/docs are checked against it).
-  std::set<std::string> declared(ExportedMetricNames().begin(), ExportedMetricNames().end());
-  for (const Sample& s : all) {
-    std::string base = s.name;
-    for (const char* suffix : {"_bucket", "_count", "_sum"})
-      if (!declared.count(base) && base.size() > strlen(suffix) &&
-          base.compare(base.size() - strlen(suffix), strlen(suffix), suffix) == 0)
-        base.resize(base.size() - strlen(suffix));
-    EXPECT_TRUE(declared.count(base)) << s.name;
-  }
+  EXPECT_TRUE(
+      Find(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "unknown"}}).empty());
+  EXPECT_EQ(One(all, "schedwarden_throttle_events_total", {{"workload", "unknown"}}), 0);
+  // The policy engine's and the agent's own.
+  EXPECT_EQ(One(all, "schedwarden_actions_total",
+                {{"action", "demote-best-effort"}, {"workload", "/be"}, {"result", "applied"}}),
+            3);
+  EXPECT_EQ(One(all, "schedwarden_workload_class",
+                {{"workload", "/lc"}, {"class", "latency-critical"}, {"rule", "web"}}),
+            1);
+  EXPECT_EQ(One(all, "schedwarden_exclusive_cpus", {{"workload", "/lc"}}), 2);
+  EXPECT_EQ(One(all, "schedwarden_shared_pool_cpus", {}), 2);
+  EXPECT_EQ(One(all, "schedwarden_slo_violation_intervals_total", {{"workload", "/lc"}}), 5);
+  EXPECT_DOUBLE_EQ(One(all, "schedwarden_workload_runq_p99_seconds", {{"workload", "/lc"}}),
+                   0.002097152);
+  EXPECT_DOUBLE_EQ(One(all, "schedwarden_workload_runq_objective_seconds", {{"workload", "/lc"}}),
+                   0.002);
+  // Not watched: no objective, p99 or violation series.
+  EXPECT_TRUE(
+      Find(all, "schedwarden_workload_runq_objective_seconds", {{"workload", "/be"}}).empty());
+  EXPECT_TRUE(Find(all, "schedwarden_workload_runq_p99_seconds", {{"workload", "/be"}}).empty());
+  EXPECT_EQ(One(all, "schedwarden_agent_mode", {{"mode", "enforce"}}), 1);
+  EXPECT_EQ(One(all, "schedwarden_control_loop_seconds_total", {{"phase", "collect"}}), 1.25);
+  EXPECT_EQ(One(all, "schedwarden_control_loop_seconds_total", {{"phase", "publish"}}), 0.125);
+  EXPECT_EQ(One(all, "schedwarden_control_loop_runs_total", {}), 10);
+  EXPECT_EQ(One(all, "schedwarden_control_loop_overruns_total", {}), 1);
+  EXPECT_EQ(One(all, "schedwarden_control_loop_last_run_timestamp_seconds", {}), 1.7e9);
+  EXPECT_EQ(One(all, "process_cpu_seconds_total", {}), 3.5);
+  EXPECT_EQ(One(all, "process_start_time_seconds", {}), 1.6e9);
+  EXPECT_EQ(One(all, "process_resident_memory_bytes", {}), 4096);
+  EXPECT_EQ(One(all, "process_virtual_memory_bytes", {}), 8192);
+  EXPECT_EQ(One(all, "process_open_fds", {}), 12);
+  EXPECT_EQ(One(all, "process_max_fds", {}), 1024);
 }
 
-TEST(SnapshotCollectable, OptionalFamiliesAbsentWhenTheirSourceIsOff) {
+TEST(Render, OptionalFamiliesAbsentWhenTheirSourceIsOff) {
   Snapshot s = SampleSnapshot();
   s.bpf_stats_enabled = false;
   s.workloads["/lc"].psi.reset();
-  SnapshotCollectable c("0.1.0");
-  c.Publish(std::make_shared<const Snapshot>(s));
-  std::string text = Serialize(c);
-  EXPECT_THAT(text, ::testing::Not(HasSubstr("schedwarden_bpf_program_run")));
-  EXPECT_THAT(text, ::testing::Not(HasSubstr("schedwarden_cgroup_cpu_pressure")));
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  std::string text = Render(v);
+  EXPECT_THAT(text, Not(HasSubstr("schedwarden_bpf_program_run")));
+  EXPECT_THAT(text, Not(HasSubstr("schedwarden_cgroup_cpu_pressure")));
+  EXPECT_THAT(text, Not(HasSubstr("schedwarden_actions_total")));  // no status published
+  EXPECT_THAT(text, Not(HasSubstr("exposer_")));
   EXPECT_THAT(text, HasSubstr("schedwarden_bpf_dropped_total"));
 }
 
-TEST(SnapshotCollectable, CustomEdgesAreHonoured) {
-  // Only 1 ms-ish and 16 ms-ish edges: the counts are the exact sums of the BPF buckets below.
+TEST(Render, ThrottleWaitOnlyWithQuotaOrThrottleSamples) {
+  Snapshot s;
+  for (const char* w : {"/noquota", "/quota", "/waited"}) s.workloads[w].workload = w;
+  s.workloads["/noquota"].cpu_stat = CpuStatSample{0, 0, 0};  // bandwidth off: no periods
+  s.workloads["/quota"].cpu_stat = CpuStatSample{3, 0, 0};
+  s.workloads["/waited"].throttle_wait.Record(1000000);
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  auto all = Parse(Render(v)).samples;
+  EXPECT_TRUE(
+      Find(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "/noquota"}}).empty());
+  EXPECT_EQ(One(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "/quota"}}), 0);
+  EXPECT_EQ(One(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "/waited"}}), 1);
+}
+
+TEST(Render, CustomEdgesAreHonoured) {
   int b1 = LatencyHistogram::BucketOf(1048576), b2 = LatencyHistogram::BucketOf(16777216);
-  SnapshotCollectable c("0.1.0", {b2, b1});
-  c.Publish(std::make_shared<const Snapshot>(SampleSnapshot()));
-  auto buckets = Find(ParseExposition(Serialize(c)), "schedwarden_runq_latency_seconds_bucket",
-                      {{"workload", "/lc"}, {"reason", "wakeup"}});
+  auto buckets =
+      Find(Parse(Render(FullView(), {b2, b1, b1})).samples,
+           "schedwarden_runq_latency_seconds_bucket", {{"workload", "/lc"}, {"reason", "wakeup"}});
   ASSERT_EQ(buckets.size(), 3u);
-  EXPECT_EQ(buckets[0].value, 10);  // le 1.048576 ms
-  EXPECT_EQ(buckets[1].value, 13);  // le 16.777216 ms
+  EXPECT_EQ(buckets[0].labels.at("le"), "0.001048576");
+  EXPECT_EQ(buckets[0].value, 10);
+  EXPECT_EQ(buckets[1].labels.at("le"), "0.016777216");
+  EXPECT_EQ(buckets[1].value, 13);
   EXPECT_EQ(buckets[2].value, 14);  // +Inf
 }
 
-TEST(SnapshotCollectable, PublishWhileScrapingIsSafe) {
-  SnapshotCollectable c("0.1.0");
+// Property: any output parses back; every family is in the registry with its type and label
+// names; histogram buckets are cumulative with increasing edges and +Inf == _count.
+void CheckWellFormed(const std::string& text) {
+  Parsed p = Parse(text);
+  std::map<std::string, const MetricDef*> reg;
+  for (const MetricDef& d : MetricRegistry()) reg[std::string(d.name)] = &d;
+  for (const auto& [family, type] : p.types) {
+    ASSERT_TRUE(reg.count(family)) << family << " is not in the registry";
+    EXPECT_EQ(type, MetricTypeName(reg[family]->type)) << family;
+  }
+  std::map<std::string, std::pair<double, double>> last;  // series -> (le, count)
+  for (const Sample& s : p.samples) {
+    std::string family = s.name;
+    if (!reg.count(family))
+      for (const std::string suffix : {"_bucket", "_sum", "_count"})
+        if (family.size() > suffix.size() &&
+            family.compare(family.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            reg.count(family.substr(0, family.size() - suffix.size())))
+          family = family.substr(0, family.size() - suffix.size());
+    ASSERT_TRUE(reg.count(family)) << s.name;
+    std::vector<std::string> names;
+    std::string series = s.name;
+    for (const auto& [k, v] : s.label_list)
+      if (k != "le") {
+        names.push_back(k);
+        series += "|" + v;
+      }
+    std::vector<std::string> want(reg[family]->labels.begin(), reg[family]->labels.end());
+    EXPECT_EQ(names, want) << s.name;
+    if (s.name == family + "_bucket" && reg[family]->type == MetricType::kHistogram) {
+      const double le = s.labels.at("le") == "+Inf" ? INFINITY : std::stod(s.labels.at("le"));
+      auto it = last.find(series);
+      if (it != last.end()) {
+        EXPECT_GT(le, it->second.first) << series;
+        EXPECT_GE(s.value, it->second.second) << series << " le=" << s.labels.at("le");
+      }
+      last[series] = {le, s.value};
+    } else if (s.name == family + "_count" && reg[family]->type == MetricType::kHistogram) {
+      std::string bucket_series = family + "_bucket" + series.substr(s.name.size());
+      ASSERT_TRUE(last.count(bucket_series)) << series;
+      EXPECT_TRUE(std::isinf(last[bucket_series].first)) << "no +Inf bucket: " << series;
+      EXPECT_EQ(last[bucket_series].second, s.value) << series;
+    }
+  }
+}
+
+TEST(Render, OutputIsWellFormedForManyShapes) {
+  CheckWellFormed(Render(PublishedView{}));
+  CheckWellFormed(Render(FullView()));
+  CheckWellFormed(Render(FullView(), RenderOptions::DefaultLeBuckets()));
+  // Pseudo-random workloads and waits (fixed seed), every edge set.
+  uint64_t x = 88172645463325252ULL;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int round = 0; round < 20; round++) {
+    Snapshot s;
+    for (int i = 0; i < 5; i++) {
+      std::string name = "/w" + std::to_string(next() % 50);
+      WorkloadSample& w = s.workloads[name];
+      w.workload = name;
+      for (int k = 0; k < 30; k++) {
+        w.runq_wakeup.Record(next() % 40000000000ULL, next() % 5);
+        w.runq_preempted.Record(next() % 4000000, next() % 5);
+      }
+      if (next() % 2) w.cpu_stat = CpuStatSample{next() % 9, 0, 0};
+    }
+    PublishedView v;
+    v.snapshot = std::make_shared<const Snapshot>(s);
+    std::vector<int> le;
+    for (int i = 0; i < 8; i++) le.push_back(static_cast<int>(next() % LatencyHistogram::kBuckets));
+    CheckWellFormed(Render(v, le));
+  }
+}
+
+#ifdef SW_PROMTOOL
+// Prometheus' own parser and linter (Debian's prometheus package) on the output.
+TEST(Render, PromtoolCheckMetricsAcceptsTheOutput) {
+  test::TempTree t;
+  const std::string path = t.Write("metrics.txt", Render(FullView()));
+  const std::string cmd = std::string(SW_PROMTOOL) + " check metrics < " + path + " 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  const int status = pclose(f);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << cmd << " (status " << status << "):\n"
+      << out;
+}
+#endif
+
+std::string Gunzip(const std::string& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out;
+  char buf[65536];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  int rc;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  } while (rc == Z_OK);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  inflateEnd(&z);
+  return out;
+}
+
+TEST(MetricsExporter, RendersOncePerPublishAndSharesTheBody) {
+  FakeClock clock;
+  MetricsExporter e({.version = "9.9.9"}, clock);
+  HttpResponse before = e.Metrics({"GET", "/metrics", false});
+  EXPECT_EQ(before.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(*before.body, HasSubstr("schedwarden_build_info{version=\"9.9.9\"} 1"));
+
+  e.Publish(std::make_shared<const PublishedView>(FullView()));
+  HttpResponse a = e.Metrics({"GET", "/metrics", false});
+  HttpResponse b = e.Metrics({"GET", "/metrics", true});
+  const std::string a_text = *a.body;
+  EXPECT_EQ(a.body.get(), b.body.get()) << "each scrape rendered its own copy";
+  ASSERT_NE(a.gzip_body, nullptr);
+  EXPECT_EQ(Gunzip(*a.gzip_body), *a.body);
+  EXPECT_LT(a.gzip_body->size(), a.body->size());
+  EXPECT_EQ(One(Parse(*a.body).samples, "schedwarden_preemptions_total",
+                {{"victim", "/lc"}, {"aggressor", "/be"}}),
+            12);
+  // A newer view is what the next scrape sees.
+  PublishedView later = FullView();
+  Snapshot s = SampleSnapshot();
+  s.preemptions[{"/lc", "/be"}] = 30;
+  later.snapshot = std::make_shared<const Snapshot>(s);
+  e.Publish(std::make_shared<const PublishedView>(later));
+  EXPECT_EQ(One(Parse(*e.Metrics({"GET", "/metrics", false}).body).samples,
+                "schedwarden_preemptions_total", {{"victim", "/lc"}, {"aggressor", "/be"}}),
+            30);
+  EXPECT_EQ(*a.body, a_text);  // a scrape still holding the old body sees it intact
+}
+
+TEST(MetricsExporter, HealthzFollowsTheControlLoop) {
+  FakeClock clock;
+  MetricsExporter e({.interval = std::chrono::milliseconds(500)}, clock);
+  EXPECT_EQ(e.Healthz({}).status, 200);  // starting: within 3 intervals of start
+  clock.Advance(std::chrono::milliseconds(1600));
+  HttpResponse stale = e.Healthz({});
+  EXPECT_EQ(stale.status, 503);
+  EXPECT_THAT(*stale.body, HasSubstr("control loop has not run for 1600 ms"));
+  e.Publish(std::make_shared<const PublishedView>(FullView()));
+  HttpResponse ok = e.Healthz({});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(*ok.body, "ok\n");
+  clock.Advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(e.Healthz({}).status, 200);
+  clock.Advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(e.Healthz({}).status, 503);
+}
+
+TEST(MetricsExporter, ReadyOnceAttachedAndPublishedUntilShutdown) {
+  FakeClock clock;
+  MetricsExporter e({}, clock);
+  EXPECT_EQ(e.Readyz({}).status, 503);
+  EXPECT_THAT(*e.Readyz({}).body, HasSubstr("BPF"));
+  e.SetAttached();
+  EXPECT_EQ(e.Readyz({}).status, 503);
+  EXPECT_THAT(*e.Readyz({}).body, HasSubstr("no snapshot"));
+  e.Publish(std::make_shared<const PublishedView>(FullView()));
+  EXPECT_EQ(e.Readyz({}).status, 200);
+  EXPECT_EQ(*e.Readyz({}).body, "ready\n");
+  e.SetShuttingDown();
+  EXPECT_EQ(e.Readyz({}).status, 503);
+  EXPECT_THAT(*e.Readyz({}).body, HasSubstr("shutting down"));
+  auto routes = e.Routes();
+  EXPECT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes.at("/readyz")({"GET", "/readyz", false}).status, 503);
+  EXPECT_EQ(routes.at("/metrics")({"GET", "/metrics", false}).body, e.Latest()->text);
+}
+
+TEST(MetricsExporter, PublishWhileScrapingIsSafe) {
+  FakeClock clock;
+  MetricsExporter e({}, clock);
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int i = 0; !stop; i++) {
+      PublishedView v = FullView();
       Snapshot s = SampleSnapshot();
       s.workloads["/lc"].throttle_events = static_cast<uint64_t>(i);
-      c.Publish(std::make_shared<const Snapshot>(std::move(s)));
+      v.snapshot = std::make_shared<const Snapshot>(std::move(s));
+      e.Publish(std::make_shared<const PublishedView>(std::move(v)));
     }
   });
   for (int i = 0; i < 200; i++) {
-    auto families = c.Collect();
-    EXPECT_GE(families.size(), 1u);
+    HttpResponse r = e.Metrics({});
+    ASSERT_NE(r.body, nullptr);
+    EXPECT_THAT(*r.body, HasSubstr("schedwarden_build_info"));
   }
   stop = true;
   writer.join();
-}
-
-// A plain HTTP/1.0 GET against the exporter; returns the whole response.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    ADD_FAILURE() << "connect to 127.0.0.1:" << port << ": " << strerror(errno);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::string resp;
-  char buf[8192];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return resp;
-}
-
-std::string Body(const std::string& resp) {
-  size_t end = resp.find("\r\n\r\n");
-  return end == std::string::npos ? "" : resp.substr(end + 4);
-}
-
-class ExtraMetrics : public prometheus::Collectable {
- public:
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    prometheus::MetricFamily f{
-        "schedwarden_test_extra_total", "test", prometheus::MetricType::Counter, {}};
-    prometheus::ClientMetric m;
-    m.counter.value = 42;
-    f.metric.push_back(m);
-    return {f};
-  }
-};
-
-TEST(MetricsExporter, ServesMetricsOverHttp) {
-  auto e = MetricsExporter::Start({.listen = "127.0.0.1:0", .version = "9.9.9"});
-  ASSERT_TRUE(e.ok()) << e.error().message;
-  auto ports = (*e)->ListeningPorts();
-  ASSERT_EQ(ports.size(), 1u);
-  ASSERT_GT(ports[0], 0);
-  (*e)->Publish(SampleSnapshot());
-  (*e)->Register(std::make_shared<ExtraMetrics>());
-  std::string resp = HttpGet(ports[0], "/metrics");
-  EXPECT_THAT(resp, HasSubstr("200 OK"));
-  auto all = ParseExposition(Body(resp));
-  EXPECT_EQ(One(all, "schedwarden_build_info", {{"version", "9.9.9"}}), 1);
-  EXPECT_EQ(One(all, "schedwarden_runq_latency_seconds_count",
-                {{"workload", "/lc"}, {"reason", "wakeup"}}),
-            14);
-  EXPECT_EQ(One(all, "schedwarden_preemptions_total", {{"victim", "/lc"}, {"aggressor", "/be"}}),
-            12);
-  EXPECT_EQ(One(all, "schedwarden_test_extra_total", {}), 42);
-  // A newer snapshot is what the next scrape sees.
-  Snapshot later = SampleSnapshot();
-  later.preemptions[{"/lc", "/be"}] = 30;
-  (*e)->Publish(later);
-  auto again = ParseExposition(Body(HttpGet(ports[0], "/metrics")));
-  EXPECT_EQ(One(again, "schedwarden_preemptions_total", {{"victim", "/lc"}, {"aggressor", "/be"}}),
-            30);
-}
-
-TEST(MetricsExporter, PortInUseIsAClearError) {
-  auto first = MetricsExporter::Start({.listen = "127.0.0.1:0"});
-  ASSERT_TRUE(first.ok()) << first.error().message;
-  std::string addr = "127.0.0.1:" + std::to_string((*first)->ListeningPorts().at(0));
-  auto second = MetricsExporter::Start({.listen = addr});
-  ASSERT_FALSE(second.ok());
-  EXPECT_THAT(second.error().message, HasSubstr("cannot serve metrics on " + addr));
-  EXPECT_THAT(second.error().message, HasSubstr("--listen"));
-}
-
-TEST(MetricsExporter, MalformedAddressIsRejected) {
-  for (const char* bad : {"9750", "127.0.0.1", "127.0.0.1:", ":9750", "localhost:http"}) {
-    auto e = MetricsExporter::Start({.listen = bad});
-    ASSERT_FALSE(e.ok()) << bad;
-    EXPECT_THAT(e.error().message, HasSubstr(std::string("'") + bad + "'"));
-  }
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ class ControllerTest : public ::testing::Test {
     ticks++;
     clock.Advance(test::Machine::kInterval);
     machine.snap.taken_at = clock.Monotonic();
-    return controller->Step(machine.snap);
+    return feed.Step(*controller, machine.snap);
   }
 
   // One interval in which the best-effort batch delays the web victim: 10% of its waits are
@@ -126,6 +126,7 @@ class ControllerTest : public ::testing::Test {
   FakeClock clock;
   MemorySink sink;
   test::Machine machine;
+  test::ControllerFeed feed;
   std::unique_ptr<test::FakeActuator> actuator;
   bool real_allocator = false;  // set before Start(): exclusive CPUs from the CoreAllocator
   std::unique_ptr<AllocatorActuator> allocating;
@@ -285,6 +286,7 @@ TEST(ControllerDeterminism, SameStreamSameDecisions) {
     test::Machine m;
     Classifier cls(load.config->workloads, nullptr, nullptr);
     Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
+    test::ControllerFeed feed;
     for (auto w : {kWeb, kBatch, kSystem}) m.Add(w);
     for (int i = 0; i < 40; i++) {
       if (i < 12) {
@@ -298,7 +300,7 @@ TEST(ControllerDeterminism, SameStreamSameDecisions) {
       m.Cpu(kWeb, 0.7);
       clock.Advance(500ms);
       m.snap.taken_at = clock.Monotonic();
-      ctl.Step(m.snap);
+      feed.Step(ctl, m.snap);
     }
     std::string out;
     for (const auto& d : sink.records) out += DecisionToJson(d).dump() + "\n";
@@ -709,11 +711,12 @@ workloads:
   test::Machine m;
   Classifier cls(load.config->workloads, nullptr, &labels);
   Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
+  test::ControllerFeed feed;
   m.Add("/exec");
   auto step = [&] {
     clock.Advance(500ms);
     m.snap.taken_at = clock.Monotonic();
-    return ctl.Step(m.snap);
+    return feed.Step(ctl, m.snap);
   };
   step();
   EXPECT_THAT(act.calls, ElementsAre("grant /exec 1"));

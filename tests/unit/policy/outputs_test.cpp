@@ -1,14 +1,14 @@
 // Outputs of the policy: the JSON-lines audit log, the status model (JSON round trip and table)
-// and the Prometheus families, all checked against a controller driven through a real episode.
+// and its Prometheus metrics as export/ renders them, all checked against a controller driven
+// through a real episode.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <prometheus/text_serializer.h>
 
 #include <fstream>
 
 #include "common/fs.h"
+#include "export/render.h"
 #include "policy/controller.h"
-#include "policy/metrics.h"
 #include "policy_fakes.h"
 #include "support/machines.h"
 #include "support/temp_tree.h"
@@ -51,11 +51,12 @@ workloads:
   void Step() {
     clock.Advance(500ms);
     m.snap.taken_at = clock.Monotonic();
-    controller->Step(m.snap);
+    feed.Step(*controller, m.snap);
   }
   FakeClock clock;
   test::FakeActuator actuator;
   test::Machine m;
+  test::ControllerFeed feed;
   std::unique_ptr<Classifier> classifier;
   std::unique_ptr<Controller> controller;
 };
@@ -140,8 +141,10 @@ TEST(Status, FileWrittenAtomicallyAndReadBack) {
 TEST(Metrics, FamiliesFromControllerState) {
   MemorySink sink;
   Episode e(&sink);
-  PolicyMetrics metrics(*e.controller);
-  const std::string text = prometheus::TextSerializer().Serialize(metrics.Collect());
+  PublishedView view;
+  view.status = e.controller->Status();
+  view.action_counts = e.controller->ActionCounts();
+  const std::string text = RenderMetricsText(view, RenderOptions{});
   EXPECT_THAT(text, HasSubstr("schedwarden_actions_total{action=\"demote-best-effort\","
                               "workload=\"/be-batch\",result=\"applied\"} 1"));
   EXPECT_THAT(text, HasSubstr("schedwarden_actions_total{action=\"verify\",workload=\"/lc-web\","

@@ -9,11 +9,26 @@
 #include <string>
 #include <vector>
 
+#include "collect/interval_delta.h"
 #include "collect/snapshot.h"
 #include "policy/actuator.h"
+#include "policy/controller.h"
 #include "support/fake_clock.h"
 
 namespace sw::test {
+
+// Steps a controller the way the agent does: each snapshot shared, its IntervalDelta computed once.
+class ControllerFeed {
+ public:
+  std::vector<Decision> Step(Controller& c, const Snapshot& s) {
+    auto snap = std::make_shared<const Snapshot>(s);
+    auto delta = tracker_.Advance(snap);
+    return c.Step(*snap, delta.get());
+  }
+
+ private:
+  IntervalTracker tracker_;
+};
 
 class FakeActuator final : public Actuator {
  public:

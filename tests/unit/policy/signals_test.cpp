@@ -23,7 +23,7 @@ class SignalsTest : public ::testing::Test {
     views["/"] = {"/", WorkloadClass::kNormal, std::nullopt};
   }
   IntervalDeltas Compute(double threshold = 10) {
-    return ComputeSignals(prev, m.snap, views, 500ms, threshold);
+    return ComputeSignals(ComputeIntervalDelta(prev, m.snap), views, 500ms, threshold);
   }
   test::Machine m;
   Snapshot prev;

@@ -1,0 +1,211 @@
+#include "export/render.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace sw {
+namespace {
+
+namespace m = metric;
+
+constexpr double kNsPerSecond = 1e9;
+
+double Seconds(uint64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
+
+// A workload without CFS quota (no bandwidth periods) and without throttle waits would only
+// export an all-zero throttle-wait histogram: leave it out (docs/metrics.md, Cardinality).
+bool HasThrottleWait(const WorkloadSample& s) {
+  return s.throttle_wait.Count() > 0 || (s.cpu_stat && s.cpu_stat->nr_periods > 0);
+}
+
+void RenderHistograms(ExpositionWriter& w, const Snapshot& snap, const LeEdges& le) {
+  w.Begin(m::kRunqLatency);
+  for (const auto& [label, s] : snap.workloads) {
+    w.Histogram({"wakeup", label}, s.runq_wakeup, le);
+    w.Histogram({"preempted", label}, s.runq_preempted, le);
+  }
+  w.Begin(m::kThrottleWait);
+  for (const auto& [label, s] : snap.workloads)
+    if (HasThrottleWait(s)) w.Histogram({label}, s.throttle_wait, le);
+}
+
+void RenderCgroupCounters(ExpositionWriter& w, const Snapshot& snap) {
+  w.Begin(m::kThrottleEvents);
+  for (const auto& [label, s] : snap.workloads) w.Sample({label}, s.throttle_events);
+  w.Begin(m::kCpuPeriods);
+  for (const auto& [label, s] : snap.workloads)
+    if (s.cpu_stat) w.Sample({label}, s.cpu_stat->nr_periods);
+  w.Begin(m::kCpuThrottledPeriods);
+  for (const auto& [label, s] : snap.workloads)
+    if (s.cpu_stat) w.Sample({label}, s.cpu_stat->nr_throttled);
+  w.Begin(m::kCpuThrottledSeconds);
+  for (const auto& [label, s] : snap.workloads)
+    if (s.cpu_stat) w.Sample({label}, Seconds(s.cpu_stat->throttled_ns));
+  w.Begin(m::kCpuUsage);
+  for (const auto& [label, s] : snap.workloads)
+    if (s.cpu_usage_ns) w.Sample({label}, Seconds(*s.cpu_usage_ns));
+  w.Begin(m::kPressure);
+  for (const auto& [label, s] : snap.workloads) {
+    if (!s.psi) continue;
+    w.Sample({"some", label}, Seconds(s.psi->some_total_ns));
+    w.Sample({"full", label}, Seconds(s.psi->full_total_ns));
+  }
+}
+
+void RenderObserverTotals(ExpositionWriter& w, const Snapshot& snap) {
+  w.Begin(m::kPreemptions);
+  for (const auto& [pair, n] : snap.preemptions) w.Sample({pair.second, pair.first}, n);
+  w.Begin(m::kDropped);
+  for (int d = 0; d < SW_NR_DROPS; d++) w.Sample({DropReasonName(d)}, snap.dropped[d]);
+  if (snap.bpf_stats_enabled) {
+    w.Begin(m::kProgramRunSeconds);
+    for (const BpfProgramStats& p : snap.programs) w.Sample({p.name}, Seconds(p.run_time_ns));
+    w.Begin(m::kProgramRuns);
+    for (const BpfProgramStats& p : snap.programs) w.Sample({p.name}, p.run_count);
+  }
+  w.Begin(m::kWorkloadSeries);
+  w.Sample({}, static_cast<uint64_t>(snap.workloads.size()));
+  w.Begin(m::kOverflowed);
+  w.Sample({}, snap.overflowed_workloads);
+}
+
+void RenderPolicy(ExpositionWriter& w, const StatusModel& status, const ActionCountMap& counts) {
+  w.Begin(m::kActions);
+  for (const auto& [key, n] : counts)
+    w.Sample({std::get<0>(key), std::get<1>(key), std::get<2>(key)}, n);
+  w.Begin(m::kWorkloadClass);
+  for (const auto& s : status.workloads) w.Sample({s.workload, s.cls, s.rule}, uint64_t{1});
+  w.Begin(m::kExclusiveCpus);
+  for (const auto& s : status.workloads)
+    w.Sample({s.workload}, static_cast<uint64_t>(std::max(0, s.exclusive_count)));
+  w.Begin(m::kSharedPoolCpus);
+  w.Sample({}, static_cast<uint64_t>(std::max(0, status.shared_pool_cpus)));
+  // Objective, violations and p99 only for watched workloads (those with an objective).
+  w.Begin(m::kViolations);
+  for (const auto& s : status.workloads)
+    if (s.slo_runq_p99_ns) w.Sample({s.workload}, s.violation_intervals_total);
+  w.Begin(m::kRunqP99);
+  for (const auto& s : status.workloads)
+    if (s.slo_runq_p99_ns) w.Sample({s.workload}, Seconds(s.runq_p99_ns));
+  w.Begin(m::kRunqObjective);
+  for (const auto& s : status.workloads)
+    if (s.slo_runq_p99_ns)
+      w.Sample({s.workload},
+               Seconds(static_cast<uint64_t>(std::max<int64_t>(0, *s.slo_runq_p99_ns))));
+}
+
+void RenderLoop(ExpositionWriter& w, const LoopStats& loop);
+void RenderProcess(ExpositionWriter& w, const ProcessStats& p);
+
+void RenderSelf(ExpositionWriter& w, const SelfStats& self) {
+  if (!self.mode.empty()) {
+    w.Begin(m::kAgentMode);
+    w.Sample({self.mode}, uint64_t{1});
+  }
+  if (self.loop.runs > 0) RenderLoop(w, self.loop);
+  if (self.process) RenderProcess(w, *self.process);
+}
+
+void RenderLoop(ExpositionWriter& w, const LoopStats& loop) {
+  w.Begin(m::kLoopSeconds);
+  for (const char* phase : {"collect", "controller", "publish"}) {
+    auto it = loop.phase_ns.find(phase);
+    w.Sample({phase}, Seconds(it == loop.phase_ns.end() ? 0 : it->second));
+  }
+  w.Begin(m::kLoopRuns);
+  w.Sample({}, loop.runs);
+  w.Begin(m::kLoopOverruns);
+  w.Sample({}, loop.overruns);
+  w.Begin(m::kLoopLastRun);
+  w.Sample({}, loop.last_run_unix_seconds);
+}
+
+void RenderProcess(ExpositionWriter& w, const ProcessStats& p) {
+  w.Begin(m::kProcessStart);
+  w.Sample({}, p.start_time_seconds);
+  w.Begin(m::kProcessCpu);
+  w.Sample({}, p.cpu_seconds);
+  w.Begin(m::kProcessResident);
+  w.Sample({}, p.resident_bytes);
+  w.Begin(m::kProcessVirtual);
+  w.Sample({}, p.virtual_bytes);
+  w.Begin(m::kProcessOpenFds);
+  w.Sample({}, p.open_fds);
+  w.Begin(m::kProcessMaxFds);
+  if (p.max_fds)
+    w.Sample({}, *p.max_fds);
+  else
+    w.Sample({}, std::numeric_limits<double>::infinity());
+}
+
+}  // namespace
+
+std::vector<int> RenderOptions::DefaultLeBuckets() {
+  std::vector<int> out;
+  for (int shift : {14, 16, 17, 18, 19, 20, 21, 22, 24, 26, 28, 30})
+    out.push_back(LatencyHistogram::BucketOf(uint64_t{1} << shift));
+  return out;
+}
+
+std::vector<int> RenderOptions::FullLeBuckets() { return LatencyHistogram::PowerOfTwoEdges(); }
+
+std::string BuildVersion() { return SW_EXPORT_PROJECT_VERSION; }
+
+const char* DropReasonName(int drop) {
+  switch (drop) {
+    case SW_DROP_WORKLOAD_MAP_FULL:
+      return "workload_map_full";
+    case SW_DROP_PREEMPT_MAP_FULL:
+      return "preempt_map_full";
+    case SW_DROP_TASK_STAMP_FULL:
+      return "task_stamp_full";
+    case SW_DROP_NEGATIVE_DELTA:
+      return "negative_delta";
+  }
+  return "other";
+}
+
+std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options) {
+  std::string out;
+  ExpositionWriter w(out);
+  w.Begin(m::kBuildInfo);
+  w.Sample({options.version}, uint64_t{1});
+  if (view.snapshot) {
+    RenderHistograms(w, *view.snapshot, options.le);
+    RenderCgroupCounters(w, *view.snapshot);
+    RenderObserverTotals(w, *view.snapshot);
+  }
+  if (view.status) RenderPolicy(w, *view.status, view.action_counts);
+  RenderSelf(w, view.self);
+  out.shrink_to_fit();  // the body lives for a whole interval: no spare capacity
+  return out;
+}
+
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  // windowBits 15 + 16: a gzip header and trailer. Level 1: the text compresses ~10x anyway and
+  // this runs every interval.
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("zlib deflateInit2 failed");
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("zlib deflate did not finish");
+  return out;
+}
+
+RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options) {
+  auto text = std::make_shared<const std::string>(RenderMetricsText(view, options));
+  auto gz = std::make_shared<const std::string>(Gzip(*text));
+  return {std::move(text), std::move(gz)};
+}
+
+}  // namespace sw

@@ -1,0 +1,56 @@
+// Everything /metrics shows, rendered once per interval. The agent builds one immutable
+// PublishedView after each interval; RenderMetrics turns it into the text exposition and its
+// gzip, which every scrape until the next interval is handed (shared, never copied).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "collect/snapshot.h"
+#include "export/exposition.h"
+#include "export/self_stats.h"
+#include "policy/status.h"
+
+namespace sw {
+
+using ActionCountMap = std::map<std::tuple<std::string, std::string, std::string>, uint64_t>;
+
+struct PublishedView {
+  std::shared_ptr<const Snapshot> snapshot;  // null before the first interval
+  std::optional<StatusModel> status;         // the controller's (Controller::Status())
+  ActionCountMap action_counts;              // (action, workload, result) -> count
+  SelfStats self;
+};
+
+struct RenderOptions {
+  std::string version;  // schedwarden_build_info{version}
+  LeEdges le{DefaultLeBuckets()};
+
+  // The default `le` edges: 12 BPF bucket edges from 16 µs to 1.07 s, twice as dense where
+  // run-queue objectives usually are (65 µs to 4 ms).
+  static std::vector<int> DefaultLeBuckets();
+  // Every power of two of BPF bucket edges (1.024 µs ... 17.18 s): 25 edges.
+  static std::vector<int> FullLeBuckets();
+};
+
+// The text exposition (format 0.0.4) of a view.
+std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options);
+// gzip (RFC 1952) of `text`.
+std::string Gzip(const std::string& text);
+
+struct RenderedMetrics {
+  std::shared_ptr<const std::string> text;
+  std::shared_ptr<const std::string> gzip;
+};
+RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options);
+
+// Label value of each sw_drop reason: "workload_map_full", ...
+const char* DropReasonName(int drop);
+// The project version this library was built with (CMake's PROJECT_VERSION).
+std::string BuildVersion();
+
+}  // namespace sw
