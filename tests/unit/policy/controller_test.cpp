@@ -774,11 +774,12 @@ workloads:
   Classifier cls(load.config->workloads, &probe, &probe);
   Controller ctl(*load.config, cls, &act, &sink, clock, *test::SyntheticMachine(4));
   probe.ctl = &ctl;
+  test::ControllerFeed feed;
   m.Add("/web");
   for (int i = 0; i < 3; i++) {  // classified at 0.5s, reclassified at 1.5s
     clock.Advance(500ms);
     m.snap.taken_at = clock.Monotonic();
-    ctl.Step(m.snap);
+    feed.Step(ctl, m.snap);
   }
   EXPECT_THAT(probe.calls, ElementsAre("labels /web", "names /web", "labels /web", "names /web"));
   ASSERT_EQ(ctl.Status().workloads.size(), 1u);
