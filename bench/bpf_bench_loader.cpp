@@ -7,7 +7,10 @@
 //   drops <d0> <d1> <d2> <d3>
 //   workloads <n> preemption_pairs <n>
 //
+//   every <s> <workloads> <pairs> <drops d0 d1 d2 d3>  (each --every S seconds, when given)
+//
 // Usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] [--entries N]
+//                            [--preempt-entries N] [--every S]
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <signal.h>
@@ -54,7 +57,7 @@ unsigned IdOf(int fd, bool prog) {
 int Usage() {
   std::fprintf(stderr,
                "usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] "
-               "[--entries N]\n");
+               "[--entries N] [--preempt-entries N] [--every S]\n");
   return 2;
 }
 
@@ -62,6 +65,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   sw::BpfOptions opts;
+  unsigned every = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -78,6 +82,10 @@ int main(int argc, char** argv) {
       opts.attach = sw::AttachKind::kRawTp;
     } else if (a == "--entries") {
       opts.workload_map_entries = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--preempt-entries") {
+      opts.preempt_map_entries = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--every") {
+      every = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
     } else {
       return Usage();
     }
@@ -99,7 +107,22 @@ int main(int argc, char** argv) {
   for (const auto& p : source.bpf().programs()) std::printf("%u,", IdOf(p.fd, true));
   std::printf("\n");
   std::fflush(stdout);
-  while (!g_stop) pause();
+  for (unsigned t = 0; !g_stop;) {
+    if (!every) {
+      pause();
+      continue;
+    }
+    sleep(every);  // returns early on a signal
+    t += every;
+    auto e = source.Read();
+    if (!e.ok()) continue;
+    std::printf("every %u %zu %zu drops %llu %llu %llu %llu\n", t, e->workloads.size(),
+                e->preemptions.size(), static_cast<unsigned long long>(e->dropped[0]),
+                static_cast<unsigned long long>(e->dropped[1]),
+                static_cast<unsigned long long>(e->dropped[2]),
+                static_cast<unsigned long long>(e->dropped[3]));
+    std::fflush(stdout);
+  }
 
   auto events = source.Read();
   if (!events.ok()) {
