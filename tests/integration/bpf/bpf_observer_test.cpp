@@ -442,6 +442,39 @@ TEST(BpfObserver, MapMemoryMatchesKernelAccounting) {
   }
 }
 
+// Issue 9: the maps sized from observer.max_workloads take the kernel memory docs/bpf.md ("Map
+// sizes") states, formula written out here rather than taken from EstimateMapMemory.
+TEST(BpfObserver, MapsSizedFromMaxWorkloadsMatchTheFormula) {
+  SW_REQUIRE_PRIVILEGED();
+  const uint64_t c = static_cast<uint64_t>(libbpf_num_possible_cpus());
+  ASSERT_GT(c, 0u);
+  for (int w : {1000, 3000}) {
+    BpfOptions o;
+    o.attach = AttachKind::kTpBtf;
+    o.workload_map_entries = WorkloadMapEntriesFor(w);
+    o.preempt_map_entries = PreemptMapEntriesFor(w);
+    const uint64_t e = w == 1000 ? 4096 : 16384, p = w == 1000 ? 65536 : 262144;
+    EXPECT_EQ(o.workload_map_entries, e);
+    EXPECT_EQ(o.preempt_map_entries, p);
+    SchedObserverBpf bpf;
+    Result<void> r = bpf.Open();
+    if (r.ok()) r = bpf.Configure(o);
+    if (r.ok()) r = bpf.Load();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const auto list = bpf.maps();
+    const std::map<std::string, int> fd(list.begin(), list.end());
+    EXPECT_EQ(MaxEntriesOf(fd.at("workloads")), e);
+    EXPECT_EQ(MaxEntriesOf(fd.at("preemptions")), p);
+    const uint64_t want = (e + c) * 2440 + 16 * e + (p + c) * 72 + 16 * p + 32 * c;
+    const uint64_t got =
+        MemlockOf(fd.at("workloads")) + MemlockOf(fd.at("preemptions")) + MemlockOf(fd.at("drops"));
+    std::printf("max_workloads %d: E %lu P %lu: memlock %lu, formula %lu\n", w, e, p, got, want);
+    if (KernelAccountsMapMemory()) {
+      EXPECT_NEAR(double(got), double(want), 3 * 4096);  // + the three map structs
+    }
+  }
+}
+
 // Without privileges the start-up error must say what is missing, not just "Operation not
 // permitted". Runs the lifecycle in a child that dropped to nobody.
 TEST(BpfObserver, WithoutPrivilegeTheErrorSaysWhatIsMissing) {
