@@ -28,7 +28,8 @@ Result<RawEvents> BpfEventSource::Read() {
   if (auto r = ReadPrograms(out); !r.ok()) return r.error();
   Result<bool> stats = ReadBpfStatsEnabled(proc_root_);
   if (!stats.ok()) return stats.error();
-  out.bpf_stats_enabled = *stats;
+  // The sysctl does not show a BPF_ENABLE_STATS reference: ours counts too.
+  out.bpf_stats_enabled = *stats || bpf_.holds_bpf_stats();
   return out;
 }
 

@@ -78,6 +78,9 @@ struct BpfOptions {
   uint32_t raw_stamp_entries = 32768;  // raw_tp twin only: live tasks tracked at once
   WorkloadMapKind workload_map = WorkloadMapKind::kShared;
   AttachKind attach = AttachKind::kAuto;
+  // Hold BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) from Load until destruction: per-program run time
+  // and count without kernel.bpf_stats_enabled (observer.bpf_stats; cost in docs/bpf.md).
+  bool bpf_stats = false;
 };
 
 }  // namespace sw

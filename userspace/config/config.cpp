@@ -417,10 +417,10 @@ class Parser {
     const std::string p = "observer";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(
-        n, p,
-        {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads", "bpf_attach",
-         "workload_map", "workload_map_entries", "preempt_map_entries", "raw_stamp_entries"});
+    CheckKeys(n, p,
+              {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads",
+               "bpf_attach", "workload_map", "workload_map_entries", "preempt_map_entries",
+               "raw_stamp_entries", "bpf_stats"});
     auto& o = cfg_.observer;
     std::map<std::string, int> lines;  // line of each key given, for the sizing diagnostics
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -456,6 +456,13 @@ class Parser {
             o.bpf.workload_map = *m;
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kWorkloadMapKindChoices);
+        }
+      } else if (key == "bpf_stats") {
+        if (auto s = String(v, k)) {
+          if (*s == "true" || *s == "false")
+            o.bpf.bpf_stats = *s == "true";
+          else
+            ErrorAt(v, k, Quote(*s) + " must be true or false");
         }
       } else if (key == "workload_map_entries" || key == "preempt_map_entries" ||
                  key == "raw_stamp_entries") {

@@ -236,6 +236,21 @@ TEST(Config, BpfMapSizesFollowMaxWorkloads) {
   EXPECT_EQ(l.config->observer.bpf.workload_map_entries, 16384u);
 }
 
+// Issue 10: observer.bpf_stats reaches BpfOptions (default off); anything but true/false is an
+// error naming the key.
+TEST(Config, ObserverBpfStats) {
+  ConfigLoad l = ParseConfig("observer:\n  bpf_stats: true\n", "config.yaml", M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_TRUE(l.config->observer.bpf.bpf_stats);
+  l = LoadDefaultConfig(M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_FALSE(l.config->observer.bpf.bpf_stats);
+  l = ParseConfig("observer:\n  bpf_stats: sometimes\n", "config.yaml", M(4));
+  EXPECT_FALSE(l.config);
+  EXPECT_THAT(l.Text(),
+              HasSubstr("config.yaml:2: observer.bpf_stats: \"sometimes\" must be true or false"));
+}
+
 // A derived size beyond its cap is clamped, with a warning naming max_workloads; an explicit
 // workload map smaller than max_workloads warns at its own key.
 TEST(Config, BpfMapSizesClampedOrTooSmallAreExplained) {
