@@ -7,17 +7,26 @@
 //   drops <d0> <d1> <d2> <d3>
 //   workloads <n> preemption_pairs <n>
 //
+//   every <s> <workloads> <pairs> <drops d0 d1 d2 d3>  (each --every S seconds, when given)
+//
 // Usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] [--entries N]
+//                            [--preempt-entries N] [--every S]
+//        sw_bpf_bench_loader --read-bench N [--map ...] [--entries N] [--preempt-entries N]
+//          loads without attaching, fills both maps from userspace, times N Reads per way of
+//          walking the maps:  read <batch|iterate> workloads=<n> pairs=<n> us_per_read=<x>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "bpf/bpf_event_source.h"
 #include "bpf/sched_observer_bpf.h"
@@ -54,14 +63,58 @@ unsigned IdOf(int fd, bool prog) {
 int Usage() {
   std::fprintf(stderr,
                "usage: sw_bpf_bench_loader [--map shared|percpu] [--attach auto|tp_btf|raw_tp] "
-               "[--entries N]\n");
+               "[--entries N] [--preempt-entries N] [--every S]\n");
   return 2;
+}
+
+// Fills the maps to max_entries with synthetic entries, then times Read() both ways.
+int ReadBench(const sw::BpfOptions& opts, unsigned reads) {
+  sw::SchedObserverBpf bpf;
+  sw::Result<void> r = bpf.Open();
+  if (r.ok()) r = bpf.Configure(opts);
+  if (r.ok()) r = bpf.Load();
+  if (!r.ok()) {
+    std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  int ncpus = libbpf_num_possible_cpus();
+  bool percpu = opts.workload_map == sw::WorkloadMapKind::kPerCpu;
+  std::vector<unsigned char> value(sizeof(sw_workload_stats) * (percpu ? ncpus : 1));
+  for (__u64 id = 1; id <= opts.workload_map_entries; id++)
+    bpf_map_update_elem(bpf.workload_map_fd(), &id, value.data(), BPF_NOEXIST);
+  for (__u64 i = 0; i < opts.preempt_map_entries; i++) {
+    sw_preempt_key k{i / 64 + 1, i % 64 + 1};
+    __u64 n = 1;
+    bpf_map_update_elem(bpf.preempt_map_fd(), &k, &n, BPF_NOEXIST);
+  }
+  sw::BpfEventSource source(std::move(bpf));
+  for (sw::MapReadMode m : {sw::MapReadMode::kBatch, sw::MapReadMode::kIterate}) {
+    source.set_map_read_mode(m);
+    size_t w = 0, p = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < reads; i++) {
+      auto e = source.Read();
+      if (!e.ok()) {
+        std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", e.error().message.c_str());
+        return 1;
+      }
+      w = e->workloads.size();
+      p = e->preemptions.size();
+    }
+    double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        reads;
+    std::printf("read %s workloads=%zu pairs=%zu us_per_read=%.0f\n",
+                m == sw::MapReadMode::kBatch ? "batch" : "iterate", w, p, us);
+  }
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   sw::BpfOptions opts;
+  unsigned every = 0, read_bench = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -78,11 +131,18 @@ int main(int argc, char** argv) {
       opts.attach = sw::AttachKind::kRawTp;
     } else if (a == "--entries") {
       opts.workload_map_entries = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--preempt-entries") {
+      opts.preempt_map_entries = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--read-bench") {
+      read_bench = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
+    } else if (a == "--every") {
+      every = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
     } else {
       return Usage();
     }
   }
 
+  if (read_bench) return ReadBench(opts, read_bench);
   sw::Result<sw::SchedObserverBpf> bpf = sw::StartSchedObserver(opts);
   if (!bpf.ok()) {
     std::fprintf(stderr, "sw_bpf_bench_loader: %s\n", bpf.error().message.c_str());
@@ -99,7 +159,22 @@ int main(int argc, char** argv) {
   for (const auto& p : source.bpf().programs()) std::printf("%u,", IdOf(p.fd, true));
   std::printf("\n");
   std::fflush(stdout);
-  while (!g_stop) pause();
+  for (unsigned t = 0; !g_stop;) {
+    if (!every) {
+      pause();
+      continue;
+    }
+    sleep(every);  // returns early on a signal
+    t += every;
+    auto e = source.Read();
+    if (!e.ok()) continue;
+    std::printf("every %u %zu %zu drops %llu %llu %llu %llu\n", t, e->workloads.size(),
+                e->preemptions.size(), static_cast<unsigned long long>(e->dropped[0]),
+                static_cast<unsigned long long>(e->dropped[1]),
+                static_cast<unsigned long long>(e->dropped[2]),
+                static_cast<unsigned long long>(e->dropped[3]));
+    std::fflush(stdout);
+  }
 
   auto events = source.Read();
   if (!events.ok()) {

@@ -1,19 +1,9 @@
 # bpf_skeleton(<name> SOURCE <file.bpf.c>): compiles a CO-RE BPF object with clang -target bpf and
-# generates <name>.skel.h with bpftool gen skeleton. vmlinux.h is dumped once from the build
-# machine's BTF; CO-RE relocations make the object portable across kernels.
+# generates <name>.skel.h with bpftool gen skeleton. The kernel types come from the checked-in
+# bpf/vmlinux.h (bpf/gen-vmlinux-h.py): the build never reads the build machine's BTF, and CO-RE
+# relocations make the object portable across kernels.
 find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
-
-set(SW_VMLINUX_H ${CMAKE_BINARY_DIR}/bpf/vmlinux.h)
-add_custom_command(
-  OUTPUT ${SW_VMLINUX_H}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/bpf
-  COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c > ${SW_VMLINUX_H}
-  COMMENT "Dumping vmlinux.h from /sys/kernel/btf/vmlinux"
-  VERBATIM)
-# A custom command's OUTPUT is only visible to targets of the same directory: bpf_skeleton() calls
-# in other directories depend on this target instead of the file.
-add_custom_target(sw_vmlinux_h DEPENDS ${SW_VMLINUX_H})
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(SW_BPF_ARCH x86)
@@ -30,9 +20,9 @@ function(bpf_skeleton name)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${SW_BPF_ARCH}
-            -I${CMAKE_BINARY_DIR}/bpf -I${CMAKE_CURRENT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}
+            -I${PROJECT_SOURCE_DIR}/bpf -I${CMAKE_CURRENT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}
             -Wall -Werror -c ${B_SOURCE} -o ${obj}
-    DEPENDS ${B_SOURCE} sw_vmlinux_h ${B_DEPENDS}
+    DEPENDS ${B_SOURCE} ${PROJECT_SOURCE_DIR}/bpf/vmlinux.h ${B_DEPENDS}
     COMMENT "BPF object ${name}"
     VERBATIM)
   add_custom_command(

@@ -28,50 +28,102 @@ Result<RawEvents> BpfEventSource::Read() {
   if (auto r = ReadPrograms(out); !r.ok()) return r.error();
   Result<bool> stats = ReadBpfStatsEnabled(proc_root_);
   if (!stats.ok()) return stats.error();
-  out.bpf_stats_enabled = *stats;
+  // The sysctl does not show a BPF_ENABLE_STATS reference: ours counts too.
+  out.bpf_stats_enabled = *stats || bpf_.holds_bpf_stats();
   return out;
 }
 
-Result<void> BpfEventSource::ReadWorkloads(RawEvents& out) {
-  int fd = bpf_.workload_map_fd();
-  bool percpu = bpf_.workload_map_kind() == WorkloadMapKind::kPerCpu;
-  size_t stride = PerCpuStride(sizeof(sw_workload_stats));
-  std::vector<unsigned char> buf(percpu ? stride * ncpus_ : sizeof(sw_workload_stats));
-  __u64 key = 0, next = 0;
+namespace {
+
+// 1: done (fn called for every entry), 0: the kernel does not do batch lookups on this map.
+Result<bool> ForEachBatched(int fd, size_t key_size, size_t value_size, const char* what,
+                            const std::function<void(const void*, const void*)>& fn) {
+  uint32_t chunk = 512;
+  // The batch token is opaque (a bucket index for hashes): room for a key is always enough.
+  std::vector<unsigned char> in(std::max<size_t>(key_size, 8)), out(in.size()), keys, values;
+  DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  bool first = true;
+  for (;;) {
+    keys.resize(size_t{chunk} * key_size);
+    values.resize(size_t{chunk} * value_size);
+    __u32 count = chunk;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), out.data(), keys.data(),
+                                   values.data(), &count, &opts);
+    int e = err ? errno : 0;
+    if (err && e == ENOSPC && count == 0) {  // one hash bucket holds more than a chunk
+      chunk *= 2;
+      continue;
+    }
+    if (err && e != ENOENT) {
+      if (first && (e == EINVAL || e == ENOTSUP || e == 524 /* kernel ENOTSUPP */)) return false;
+      return Error::FromErrno(e, std::string("reading BPF map ") + what + " (batch lookup)");
+    }
+    for (__u32 i = 0; i < count; i++)
+      fn(keys.data() + size_t{i} * key_size, values.data() + size_t{i} * value_size);
+    if (err) return true;  // ENOENT: no more entries
+    in = out;
+    first = false;
+  }
+}
+
+}  // namespace
+
+Result<void> BpfEventSource::ForEachEntry(int fd, size_t key_size, size_t value_size,
+                                          const char* what, const EntryFn& fn) {
+  last_batched_ = false;
+  if (mode_ == MapReadMode::kBatch || (mode_ == MapReadMode::kAuto && !batch_unsupported_)) {
+    Result<bool> r = ForEachBatched(fd, key_size, value_size, what, fn);
+    if (!r.ok()) return r.error();
+    if (*r) {
+      last_batched_ = true;
+      return Ok();
+    }
+    if (mode_ == MapReadMode::kBatch)
+      return Error{EOPNOTSUPP, std::string("reading BPF map ") + what +
+                                   ": this kernel has no batch lookups for it"};
+    batch_unsupported_ = true;
+  }
+  std::vector<unsigned char> key(key_size), next(key_size), value(value_size);
   const void* prev = nullptr;
   // Entries deleted concurrently (Forget) simply end or restart the walk at the next key.
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
     key = next;
-    prev = &key;
-    if (bpf_map_lookup_elem(fd, &key, buf.data()) != 0) {
+    prev = key.data();
+    if (bpf_map_lookup_elem(fd, key.data(), value.data()) != 0) {
       if (errno == ENOENT) continue;
-      return Error::FromErrno(errno, "reading BPF map workloads");
+      return Error::FromErrno(errno, std::string("reading BPF map ") + what);
     }
-    sw_workload_stats v;
-    if (percpu)
-      v = SumPerCpuWorkloadStats(buf.data(), ncpus_, stride);
-    else
-      std::memcpy(&v, buf.data(), sizeof(v));
-    out.workloads[key] = DecodeWorkloadStats(v);
+    fn(key.data(), value.data());
   }
   return Ok();
 }
 
+Result<void> BpfEventSource::ReadWorkloads(RawEvents& out) {
+  bool percpu = bpf_.workload_map_kind() == WorkloadMapKind::kPerCpu;
+  size_t stride = PerCpuStride(sizeof(sw_workload_stats));
+  size_t value_size = percpu ? stride * ncpus_ : sizeof(sw_workload_stats);
+  return ForEachEntry(bpf_.workload_map_fd(), sizeof(__u64), value_size, "workloads",
+                      [&](const void* k, const void* v) {
+                        __u64 key;
+                        std::memcpy(&key, k, sizeof(key));
+                        sw_workload_stats s;
+                        if (percpu)
+                          s = SumPerCpuWorkloadStats(v, ncpus_, stride);
+                        else
+                          std::memcpy(&s, v, sizeof(s));
+                        out.workloads[key] = DecodeWorkloadStats(s);
+                      });
+}
+
 Result<void> BpfEventSource::ReadPreemptions(RawEvents& out) {
-  int fd = bpf_.preempt_map_fd();
-  sw_preempt_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    __u64 count = 0;
-    if (bpf_map_lookup_elem(fd, &key, &count) != 0) {
-      if (errno == ENOENT) continue;
-      return Error::FromErrno(errno, "reading BPF map preemptions");
-    }
-    out.preemptions[{key.victim_cgid, key.aggressor_cgid}] = count;
-  }
-  return Ok();
+  return ForEachEntry(bpf_.preempt_map_fd(), sizeof(sw_preempt_key), sizeof(__u64), "preemptions",
+                      [&](const void* k, const void* v) {
+                        sw_preempt_key key;
+                        __u64 count;
+                        std::memcpy(&key, k, sizeof(key));
+                        std::memcpy(&count, v, sizeof(count));
+                        out.preemptions[{key.victim_cgid, key.aggressor_cgid}] = count;
+                      });
 }
 
 Result<void> BpfEventSource::ReadDrops(RawEvents& out) {

@@ -2,6 +2,7 @@
 // the per-CPU workload map was chosen), per-program bpf_stats, and kernel.bpf_stats_enabled.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,11 @@
 #include "collect/event_source.h"
 
 namespace sw {
+
+// How Read walks the workload and preemption maps: kAuto uses BPF_MAP_LOOKUP_BATCH (Linux 5.6+,
+// one syscall per chunk of entries) and falls back to get_next_key + lookup (two per entry) for
+// good once the kernel refuses a batch; the other two force one path (tests, benchmarks).
+enum class MapReadMode { kAuto, kBatch, kIterate };
 
 class BpfEventSource : public EventSource {
  public:
@@ -19,10 +25,19 @@ class BpfEventSource : public EventSource {
   Result<RawEvents> Read() override;
   void Forget(const std::vector<uint64_t>& cgroup_ids) override;
 
+  void set_map_read_mode(MapReadMode m) { mode_ = m; }
+  // Whether the last Read walked the maps with batch lookups.
+  bool last_read_batched() const { return last_batched_; }
+
   const SchedObserverBpf& bpf() const { return bpf_; }
   SchedObserverBpf& bpf() { return bpf_; }
 
  private:
+  // Calls fn(key, value) for every entry of the map, batched when allowed (value_size: the bytes
+  // the kernel copies per entry, all CPUs' copies for a per-CPU map).
+  using EntryFn = std::function<void(const void* key, const void* value)>;
+  Result<void> ForEachEntry(int fd, size_t key_size, size_t value_size, const char* what,
+                            const EntryFn& fn);
   Result<void> ReadWorkloads(RawEvents& out);
   Result<void> ReadPreemptions(RawEvents& out);
   Result<void> ReadDrops(RawEvents& out);
@@ -31,6 +46,9 @@ class BpfEventSource : public EventSource {
   SchedObserverBpf bpf_;
   std::string proc_root_;
   int ncpus_ = 1;
+  MapReadMode mode_ = MapReadMode::kAuto;
+  bool batch_unsupported_ = false;  // the kernel refused a batch lookup once (kAuto)
+  bool last_batched_ = false;
 };
 
 }  // namespace sw

@@ -41,12 +41,46 @@ inline std::optional<WorkloadMapKind> ParseWorkloadMapKind(std::string_view s) {
 inline constexpr const char* kAttachKindChoices = "auto, tp_btf, raw_tp";
 inline constexpr const char* kWorkloadMapKindChoices = "shared, percpu";
 
+// Map sizes derived from observer.max_workloads (docs/bpf.md, "Map sizes"). The kernel keys by
+// cgroup id, before folding to workload_depth: budget kIdsPerWorkload cgroups per workload series
+// and kPairsPerWorkload distinct aggressors per victim cgroup, rounded up to a power of two (hash
+// buckets are a power of two anyway) and clamped to [min, max].
+inline constexpr uint32_t kIdsPerWorkload = 4;
+inline constexpr uint32_t kPairsPerWorkload = 64;
+inline constexpr uint32_t kMinWorkloadMapEntries = 1024;
+inline constexpr uint32_t kMaxDerivedWorkloadMapEntries = 1u << 18;  // 640 MB of 2.4-KB values
+inline constexpr uint32_t kMinPreemptMapEntries = 16384;
+inline constexpr uint32_t kMaxDerivedPreemptMapEntries = 1u << 22;  // 370 MB of 88-B pairs
+
+constexpr uint32_t RoundUpPow2(uint64_t v) {
+  uint64_t p = 1;
+  while (p < v) p <<= 1;
+  return static_cast<uint32_t>(p > (uint64_t{1} << 31) ? uint64_t{1} << 31 : p);
+}
+constexpr uint32_t ClampDerived(uint64_t want, uint32_t lo, uint32_t hi) {
+  uint32_t v = RoundUpPow2(want);
+  return v < lo ? lo : v > hi ? hi : v;
+}
+// 4096 and 65536 at the default max_workloads (1000).
+constexpr uint32_t WorkloadMapEntriesFor(int max_workloads) {
+  return ClampDerived(uint64_t{kIdsPerWorkload} * static_cast<uint64_t>(max_workloads),
+                      kMinWorkloadMapEntries, kMaxDerivedWorkloadMapEntries);
+}
+constexpr uint32_t PreemptMapEntriesFor(int max_workloads) {
+  return ClampDerived(uint64_t{kPairsPerWorkload} * static_cast<uint64_t>(max_workloads),
+                      kMinPreemptMapEntries, kMaxDerivedPreemptMapEntries);
+}
+
 struct BpfOptions {
-  uint32_t workload_map_entries = 4096;  // distinct cgroup ids tracked at once
-  uint32_t preempt_map_entries = 16384;  // distinct (victim, aggressor) pairs
-  uint32_t raw_stamp_entries = 32768;    // raw_tp twin only: live tasks tracked at once
+  // Defaults are the sizes for observer.max_workloads = 1000 (the config derives them).
+  uint32_t workload_map_entries = WorkloadMapEntriesFor(1000);  // distinct cgroup ids at once
+  uint32_t preempt_map_entries = PreemptMapEntriesFor(1000);    // distinct (victim, aggressor)
+  uint32_t raw_stamp_entries = 32768;  // raw_tp twin only: live tasks tracked at once
   WorkloadMapKind workload_map = WorkloadMapKind::kShared;
   AttachKind attach = AttachKind::kAuto;
+  // Hold BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) from Load until destruction: per-program run time
+  // and count without kernel.bpf_stats_enabled (observer.bpf_stats; cost in docs/bpf.md).
+  bool bpf_stats = false;
 };
 
 }  // namespace sw

@@ -107,6 +107,7 @@ Result<BpfFeatures> ProbeBpfFeatures() {
 
 SchedObserverBpf::SchedObserverBpf(SchedObserverBpf&& o) noexcept
     : skel_(std::exchange(o.skel_, nullptr)),
+      stats_fd_(std::exchange(o.stats_fd_, -1)),
       links_(std::move(o.links_)),
       state_(std::exchange(o.state_, State::kNew)),
       options_(o.options_),
@@ -118,6 +119,7 @@ SchedObserverBpf& SchedObserverBpf::operator=(SchedObserverBpf&& o) noexcept {
   if (this != &o) {
     Destroy();
     skel_ = std::exchange(o.skel_, nullptr);
+    stats_fd_ = std::exchange(o.stats_fd_, -1);
     links_ = std::move(o.links_);
     o.links_.clear();
     state_ = std::exchange(o.state_, State::kNew);
@@ -133,6 +135,8 @@ void SchedObserverBpf::Destroy() {
   Detach();
   if (skel_) schedwarden__destroy(skel_);
   skel_ = nullptr;
+  if (stats_fd_ >= 0) close(stats_fd_);
+  stats_fd_ = -1;
   state_ = State::kNew;
 }
 
@@ -203,6 +207,15 @@ Result<void> SchedObserverBpf::Load() {
   if (err)
     return BpfError(-err, std::string("loading the ") + AttachKindName(kind_) +
                               " BPF programs (the libbpf log above has the verifier's reason)");
+  if (options_.bpf_stats) {
+    // A reference on the kernel's stats key, dropped when the fd closes (also if we crash).
+    int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    if (fd < 0)
+      return BpfError(errno,
+                      "enabling BPF run-time stats (observer.bpf_stats: true; set it to false to "
+                      "start without per-program run time)");
+    stats_fd_ = fd;
+  }
   state_ = State::kLoaded;
   return Ok();
 }

@@ -4,7 +4,8 @@
 //   SchedObserverBpf bpf;
 //   bpf.Open();                 // parse the embedded object; needs /sys/kernel/btf/vmlinux
 //   bpf.Configure(options);     // map sizes, workload map type, tp_btf vs raw_tp (probed)
-//   bpf.Load();                 // verify + create maps; needs root or CAP_BPF+CAP_PERFMON
+//   bpf.Load();                 // verify + create maps; needs root or CAP_BPF+CAP_PERFMON;
+//                               // with options.bpf_stats also turns on BPF run-time stats
 //   bpf.Attach();               // links; errors name the tracepoint
 //
 // Move-only; destruction detaches the links and frees the programs and maps.
@@ -61,6 +62,8 @@ class SchedObserverBpf {
   void Detach();
 
   bool loaded() const { return state_ >= State::kLoaded; }
+  // True while this object holds a BPF_ENABLE_STATS fd (options.bpf_stats, after Load).
+  bool holds_bpf_stats() const { return stats_fd_ >= 0; }
   bool attached() const { return state_ == State::kAttached; }
   // After Configure: the twin actually chosen (never kAuto).
   AttachKind attach_kind() const { return kind_; }
@@ -80,6 +83,7 @@ class SchedObserverBpf {
   void Destroy();
 
   schedwarden* skel_ = nullptr;
+  int stats_fd_ = -1;  // BPF_ENABLE_STATS: run-time stats stay on while it is open
   std::vector<bpf_link*> links_;
   State state_ = State::kNew;
   BpfOptions options_;

@@ -60,18 +60,43 @@ const Collector::IdLabel& Collector::LabelOf(uint64_t id, std::chrono::nanosecon
 }
 
 Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
   warnings_.clear();
   // Any walk from here on started after the read below saw its ids.
   walks_before_read_ = resolver_.walks();
   auto raw = source_.Read();
   if (!raw) return raw.error().WithContext("reading BPF counters");
+  const Clock::time_point t1 = Clock::now();
   if (auto gc = resolver_.MaybeCollectGarbage(now); !gc) return gc.error();
 
   std::vector<uint64_t> forget;
+  AccountWorkloads(*raw, now, &forget);
+  AccountPairs(*raw, now, &forget);
+  ForgetGone(*raw, std::move(forget));
+  Snapshot snap = AssembleSeries(now);
+  const Clock::time_point t2 = Clock::now();
+  ReadCgroupFiles(&snap);
 
-  // Workload histograms, per id, against each id's baseline.
-  for (const auto& [id, stats] : raw->workloads) {
-    const IdLabel& l = LabelOf(id, now, &forget);
+  snap.dropped = raw->dropped;
+  snap.programs = raw->programs;
+  snap.bpf_stats_enabled = raw->bpf_stats_enabled;
+  snap.tracked_workloads = labeler_.tracked();
+  snap.overflowed_workloads = labeler_.overflowed();
+  const Clock::time_point t3 = Clock::now();
+  timings_ = CollectTimings{.source_read = t1 - t0,
+                            .accounting = t2 - t1,
+                            .cgroup_read = t3 - t2,
+                            .total = t3 - t0,
+                            .finished_at = t3.time_since_epoch()};
+  return snap;
+}
+
+// Workload histograms, per id, against each id's baseline.
+void Collector::AccountWorkloads(const RawEvents& raw, std::chrono::nanoseconds now,
+                                 std::vector<uint64_t>* forget) {
+  for (const auto& [id, stats] : raw.workloads) {
+    const IdLabel& l = LabelOf(id, now, forget);
     auto acc = accounts_.find(id);
     if (acc == accounts_.end()) {
       accounts_.emplace(id, IdAccount{l.label, RawWorkloadStats{}, stats});
@@ -90,7 +115,7 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     a.last = stats;
   }
   for (auto it = accounts_.begin(); it != accounts_.end();) {
-    if (raw->workloads.count(it->first)) {
+    if (raw.workloads.count(it->first)) {
       ++it;
       continue;
     }
@@ -98,8 +123,11 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     AddTo(&retired_[it->second.label], Minus(it->second.last, it->second.baseline));
     it = accounts_.erase(it);
   }
+}
 
-  // Preemption pairs, the same way, with their own cap on series.
+// Preemption pairs, the same way, with their own cap on series.
+void Collector::AccountPairs(const RawEvents& raw, std::chrono::nanoseconds now,
+                             std::vector<uint64_t>* forget) {
   using LabelPair = std::pair<std::string, std::string>;
   std::set<LabelPair> pair_series;
   for (const auto& [labels, _] : retired_pairs_) pair_series.insert(labels);
@@ -113,9 +141,8 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     }
     return {kOverflowWorkload, kOverflowWorkload};
   };
-  for (const auto& [key, count] : raw->preemptions) {
-    LabelPair wanted{LabelOf(key.first, now, &forget).label,
-                     LabelOf(key.second, now, &forget).label};
+  for (const auto& [key, count] : raw.preemptions) {
+    LabelPair wanted{LabelOf(key.first, now, forget).label, LabelOf(key.second, now, forget).label};
     auto it = pairs_.find(key);
     if (it == pairs_.end()) {
       pairs_.emplace(key, PairAccount{wanted, cap(wanted), 0, count});
@@ -135,18 +162,21 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     p.last = count;
   }
   for (auto it = pairs_.begin(); it != pairs_.end();) {
-    if (raw->preemptions.count(it->first)) {
+    if (raw.preemptions.count(it->first)) {
       ++it;
       continue;
     }
     retired_pairs_[it->second.labels] += it->second.last - it->second.baseline;
     it = pairs_.erase(it);
   }
+}
 
-  // Ids neither in the source nor in a live pair need no label any more.
+// Drops the labels of ids the source no longer has, and the kernel entries of removed cgroups
+// (their counts were retired above or will be next time).
+void Collector::ForgetGone(const RawEvents& raw, std::vector<uint64_t> forget) {
   std::set<uint64_t> live;
-  for (const auto& [id, _] : raw->workloads) live.insert(id);
-  for (const auto& [key, _] : raw->preemptions) {
+  for (const auto& [id, _] : raw.workloads) live.insert(id);
+  for (const auto& [key, _] : raw.preemptions) {
     live.insert(key.first);
     live.insert(key.second);
   }
@@ -158,8 +188,6 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
       it = labels_.erase(it);
     }
   }
-
-  // Removed cgroups: drop their kernel entries (counts were retired above or will be next time).
   for (uint64_t id : resolver_.TakeRemoved())
     if (live.count(id) && !forgotten_pending_.count(id)) forget.push_back(id);
   std::sort(forget.begin(), forget.end());
@@ -170,8 +198,10 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     forgotten_pending_.insert(forget.begin(), forget.end());
   }
   ReleaseDeadLabels();
+}
 
-  // Assemble the series.
+// The cumulative series: retired totals plus each live id's and pair's count since its baseline.
+Snapshot Collector::AssembleSeries(std::chrono::nanoseconds now) const {
   Snapshot snap;
   snap.taken_at = now;
   auto sample_for = [&](const std::string& label) -> WorkloadSample& {
@@ -192,8 +222,12 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
   for (const auto& [id, a] : accounts_) add(sample_for(a.label), Minus(a.last, a.baseline));
   for (const auto& [labels, n] : retired_pairs_) snap.preemptions[labels] += n;
   for (const auto& [key, p] : pairs_) snap.preemptions[p.labels] += p.last - p.baseline;
+  return snap;
+}
 
-  for (auto& [label, s] : snap.workloads) {
+// Each series' own cgroup files: cpu.stat, CPU usage, PSI. Problems become warnings.
+void Collector::ReadCgroupFiles(Snapshot* snap) {
+  for (auto& [label, s] : snap->workloads) {
     if (s.cgroup_path.empty()) continue;
     auto stat = reader_.ReadCpuStat(s.cgroup_path);
     if (!stat) {
@@ -215,13 +249,6 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
     else
       s.psi = *psi;
   }
-
-  snap.dropped = raw->dropped;
-  snap.programs = raw->programs;
-  snap.bpf_stats_enabled = raw->bpf_stats_enabled;
-  snap.tracked_workloads = labeler_.tracked();
-  snap.overflowed_workloads = labeler_.overflowed();
-  return snap;
 }
 
 // A workload label whose cgroups are all gone (no live id, directory removed) gives its slot

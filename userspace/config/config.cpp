@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -396,14 +397,16 @@ class Parser {
     const std::string p = "observer";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(
-        n, p,
-        {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads", "bpf_attach",
-         "workload_map", "workload_map_entries", "preempt_map_entries", "raw_stamp_entries"});
+    CheckKeys(n, p,
+              {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads",
+               "bpf_attach", "workload_map", "workload_map_entries", "preempt_map_entries",
+               "raw_stamp_entries", "bpf_stats"});
     auto& o = cfg_.observer;
+    std::map<std::string, int> lines;  // line of each key given, for the sizing diagnostics
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
       const YAML::Node v = it->second;
+      lines[key] = Line(v);
       if (key == "cgroup_root" || key == "proc_root" || key == "labels_dir") {
         auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
         if (!s) continue;
@@ -434,6 +437,13 @@ class Parser {
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kWorkloadMapKindChoices);
         }
+      } else if (key == "bpf_stats") {
+        if (auto s = String(v, k)) {
+          if (*s == "true" || *s == "false")
+            o.bpf.bpf_stats = *s == "true";
+          else
+            ErrorAt(v, k, Quote(*s) + " must be true or false");
+        }
       } else if (key == "workload_map_entries" || key == "preempt_map_entries" ||
                  key == "raw_stamp_entries") {
         // The upper bound keeps a typo from asking the kernel for gigabytes of map memory.
@@ -443,6 +453,40 @@ class Parser {
                                           : o.bpf.raw_stamp_entries) = static_cast<uint32_t>(*i);
       }
     }
+    SizeBpfMaps(lines);
+  }
+
+  // Map sizes not given explicitly follow observer.max_workloads (docs/bpf.md, "Map sizes");
+  // a derived size beyond its cap is clamped and said so.
+  void SizeBpfMaps(const std::map<std::string, int>& lines) {
+    auto& o = cfg_.observer;
+    const uint64_t w = static_cast<uint64_t>(o.max_workloads);
+    auto line_of = [&](const char* key) {
+      auto it = lines.find(key);
+      return it == lines.end() ? 0 : it->second;
+    };
+    auto derive = [&](const char* key, uint64_t per, uint32_t got, uint32_t* into) {
+      *into = got;
+      if (per * w > got)
+        WarnAt(line_of("max_workloads"), "observer.max_workloads",
+               std::to_string(w) + " workloads would size observer." + key + " to " +
+                   std::to_string(per * w) + " (" + std::to_string(per) +
+                   " per workload); clamped to " + std::to_string(got) + ": set observer." + key +
+                   " to size it yourself");
+    };
+    if (!lines.count("workload_map_entries"))
+      derive("workload_map_entries", kIdsPerWorkload, WorkloadMapEntriesFor(o.max_workloads),
+             &o.bpf.workload_map_entries);
+    else if (o.bpf.workload_map_entries < w)
+      WarnAt(line_of("workload_map_entries"), "observer.workload_map_entries",
+             std::to_string(o.bpf.workload_map_entries) + " is below observer.max_workloads (" +
+                 std::to_string(w) +
+                 "): the kernel drops the events of cgroups beyond it "
+                 "(schedwarden_bpf_dropped_total{reason=\"workload_map_full\"}); remove the key "
+                 "to size it from max_workloads");
+    if (!lines.count("preempt_map_entries"))
+      derive("preempt_map_entries", kPairsPerWorkload, PreemptMapEntriesFor(o.max_workloads),
+             &o.bpf.preempt_map_entries);
   }
 
   void ParseController(const YAML::Node& n) {

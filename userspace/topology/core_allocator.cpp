@@ -1,6 +1,7 @@
 #include "topology/core_allocator.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -93,83 +94,103 @@ std::vector<int> PickCompact(const std::vector<int>& free, int k, DomainOf domai
   return picked;
 }
 
-}  // namespace
-
-Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
-  Allocation out;
-  const int tpc = topo_.ThreadsPerCore();
+// Refuses a request that is not a positive whole-core size (false, with out->reason), and warns
+// when it is rounded up to whole cores.
+bool CheckRequestSize(const AllocationRequest& req, int tpc, int k, Allocation* out) {
   if (req.cpus <= 0) {
-    out.reason = "request for " + std::to_string(req.cpus) + " CPUs for '" + req.workload +
-                 "': nothing to allocate";
-    return out;
+    out->reason = "request for " + std::to_string(req.cpus) + " CPUs for '" + req.workload +
+                  "': nothing to allocate";
+    return false;
   }
   if (req.cpus < tpc) {
     // Warn, don't reject (the working group's wording): the request stays in the shared pool.
-    out.warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
-                           " CPU(s), less than one physical core (" + std::to_string(tpc) +
-                           " threads); exclusive cores are whole cores, so it stays shared");
-    out.reason = "sub-core request";
-    return out;
+    out->warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
+                            " CPU(s), less than one physical core (" + std::to_string(tpc) +
+                            " threads); exclusive cores are whole cores, so it stays shared");
+    out->reason = "sub-core request";
+    return false;
   }
-  const int k = capacity_.CoresFor(req.cpus);
   if (k * tpc != req.cpus)
-    out.warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
-                           " CPUs; rounded up to " + std::to_string(k) + " whole core(s) = " +
-                           std::to_string(k * tpc) + " CPUs so no core is shared with others");
+    out->warnings.push_back("'" + req.workload + "' asked for " + std::to_string(req.cpus) +
+                            " CPUs; rounded up to " + std::to_string(k) + " whole core(s) = " +
+                            std::to_string(k * tpc) + " CPUs so no core is shared with others");
+  return true;
+}
 
-  // The workload's own cores are free for it (re-size) and preferred.
-  std::set<int> own;
-  if (auto it = held_.find(req.workload); it != held_.end())
-    own.insert(it->second.begin(), it->second.end());
-  std::set<int> taken_by_others;
-  for (const auto& [name, cores] : held_)
-    if (name != req.workload) taken_by_others.insert(cores.begin(), cores.end());
+struct CoreAvailability {
+  std::set<int> own;              // held by the requester: free for it (re-size) and preferred
+  std::set<int> taken_by_others;  // held by other workloads
+  std::vector<int> free;          // neither taken by others nor holding a reserved CPU
+};
 
-  std::vector<int> free;
-  for (const Core& c : topo_.cores) {
-    if (taken_by_others.count(c.index)) continue;
-    bool reserved = false;
-    for (int cpu : c.cpus) reserved |= config_.reserved_cpus.count(cpu) > 0;
-    if (!reserved) free.push_back(c.index);
+CoreAvailability AvailabilityFor(const Topology& topo, const CpuSet& reserved,
+                                 const std::map<std::string, std::vector<int>>& held,
+                                 const std::string& workload) {
+  CoreAvailability a;
+  if (auto it = held.find(workload); it != held.end())
+    a.own.insert(it->second.begin(), it->second.end());
+  for (const auto& [name, cores] : held)
+    if (name != workload) a.taken_by_others.insert(cores.begin(), cores.end());
+  for (const Core& c : topo.cores) {
+    if (a.taken_by_others.count(c.index)) continue;
+    bool is_reserved = false;
+    for (int cpu : c.cpus) is_reserved |= reserved.count(cpu) > 0;
+    if (!is_reserved) a.free.push_back(c.index);
   }
+  return a;
+}
 
-  // Floor, fraction cap and reserved cores, in whole cores: the same numbers the controller
-  // and check-config use.
-  if (std::string why = capacity_.WhyNot(static_cast<int>(taken_by_others.size()), k);
-      !why.empty()) {
-    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload + "' " + why;
-    return out;
-  }
-  if (static_cast<int>(free.size()) < k) {
-    out.reason = "only " + std::to_string(free.size()) +
-                 " free whole core(s) (not reserved, not held by other workloads), '" +
-                 req.workload + "' needs " + std::to_string(k);
-    return out;
-  }
-
+// k cores out of a.free: first the node (NUMA node within a package: a machine whose one NUMA
+// node spans two sockets still keeps a request on one socket), then L3 domains inside the chosen
+// node. Sorted core indexes.
+std::vector<int> PickCores(const Topology& topo, const AllocationRequest& req, int k,
+                           const CoreAvailability& a, Allocation* out) {
   auto overlap = [&](int core) {
-    int n = own.count(core) ? 1000 : 0;  // keep what it already has: no needless migration
-    for (int cpu : topo_.cores[core].cpus) n += req.running_on.count(cpu);
+    int n = a.own.count(core) ? 1000 : 0;  // keep what it already has: no needless migration
+    for (int cpu : topo.cores[core].cpus) n += req.running_on.count(cpu);
     return n;
   };
-  // First the node (NUMA node within a package: a machine whose one NUMA node spans two
-  // sockets still keeps a request on one socket), then L3 domains inside the chosen node.
-  auto node_of = [&](int c) { return topo_.cores[c].numa * 4096 + topo_.cores[c].package; };
-  std::vector<int> node_pick = PickCompact(free, k, node_of, overlap);
+  auto node_of = [&](int c) { return topo.cores[c].numa * 4096 + topo.cores[c].package; };
+  std::vector<int> node_pick = PickCompact(a.free, k, node_of, overlap);
   std::set<int> nodes;
   for (int c : node_pick) nodes.insert(node_of(c));
   if (nodes.size() > 1)
-    out.warnings.push_back("'" + req.workload + "' needs " + std::to_string(k) +
-                           " cores, more than any single socket/NUMA node has free; spanning " +
-                           std::to_string(nodes.size()) + " nodes");
+    out->warnings.push_back("'" + req.workload + "' needs " + std::to_string(k) +
+                            " cores, more than any single socket/NUMA node has free; spanning " +
+                            std::to_string(nodes.size()) + " nodes");
   std::vector<int> in_nodes;
-  for (int c : free)
+  for (int c : a.free)
     if (nodes.count(node_of(c))) in_nodes.push_back(c);
   std::vector<int> picked =
       nodes.size() > 1 ? node_pick
                        : PickCompact(
-                             in_nodes, k, [&](int c) { return topo_.cores[c].l3; }, overlap);
+                             in_nodes, k, [&](int c) { return topo.cores[c].l3; }, overlap);
   std::sort(picked.begin(), picked.end());
+  return picked;
+}
+
+}  // namespace
+
+Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
+  Allocation out;
+  const int k = capacity_.CoresFor(req.cpus);
+  if (!CheckRequestSize(req, topo_.ThreadsPerCore(), k, &out)) return out;
+  const CoreAvailability a = AvailabilityFor(topo_, config_.reserved_cpus, held_, req.workload);
+
+  // Floor, fraction cap and reserved cores, in whole cores: the same numbers the controller
+  // and check-config use.
+  if (std::string why = capacity_.WhyNot(static_cast<int>(a.taken_by_others.size()), k);
+      !why.empty()) {
+    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload + "' " + why;
+    return out;
+  }
+  if (static_cast<int>(a.free.size()) < k) {
+    out.reason = "only " + std::to_string(a.free.size()) +
+                 " free whole core(s) (not reserved, not held by other workloads), '" +
+                 req.workload + "' needs " + std::to_string(k);
+    return out;
+  }
+  std::vector<int> picked = PickCores(topo_, req, k, a, &out);
   held_[req.workload] = picked;
   out.granted = true;
   out.cores = k;

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -361,6 +363,87 @@ TEST(BpfObserver, ReportsProgramStatsAndDetachesOnDestruction) {
   EXPECT_EQ(n1, n2);
 }
 
+// run_time_ns and run_cnt of a program as the kernel prints them in the fd's fdinfo (what
+// `bpftool prog show` reports too; bpftool itself is not in the VM tier's initramfs).
+std::pair<uint64_t, uint64_t> FdinfoRunStats(int prog_fd) {
+  auto text = ReadFile("/proc/self/fdinfo/" + std::to_string(prog_fd));
+  EXPECT_TRUE(text.ok());
+  uint64_t ns = 0, cnt = 0;
+  bool has_ns = false, has_cnt = false;
+  for (const std::string& line : Split(text.ok() ? *text : "", '\n')) {
+    if (line.rfind("run_time_ns:", 0) == 0) {
+      ns = std::strtoull(line.c_str() + 12, nullptr, 10);
+      has_ns = true;
+    } else if (line.rfind("run_cnt:", 0) == 0) {
+      cnt = std::strtoull(line.c_str() + 8, nullptr, 10);
+      has_cnt = true;
+    }
+  }
+  EXPECT_TRUE(has_ns && has_cnt) << "no run_time_ns/run_cnt in fdinfo";
+  return {ns, cnt};
+}
+
+// Sets kernel.bpf_stats_enabled for the test and puts the previous value back.
+bool SetBpfStatsSysctl(const std::string& value) {
+  std::ofstream f("/proc/sys/kernel/bpf_stats_enabled");
+  f << value;
+  f.close();
+  return !f.fail();
+}
+struct BpfStatsSysctl {
+  std::string saved;
+  explicit BpfStatsSysctl(const char* value) {
+    auto r = ReadFile("/proc/sys/kernel/bpf_stats_enabled");
+    saved = r.ok() ? Trim(*r) : "0";
+    EXPECT_TRUE(SetBpfStatsSysctl(value));
+  }
+  ~BpfStatsSysctl() { SetBpfStatsSysctl(saved); }
+};
+
+void SwitchABit() {
+  for (int i = 0; i < 50; i++) std::this_thread::sleep_for(milliseconds(2));
+}
+
+// Issue 10: with options.bpf_stats the observer holds BPF_ENABLE_STATS, so run time and count
+// are kept with kernel.bpf_stats_enabled at 0; they agree with the kernel's fdinfo (read between
+// two of ours); without it, or once the observer is gone, nothing counts.
+TEST(BpfObserver, HeldBpfStatsCountWithoutTheSysctl) {
+  SW_REQUIRE_PRIVILEGED();
+  BpfStatsSysctl off("0");
+  BpfOptions o;
+  o.bpf_stats = true;
+  auto src = StartObserver(o);
+  ASSERT_TRUE(src);
+  EXPECT_TRUE(src->bpf().holds_bpf_stats());
+  SwitchABit();
+  int fd = src->bpf().programs()[2].fd;  // sched_switch
+  auto a = src->Read();
+  auto [bt_ns, bt_cnt] = FdinfoRunStats(fd);
+  auto c = src->Read();
+  ASSERT_TRUE(a.ok() && c.ok());
+  EXPECT_TRUE(a->bpf_stats_enabled);
+  const BpfProgramStats &pa = a->programs[2], &pc = c->programs[2];
+  std::printf("sched_switch: ours %lu runs %lu ns, fdinfo %lu runs %lu ns, ours %lu runs\n",
+              pa.run_count, pa.run_time_ns, bt_cnt, bt_ns, pc.run_count);
+  EXPECT_GT(pa.run_count, 0u);
+  EXPECT_GT(pa.run_time_ns, 0u);
+  EXPECT_LE(pa.run_count, bt_cnt);
+  EXPECT_LE(bt_cnt, pc.run_count);
+  EXPECT_LE(pa.run_time_ns, bt_ns);
+  EXPECT_LE(bt_ns, pc.run_time_ns);
+  src.reset();  // closes the stats fd
+
+  auto plain = StartObserver(BpfOptions{});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->bpf().holds_bpf_stats());
+  SwitchABit();
+  auto e = plain->Read();
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(e->bpf_stats_enabled);
+  EXPECT_EQ(e->programs[2].run_count, 0u) << "stats still on after the observer holding them went";
+  EXPECT_EQ(FdinfoRunStats(plain->bpf().programs()[2].fd).second, 0u);
+}
+
 uint64_t MemlockOf(int fd) {
   auto text = ReadFile("/proc/self/fdinfo/" + std::to_string(fd));
   EXPECT_TRUE(text.ok());
@@ -440,6 +523,106 @@ TEST(BpfObserver, MapMemoryMatchesKernelAccounting) {
       EXPECT_FALSE(has_raw_stamps);
     }
   }
+}
+
+// Issue 9: the maps sized from observer.max_workloads take the kernel memory docs/bpf.md ("Map
+// sizes") states, formula written out here rather than taken from EstimateMapMemory.
+TEST(BpfObserver, MapsSizedFromMaxWorkloadsMatchTheFormula) {
+  SW_REQUIRE_PRIVILEGED();
+  const uint64_t c = static_cast<uint64_t>(libbpf_num_possible_cpus());
+  ASSERT_GT(c, 0u);
+  for (int w : {1000, 3000}) {
+    BpfOptions o;
+    o.attach = AttachKind::kTpBtf;
+    o.workload_map_entries = WorkloadMapEntriesFor(w);
+    o.preempt_map_entries = PreemptMapEntriesFor(w);
+    const uint64_t e = w == 1000 ? 4096 : 16384, p = w == 1000 ? 65536 : 262144;
+    EXPECT_EQ(o.workload_map_entries, e);
+    EXPECT_EQ(o.preempt_map_entries, p);
+    SchedObserverBpf bpf;
+    Result<void> r = bpf.Open();
+    if (r.ok()) r = bpf.Configure(o);
+    if (r.ok()) r = bpf.Load();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const auto list = bpf.maps();
+    const std::map<std::string, int> fd(list.begin(), list.end());
+    EXPECT_EQ(MaxEntriesOf(fd.at("workloads")), e);
+    EXPECT_EQ(MaxEntriesOf(fd.at("preemptions")), p);
+    const uint64_t want = (e + c) * 2440 + 16 * e + (p + c) * 72 + 16 * p + 32 * c;
+    const uint64_t got =
+        MemlockOf(fd.at("workloads")) + MemlockOf(fd.at("preemptions")) + MemlockOf(fd.at("drops"));
+    std::printf("max_workloads %d: E %lu P %lu: memlock %lu, formula %lu\n", w, e, p, got, want);
+    if (KernelAccountsMapMemory()) {
+      EXPECT_NEAR(double(got), double(want), 3 * 4096);  // + the three map structs
+    }
+  }
+}
+
+// Issue 9: both ways of walking the maps (BPF_MAP_LOOKUP_BATCH and get_next_key + lookup) read
+// the same entries from real, frozen (detached) maps of either workload-map layout.
+TEST(BpfObserver, BatchAndIteratedReadsAgree) {
+  SW_REQUIRE_PRIVILEGED();
+  for (WorkloadMapKind map : {WorkloadMapKind::kShared, WorkloadMapKind::kPerCpu}) {
+    BpfOptions o;
+    o.workload_map = map;
+    auto src = StartObserver(o);
+    ASSERT_TRUE(src);
+    SwitchABit();
+    src->bpf().Detach();
+    src->set_map_read_mode(MapReadMode::kIterate);
+    auto it = src->Read();
+    EXPECT_FALSE(src->last_read_batched());
+    src->set_map_read_mode(MapReadMode::kBatch);
+    auto ba = src->Read();
+    ASSERT_TRUE(it.ok() && ba.ok()) << (it.ok() ? ba.error().message : it.error().message);
+    EXPECT_TRUE(src->last_read_batched());
+    EXPECT_GT(it->workloads.size(), 0u);
+    ASSERT_EQ(ba->workloads.size(), it->workloads.size());
+    for (const auto& [id, w] : it->workloads) {
+      ASSERT_TRUE(ba->workloads.count(id)) << id;
+      const RawWorkloadStats& b = ba->workloads.at(id);
+      for (int r = 0; r < SW_NR_REASONS; r++) {
+        EXPECT_EQ(b.wait[r].Count(), w.wait[r].Count()) << id;
+        EXPECT_EQ(b.wait[r].SumNs(), w.wait[r].SumNs()) << id;
+      }
+      EXPECT_EQ(b.throttle_events, w.throttle_events);
+    }
+    EXPECT_EQ(ba->preemptions, it->preemptions);
+  }
+}
+
+// Batch reads over several chunks (and hash buckets of any size) return exactly the entries put
+// in: 3,000 workloads and 20,000 pairs written from userspace into loaded, unattached maps.
+TEST(BpfObserver, BatchReadReturnsEveryEntryPutIn) {
+  SW_REQUIRE_PRIVILEGED();
+  SchedObserverBpf bpf;
+  Result<void> r = bpf.Open();
+  if (r.ok()) r = bpf.Configure(BpfOptions{});
+  if (r.ok()) r = bpf.Load();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  for (__u64 id = 1; id <= 3000; id++) {
+    sw_workload_stats v{};
+    v.throttle_events = id * 3;
+    v.hist[SW_REASON_WAKEUP][5] = id;
+    ASSERT_EQ(bpf_map_update_elem(bpf.workload_map_fd(), &id, &v, BPF_NOEXIST), 0);
+  }
+  for (__u64 i = 0; i < 20000; i++) {
+    sw_preempt_key k{i / 100 + 1, i % 100 + 5000};
+    __u64 n = i + 7;
+    ASSERT_EQ(bpf_map_update_elem(bpf.preempt_map_fd(), &k, &n, BPF_NOEXIST), 0);
+  }
+  BpfEventSource src(std::move(bpf));
+  src.set_map_read_mode(MapReadMode::kBatch);
+  auto ev = src.Read();
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  ASSERT_EQ(ev->workloads.size(), 3000u);
+  for (uint64_t id = 1; id <= 3000; id++) {
+    EXPECT_EQ(ev->workloads.at(id).throttle_events, id * 3);
+    EXPECT_EQ(ev->workloads.at(id).wait[SW_REASON_WAKEUP].Count(), id);
+  }
+  ASSERT_EQ(ev->preemptions.size(), 20000u);
+  for (uint64_t i = 0; i < 20000; i++)
+    EXPECT_EQ(ev->preemptions.at({i / 100 + 1, i % 100 + 5000}), i + 7);
 }
 
 // Without privileges the start-up error must say what is missing, not just "Operation not

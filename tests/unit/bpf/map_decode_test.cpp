@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bpf/bpf_options.h"
 #include "collect/histogram.h"
 #include "support/temp_tree.h"
 
@@ -109,8 +110,11 @@ TEST(ProgramNames, BothTwinsMapToTheirTracepoint) {
 // The budget: kernel map memory <= 64 MiB for 1,000 workloads on a 128-CPU machine.
 TEST(MapMemory, SharedLayoutFitsTheBudgetPerCpuDoesNot) {
   constexpr uint64_t kBudget = 64ULL << 20;
-  MapMemoryEstimate shared = EstimateMapMemory(4096, false, 16384, 0, 128);
-  MapMemoryEstimate percpu = EstimateMapMemory(1024, true, 16384, 0, 128);
+  // The sizes the config derives from max_workloads = 1000 (4096 ids, 65536 pairs).
+  MapMemoryEstimate shared =
+      EstimateMapMemory(WorkloadMapEntriesFor(1000), false, PreemptMapEntriesFor(1000), 0, 128);
+  MapMemoryEstimate percpu = EstimateMapMemory(1024, true, PreemptMapEntriesFor(1000), 0, 128);
+  EXPECT_NEAR(double(shared.total()), 15.4 * (1 << 20), 0.05 * (1 << 20));  // docs/bpf.md
   EXPECT_LT(shared.total(), kBudget);
   EXPECT_GT(percpu.total(), kBudget);
   // Per workload: one 2,384-byte histogram block shared, versus one per CPU.

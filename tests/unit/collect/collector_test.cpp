@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "support/fake_event_source.h"
 #include "support/temp_tree.h"
@@ -376,6 +377,43 @@ TEST(CollectorV2, ReadsCpuStatUsageAndPsiOfEachWorkload) {
   EXPECT_EQ(root.cpu_usage_ns, 9000000000u);
   EXPECT_FALSE(root.psi);  // no cpu.pressure: PSI off, not an error
   EXPECT_TRUE(c.warnings().empty());
+}
+
+// An event source whose Read takes at least `delay` (the BPF map read the timings must see).
+class SlowSource final : public EventSource {
+ public:
+  SlowSource(EventSource& inner, std::chrono::nanoseconds delay) : inner_(inner), delay_(delay) {}
+  Result<RawEvents> Read() override {
+    std::this_thread::sleep_for(delay_);
+    return inner_.Read();
+  }
+  void Forget(const std::vector<uint64_t>& ids) override { inner_.Forget(ids); }
+
+ private:
+  EventSource& inner_;
+  std::chrono::nanoseconds delay_;
+};
+
+// The phase timings of the last Collect: the source's read lands in source_read, cgroupfs reads
+// in cgroup_read, and the phases fit in the total, measured on the monotonic clock.
+TEST_F(CollectorTest, LastTimingsSplitSourceReadFromCgroupReads) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  SlowSource slow(source_, 20ms);
+  Collector c(slow, resolver, reader, {.depth = 3, .max_workloads = 100});
+  EXPECT_EQ(c.last_timings().total, 0ns);
+  source_.AddWait(Id("/kubepods/burstable/pod1/c1"), SW_REASON_WAKEUP, 5000, 10);
+  const auto before = std::chrono::steady_clock::now().time_since_epoch();
+  ASSERT_TRUE(c.Collect(10s).ok());
+  const auto after = std::chrono::steady_clock::now().time_since_epoch();
+  const CollectTimings& t = c.last_timings();
+  EXPECT_GE(t.source_read, 20ms);
+  EXPECT_LT(t.cgroup_read, 20ms);
+  EXPECT_GT(t.cgroup_read, 0ns);  // one series with a cgroup: its files were read
+  EXPECT_EQ(t.total, t.source_read + t.accounting + t.cgroup_read);
+  EXPECT_LE(t.total, after - before);
+  EXPECT_GE(t.finished_at, before + t.total);
+  EXPECT_LE(t.finished_at, after);
 }
 
 }  // namespace

@@ -176,8 +176,8 @@ TEST(Config, EmbeddedDefaultParsesAndClassifiesKubernetesOnly) {
   }
 }
 
-// The BPF keys reach BpfOptions; omitted ones and the embedded default keep the BPF module's own
-// defaults (4096 / 16384 / 32768 entries, shared map, auto attach).
+// The BPF keys reach BpfOptions; omitted ones and the embedded default get the sizes for
+// max_workloads 1000 (4096 / 65536 / 32768 entries, shared map, auto attach).
 TEST(Config, ObserverBpfOptions) {
   const char* yaml = R"(observer:
   bpf_attach: raw_tp
@@ -207,9 +207,70 @@ TEST(Config, ObserverBpfOptions) {
     EXPECT_EQ(d.attach, AttachKind::kAuto);
     EXPECT_EQ(d.workload_map, WorkloadMapKind::kShared);
     EXPECT_EQ(d.workload_map_entries, 4096u);
-    EXPECT_EQ(d.preempt_map_entries, 16384u);
+    EXPECT_EQ(d.preempt_map_entries, 65536u);
     EXPECT_EQ(d.raw_stamp_entries, 32768u);
+    EXPECT_TRUE(l.warnings.empty()) << l.Text();
   }
+}
+
+// Issue 9: map sizes not given follow max_workloads (4 cgroup ids and 64 preemption pairs per
+// workload, rounded up to a power of two, clamped to [1024, 2^18] and [16384, 2^22]); explicit
+// sizes win.
+TEST(Config, BpfMapSizesFollowMaxWorkloads) {
+  struct Case {
+    int max_workloads;
+    uint32_t workloads, pairs;
+  } cases[] = {{1, 1024, 16384}, {100, 1024, 16384}, {1000, 4096, 65536}, {3000, 16384, 262144}};
+  for (const Case& c : cases) {
+    ConfigLoad l = ParseConfig(
+        "observer:\n  max_workloads: " + std::to_string(c.max_workloads) + "\n", "c.yaml", M(4));
+    ASSERT_TRUE(l.config) << l.Text();
+    EXPECT_EQ(l.config->observer.bpf.workload_map_entries, c.workloads) << c.max_workloads;
+    EXPECT_EQ(l.config->observer.bpf.preempt_map_entries, c.pairs) << c.max_workloads;
+    EXPECT_TRUE(l.warnings.empty()) << l.Text();
+  }
+  ConfigLoad l = ParseConfig("observer:\n  preempt_map_entries: 5000\n  max_workloads: 3000\n",
+                             "c.yaml", M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_EQ(l.config->observer.bpf.preempt_map_entries, 5000u);
+  EXPECT_EQ(l.config->observer.bpf.workload_map_entries, 16384u);
+}
+
+// Issue 10: observer.bpf_stats reaches BpfOptions (default off); anything but true/false is an
+// error naming the key.
+TEST(Config, ObserverBpfStats) {
+  ConfigLoad l = ParseConfig("observer:\n  bpf_stats: true\n", "config.yaml", M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_TRUE(l.config->observer.bpf.bpf_stats);
+  l = LoadDefaultConfig(M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_FALSE(l.config->observer.bpf.bpf_stats);
+  l = ParseConfig("observer:\n  bpf_stats: sometimes\n", "config.yaml", M(4));
+  EXPECT_FALSE(l.config);
+  EXPECT_THAT(l.Text(),
+              HasSubstr("config.yaml:2: observer.bpf_stats: \"sometimes\" must be true or false"));
+}
+
+// A derived size beyond its cap is clamped, with a warning naming max_workloads; an explicit
+// workload map smaller than max_workloads warns at its own key.
+TEST(Config, BpfMapSizesClampedOrTooSmallAreExplained) {
+  ConfigLoad l = ParseConfig("observer:\n  max_workloads: 100000\n", "config.yaml", M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_EQ(l.config->observer.bpf.workload_map_entries, 262144u);
+  EXPECT_EQ(l.config->observer.bpf.preempt_map_entries, 4194304u);
+  std::string t = l.Text();
+  EXPECT_THAT(t, HasSubstr("config.yaml:2: observer.max_workloads: 100000 workloads would size "
+                           "observer.workload_map_entries to 400000 (4 per workload); clamped "
+                           "to 262144: set observer.workload_map_entries to size it yourself"));
+  EXPECT_THAT(t, HasSubstr("observer.preempt_map_entries to 6400000 (64 per workload); clamped "
+                           "to 4194304"));
+
+  l = ParseConfig("observer:\n  max_workloads: 2000\n  workload_map_entries: 1500\n", "config.yaml",
+                  M(4));
+  ASSERT_TRUE(l.config) << l.Text();
+  EXPECT_EQ(l.config->observer.bpf.workload_map_entries, 1500u);
+  EXPECT_THAT(l.Text(), HasSubstr("config.yaml:3: observer.workload_map_entries: 1500 is below "
+                                  "observer.max_workloads (2000)"));
 }
 
 // --- one test per diagnostic ----------------------------------------------------------------
