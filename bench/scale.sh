@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Scale benchmark (issue 9): N cgroups with K threads each waking every 100 ms, the agent in
+# Scale benchmark (issue 9): N cgroups with K threads each waking every period, the agent in
 # observe mode with its default config, and every figure of the issue's table next to its target.
 #
 # Usage (root, after scripts/setup.sh):
-#   bench/scale.sh [--workloads 1000] [--threads-per-workload 1] [--seconds 40] [--churn]
-#                  [--churn-per-minute 3000] [--churn-seconds S] [--churn-settle 25]
-#                  [--bpf-runs 5] [--bpf-seconds 5]
-#                  [--profile-seconds 20] [--json FILE] [--build DIR] [--no-build]
+#   bench/scale.sh [--workloads 1000] [--threads-per-workload 1] [--period-ms 100] [--seconds 40]
+#                  [--churn] [--churn-per-minute 3000] [--churn-seconds S] [--churn-settle 25]
+#                  [--bpf-runs 5] [--bpf-seconds 5] [--profile-seconds 20] [--json FILE]
+#                  [--build DIR] [--no-build] [--force]
 #
 # Phases, each --seconds long, the load running throughout:
 #   A  no scrapes              agent CPU (utime+stime of /proc/<pid>/stat over the window), VmRSS
@@ -43,6 +43,7 @@ json_out=
 build=build
 do_build=1
 period_ms=100
+force=0
 warmup=5
 command_line="bench/scale.sh $*"
 
@@ -51,7 +52,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 num() { [[ $2 =~ ^[0-9]+$ ]] || die "$1 needs a whole number, got \"$2\""; }
@@ -59,6 +60,8 @@ while (($#)); do
   case $1 in
     --workloads) num "$1" "${2-}"; workloads=$2; shift 2 ;;
     --threads-per-workload) num "$1" "${2-}"; threads=$2; shift 2 ;;
+    --period-ms) num "$1" "${2-}"; period_ms=$2; shift 2 ;;
+    --force) force=1; shift ;;
     --seconds) num "$1" "${2-}"; seconds=$2; shift 2 ;;
     --churn) churn=1; shift ;;
     --churn-per-minute) num "$1" "${2-}"; churn_per_minute=$2; shift 2 ;;
@@ -74,8 +77,15 @@ while (($#)); do
     *) echo "scale: unknown argument \"$1\"" >&2; usage ;;
   esac
 done
-((workloads >= 1 && threads >= 1 && seconds >= 2)) ||
-  die "--workloads and --threads-per-workload must be ≥ 1, --seconds ≥ 2"
+((workloads >= 1 && threads >= 1 && seconds >= 2 && period_ms >= 1)) ||
+  die "--workloads, --threads-per-workload and --period-ms must be ≥ 1, --seconds ≥ 2"
+# A wake-up costs ~25 µs of CPU here (10 µs of work, the switches, the BPF programs). A load
+# that needs more than half the machine starves everything (1,000 x 10 threads every 100 ms on 2
+# CPUs: load average 8,000, scrapes timing out): refuse it unless --force.
+load_cores=$(awk -v n=$((workloads * threads)) -v p="$period_ms" 'BEGIN { printf "%.2f", n * 1000 / p * 25e-6 }')
+if ((!force)) && awk -v c="$load_cores" -v n="$(nproc)" 'BEGIN { exit !(c > n / 2) }'; then
+  die "$((workloads * threads * 1000 / period_ms)) wake-ups/s need ~$load_cores of $(nproc) CPUs: raise --period-ms (e.g. $((period_ms * threads)) for $((workloads * threads)) threads), or --force"
+fi
 churn_seconds=${churn_seconds:-$seconds}
 [[ -n $json_out && $json_out != /* ]] && json_out=$PWD/$json_out
 
