@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -72,7 +72,27 @@ std::string Joined(const std::vector<std::string>& v) {
   return s;
 }
 
-bool GroupGone(pid_t pgid) { return kill(-pgid, 0) != 0 && errno == ESRCH; }
+// Live processes of process group `pgid` (zombies, which an orphan's reaper may not have collected
+// yet, do not count), waiting up to 5 s for dying ones.
+std::vector<std::string> GroupLeft(pid_t pgid) {
+  std::vector<std::string> left;
+  for (int i = 0; i < 50; i++) {
+    left.clear();
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      auto stat = ReadFile(e.path().string() + "/stat");
+      if (!stat.ok()) continue;
+      auto close = stat->rfind(')');
+      if (close == std::string::npos) continue;
+      char state = 0;
+      int ppid = 0, pgrp = 0;
+      if (std::sscanf(stat->c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+      if (pgrp == pgid && state != 'Z') left.push_back(*stat);
+    }
+    if (left.empty()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return left;
+}
 
 const nlohmann::json& At(const nlohmann::json& j, const std::string& pointer) {
   static const nlohmann::json kMissing;
@@ -92,9 +112,10 @@ TEST(ScaleBenchSmoke, WritesEveryFieldRunsTheLoadAndCleansUp) {
   int status = Wait(pid, 240s);
   std::string out = ReadFile(log).value_or("(no log)");
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << out;
+  auto procs = GroupLeft(pid);
+  EXPECT_TRUE(procs.empty()) << "processes of the run are left:\n" << Joined(procs);
   auto left = LeftoverCgroups(pid);
   EXPECT_TRUE(left.empty()) << Joined(left);
-  EXPECT_TRUE(GroupGone(pid)) << "processes of the run are left";
 
   auto text = ReadFile(json_path);
   ASSERT_TRUE(text.ok()) << out;
@@ -168,9 +189,10 @@ TEST(ScaleBenchSmoke, InterruptedRunLeavesNothing) {
   std::string out = ReadFile(log).value_or("(no log)");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status << "\n"
                                                                << out;
+  auto procs = GroupLeft(pid);
+  EXPECT_TRUE(procs.empty()) << "processes of the run are left:\n" << Joined(procs);
   auto left = LeftoverCgroups(pid);
   EXPECT_TRUE(left.empty()) << Joined(left);
-  EXPECT_TRUE(GroupGone(pid)) << "processes of the run are left";
 }
 
 }  // namespace
