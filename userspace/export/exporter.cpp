@@ -21,15 +21,11 @@ MetricsExporter::MetricsExporter(ExporterOptions options, const Clock& clock)
     : options_(std::move(options)), clock_(clock), last_run_(clock.Monotonic()) {
   render_.version = options_.version;
   render_.le = LeEdges(options_.le_buckets);
-  // Before the first interval /metrics already says which build runs.
-  rendered_ = std::make_shared<const RenderedMetrics>(RenderMetrics(PublishedView{}, render_));
 }
 
 void MetricsExporter::Publish(std::shared_ptr<const PublishedView> view) {
-  auto rendered = std::make_shared<const RenderedMetrics>(RenderMetrics(*view, render_));
   std::lock_guard<std::mutex> lock(mu_);
   view_ = std::move(view);
-  rendered_ = std::move(rendered);
   last_run_ = clock_.Monotonic();
 }
 
@@ -49,8 +45,20 @@ std::shared_ptr<const PublishedView> MetricsExporter::LatestView() const {
 }
 
 std::shared_ptr<const RenderedMetrics> MetricsExporter::Latest() const {
+  // One render at a time: scrapes arriving together wait for it and share its result.
+  std::lock_guard<std::mutex> rendering(render_mu_);
+  std::shared_ptr<const PublishedView> view;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rendered_ && rendered_view_ == view_) return rendered_;
+    view = view_;
+  }
+  auto rendered = std::make_shared<const RenderedMetrics>(
+      RenderMetrics(view ? *view : PublishedView{}, render_));
   std::lock_guard<std::mutex> lock(mu_);
-  return rendered_;
+  rendered_ = rendered;
+  rendered_view_ = std::move(view);
+  return rendered;
 }
 
 HttpResponse MetricsExporter::Metrics(const HttpRequest&) const {
