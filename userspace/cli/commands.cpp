@@ -13,6 +13,7 @@
 #include "cli/live_view.h"
 #include "cli/version.h"
 #include "common/fs.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "enforce/journal.h"
 #include "enforce/restore.h"
@@ -123,16 +124,28 @@ int RunTop(const TopOptions& o) {
     } else {
       exit_code = 0;
       auto model = StatusFromJson(*j);
-      screen += "schedwarden top — mode " + (model ? model->mode : std::string("?")) +
-                "  (q to quit)\n\n";
+      // What the numbers are and how fresh: the agent's last interval (UTC) and its length,
+      // and how often this screen is redrawn.
+      const double interval =
+          j->contains("observer") ? (*j)["observer"].value("interval_s", 0.0) : 0.0;
+      const std::string updated =
+          model ? FormatWallTime(std::chrono::nanoseconds(model->updated_ns)).substr(11, 8) : "-";
+      const std::string every =
+          interval > 0 ? std::to_string(static_cast<int>(interval * 1000 + 0.5)) + "ms" : "-";
+      const std::string head = "schedwarden top  mode " + (model ? model->mode : "?") +
+                               "  updated " + updated + "  interval " + every;
+      screen += head + "\nUTC; refreshed every 1s; q quits\n\n";
       if (j->contains("observer")) screen += FormatWorkloadRates((*j)["observer"], 30);
       if (model && !model->recent.empty()) {
         screen += "\nRECENT ACTIONS\n";
         size_t from = model->recent.size() > 5 ? model->recent.size() - 5 : 0;
         for (size_t k = from; k < model->recent.size(); k++) {
           const auto& d = model->recent[k];
-          screen += "  " + FormatWallTime(d.wall) + " " + d.action + " " + d.workload + " [" +
-                    d.result + "] " + d.reason + "\n";
+          screen +=
+              ShortenEnd(FormatWallTime(d.wall).substr(11, 8) + " " + d.action + " " +
+                             ShortenMiddle(d.workload, 24) + " [" + d.result + "] " + d.reason,
+                         80) +
+              "\n";
         }
       }
     }

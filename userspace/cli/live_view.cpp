@@ -3,13 +3,25 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/text.h"
+
 namespace sw {
 namespace {
 
-std::string Ms(double seconds) {
+// At most 6 columns: "850us", "6.29ms", "12.3ms", "123ms", "1.25s"; "-" without waits.
+std::string Duration(double seconds) {
   char buf[32];
   if (seconds <= 0) return "-";
-  std::snprintf(buf, sizeof buf, "%.3f", seconds * 1e3);
+  if (seconds < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.0fus", seconds * 1e6);
+  else if (seconds < 10e-3)
+    std::snprintf(buf, sizeof buf, "%.2fms", seconds * 1e3);
+  else if (seconds < 100e-3)
+    std::snprintf(buf, sizeof buf, "%.1fms", seconds * 1e3);
+  else if (seconds < 1)
+    std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2fs", seconds);
   return buf;
 }
 
@@ -43,36 +55,54 @@ nlohmann::json WorkloadRates(const IntervalDelta& delta) {
 }
 
 std::string FormatWorkloadRates(const nlohmann::json& rates, size_t max_rows) {
-  std::string out;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-40s %6s %10s %10s %10s %8s %9s  %s\n", "WORKLOAD", "CPUS",
-                "RUNQ p99", "WAKE p99", "PREEMPT", "SAMPLES", "THROTTLED", "TOP AGGRESSOR");
-  out += line;
-  std::snprintf(line, sizeof line, "%-40s %6s %10s %10s %10s %8s %9s\n", "", "", "ms", "ms",
-                "p99 ms", "", "periods");
-  out += line;
+  // 80 columns: name 20, five numbers, then the top aggressor with its preemption count.
+  constexpr size_t kName = 20, kAggressor = 14;
+  auto row = [](const std::string& name, const std::string& cpus, const std::string& p99,
+                const std::string& wake, const std::string& pre, const std::string& waits,
+                const std::string& throt, const std::string& aggressor) {
+    std::string line = PadRight(ShortenMiddle(name, kName), kName) + " " + PadLeft(cpus, 5) + " " +
+                       PadLeft(p99, 7) + " " + PadLeft(wake, 7) + " " + PadLeft(pre, 7) + " " +
+                       PadLeft(waits, 7) + " " + PadLeft(throt, 5) + "  " + aggressor;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line + "\n";
+  };
+  std::string out =
+      row("WORKLOAD", "CPUS", "RUNQ99", "WAKE99", "PREEM99", "WAITS", "THROT", "TOP AGGRESSOR");
   size_t n = 0;
   for (const auto& w : rates.value("workloads", nlohmann::json::array())) {
     if (n++ >= max_rows) break;
     std::string aggressor = "-";
     uint64_t best = 0;
-    for (const auto& [name, count] : w["preempted_by"].items()) {
+    auto field = [&](const char* key) {
+      auto it = w.find(key);
+      return it == w.end() ? nlohmann::json() : *it;
+    };
+    const nlohmann::json preempted_by = field("preempted_by");
+    for (const auto& [name, count] : preempted_by.items()) {
       uint64_t c = count.get<uint64_t>();
       if (c > best) {
         best = c;
-        aggressor = name + " (" + std::to_string(c) + ")";
+        const std::string suffix = " (" + std::to_string(c) + ")";
+        aggressor =
+            ShortenMiddle(name, kAggressor > suffix.size() + 4 ? kAggressor - suffix.size() : 4) +
+            suffix;
       }
     }
-    std::string name = w["workload"].get<std::string>();
-    if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
-    std::snprintf(line, sizeof line, "%-40s %6.2f %10s %10s %10s %8llu %9llu  %s\n", name.c_str(),
-                  w["cpus"].get<double>(), Ms(w["runq_p99_s"].get<double>()).c_str(),
-                  Ms(w["runq_wakeup_p99_s"].get<double>()).c_str(),
-                  Ms(w["runq_preempted_p99_s"].get<double>()).c_str(),
-                  static_cast<unsigned long long>(w["runq_samples"].get<uint64_t>()),
-                  static_cast<unsigned long long>(w["throttled_periods"].get<uint64_t>()),
-                  aggressor.c_str());
-    out += line;
+    // Unknown (e.g. no cpuacct usage for this workload): "-", never 0.00.
+    const nlohmann::json cpus = field("cpus");
+    char cpu_text[32] = "-";
+    if (cpus.is_number()) std::snprintf(cpu_text, sizeof cpu_text, "%.2f", cpus.get<double>());
+    auto num = [&](const char* key) {
+      const nlohmann::json v = field(key);
+      return v.is_number() ? std::to_string(v.get<uint64_t>()) : std::string("-");
+    };
+    auto secs = [&](const char* key) {
+      const nlohmann::json v = field(key);
+      return v.is_number() ? Duration(v.get<double>()) : std::string("-");
+    };
+    out +=
+        row(w.value("workload", "?"), cpu_text, secs("runq_p99_s"), secs("runq_wakeup_p99_s"),
+            secs("runq_preempted_p99_s"), num("runq_samples"), num("throttled_periods"), aggressor);
   }
   return out;
 }

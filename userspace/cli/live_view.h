@@ -16,7 +16,8 @@ namespace sw {
 //   "preempted_by": {"aggressor": count, ...}}, ...]} sorted by run-queue p99, worst first.
 nlohmann::json WorkloadRates(const IntervalDelta& delta);
 
-// A terminal table of WorkloadRates output, at most max_rows workloads.
+// A terminal table of WorkloadRates output, at most max_rows workloads, at most 80 columns wide;
+// "-" for what is unknown (a null or missing value).
 std::string FormatWorkloadRates(const nlohmann::json& rates, size_t max_rows = 40);
 
 }  // namespace sw

@@ -9,9 +9,14 @@ namespace sw {
 
 std::vector<std::string> PreflightProblems(const PreflightInput& in) {
   std::vector<std::string> problems;
-  if (!in.privileged)
-    problems.push_back("not privileged: run as root, or grant " + AgentCapabilityList() +
+  if (!in.privileged) {
+    std::string missing;
+    for (const std::string& c : MissingAgentCapabilities())
+      missing += (missing.empty() ? "" : ", ") + c;
+    problems.push_back("not privileged" + (missing.empty() ? "" : " (missing " + missing + ")") +
+                       ": run as root, or grant " + AgentCapabilityList() +
                        " (e.g. AmbientCapabilities= in the systemd unit)");
+  }
   std::string btf = JoinPath(in.sys_root, "kernel/btf/vmlinux");
   if (!PathExists(btf))
     problems.push_back("kernel BTF not found at " + btf +
@@ -25,20 +30,21 @@ std::vector<std::string> PreflightProblems(const PreflightInput& in) {
   return problems;
 }
 
-bool HasAgentCapabilities() {
+std::vector<std::string> MissingAgentCapabilities() {
+  std::vector<std::string> missing;
   cap_t caps = cap_get_proc();
-  if (!caps) return false;
-  auto has = [&](cap_value_t c) {
-    cap_flag_value_t v = CAP_CLEAR;
-    return cap_get_flag(caps, c, CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
-  };
-  bool ok = true;
   for (const NeededCapability& c : kAgentCapabilities) {
+    if (!c.checked_at_start) continue;
     cap_value_t v;
-    ok = ok && cap_from_name(c.name, &v) == 0 && has(v);
+    cap_flag_value_t set = CAP_CLEAR;
+    if (!caps || cap_from_name(c.name, &v) != 0 ||
+        cap_get_flag(caps, v, CAP_EFFECTIVE, &set) != 0 || set != CAP_SET)
+      missing.push_back(c.name);
   }
-  cap_free(caps);
-  return ok;
+  if (caps) cap_free(caps);
+  return missing;
 }
+
+bool HasAgentCapabilities() { return MissingAgentCapabilities().empty(); }
 
 }  // namespace sw

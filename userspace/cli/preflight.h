@@ -15,7 +15,10 @@ struct PreflightInput {
 // One line per problem, each saying what to do; empty when the agent can start.
 std::vector<std::string> PreflightProblems(const PreflightInput& in);
 
-// True when every capability of kAgentCapabilities (common/capabilities.h) is effective.
+// Capabilities of kAgentCapabilities (common/capabilities.h) checked at start that this process
+// does not have in its effective set, e.g. {"CAP_BPF"}.
+std::vector<std::string> MissingAgentCapabilities();
+// True when none is missing.
 bool HasAgentCapabilities();
 
 }  // namespace sw

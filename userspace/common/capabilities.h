@@ -10,12 +10,16 @@ namespace sw {
 struct NeededCapability {
   const char* name;  // as cap_from_name(3) and capabilities(7) spell it
   const char* why;
+  // Checked before start. CAP_SYS_RESOURCE is not: where the kernel charges BPF memory to the
+  // memory cgroup (5.11+) libbpf needs no RLIMIT_MEMLOCK raise, and where it does not, a failed
+  // map creation names this list (the BPF loader's EPERM hint).
+  bool checked_at_start = true;
 };
 
 inline constexpr NeededCapability kAgentCapabilities[] = {
     {"CAP_BPF", "load the BPF programs and create their maps"},
     {"CAP_PERFMON", "attach tracing programs to the scheduler tracepoints"},
-    {"CAP_SYS_RESOURCE", "BPF map memory beyond RLIMIT_MEMLOCK (kernels before 5.11)"},
+    {"CAP_SYS_RESOURCE", "BPF map memory beyond RLIMIT_MEMLOCK (kernels before 5.11)", false},
     {"CAP_SYS_NICE", "change other processes' scheduling policy and nice value"},
     {"CAP_SYS_ADMIN", "cpusets and cgroup files"},
 };

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "common/duration.h"
 #include "common/fs.h"
+#include "common/text.h"
 
 namespace sw {
 
@@ -29,7 +32,8 @@ nlohmann::json StatusToJson(const StatusModel& s) {
     o["slo_runq_p99_ns"] = w.slo_runq_p99_ns ? nlohmann::json(*w.slo_runq_p99_ns) : nullptr;
     o["runq_p99_ns"] = w.runq_p99_ns;
     o["runq_samples"] = w.runq_samples;
-    o["cpus_received"] = w.cpus_received;
+    o["cpus_received"] =
+        std::isnan(w.cpus_received) ? nlohmann::json() : nlohmann::json(w.cpus_received);
     o["preemptions_by_lower"] = w.preemptions_by_lower;
     o["state"] = w.state;
     o["violation_streak"] = w.violation_streak;
@@ -63,7 +67,9 @@ Result<StatusModel> StatusFromJson(const nlohmann::json& j) {
         w.slo_runq_p99_ns = o["slo_runq_p99_ns"].get<int64_t>();
       w.runq_p99_ns = o.value("runq_p99_ns", uint64_t{0});
       w.runq_samples = o.value("runq_samples", uint64_t{0});
-      w.cpus_received = o.value("cpus_received", 0.0);
+      w.cpus_received = o.contains("cpus_received") && o["cpus_received"].is_number()
+                            ? o["cpus_received"].get<double>()
+                            : std::nan("");
       w.preemptions_by_lower = o.value("preemptions_by_lower", uint64_t{0});
       w.state = o.value("state", "");
       w.violation_streak = o.value("violation_streak", 0);
@@ -95,24 +101,60 @@ std::string Ns(uint64_t ns) {
   return buf;
 }
 
-// Left-aligned columns sized to their widest cell.
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
+constexpr size_t kScreenWidth = 80;
+
+// Left-aligned columns sized to their widest cell, two spaces apart (one when two do not fit).
+// While the table is wider than the screen, the widest column of `shrink` (index -> minimum
+// width) loses a column; its cells are shortened in the middle (column 0, names) or at the end.
+std::string Table(const std::vector<std::vector<std::string>>& rows,
+                  const std::map<size_t, size_t>& shrink) {
+  std::vector<size_t> natural;
   for (const auto& r : rows)
     for (size_t i = 0; i < r.size(); i++) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
+      if (natural.size() <= i) natural.push_back(0);
+      natural[i] = std::max(natural[i], DisplayWidth(r[i]));
     }
+  std::vector<size_t> width;
+  size_t gap = 2;
+  auto fit = [&] {
+    width = natural;
+    auto total = [&] {
+      size_t t = 0;
+      for (size_t w : width) t += w;
+      return t + gap * (width.size() - 1);
+    };
+    while (total() > kScreenWidth) {
+      size_t widest = width.size();
+      for (const auto& [col, min] : shrink)
+        if (col < width.size() && width[col] > min &&
+            (widest == width.size() || width[col] > width[widest]))
+          widest = col;
+      if (widest == width.size()) return false;  // nothing left to shrink
+      width[widest]--;
+    }
+    return true;
+  };
+  if (!fit()) {
+    gap = 1;
+    fit();
+  }
   std::string out;
   for (const auto& r : rows) {
     std::string line;
     for (size_t i = 0; i < r.size(); i++) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+      std::string cell = i == 0 ? ShortenMiddle(r[i], width[i]) : ShortenEnd(r[i], width[i]);
+      line += i + 1 < r.size() ? PadRight(cell, width[i] + gap) : cell;
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   }
   return out;
+}
+
+// "13:02:11" of a wall-clock time (UTC, like the header's full timestamp).
+std::string TimeOfDay(std::chrono::nanoseconds wall) {
+  const std::string full = FormatWallTime(wall);  // 2026-11-25T13:02:11.500Z
+  return full.size() >= 19 ? full.substr(11, 8) : full;
 }
 
 }  // namespace
@@ -120,13 +162,13 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
 std::string FormatStatusTable(const StatusModel& s) {
   std::string out = "mode " + s.mode + ", " + std::to_string(s.cpu_count) + " CPUs, shared pool " +
                     std::to_string(s.shared_pool_cpus) + " CPUs, " +
-                    std::to_string(s.unmatched_workloads) + " unmatched (normal) workloads, " +
+                    std::to_string(s.unmatched_workloads) + " unmatched (normal) workloads\n" +
                     "updated " + FormatWallTime(std::chrono::nanoseconds(s.updated_ns)) + "\n\n";
-  std::vector<std::vector<std::string>> rows{{"WORKLOAD", "CLASS", "RULE", "SLO P99", "P99",
-                                              "STATE", "CPU USE", "EXCL CPUS", "VIOLATIONS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"WORKLOAD", "CLASS", "RULE", "SLO", "P99", "STATE", "CPUS", "EXCL", "VIOL"}};
   for (const auto& w : s.workloads) {
-    char cpus[32];
-    std::snprintf(cpus, sizeof cpus, "%.2f", w.cpus_received);
+    char cpus[32] = "-";
+    if (!std::isnan(w.cpus_received)) std::snprintf(cpus, sizeof cpus, "%.2f", w.cpus_received);
     rows.push_back(
         {w.workload, w.cls, w.rule.empty() ? "-" : w.rule,
          w.slo_runq_p99_ns ? Ns(*w.slo_runq_p99_ns) : "-", Ns(w.runq_p99_ns),
@@ -134,13 +176,13 @@ std::string FormatStatusTable(const StatusModel& s) {
          cpus, w.exclusive_cpus.empty() ? "-" : w.exclusive_cpus,
          std::to_string(w.violation_intervals_total)});
   }
-  out += Table(rows);
-  out += "\nRECENT ACTIONS\n";
+  out += Table(rows, {{0, 12}, {2, 6}, {5, 10}, {7, 6}});
+  out += "\nRECENT ACTIONS (full reasons: status --json, <state_dir>/decisions.jsonl)\n";
   if (s.recent.empty()) return out + "(none)\n";
-  std::vector<std::vector<std::string>> acts{{"TIME", "WORKLOAD", "ACTION", "RESULT", "REASON"}};
+  std::vector<std::vector<std::string>> acts{{"WORKLOAD", "TIME", "ACTION", "RESULT", "REASON"}};
   for (const auto& d : s.recent)
-    acts.push_back({FormatWallTime(d.wall), d.workload, d.action, d.result, d.reason});
-  return out + Table(acts);
+    acts.push_back({d.workload, TimeOfDay(d.wall), d.action, d.result, d.reason});
+  return out + Table(acts, {{0, 12}, {4, 12}});
 }
 
 Result<void> WriteStatusFile(const std::string& state_dir, const nlohmann::json& status) {

@@ -22,7 +22,7 @@ struct WorkloadStatus {
   std::optional<int64_t> slo_runq_p99_ns;
   uint64_t runq_p99_ns = 0;  // last interval (bucket upper edge); 0 with no samples
   uint64_t runq_samples = 0;
-  double cpus_received = 0;           // last interval, in CPUs
+  double cpus_received = 0;  // last interval, in CPUs; NaN: unknown ("-" in text, null in JSON)
   uint64_t preemptions_by_lower = 0;  // last interval
   // "ok" | "violated" | "interfered" | "self-throttled" | "no-samples" | "" (not watched)
   std::string state;

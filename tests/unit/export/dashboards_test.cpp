@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -96,6 +97,47 @@ TEST(Dashboard, ParsesAndUsesOnlyExportedMetrics) {
         "schedwarden_bpf_dropped_total", "schedwarden_actions_total", "schedwarden_exclusive_cpus",
         "schedwarden_shared_pool_cpus", "schedwarden_slo_violation_intervals_total"})
     EXPECT_TRUE(used.count(must)) << "no panel shows " << must;
+}
+
+// Every panel query, variable and annotation is scoped to the selected job and node: one agent
+// per node, so a query that sums across nodes is wrong. Quantiles guard against NaN, and no
+// description calls a histogram_quantile exact.
+TEST(Dashboard, EveryQueryFollowsTheNodeVariableAndShowsNoNaN) {
+  nlohmann::json dash = nlohmann::json::parse(ReadSource("dashboards/schedwarden.json"));
+  std::set<std::string> vars;
+  for (const auto& v : dash["templating"]["list"]) vars.insert(v["name"].get<std::string>());
+  for (const char* v : {"job", "instance", "workload"}) EXPECT_TRUE(vars.count(v)) << v;
+
+  std::vector<std::string> exprs;
+  CollectExprs(dash, &exprs);
+  static const std::regex selector("(schedwarden_[a-z0-9_]+|process_[a-z_]+)(\\{[^}]*\\})?");
+  for (const std::string& e : exprs) {
+    if (e.find("label_values(schedwarden_build_info") != std::string::npos)
+      continue;  // job, instance
+    for (auto it = std::sregex_iterator(e.begin(), e.end(), selector); it != std::sregex_iterator();
+         ++it) {
+      const std::string sel = (*it)[2].str();
+      EXPECT_THAT(sel, ::testing::HasSubstr("instance=~\"$instance\"")) << (*it)[1] << " in " << e;
+      EXPECT_THAT(sel, ::testing::HasSubstr("job=~\"$job\"")) << (*it)[1] << " in " << e;
+    }
+    if (e.find("histogram_quantile") != std::string::npos)
+      EXPECT_THAT(e, ::testing::ContainsRegex("and sum by \\([^)]*\\) \\(rate\\([a-z_]+_count"))
+          << "quantile without a guard on waits (NaN lines): " << e;
+  }
+  std::map<std::string, int> types;
+  for (const auto& p : dash["panels"]) {
+    types[p["type"].get<std::string>()]++;
+    const std::string desc = p.value("description", "");
+    bool quantile = false;
+    for (const auto& t : p.value("targets", nlohmann::json::array()))
+      quantile |= t.value("expr", "").find("histogram_quantile") != std::string::npos;
+    if (quantile)
+      EXPECT_THAT(desc, ::testing::Not(::testing::ContainsRegex("[Ee]xact")))
+          << p["title"] << ": histogram_quantile interpolates";
+  }
+  EXPECT_GE(types["heatmap"], 1);
+  EXPECT_GE(types["table"], 1);                       // the preemption matrix
+  EXPECT_FALSE(dash["annotations"]["list"].empty());  // enforcement actions
 }
 
 TEST(Dashboard, AlertRulesUseOnlyExportedMetrics) {
