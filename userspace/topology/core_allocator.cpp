@@ -129,7 +129,7 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
   for (const Core& c : topo_.cores) {
     if (taken_by_others.count(c.index)) continue;
     bool reserved = false;
-    for (int cpu : c.cpus) reserved |= config_.reserved_cpus.count(cpu) > 0;
+    for (int cpu : c.cpus) reserved |= capacity_.Reserved(cpu);
     if (!reserved) free.push_back(c.index);
   }
 
