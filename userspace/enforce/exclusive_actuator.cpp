@@ -40,6 +40,13 @@ Result<CpuSet> ReadCpus(const std::string& file) {
 }
 
 std::string Group(const std::string& workload) { return "exclusive:" + workload; }
+
+// The dirs among `dirs` that have a child cgroup (whatever order the walk listed them in).
+std::set<std::string> Parents(const std::vector<std::string>& dirs) {
+  std::set<std::string> out;
+  for (const std::string& d : dirs) out.insert(d.substr(0, d.find_last_of('/')));
+  return out;
+}
 constexpr const char* kShieldGroup = "shield";
 
 }  // namespace
@@ -342,9 +349,9 @@ Result<bool> ExclusiveCoreActuator::WriteLeafCpus(const std::string& dir, const 
 
 Result<void> ExclusiveCoreActuator::ReconcileLeaves(std::vector<std::string>* failed) {
   const std::vector<std::string> dirs = ForeignCpusets();
+  const std::set<std::string> parents = Parents(dirs);
   std::map<std::string, CpuSet> current, desired;
-  for (size_t i = 0; i < dirs.size(); i++) {
-    const std::string& d = dirs[i];
+  for (const std::string& d : dirs) {
     auto cur = ReadCpus(JoinPath(d, "cpuset.cpus"));
     if (!cur) continue;  // vanished
     CpuSet base = *cur;
@@ -354,7 +361,7 @@ Result<void> ExclusiveCoreActuator::ReconcileLeaves(std::vector<std::string>* fa
       else
         it->second.base = *cur;  // its owner wrote it since: that is what it has now
     }
-    bool populated_leaf = i + 1 == dirs.size() || dirs[i + 1].rfind(d + "/", 0) != 0;
+    bool populated_leaf = !parents.count(d);
     if (populated_leaf) {
       auto tids = ListCgroupThreads(d, cfg_.proc_root, false);
       populated_leaf = tids && !tids->empty();
@@ -488,9 +495,9 @@ Result<void> ExclusiveCoreActuator::CheckV1(const ExclusiveTarget& t, const CpuS
                              " would leave no CPU to the shared pool (CPUs " +
                              FormatCpuList(all_cpus_) + ")"};
   const std::vector<std::string> dirs = ForeignCpusets();
-  for (size_t i = 0; i < dirs.size(); i++) {
-    const std::string& d = dirs[i];
-    if (i + 1 < dirs.size() && dirs[i + 1].rfind(d + "/", 0) == 0) continue;  // not a leaf
+  const std::set<std::string> parents = Parents(dirs);
+  for (const std::string& d : dirs) {
+    if (parents.count(d)) continue;  // not a leaf
     auto tids = ListCgroupThreads(d, cfg_.proc_root, false);
     auto cur = ReadCpus(JoinPath(d, "cpuset.cpus"));
     if (!tids || tids->empty() || !cur) continue;  // nothing runs there: nothing to narrow
