@@ -72,7 +72,8 @@ std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s) {
 ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e) {
   return ExclusiveLimits{.shared_pool_min_cores = e.shared_pool_min_cores,
                          .reserved_cpus = e.reserved_cpus,
-                         .max_exclusive_fraction = e.max_exclusive_fraction};
+                         .max_exclusive_fraction = e.max_exclusive_fraction,
+                         .keep_cpu0_shared = e.keep_cpu0_shared};
 }
 
 std::string ConfigDiagnostic::ToString() const {
@@ -338,7 +339,7 @@ class Parser {
     if (!IsMap(n, p)) return;
     CheckKeys(n, p,
               {"mode", "shared_pool_min_cores", "max_exclusive_fraction", "reserved_cpus",
-               "allowed_cgroups"});
+               "keep_cpu0_shared", "allowed_cgroups"});
     auto& e = cfg_.enforcement;
     enforcement_line_ = Line(n);
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -374,6 +375,14 @@ class Parser {
           }
         }
         reserved_line_ = Line(v);
+      } else if (key == "keep_cpu0_shared") {
+        if (auto s = String(v, k)) {
+          if (*s == "true" || *s == "false")
+            e.keep_cpu0_shared = *s == "true";
+          else
+            ErrorAt(v, k, Quote(*s) + " must be true or false");
+        }
+        cpu0_line_ = Line(v);
       } else if (key == "allowed_cgroups") {
         if (v.IsNull()) continue;
         if (!v.IsSequence()) {
@@ -746,6 +755,7 @@ class Parser {
   int LineOfEnforcementKey(const std::string& key) const {
     const int line = key == "reserved_cpus"           ? reserved_line_
                      : key == "shared_pool_min_cores" ? floor_line_
+                     : key == "keep_cpu0_shared"      ? cpu0_line_
                                                       : fraction_line_;
     return line ? line : enforcement_line_;
   }
@@ -795,7 +805,7 @@ class Parser {
   Config cfg_;
   std::vector<ConfigDiagnostic> errors_, warnings_;
   int enforcement_line_ = 0, floor_line_ = 0, fraction_line_ = 0, reserved_line_ = 0,
-      relief_line_ = 0;
+      cpu0_line_ = 0, relief_line_ = 0;
   struct CpusAt {
     int line;
     std::string key;

@@ -64,6 +64,7 @@ struct EnforcementConfig {
   int shared_pool_min_cores = 1;        // whole cores, >= 1
   double max_exclusive_fraction = 0.5;  // of all CPUs, in (0, 1] (see ExclusiveCapacity)
   CpuSet reserved_cpus;
+  bool keep_cpu0_shared = true;  // CPU 0's core never exclusive (housekeeping, interrupts)
   // Cgroup subtrees the enforcer may touch ("/kubepods", ...); empty = every cgroup.
   std::vector<std::string> allowed_cgroups;
 };

@@ -109,8 +109,12 @@ Result<UndoReport> Enforcer::Revert(const std::string& workload) {
 }
 
 Result<void> Enforcer::Sweep() {
-  if (auto r = exclusive_->Sweep(); !r) return r.error();
-  if (auto r = best_effort_->Sweep(); !r) return r.error();
+  // Both run every interval: a leaf cpuset the exclusive sweep could not write (reported once)
+  // must not hold back the demotion of new threads.
+  auto ex = exclusive_->Sweep();
+  auto be = best_effort_->Sweep();
+  if (!ex) return ex.error();
+  if (!be) return be.error();
   return Ok();
 }
 

@@ -40,6 +40,13 @@ Result<CpuSet> ReadCpus(const std::string& file) {
 }
 
 std::string Group(const std::string& workload) { return "exclusive:" + workload; }
+
+// The dirs among `dirs` that have a child cgroup (whatever order the walk listed them in).
+std::set<std::string> Parents(const std::vector<std::string>& dirs) {
+  std::set<std::string> out;
+  for (const std::string& d : dirs) out.insert(d.substr(0, d.find_last_of('/')));
+  return out;
+}
 constexpr const char* kShieldGroup = "shield";
 
 }  // namespace
@@ -234,26 +241,147 @@ std::vector<std::string> ExclusiveCoreActuator::ForeignCpusets() const {
   return out;  // parents before children
 }
 
-Result<void> ExclusiveCoreActuator::SetForeignCpus(const CpuSet& exclusive, bool narrowing) {
-  std::vector<std::string> dirs = ForeignCpusets();
-  // A child's cpus must stay inside its parent's: narrow children first, widen parents first.
-  if (narrowing) std::reverse(dirs.begin(), dirs.end());
+std::vector<CpusetWrite> OrderCpusetWrites(const std::map<std::string, CpuSet>& current,
+                                           const std::map<std::string, CpuSet>& desired) {
+  // A path sorts before every path below it, so map order is parents before children.
+  std::vector<CpusetWrite> out;
+  std::map<std::string, CpuSet> now = current;
+  for (auto& [dir, cur] : now) {
+    auto it = desired.find(dir);
+    if (it == desired.end()) continue;
+    CpuSet wider = cur;
+    wider.insert(it->second.begin(), it->second.end());
+    if (wider == cur) continue;
+    out.push_back({dir, wider});
+    cur = wider;
+  }
+  for (auto it = now.rbegin(); it != now.rend(); ++it) {
+    auto d = desired.find(it->first);
+    if (d == desired.end() || d->second == it->second) continue;
+    out.push_back({it->first, d->second});
+  }
+  return out;
+}
+
+Result<std::string> ExclusiveCoreActuator::OwnCpuset(const ExclusiveTarget& t) const {
+  std::string root = cfg_.workload_root;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  const std::string rel = t.cgroup_dir.size() > root.size() ? t.cgroup_dir.substr(root.size()) : "";
+  if (!rel.empty() && PathExists(JoinPath(cfg_.cpuset_root + rel, "cpuset.cpus")))
+    return cfg_.cpuset_root + rel;
+  // No cpuset cgroup of its own: its threads must be in the root cpuset (or already in ours),
+  // never in a cgroup someone else created and owns the membership of.
+  auto tids = ListCgroupThreads(t.cgroup_dir, cfg_.proc_root, true);
+  if (!tids) return tids.error();
+  for (pid_t tid : *tids) {
+    auto cg = ReadTaskCgroup(cfg_.proc_root, tid, "cpuset");
+    if (!cg || *cg == "/" || cg->rfind("/" + cfg_.prefix + ".", 0) == 0) continue;
+    return Error{EPERM, "thread " + std::to_string(tid) + " of '" + t.workload +
+                            "' is in cpuset cgroup " + *cg + ", which is not " +
+                            (rel.empty() ? "/" : rel) +
+                            " (the workload's own) nor the root cpuset: schedwarden never moves "
+                            "tasks out of cgroups others created. Give the workload a cpuset "
+                            "cgroup at its own path (as kubelet and container runtimes do)"};
+  }
+  return std::string();
+}
+
+CpuSet ExclusiveCoreActuator::WantedCpus(const std::string& dir, bool populated_leaf,
+                                         const CpuSet& base,
+                                         std::vector<std::string>* failed) const {
+  if (!populated_leaf) return base;  // never narrow a cgroup others create children under
+  for (const auto& [name, h] : held_) {
+    if (!h.own_cpuset || (dir != h.cpuset_dir && dir.rfind(h.cpuset_dir + "/", 0) != 0)) continue;
+    auto parent = ReadCpus(JoinPath(dir.substr(0, dir.find_last_of('/')), "cpuset.cpus"));
+    if (parent && Minus(h.cpus, *parent).empty()) return h.cpus;
+    failed->push_back("cpuset " + Rel(dir) + " of '" + name + "' cannot get CPUs " +
+                      FormatCpuList(h.cpus) + ": its parent does not have them");
+    return base;
+  }
+  CpuSet want = Minus(base, AllExclusive());
+  if (want == base) return base;
+  if (want.empty()) {
+    failed->push_back("cpuset " + Rel(dir) + " only has exclusive CPUs " + FormatCpuList(base) +
+                      "; left as it is");
+    return base;
+  }
+  if (!rails_.CgroupAllowed(Rel(dir))) return base;  // refused at promotion; new ones: left
+  return want;
+}
+
+Result<bool> ExclusiveCoreActuator::WriteLeafCpus(const std::string& dir, const CpuSet& cpus,
+                                                  const CpuSet& now,
+                                                  std::vector<std::string>* failed) {
+  const std::string file = JoinPath(dir, "cpuset.cpus");
+  auto refused = [&](const Error& err) -> Result<bool> {
+    if (err.code != ENOENT)  // else removed meanwhile
+      failed->push_back("cpuset " + Rel(dir) + " = " + FormatCpuList(cpus) + ": " + err.message);
+    return false;
+  };
+  auto it = touched_.find(dir);
+  if (it != touched_.end() && cpus == it->second.base) {
+    // Back to what it had: the write is the undo of its records.
+    if (auto r = writer_.WriteFile(file, FormatCpuList(cpus)); !r) return refused(r.error());
+    auto seqs = std::move(it->second.seqs);
+    touched_.erase(it);
+    if (auto r = journal_.MarkAllUndone(seqs); !r) return r.error();
+    return true;
+  }
+  JournalEntry e;
+  e.group = kShieldGroup;
+  e.kind = ChangeKind::kWriteFile;
+  e.path = file;
+  e.original = FormatCpuList(now);
+  e.value = FormatCpuList(cpus);
+  e.restore_if = {e.value};  // anything else was written by its owner since: left alone
+  auto seq = journal_.Begin(e);
+  if (!seq) return seq.error();
+  if (auto r = writer_.WriteFile(file, e.value); !r) {
+    (void)journal_.MarkUndone(*seq);  // never happened
+    return refused(r.error());
+  }
+  Touched& t = touched_.try_emplace(dir, Touched{now, {}, {}}).first->second;
+  t.last = cpus;
+  t.seqs.push_back(*seq);
+  if (auto r = journal_.MarkApplied(*seq); !r) return r.error();
+  return true;
+}
+
+Result<void> ExclusiveCoreActuator::ReconcileLeaves(std::vector<std::string>* failed) {
+  const std::vector<std::string> dirs = ForeignCpusets();
+  const std::set<std::string> parents = Parents(dirs);
+  std::map<std::string, CpuSet> current, desired;
   for (const std::string& d : dirs) {
-    std::string file = JoinPath(d, "cpuset.cpus");
-    auto cur = ReadCpus(file);
+    auto cur = ReadCpus(JoinPath(d, "cpuset.cpus"));
     if (!cur) continue;  // vanished
-    auto it = foreign_original_.find(d);
-    CpuSet original = it != foreign_original_.end() ? it->second : *cur;
-    CpuSet want = Minus(original, exclusive);
-    if (want == *cur || want.empty()) continue;
-    if (it == foreign_original_.end()) {
-      // First change of this cpuset: journal its original once, in the shield group, so that a
-      // restore puts back exactly what it had before the shield.
-      if (auto r = JournaledWrite(kShieldGroup, file, FormatCpuList(want)); !r) return r;
-      foreign_original_[d] = original;
-    } else if (auto r = writer_.WriteFile(file, FormatCpuList(want)); !r) {
-      return r;
+    CpuSet base = *cur;
+    if (auto it = touched_.find(d); it != touched_.end()) {
+      if (*cur == it->second.last)
+        base = it->second.base;
+      else
+        it->second.base = *cur;  // its owner wrote it since: that is what it has now
     }
+    bool populated_leaf = !parents.count(d);
+    if (populated_leaf) {
+      auto tids = ListCgroupThreads(d, cfg_.proc_root, false);
+      populated_leaf = tids && !tids->empty();
+    }
+    current[d] = *cur;
+    desired[d] = WantedCpus(d, populated_leaf, base, failed);
+  }
+  // Cgroups removed since (a container that ended): nothing left to restore.
+  for (auto it = touched_.begin(); it != touched_.end();) {
+    if (current.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (auto r = journal_.MarkAllUndone(it->second.seqs); !r) return r;
+    it = touched_.erase(it);
+  }
+  for (const CpusetWrite& w : OrderCpusetWrites(current, desired)) {
+    auto written = WriteLeafCpus(w.dir, w.cpus, current[w.dir], failed);
+    if (!written) return written.error();  // the journal
+    if (*written) current[w.dir] = w.cpus;
   }
   return Ok();
 }
@@ -265,11 +393,12 @@ bool ExclusiveCoreActuator::CpusetChangeTouches(pid_t tid, const std::string& cg
   if (cfg_.version == CgroupVersion::kV2 || workload.count(tid)) return true;
   if (cg == "/") return rails_.TaskVeto(cfg_.proc_root, tid).allowed();  // the shield moves it
   if (cg.rfind("/" + cfg_.prefix + ".", 0) == 0) return true;            // ours
-  // A foreign cpuset is narrowed and widened when it has some of the CPUs.
+  // A leaf cpuset of others is narrowed and widened when it has some of the CPUs (a parent
+  // never is: guarding its threads too costs nothing).
   const std::string dir = JoinPath(cfg_.cpuset_root, cg);
-  auto it = foreign_original_.find(dir);
+  auto it = touched_.find(dir);
   auto cur = ReadCpus(JoinPath(dir, "cpuset.cpus"));
-  CpuSet original = it != foreign_original_.end() ? it->second : cur.value_or(CpuSet{});
+  CpuSet original = it != touched_.end() ? it->second.base : cur.value_or(CpuSet{});
   return !Intersect(original, cpus).empty();
 }
 
@@ -358,19 +487,31 @@ void ExclusiveCoreActuator::ReapplyAffinities(const std::vector<Pinned>& pinned,
 }
 
 Result<void> ExclusiveCoreActuator::CheckV1(const ExclusiveTarget& t, const CpuSet& cpus,
-                                            CpuSet* all_excl) {
+                                            const std::string& own) {
   CpuSet excl = AllExclusive();
   excl.insert(cpus.begin(), cpus.end());
   if (Minus(all_cpus_, excl).empty())
     return Error{EINVAL, "promoting '" + t.workload + "' to CPUs " + FormatCpuList(cpus) +
                              " would leave no CPU to the shared pool (CPUs " +
                              FormatCpuList(all_cpus_) + ")"};
-  for (const std::string& d : ForeignCpusets()) {
-    auto it = foreign_original_.find(d);
+  const std::vector<std::string> dirs = ForeignCpusets();
+  const std::set<std::string> parents = Parents(dirs);
+  for (const std::string& d : dirs) {
+    if (parents.count(d)) continue;  // not a leaf
+    auto tids = ListCgroupThreads(d, cfg_.proc_root, false);
     auto cur = ReadCpus(JoinPath(d, "cpuset.cpus"));
-    if (!cur) continue;
-    CpuSet original = it != foreign_original_.end() ? it->second : *cur;
-    if (original.empty()) continue;  // unconfigured cpuset: holds no task, nothing to narrow
+    if (!tids || tids->empty() || !cur) continue;  // nothing runs there: nothing to narrow
+    auto it = touched_.find(d);
+    const CpuSet original = it != touched_.end() ? it->second.base : *cur;
+    if (!own.empty() && (d == own || d.rfind(own + "/", 0) == 0)) {
+      auto parent = ReadCpus(JoinPath(d.substr(0, d.find_last_of('/')), "cpuset.cpus"));
+      if (parent && !Minus(cpus, *parent).empty())
+        return Error{EINVAL, "cpuset " + Rel(d) + " of '" + t.workload + "' cannot get CPUs " +
+                                 FormatCpuList(cpus) + ": its parent has only " +
+                                 FormatCpuList(*parent) +
+                                 " (schedwarden never widens a cgroup a runtime owns)"};
+      continue;
+    }
     if (Minus(original, excl).empty())
       return Error{EBUSY, "cpuset " + Rel(d) + " only has CPUs " + FormatCpuList(original) +
                               "; taking " + FormatCpuList(cpus) + " for '" + t.workload +
@@ -380,7 +521,6 @@ Result<void> ExclusiveCoreActuator::CheckV1(const ExclusiveTarget& t, const CpuS
       return Error{EPERM, "promoting '" + t.workload + "' needs to narrow cpuset " + Rel(d) +
                               ", which is not in the allowlist of cgroups that may be touched"};
   }
-  *all_excl = excl;
   return Ok();
 }
 
@@ -422,7 +562,7 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
       UndoReport r =
           UndoGroups(journal_, {Group(t.workload), kShieldGroup}, writer_, cfg_.proc_root);
       shield_up_ = false;
-      foreign_original_.clear();
+      touched_.clear();
       if (!r.Complete()) undo_note = "; rollback incomplete: " + r.failed.front();
     } else {  // affinities journaled before the first change
       UndoReport r = UndoGroup(journal_, Group(t.workload), writer_, cfg_.proc_root);
@@ -436,14 +576,15 @@ Result<PromoteResult> ExclusiveCoreActuator::Promote(const ExclusiveTarget& t, c
 
 Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
                                                        const CpuSet& cpus) {
-  CpuSet all_excl;
-  if (auto r = CheckV1(t, cpus, &all_excl); !r) return r.error();
+  auto own = OwnCpuset(t);
+  if (!own) return own.error();
+  if (auto r = CheckV1(t, cpus, *own); !r) return r.error();
   PromoteResult res;
   res.cpus = cpus;
+  res.own_cpuset = !own->empty();
   auto pinned = GuardAffinities(Group(t.workload), cpus, t.cgroup_dir, &res.warnings);
   if (!pinned) return pinned.error();
   const std::string root_tasks = JoinPath(cfg_.cpuset_root, "tasks");
-  const std::string shared_tasks = JoinPath(shared_dir_, "tasks");
   if (!shield_up_) {
     // 1. The shared cpuset, first with every CPU so nothing moved there loses a CPU yet.
     //    v1 refuses tasks in a cpuset until both cpus and mems are set.
@@ -459,24 +600,23 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
     if (!moved) return moved.error();
     res.shield = *moved;
   }
-  // 3. The workload's cpuset, filled before any task arrives.
-  const std::string dir = JoinPath(cfg_.cpuset_root, cfg_.prefix + ".x." + t.workload);
-  if (auto r = JournaledMkdir(Group(t.workload), dir, shared_tasks); !r) return r.error();
-  held_[t.workload] = Held{cpus, t.cgroup_dir, dir};
-  if (auto r = writer_.WriteFile(JoinPath(dir, "cpuset.cpus"), FormatCpuList(cpus)); !r)
-    return r.error();
-  if (auto r = writer_.WriteFile(JoinPath(dir, "cpuset.mems"), mems_); !r) return r.error();
-  // 4. Its threads move in.
-  auto moved = MoveInto(Group(t.workload), t.cgroup_dir, true, dir);
-  if (!moved) return moved.error();
-  res.workload = *moved;
-  // 5. Only now the others lose the CPUs: shared cpuset, then foreign cpusets.
-  if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"),
-                                 FormatCpuList(Minus(all_cpus_, all_excl)));
+  // 3. Its CPUs: the leaves of its own cpuset cgroup get them (below), or, without one, a
+  //    cpuset of ours, filled before its threads move in from the root cpuset.
+  if (res.own_cpuset) {
+    held_[t.workload] = Held{cpus, t.cgroup_dir, *own, true};
+  } else if (auto moved = MoveIntoOurCpuset(t, cpus); !moved) {
+    return moved.error();
+  } else {
+    res.workload = *moved;
+  }
+  // 4. Only now the others lose the CPUs: the shared cpuset, then every populated leaf.
+  if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"), FormatCpuList(SharedCpus()));
       !r)
     return r.error();
-  if (auto r = SetForeignCpus(all_excl, true); !r) return r.error();
-  // 6. Tasks forked into the root cpuset meanwhile.
+  std::vector<std::string> failed;
+  if (auto r = ReconcileLeaves(&failed); !r) return r.error();
+  if (!failed.empty()) return Error{EBUSY, failed.front()};
+  // 5. Tasks forked into the root cpuset meanwhile.
   auto late = MoveInto(kShieldGroup, cfg_.cpuset_root, false, shared_dir_);
   if (!late) return late.error();
   res.shield.moved += late->moved;
@@ -485,10 +625,43 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
   if (!res.shield.stable || !res.workload.stable)
     res.warnings.push_back("tasks kept appearing after " + std::to_string(cfg_.max_move_rounds) +
                            " rounds; Sweep() will move the rest");
-  if (res.workload.moved == 0)
+  if (!res.own_cpuset && res.workload.moved == 0)
     res.warnings.push_back("no movable task of '" + t.workload + "' found in " + t.cgroup_dir);
   ReapplyAffinities(*pinned, &res.warnings);
   return res;
+}
+
+Result<MoveStats> ExclusiveCoreActuator::MoveIntoOurCpuset(const ExclusiveTarget& t,
+                                                           const CpuSet& cpus) {
+  const std::string dir = JoinPath(cfg_.cpuset_root, cfg_.prefix + ".x." + t.workload);
+  if (auto r = JournaledMkdir(Group(t.workload), dir, JoinPath(shared_dir_, "tasks")); !r)
+    return r.error();
+  held_[t.workload] = Held{cpus, t.cgroup_dir, dir, false};
+  if (auto r = writer_.WriteFile(JoinPath(dir, "cpuset.cpus"), FormatCpuList(cpus)); !r)
+    return r.error();
+  if (auto r = writer_.WriteFile(JoinPath(dir, "cpuset.mems"), mems_); !r) return r.error();
+  return MoveInto(Group(t.workload), t.cgroup_dir, true, dir);
+}
+
+Result<void> ExclusiveCoreActuator::CheckNestedPartition(
+    const ExclusiveTarget& t, bool has_excl, bool has_part,
+    const std::vector<std::string>& ancestors) const {
+  if (has_excl || !has_part || ancestors.empty()) return Ok();
+  // Before Linux 6.7 a partition root needs a partition root as parent; making the ancestors
+  // partitions would take the CPUs from every cgroup under them, where runtimes create theirs.
+  const std::string& parent = ancestors.back();
+  auto state = ReadLine(JoinPath(parent, "cpuset.cpus.partition"));
+  const std::string st = state ? Trim(*state) : "?";
+  if (st == "root" || st == "isolated") return Ok();
+  return Error{EOPNOTSUPP,
+               "cgroup " + Rel(t.cgroup_dir) + " of '" + t.workload +
+                   "' cannot be made exclusive on this kernel: it has no cpuset.cpus.exclusive "
+                   "(Linux before 6.7), where a cpuset partition must be directly under the "
+                   "root cgroup or under another partition, and its parent " +
+                   Rel(parent) + " is not a partition ('" + st +
+                   "'). schedwarden does not turn ancestors into partitions (their other "
+                   "children, and any a runtime creates, would lose the CPUs). Nothing was "
+                   "changed; Linux 6.7+ supports nested cgroups"};
 }
 
 Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
@@ -517,13 +690,14 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV2(const ExclusiveTarget& t,
       return Error{EINVAL, "ancestor cgroup " + Rel(a) + " does not allow CPUs " +
                                FormatCpuList(Minus(cpus, *eff))};
   }
+  const bool has_excl = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"));
+  const bool has_part = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.partition"));
+  if (auto r = CheckNestedPartition(t, has_excl, has_part, ancestors); !r) return r.error();
   PromoteResult res;
   res.cpus = cpus;
   const std::string g = Group(t.workload);
   auto pinned = GuardAffinities(g, cpus, t.cgroup_dir, &res.warnings);
   if (!pinned) return pinned.error();
-  const bool has_excl = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.exclusive"));
-  const bool has_part = PathExists(JoinPath(t.cgroup_dir, "cpuset.cpus.partition"));
   held_[t.workload] = Held{cpus, t.cgroup_dir, t.cgroup_dir};
   if (has_excl && has_part) {
     // Linux 6.7+: a partition can be made of cpuset.cpus.exclusive alone, leaving cpuset.cpus as
@@ -584,15 +758,13 @@ Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
     rep.failed.push_back("guard CPU affinities: " + g.error().message);
   held_.erase(it);
   if (cfg_.version == CgroupVersion::kV1 && shield_up_) {
-    // Widen first, so the workload's tasks find the CPUs in the shared cpuset when they return.
-    CpuSet excl = AllExclusive();
-    if (auto r = writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"),
-                                   FormatCpuList(Minus(all_cpus_, excl)));
+    // Widen first, so the workload's tasks find the CPUs in the shared cpuset when they return;
+    // then every leaf gets what it should have now (its own CPUs back once nothing is held).
+    if (auto r =
+            writer_.WriteFile(JoinPath(shared_dir_, "cpuset.cpus"), FormatCpuList(SharedCpus()));
         !r)
       rep.failed.push_back(r.error().message);
-    // Foreign cpusets get their journaled originals back when the shield comes down.
-    if (!held_.empty())
-      if (auto r = SetForeignCpus(excl, false); !r) rep.failed.push_back(r.error().message);
+    if (auto r = ReconcileLeaves(&rep.failed); !r) rep.failed.push_back(r.error().message);
   }
   // With the last workload the shield comes down too; affinities go back after both.
   const bool teardown = cfg_.version == CgroupVersion::kV1 && held_.empty() && shield_up_;
@@ -601,7 +773,8 @@ Result<UndoReport> ExclusiveCoreActuator::Release(const std::string& workload) {
   rep.Merge(UndoGroups(journal_, groups, writer_, cfg_.proc_root));
   if (teardown) {
     shield_up_ = false;
-    foreign_original_.clear();
+    touched_.clear();
+    reported_.clear();
   }
   if (held_.empty() && rep.Complete())
     if (auto r = journal_.CompactIfClean(); !r) rep.warnings.push_back(r.error().message);
@@ -630,6 +803,7 @@ Result<MoveStats> ExclusiveCoreActuator::Sweep() {
     total.stable = total.stable && m.stable;
   };
   for (const auto& [name, h] : held_) {
+    if (h.own_cpuset) continue;  // its threads stay where their runtime put them
     auto m = MoveInto(Group(name), h.source_dir, true, h.cpuset_dir);
     if (!m) return m.error();
     add(*m);
@@ -637,6 +811,18 @@ Result<MoveStats> ExclusiveCoreActuator::Sweep() {
   auto m = MoveInto(kShieldGroup, cfg_.cpuset_root, false, shared_dir_);
   if (!m) return m.error();
   add(*m);
+  // New leaves (a container started, a pod created) and leaves that got their first task.
+  std::vector<std::string> failed;
+  if (auto r = ReconcileLeaves(&failed); !r) return r.error();
+  std::set<std::string> now(failed.begin(), failed.end()), fresh;
+  for (const std::string& f : now)
+    if (!reported_.count(f)) fresh.insert(f);
+  reported_ = std::move(now);  // each problem is reported once, not every interval
+  if (!fresh.empty()) {
+    std::string msg;
+    for (const std::string& f : fresh) msg += (msg.empty() ? "" : "; ") + f;
+    return Error{EBUSY, msg};
+  }
   if (auto r = journal_.MaybeCompact(cfg_.proc_root); !r) return r.error();
   return total;
 }

@@ -1,11 +1,18 @@
 // ExclusiveCoreActuator: gives a workload CPUs nobody else runs on.
 //
-// cgroup v1 (the development machines): a shield in the cpuset hierarchy, in the spirit of
-// `cset shield`. On the first promotion a shared cpuset <root>/<prefix>.shared is created and
-// every movable task of the root cpuset goes there; each promoted workload gets
-// <root>/<prefix>.x.<workload> holding its threads; the shared cpuset is then narrowed to the
-// CPUs not held exclusively, and other (foreign) cpusets are narrowed the same way, children
-// first. Kernel threads, PID 1 and the agent stay in the root cpuset (see SafetyRails).
+// cgroup v1: runtimes (kubelet, containerd, systemd) own the cpuset cgroups they create and their
+// membership, and create children with their node's CPUs, which v1 only accepts while the
+// parent has them. So the agent never narrows a cgroup that has children and never moves a task
+// out of a cgroup someone else created:
+//  - leaves: every cpuset cgroup without children that holds tasks gets the shared CPUs; the
+//    leaves under the workload's own cpuset cgroup (same path as in the cpu hierarchy, as
+//    kubelet and runtimes make them) get its exclusive CPUs. Ancestors keep all their CPUs.
+//    Sweep() catches leaves that appeared or got tasks since;
+//  - the root cpuset, which no runtime owns, is emptied into <root>/<prefix>.shared (a shield in
+//    the spirit of `cset shield`); a workload without a cpuset cgroup of its own (a systemd
+//    service on systemd's v1 layout) has its threads in the root cpuset and is moved into
+//    <root>/<prefix>.x.<workload>. One whose threads sit in someone else's cpuset cgroup is
+//    refused. Kernel threads, PID 1 and the agent stay in the root cpuset (see SafetyRails).
 //
 // cgroup v2: the workload's own cgroup becomes a cpuset partition root (cpuset.cpus.partition),
 // which removes its CPUs from every other cgroup. Its CPUs come from cpuset.cpus.exclusive (and
@@ -53,6 +60,19 @@ struct ExclusiveActuatorConfig {
   int max_move_rounds = 8;             // "repeat until stable" bound
 };
 
+// One cpuset.cpus write of a v1 plan.
+struct CpusetWrite {
+  std::string dir;
+  CpuSet cpus;
+  bool operator==(const CpusetWrite&) const = default;
+};
+// The writes that take v1 cpuset cgroups (absolute dirs of one hierarchy) from `current` to
+// `desired` CPUs while every child's CPUs stay within its parent's after each write, as v1
+// demands: first each cgroup that gains CPUs gets current + desired, parents before children;
+// then each gets `desired`, children before parents. Dirs only in `desired` are ignored.
+std::vector<CpusetWrite> OrderCpusetWrites(const std::map<std::string, CpuSet>& current,
+                                           const std::map<std::string, CpuSet>& desired);
+
 struct ExclusiveTarget {
   std::string workload;  // a name: [A-Za-z0-9_.-]+
   // Absolute directory whose threads make up the workload (recursively): on v1 its cgroup in the
@@ -73,6 +93,7 @@ struct PromoteResult {
   MoveStats shield;             // v1: root tasks moved into the shared cpuset
   MoveStats workload;           // v1: workload threads moved into its cpuset
   bool others_excluded = true;  // v2 without partition support: false
+  bool own_cpuset = false;      // v1: its own cpuset cgroup's leaves got the CPUs (no moves)
   std::vector<std::string> warnings;
 };
 
@@ -94,7 +115,10 @@ class ExclusiveCoreActuator {
   // Everything, e.g. on SIGTERM.
   UndoReport ReleaseAll();
   // v1: moves tasks that appeared since (new processes in the root cpuset, new threads of
-  // promoted workloads). Call every control interval while something is promoted.
+  // promoted workloads without a cpuset cgroup of their own) and gives new or newly populated
+  // leaf cpuset cgroups their CPUs. Call every control interval while something is promoted.
+  // Leaves it cannot change (only exclusive CPUs, a write the kernel refused) are an error,
+  // each reported once; everything else is still done.
   Result<MoveStats> Sweep();
 
   CpuSet SharedCpus() const;
@@ -103,11 +127,38 @@ class ExclusiveCoreActuator {
  private:
   struct Held {
     CpuSet cpus;
-    std::string source_dir;  // where its threads are listed
-    std::string cpuset_dir;  // v1: its cpuset; v2: == source_dir
+    std::string source_dir;   // where its threads are listed
+    std::string cpuset_dir;   // v1: its own cpuset cgroup or <prefix>.x.<w>; v2: == source_dir
+    bool own_cpuset = false;  // v1: cpuset_dir is the workload's own cgroup (leaves get cpus)
   };
-  Result<void> CheckV1(const ExclusiveTarget& t, const CpuSet& cpus, CpuSet* all_excl);
+  // A v1 cpuset cgroup of someone else whose cpuset.cpus the agent changed.
+  struct Touched {
+    CpuSet base;                 // what it had before (or what someone else wrote since)
+    CpuSet last;                 // what the agent wrote last
+    std::vector<uint64_t> seqs;  // its journal records, all in the shield group
+  };
+  // v1 leaves: populated leaf cpusets get the shared CPUs, the leaves of workloads with their
+  // own cpuset cgroup their exclusive CPUs, every other cgroup changed before its base again;
+  // written in OrderCpusetWrites' order. Failed writes are listed in `failed`.
+  Result<void> ReconcileLeaves(std::vector<std::string>* failed);
+  // Where cpuset cgroup `dir` should be (empty: leave it as it is), with `base` its CPUs
+  // without the agent.
+  CpuSet WantedCpus(const std::string& dir, bool populated_leaf, const CpuSet& base,
+                    std::vector<std::string>* failed) const;
+  // One journaled write (or the undo of its records when `cpus` is its base again); false when
+  // the kernel refused it (listed in `failed`), an error only when the journal fails.
+  Result<bool> WriteLeafCpus(const std::string& dir, const CpuSet& cpus, const CpuSet& now,
+                             std::vector<std::string>* failed);
+  // The workload's own cpuset cgroup ("" when it has none: the root-cpuset shield applies).
+  Result<std::string> OwnCpuset(const ExclusiveTarget& t) const;
+  Result<void> CheckV1(const ExclusiveTarget& t, const CpuSet& cpus, const std::string& own);
   Result<PromoteResult> PromoteV1(const ExclusiveTarget& t, const CpuSet& cpus);
+  // v1 without a cpuset cgroup of its own: <prefix>.x.<workload>, its threads moved in.
+  Result<MoveStats> MoveIntoOurCpuset(const ExclusiveTarget& t, const CpuSet& cpus);
+  // v2 before Linux 6.7 (no cpuset.cpus.exclusive): a nested cgroup whose parent is not a
+  // partition root cannot become one; refused before anything is written.
+  Result<void> CheckNestedPartition(const ExclusiveTarget& t, bool has_excl, bool has_part,
+                                    const std::vector<std::string>& ancestors) const;
   Result<PromoteResult> PromoteV2(const ExclusiveTarget& t, const CpuSet& cpus);
   // Journals the file's current content, then writes `value`. The undo writes the content back,
   // or `restore_if_empty` when it was empty.
@@ -119,7 +170,7 @@ class ExclusiveCoreActuator {
   // source_dir is the root) into the cpuset `target_dir`, round after round.
   Result<MoveStats> MoveInto(const std::string& group, const std::string& source_dir,
                              bool recursive, const std::string& target_dir);
-  Result<void> SetForeignCpus(const CpuSet& exclusive, bool narrowing);
+  // v1 cpuset cgroups not made by the agent, parents before children.
   std::vector<std::string> ForeignCpusets() const;
   std::string Rel(const std::string& dir) const;
   Result<void> CheckWorkloadCgroup(const ExclusiveTarget& t) const;
@@ -151,7 +202,8 @@ class ExclusiveCoreActuator {
   bool shield_up_ = false;
   std::string shared_dir_;
   std::map<std::string, Held> held_;
-  std::map<std::string, CpuSet> foreign_original_;  // v1 foreign cpuset -> cpus before the shield
+  std::map<std::string, Touched> touched_;  // v1 cpuset cgroups of others, by dir
+  std::set<std::string> reported_;          // Sweep problems already reported
 };
 
 }  // namespace sw

@@ -123,7 +123,7 @@ struct CoreAvailability {
   std::vector<int> free;          // neither taken by others nor holding a reserved CPU
 };
 
-CoreAvailability AvailabilityFor(const Topology& topo, const CpuSet& reserved,
+CoreAvailability AvailabilityFor(const Topology& topo, const ExclusiveCapacity& capacity,
                                  const std::map<std::string, std::vector<int>>& held,
                                  const std::string& workload) {
   CoreAvailability a;
@@ -134,7 +134,7 @@ CoreAvailability AvailabilityFor(const Topology& topo, const CpuSet& reserved,
   for (const Core& c : topo.cores) {
     if (a.taken_by_others.count(c.index)) continue;
     bool is_reserved = false;
-    for (int cpu : c.cpus) is_reserved |= reserved.count(cpu) > 0;
+    for (int cpu : c.cpus) is_reserved |= capacity.Reserved(cpu);
     if (!is_reserved) a.free.push_back(c.index);
   }
   return a;
@@ -175,7 +175,7 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
   Allocation out;
   const int k = capacity_.CoresFor(req.cpus);
   if (!CheckRequestSize(req, topo_.ThreadsPerCore(), k, &out)) return out;
-  const CoreAvailability a = AvailabilityFor(topo_, config_.reserved_cpus, held_, req.workload);
+  const CoreAvailability a = AvailabilityFor(topo_, capacity_, held_, req.workload);
 
   // Floor, fraction cap and reserved cores, in whole cores: the same numbers the controller
   // and check-config use.

@@ -8,7 +8,8 @@
 //    multiple of the threads per core is rounded up to whole cores with a warning;
 //  - one NUMA node / socket when the request fits there, preferring the node the workload already
 //    runs on, then the fullest node that still fits; inside it, the fewest L3 domains;
-//  - higher-numbered cores first, so CPU 0 (housekeeping, most IRQs) stays shared;
+//  - higher-numbered cores first; CPU 0's core (housekeeping, most IRQs) is never taken unless
+//    keep_cpu0_shared is false (a locality preference does not override it);
 //  - never takes reserved CPUs, never leaves the shared pool with fewer than
 //    `shared_pool_min_cores` whole cores, never exceeds `max_exclusive_fraction` of all CPUs
 //    (rounded down to whole cores): the limits of ExclusiveCapacity, shared with the controller

@@ -32,8 +32,7 @@ ExclusiveCapacity::ExclusiveCapacity(const Topology& machine, const ExclusiveLim
   cores_ = static_cast<int>(machine.cores.size());
   tpc_ = machine.ThreadsPerCore();
   for (const Core& c : machine.cores)
-    if (std::any_of(c.cpus.begin(), c.cpus.end(),
-                    [&](int cpu) { return limits.reserved_cpus.count(cpu) > 0; }))
+    if (std::any_of(c.cpus.begin(), c.cpus.end(), [&](int cpu) { return Reserved(cpu); }))
       reserved_cores_++;
   // Out-of-range limits (reported by the range checks) are clamped so that this stays total.
   const double f = std::clamp(limits.max_exclusive_fraction, 0.0, 1.0);
@@ -60,10 +59,23 @@ std::vector<ExclusiveCapacity::Problem> ExclusiveCapacity::Problems() const {
   return out;
 }
 
+bool ExclusiveCapacity::Reserved(int cpu) const {
+  return limits_.reserved_cpus.count(cpu) > 0 || (limits_.keep_cpu0_shared && cpu == 0);
+}
+
+// "reserved_cpus 3" / "CPU 0 (keep_cpu0_shared)" / both: what makes cores reserved.
+static std::string ReservedText(const ExclusiveLimits& l) {
+  std::string s;
+  if (!l.reserved_cpus.empty()) s = "reserved_cpus " + FormatCpuList(l.reserved_cpus);
+  if (l.keep_cpu0_shared && !l.reserved_cpus.count(0))
+    s += std::string(s.empty() ? "" : " and ") + "CPU 0 (keep_cpu0_shared)";
+  return s;
+}
+
 const char* ExclusiveCapacity::binding_key() const {
   if (max_cores_ == fraction_cores_) return "max_exclusive_fraction";
   if (limits_.shared_pool_min_cores >= reserved_cores_) return "shared_pool_min_cores";
-  return "reserved_cpus";
+  return limits_.reserved_cpus.empty() ? "keep_cpu0_shared" : "reserved_cpus";
 }
 
 int ExclusiveCapacity::CoresFor(int cpus) const { return cpus <= 0 ? 0 : (cpus + tpc_ - 1) / tpc_; }
@@ -79,8 +91,7 @@ std::string ExclusiveCapacity::WhyNot(int held, int more) const {
   if (total > cores_ - reserved_cores_)
     return "would need " + std::to_string(total) + " exclusive core(s), but only " +
            std::to_string(cores_ - reserved_cores_) + " of " + std::to_string(cores_) +
-           " cores hold no reserved CPU (reserved_cpus " + FormatCpuList(limits_.reserved_cpus) +
-           ")";
+           " cores hold no reserved CPU (" + ReservedText(limits_) + ")";
   return "would make " + std::to_string(total * tpc_) + " of " + std::to_string(cpus_) +
          " CPUs exclusive, above the cap of " + std::to_string(fraction_cpus_) +
          " CPUs = " + std::to_string(fraction_cores_) + " whole core(s) (max_exclusive_fraction " +
@@ -96,9 +107,9 @@ std::string ExclusiveCapacity::Describe() const {
       " CPU(s) = " + std::to_string(fraction_cores_) + " core(s), shared_pool_min_cores " +
       std::to_string(limits_.shared_pool_min_cores) + " allows " +
       std::to_string(std::max(0, cores_ - limits_.shared_pool_min_cores));
-  if (reserved_cores_ > 0)
-    s += ", reserved_cpus " + FormatCpuList(limits_.reserved_cpus) + " allow " +
-         std::to_string(cores_ - reserved_cores_);
+  // CPU 0 alone never binds (the floor keeps at least its core): named with reserved_cpus only.
+  if (!limits_.reserved_cpus.empty())
+    s += ", " + ReservedText(limits_) + " allow " + std::to_string(cores_ - reserved_cores_);
   return s;
 }
 

@@ -8,7 +8,8 @@
 //    down to whole cores (0.5 of 4 CPUs with 2 threads per core = 2 CPUs = 1 core);
 //  - the shared pool (every core nobody holds, reserved ones included) keeps at least
 //    shared_pool_min_cores (>= 1) cores;
-//  - a core holding a reserved CPU is never exclusive.
+//  - a core holding a reserved CPU is never exclusive; CPU 0 (housekeeping, most interrupts)
+//    counts as reserved unless keep_cpu0_shared is false.
 // The capacity is the tightest of the three. Pure logic over a Topology value.
 #pragma once
 
@@ -26,6 +27,7 @@ struct ExclusiveLimits {
   int shared_pool_min_cores = 1;        // >= 1
   CpuSet reserved_cpus;                 // never exclusive; their cores stay shared
   double max_exclusive_fraction = 1.0;  // of all CPUs, in (0, 1]
+  bool keep_cpu0_shared = true;         // CPU 0 (and its core) stays shared, as if reserved
 };
 
 // Checks that need no machine: nullopt when fine, otherwise what is wrong, to follow the value
@@ -51,8 +53,10 @@ class ExclusiveCapacity {
   int cores() const { return cores_; }
   int threads_per_core() const { return tpc_; }
   int reserved_cores() const { return reserved_cores_; }  // cores holding a reserved CPU
-  int fraction_cpus() const { return fraction_cpus_; }    // floor(fraction x CPUs)
-  int max_cores() const { return max_cores_; }            // >= 0
+  // reserved_cpus, plus CPU 0 with keep_cpu0_shared: never exclusive.
+  bool Reserved(int cpu) const;
+  int fraction_cpus() const { return fraction_cpus_; }  // floor(fraction x CPUs)
+  int max_cores() const { return max_cores_; }          // >= 0
   int max_cpus() const { return max_cores_ * tpc_; }
   const ExclusiveLimits& limits() const { return limits_; }
   // The config key of the limit that sets max_cores.

@@ -371,15 +371,21 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   const std::string lc_cg = wl.MakeCgroup("lc");
   const std::string be_cg = wl.MakeCgroup("be");
   const std::string be_dir = wl.CpuDir(be_cg);
-  // v1: the workload starts in a cpuset of its own, which the shield must narrow and give back,
-  // and to which its threads must return.
+  // v1: the workload has a cpuset cgroup at its own path (as runtimes make them), which gets the
+  // exclusive CPUs with its threads left in it; a neighbour runs in another cpuset ("home"), a
+  // leaf that must be narrowed and given back, its task never moved.
+  const std::string own = V1() ? wl.MakeCpuset("lc") : "";
+  const std::string own_rel = V1() ? own.substr(Layout().cpuset->path.size()) : "";
   const std::string home = V1() ? wl.MakeCpuset("home") : "";
   const std::string home_rel = V1() ? home.substr(Layout().cpuset->path.size()) : "";
-  const pid_t lc = wl.Spawn(lc_cg, 2, -1, home);
+  const pid_t lc = wl.Spawn(lc_cg, 2, -1, own);
   const pid_t be = wl.Spawn(be_cg, 3);
   const pid_t pinned = wl.Spawn("", 1, 1);  // a user task pinned to CPU 1 by its owner
+  const pid_t neighbour = V1() ? wl.Spawn("", 1, -1, home) : -1;
   if (V1()) {
-    ASSERT_EQ(*TaskCpuset(lc), home_rel);
+    ASSERT_EQ(own_rel, lc_cg);
+    ASSERT_EQ(*TaskCpuset(lc), own_rel);
+    ASSERT_EQ(*TaskCpuset(neighbour), home_rel);
   }
   ASSERT_EQ(Threads(lc).size(), 2u);
   ASSERT_EQ(Threads(be).size(), 3u);
@@ -422,8 +428,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
   if (V1()) {
-    EXPECT_EQ(promoted->workload.moved, 2);
-    EXPECT_GT(promoted->shield.moved, 0);  // the ground truth is ExpectExclusive below
+    EXPECT_TRUE(promoted->own_cpuset);
+    EXPECT_EQ(promoted->workload.moved, 0);  // its threads stay in its own cpuset
+    EXPECT_GT(promoted->shield.moved, 0);    // the ground truth is ExpectExclusive below
   }
   EXPECT_TRUE(promoted->others_excluded) << ::testing::PrintToString(promoted->warnings);
   uint64_t since = NowTicks();
@@ -435,6 +442,9 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
     EXPECT_EQ(AllowedOf(pinned), FormatCpuList(ex.SharedCpus()));
   if (V1()) {
     EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")), FormatCpuList(ex.SharedCpus()));
+    EXPECT_EQ(Trim(*ReadLine(own + "/cpuset.cpus")), FormatCpuList(grant.cpus));
+    EXPECT_EQ(*TaskCpuset(lc), own_rel);
+    EXPECT_EQ(*TaskCpuset(neighbour), home_rel);
   }
 
   auto demoted = bea.Demote({"be", be_dir});
@@ -470,9 +480,12 @@ TEST(EnforceIntegration, PromoteDemoteRestoreOnThisMachinesCgroups) {
   EXPECT_TRUE(diff.empty()) << ::testing::PrintToString(diff);
   EXPECT_EQ(AllowedOf(pinned), "1");
   if (V1()) {
-    EXPECT_EQ(*TaskCpuset(lc), home_rel);
-    EXPECT_EQ(Trim(*ReadLine(home + "/cpuset.cpus")),
-              *ReadLine(Layout().cpuset->path + "/cpuset.cpus"));
+    EXPECT_EQ(*TaskCpuset(lc), own_rel);
+    EXPECT_EQ(*TaskCpuset(neighbour), home_rel);
+    for (const std::string& d : {own, home})
+      EXPECT_EQ(Trim(*ReadLine(d + "/cpuset.cpus")),
+                *ReadLine(Layout().cpuset->path + "/cpuset.cpus"))
+          << d;
   }
   EXPECT_TRUE(journal->Outstanding().empty());
   EXPECT_EQ(ReadFile(journal->path()).value_or("x"), "");

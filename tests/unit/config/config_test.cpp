@@ -74,6 +74,8 @@ TEST(Config, ParsesTheIssueExample) {
   EXPECT_EQ(c.enforcement.shared_pool_min_cores, 1);
   EXPECT_DOUBLE_EQ(c.enforcement.max_exclusive_fraction, 0.5);
   EXPECT_TRUE(c.enforcement.reserved_cpus.empty());
+  EXPECT_TRUE(c.enforcement.keep_cpu0_shared);
+  EXPECT_TRUE(ExclusiveLimitsOf(c.enforcement).keep_cpu0_shared);
   ASSERT_EQ(c.workloads.size(), 2u);
   EXPECT_EQ(c.workloads[0].name, "web");
   EXPECT_EQ(c.workloads[0].match.cgroup, "/lc*");
@@ -329,9 +331,9 @@ workloads:
                           "interval, state_dir, enforcement, observer, controller, metrics, "
                           "workloads)"));
   EXPECT_THAT(
-      e,
-      Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
-               "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, allowed_cgroups)"));
+      e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
+                  "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, keep_cpu0_shared, "
+                  "allowed_cgroups)"));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:5: observer.depth: unknown key")));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: controller.cooldwn: unknown key")));
   EXPECT_THAT(e, Contains("config.yaml:10: workloads[0].match.pid: unknown key (expected one of: "
@@ -429,6 +431,16 @@ TEST(ConfigErrors, EnforcementValues) {
   EXPECT_THAT(Errors("enforcement:\n  reserved_cpus: \"1,7\"\n", 4),
               Contains("config.yaml:2: enforcement.reserved_cpus: CPU 7 does not exist (this "
                        "machine has CPUs 0-3)"));
+}
+
+TEST(Config, KeepCpu0Shared) {
+  ConfigLoad load = ParseConfig("enforcement: { keep_cpu0_shared: false }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_FALSE(load.config->enforcement.keep_cpu0_shared);
+  EXPECT_FALSE(ExclusiveLimitsOf(load.config->enforcement).keep_cpu0_shared);
+  EXPECT_THAT(Errors("enforcement:\n  keep_cpu0_shared: maybe\n"),
+              Contains("config.yaml:2: enforcement.keep_cpu0_shared: \"maybe\" must be true or "
+                       "false"));
 }
 
 TEST(Config, AllowedCgroups) {

@@ -101,30 +101,38 @@ TEST_F(ExclusiveV1, ReleaseWidensFirstThenUndoesEverythingAndCompactsTheJournal)
   EXPECT_EQ(m.t.Read("state/journal"), "");
 }
 
-TEST_F(ExclusiveV1, ForeignCpusetsAreNarrowedChildrenFirstAndWidenedParentsFirst) {
+// A runtime creates children with its node's CPUs, which v1 only accepts while the parent has
+// them: only leaves with tasks are narrowed, and a new child can still get every CPU.
+TEST_F(ExclusiveV1, OnlyPopulatedLeavesAreNarrowedAndRuntimesCanStillCreateChildren) {
   m.MakeCpuset("/docker", "0-1");
   m.MakeCpuset("/docker/c1", "0-1");
+  m.MakeCpuset("/docker/empty", "0-1");
   m.AddTask(400, {.cpuset_cg = "/docker/c1"});
   auto a = Make();
   ASSERT_TRUE(a.Promote({"web", m.cpu() + "/lc"}, {1}).ok());
-  std::vector<std::string> narrowing;
+  std::vector<std::string> writes;
   for (const auto& op : m.w.ops)
-    if (op.find("/docker") != std::string::npos) narrowing.push_back(op);
-  EXPECT_EQ(narrowing, (std::vector<std::string>{"write " + C("/docker/c1/cpuset.cpus") + " 0",
-                                                 "write " + C("/docker/cpuset.cpus") + " 0"}));
+    if (op.find("/docker") != std::string::npos) writes.push_back(op);
+  EXPECT_EQ(writes, (std::vector<std::string>{"write " + C("/docker/c1/cpuset.cpus") + " 0"}));
+  EXPECT_EQ(Trim(m.t.Read("cpuset/docker/cpuset.cpus")), "0-1");
+  EXPECT_EQ(Trim(m.t.Read("cpuset/docker/empty/cpuset.cpus")), "0-1");
   EXPECT_EQ(m.CpusetOf(400), "/docker/c1");  // tasks of other cpusets stay where they are
+  // The runtime creates a container with the node's CPUs (the fake follows v1's rules).
+  ASSERT_TRUE(m.w.MakeDir(C("/docker/c2")).ok());
+  ASSERT_TRUE(m.w.WriteFile(C("/docker/c2/cpuset.cpus"), "0-1").ok());
   m.w.ops.clear();
   ASSERT_TRUE(a.Release("web").ok());
-  narrowing.clear();
+  writes.clear();
   for (const auto& op : m.w.ops)
-    if (op.find("/docker") != std::string::npos) narrowing.push_back(op);
-  EXPECT_EQ(narrowing, (std::vector<std::string>{"write " + C("/docker/cpuset.cpus") + " 0-1",
-                                                 "write " + C("/docker/c1/cpuset.cpus") + " 0-1"}));
+    if (op.find("/docker") != std::string::npos) writes.push_back(op);
+  EXPECT_EQ(writes, (std::vector<std::string>{"write " + C("/docker/c1/cpuset.cpus") + " 0-1"}));
   EXPECT_EQ(Trim(m.t.Read("cpuset/docker/c1/cpuset.cpus")), "0-1");
+  EXPECT_EQ(m.t.Read("state/journal"), "");
 }
 
 TEST_F(ExclusiveV1, RefusesWhatWouldEmptyACpusetOrTheSharedPoolAndChangesNothing) {
   m.MakeCpuset("/pinned", "1");
+  m.AddTask(500, {.cpuset_cg = "/pinned"});
   auto a = Make();
   auto r = a.Promote({"web", m.cpu() + "/lc"}, {1});
   ASSERT_FALSE(r.ok());
@@ -300,26 +308,53 @@ TEST_F(ExclusiveV2, PartitionRootWithExclusiveCpusWidenedFromTheTop) {
 
 // Before Linux 6.7 (Debian 12's 6.1) there is no cpuset.cpus.exclusive: the CPUs go to
 // cpuset.cpus, and since an empty one cannot be written back while tasks are in the cgroup, the
-// undo writes the CPUs the cgroup inherited from its parent.
+// undo writes the CPUs the cgroup inherited from its parent. Only a cgroup directly under the
+// root (or under a partition) can be a partition there.
 TEST_F(ExclusiveV2, WithoutExclusiveFilesCpusetCpusGoesBackToTheInheritedCpus) {
-  std::remove(t.Path("cg/kubepods/pod1/cpuset.cpus.exclusive").c_str());
-  std::remove(t.Path("cg/kubepods/cpuset.cpus.exclusive").c_str());
+  t.Write("cg/lc/cpuset.cpus", "\n");
+  t.Write("cg/lc/cpuset.cpus.partition", "member\n");
+  t.Write("cg/lc/cgroup.procs", "");
   ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
   ASSERT_TRUE(a.Init().ok());
-  const std::string pod = t.Path("cg/kubepods/pod1");
-  auto r = a.Promote({"pod1", pod}, {2, 3});
+  const std::string lc = t.Path("cg/lc");
+  auto r = a.Promote({"lc", lc}, {2, 3});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->others_excluded);
-  std::vector<std::string> want = {"write " + pod + "/cpuset.cpus 2-3",
-                                   "write " + pod + "/cpuset.cpus.partition root"};
+  std::vector<std::string> want = {"write " + lc + "/cpuset.cpus 2-3",
+                                   "write " + lc + "/cpuset.cpus.partition root"};
   EXPECT_EQ(w.ops, want);
   w.ops.clear();
-  auto rel = a.Release("pod1");
+  auto rel = a.Release("lc");
   ASSERT_TRUE(rel.ok());
   EXPECT_TRUE(rel->Complete());
-  std::vector<std::string> back = {"write " + pod + "/cpuset.cpus.partition member",
-                                   "write " + pod + "/cpuset.cpus 0-3"};
+  std::vector<std::string> back = {"write " + lc + "/cpuset.cpus.partition member",
+                                   "write " + lc + "/cpuset.cpus 0-3"};
   EXPECT_EQ(w.ops, back);
+}
+
+// The same kernel with a nested cgroup (a pod under kubepods): the kernel would mark it "root
+// invalid (Parent is not a partition root)", and making kubepods a partition would take the
+// CPUs from every pod. Refused up front, naming the cgroup and the limitation; nothing written.
+TEST_F(ExclusiveV2, NestedCgroupWithoutExclusiveFilesIsRefusedAndChangesNothing) {
+  std::remove(t.Path("cg/kubepods/pod1/cpuset.cpus.exclusive").c_str());
+  std::remove(t.Path("cg/kubepods/cpuset.cpus.exclusive").c_str());
+  t.Write("cg/kubepods/cpuset.cpus", "\n");
+  t.Write("cg/kubepods/cpuset.cpus.partition", "member\n");
+  ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
+  ASSERT_TRUE(a.Init().ok());
+  auto r = a.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {3});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EOPNOTSUPP);
+  for (const char* part :
+       {"cgroup /kubepods/pod1 of 'pod1'", "no cpuset.cpus.exclusive", "before 6.7",
+        "parent /kubepods is not a partition ('member')", "Nothing was changed"})
+    EXPECT_NE(r.error().message.find(part), std::string::npos) << r.error().message;
+  EXPECT_TRUE(w.ops.empty());
+  EXPECT_TRUE(journal->Outstanding().empty());
+  // Under a partition root the kernel accepts it.
+  t.Write("cg/kubepods/cpuset.cpus.partition", "root\n");
+  auto ok = a.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {3});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
 }
 
 // The kernel accepts "root" but may mark the partition invalid (a nested cgroup before 6.7, CPUs

@@ -1,5 +1,6 @@
 #include "fake_machine.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -41,6 +42,8 @@ FakeMachine::FakeMachine() {
     const bool is_idle = PathExists(idle) && Trim(ReadLine(idle).value_or("")) == "1";
     if (file == "cpuset.cpus" || file == "cpuset.cpus.partition" ||
         file == "cpuset.cpus.exclusive") {
+      if (dir.rfind(cpuset(), 0) == 0 && file == "cpuset.cpus")
+        if (auto r = CheckV1Cpus(dir, value); !r) return r;
       t.Write(path.substr(t.root().size()), value + "\n");  // the kernel's view of it, now
       if (dir.rfind(cg(), 0) == 0) {
         RecomputeV2();
@@ -64,6 +67,29 @@ FakeMachine::FakeMachine() {
     }
     return Ok();
   };
+}
+
+Result<void> FakeMachine::CheckV1Cpus(const std::string& dir, const std::string& value) const {
+  auto read = [](const std::string& d) {
+    return ParseCpuList(Trim(ReadLine(JoinPath(d, "cpuset.cpus")).value_or(""))).value_or(CpuSet{});
+  };
+  auto want = ParseCpuList(Trim(value));
+  if (!want) return Error{EINVAL, "Invalid argument"};
+  auto subset = [](const CpuSet& a, const CpuSet& b) {
+    return std::all_of(a.begin(), a.end(), [&](int c) { return b.count(c) > 0; });
+  };
+  // kernel/cgroup/cpuset-v1.c validate_change(): within the parent, around every child.
+  if (dir != cpuset() && !subset(*want, read(dir.substr(0, dir.find_last_of('/')))))
+    return Error{EINVAL, "Invalid argument (not within the parent's cpus)"};
+  for (const std::string& n : ListDir(dir).value_or(std::vector<std::string>{}))
+    if (PathExists(JoinPath(JoinPath(dir, n), "cpuset.cpus")) &&
+        !subset(read(JoinPath(dir, n)), *want))
+      return Error{EBUSY, "Device or resource busy (a child has other cpus)"};
+  std::string rel = dir.size() <= cpuset().size() ? "/" : dir.substr(cpuset().size());
+  if (want->empty())
+    for (const auto& [tid, k] : tasks_)
+      if (k.cpuset_cg == rel) return Error{ENOSPC, "No space left on device"};
+  return Ok();
 }
 
 void FakeMachine::WriteProc(pid_t tid) {

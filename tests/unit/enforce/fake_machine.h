@@ -47,6 +47,7 @@ class FakeMachine {
   void AddTask(pid_t tid, Task task, SchedAttr attr = {SCHED_OTHER, 0, 0, 0});
   void RemoveTask(pid_t tid);                    // exits: no /proc entry, gone from tasks files
   void SetStartTime(pid_t tid, uint64_t start);  // the id now names another task
+  // A v1 cpuset cgroup (writes to cpuset.cpus follow v1's rules, see CheckV1Cpus).
   void MakeCpuset(const std::string& rel, const std::string& cpus, const std::string& mems = "0");
   // A cpu-controller cgroup with cpu.idle and a weight file: "cpu.shares" (v1, default 1024) or
   // "cpu.weight" (v2, default 100). Writes follow the kernel (kernel/sched/core.c): cpu.idle 0->1
@@ -73,6 +74,9 @@ class FakeMachine {
 
  private:
   void WriteProc(pid_t tid);
+  // v1 cpuset.cpus rules: within the parent's (EINVAL), around every child's (EBUSY), not empty
+  // while tasks are in it (ENOSPC).
+  Result<void> CheckV1Cpus(const std::string& dir, const std::string& value) const;
   CpuSet CpusOf(pid_t tid) const;  // what the task's cpuset allows now
   void Reset(pid_t tid);           // the kernel's update after a cpuset change
   void RecomputeV2();

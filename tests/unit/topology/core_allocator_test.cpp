@@ -39,7 +39,7 @@ TEST(CoreAllocator, SiblingsGoTogether) {
 TEST(CoreAllocator, InterleavedSiblingNumbering) {
   auto t = LoadTopologyFromXml(JoinPath(SW_TOPOLOGY_FIXTURES, "two_socket_interleaved_smt2.xml"));
   ASSERT_TRUE(t.ok());
-  auto a = CoreAllocator::Create(*t, {});
+  auto a = CoreAllocator::Create(*t, {.keep_cpu0_shared = false});  // placement rules alone
   ASSERT_TRUE(a.ok());
   Allocation r = a->Allocate({"web", 2, {}});
   ASSERT_TRUE(r.granted);
@@ -56,8 +56,10 @@ TEST(CoreAllocator, StaysOnOneSocketWhenItFits) {
   EXPECT_EQ(packages.size(), 1u);
 }
 
+// Placement rules alone (CPU 0's core reserved makes package 0 the fuller one: see
+// Cpu0StaysSharedEvenWhereTheWorkloadRunsUnlessConfigured).
 TEST(CoreAllocator, PrefersTheNodeWhereTheWorkloadRuns) {
-  CoreAllocator a = Make("pack:2 core:16 pu:2");
+  CoreAllocator a = Make("pack:2 core:16 pu:2", {.keep_cpu0_shared = false});
   // Running on CPUs of package 0 (0-31): stay there even though package 1 is preferred otherwise.
   Allocation r = a.Allocate({"db", 4, CpuSet{2, 3, 4}});
   ASSERT_TRUE(r.granted);
@@ -71,12 +73,12 @@ TEST(CoreAllocator, PrefersTheNodeWhereTheWorkloadRuns) {
   ASSERT_TRUE(r2.granted);
   EXPECT_EQ(r2.cpus, (CpuSet{28, 29, 30, 31}));
   // On an empty machine with no hint: the highest package.
-  CoreAllocator b = Make("pack:2 core:16 pu:2");
+  CoreAllocator b = Make("pack:2 core:16 pu:2", {.keep_cpu0_shared = false});
   EXPECT_EQ(b.Allocate({"web", 4, {}}).cpus, (CpuSet{60, 61, 62, 63}));
 }
 
 TEST(CoreAllocator, BestFitNodeKeepsBigHolesForLater) {
-  CoreAllocator a = Make("pack:2 core:4 pu:1");
+  CoreAllocator a = Make("pack:2 core:4 pu:1", {.keep_cpu0_shared = false});
   ASSERT_TRUE(a.Allocate({"a", 3, {}}).granted);  // takes 3 of package 1 (CPUs 5-7)
   Allocation r = a.Allocate({"b", 1, {}});        // package 1 has 1 left: best fit
   ASSERT_TRUE(r.granted);
@@ -113,6 +115,47 @@ TEST(CoreAllocator, SpansNodesOnlyWhenNeededAndWarns) {
   EXPECT_EQ(r.cpus.size(), 12u);
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("spanning 2 nodes"), std::string::npos);
+}
+
+// The VM matrix's machine (2 sockets x 1 core x 2 threads) with the workload running on CPU 0:
+// the locality preference used to pick CPU 0's core ("0-1" exclusive).
+TEST(CoreAllocator, Cpu0StaysSharedEvenWhereTheWorkloadRunsUnlessConfigured) {
+  AllocatorConfig cfg;
+  cfg.max_exclusive_fraction = 1.0;
+  CoreAllocator a = Make("pack:2 core:1 pu:2", cfg);
+  Allocation r = a.Allocate({"web", 2, {0, 1}});
+  ASSERT_TRUE(r.granted) << r.reason;
+  EXPECT_EQ(r.cpus, (CpuSet{2, 3}));
+  EXPECT_EQ(a.capacity().max_cores(), 1);
+  // Nothing but CPU 0's core left: refused.
+  Allocation r2 = a.Allocate({"db", 2, {}});
+  EXPECT_FALSE(r2.granted);
+  // With CPU 0's core out, package 0 is the fuller one: best fit puts a grant there.
+  CoreAllocator e = Make("pack:2 core:2 pu:1", cfg);
+  EXPECT_EQ(e.Allocate({"web", 1, {}}).cpus, (CpuSet{1}));
+  cfg.keep_cpu0_shared = false;
+  CoreAllocator b = Make("pack:2 core:1 pu:2", cfg);
+  Allocation r3 = b.Allocate({"web", 2, {0, 1}});
+  ASSERT_TRUE(r3.granted) << r3.reason;
+  EXPECT_EQ(r3.cpus, (CpuSet{0, 1}));
+  // This machine: 2 CPUs, no SMT; only CPU 1 can be exclusive.
+  CoreAllocator c = Make("pack:1 core:2 pu:1", {.max_exclusive_fraction = 1.0});
+  Allocation r4 = c.Allocate({"web", 1, {0}});
+  ASSERT_TRUE(r4.granted) << r4.reason;
+  EXPECT_EQ(r4.cpus, (CpuSet{1}));
+}
+
+TEST(CoreAllocator, ReservedCoresNameCpu0InTheReason) {
+  ExclusiveCapacity cap(Synth("pack:1 core:4 pu:1"),
+                        {.shared_pool_min_cores = 1, .max_exclusive_fraction = 1.0});
+  EXPECT_EQ(cap.max_cores(), 3);
+  ExclusiveCapacity cap2(
+      Synth("pack:1 core:4 pu:1"),
+      {.shared_pool_min_cores = 1, .reserved_cpus = {3}, .max_exclusive_fraction = 1.0});
+  EXPECT_EQ(cap2.max_cores(), 2);
+  EXPECT_NE(cap2.WhyNot(2, 1).find("reserved_cpus 3 and CPU 0 (keep_cpu0_shared)"),
+            std::string::npos)
+      << cap2.WhyNot(2, 1);
 }
 
 TEST(CoreAllocator, FloorKeepsOneCoreShared) {

@@ -16,8 +16,9 @@ Topology Synth(const std::string& d) {
   return *t;
 }
 
+// The three numeric limits alone; CPU 0's rule is tested on its own (Cpu0CountsAsReserved).
 ExclusiveLimits Limits(double fraction, int floor = 1, CpuSet reserved = {}) {
-  return ExclusiveLimits{floor, std::move(reserved), fraction};
+  return ExclusiveLimits{floor, std::move(reserved), fraction, /*keep_cpu0_shared=*/false};
 }
 
 TEST(ExclusiveCapacity, FractionOfCpusRoundedDownToWholeCores) {
@@ -57,6 +58,26 @@ TEST(ExclusiveCapacity, TheTightestLimitWins) {
   ExclusiveCapacity one(smt, Limits(1.0, 1, smt.cores[3].cpus));
   EXPECT_EQ(one.reserved_cores(), 1);
   EXPECT_EQ(one.max_cores(), 3);
+}
+
+TEST(ExclusiveCapacity, Cpu0CountsAsReservedByDefault) {
+  ExclusiveLimits l;  // keep_cpu0_shared defaults to true
+  l.max_exclusive_fraction = 1.0;
+  ExclusiveCapacity c(Synth("pack:1 core:4 pu:2"), l);
+  EXPECT_TRUE(c.Reserved(0));
+  EXPECT_FALSE(c.Reserved(1));  // its sibling is not reserved, but its core is
+  EXPECT_EQ(c.reserved_cores(), 1);
+  EXPECT_EQ(c.max_cores(), 3);
+  EXPECT_EQ(c.WhyNot(3, 1),
+            "would leave 0 core(s) to the shared pool, below its floor of 1 "
+            "(shared_pool_min_cores)");
+  ExclusiveCapacity d(Synth("pack:1 core:4 pu:1"),
+                      {.reserved_cpus = {3}, .max_exclusive_fraction = 1.0});
+  EXPECT_EQ(d.max_cores(), 2);
+  EXPECT_EQ(d.binding_key(), std::string("reserved_cpus"));
+  EXPECT_NE(d.Describe().find("reserved_cpus 3 and CPU 0 (keep_cpu0_shared) allow 2"),
+            std::string::npos)
+      << d.Describe();
 }
 
 TEST(ExclusiveCapacity, OneCoreSmtMachineHasNoRoom) {
