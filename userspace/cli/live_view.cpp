@@ -35,8 +35,11 @@ nlohmann::json WorkloadRates(const IntervalDelta& delta) {
   for (const auto& [name, w] : delta.workloads) {
     LatencyHistogram all = w.runq_wakeup;
     all.Merge(w.runq_preempted);
-    const double cpus =
-        w.cpu_usage_ns && interval > 0 ? static_cast<double>(*w.cpu_usage_ns) / 1e9 / interval : 0;
+    // No usage file (e.g. missing from the cpuacct hierarchy): unknown, null in JSON, "-" in text.
+    const nlohmann::json cpus =
+        w.cpu_usage_ns && interval > 0
+            ? nlohmann::json(static_cast<double>(*w.cpu_usage_ns) / 1e9 / interval)
+            : nlohmann::json();
     rows.push_back({{"workload", name},
                     {"cpus", cpus},
                     {"runq_p99_s", all.QuantileSeconds(0.99)},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "common/duration.h"
 
@@ -198,7 +199,11 @@ void Controller::Observe(const IntervalDelta& delta) {
   preempt_delta_ = std::move(deltas.preemptions);
   const int k = config_.controller.violation_intervals;
   for (auto& [name, st] : states_) {
-    st.cpus_received = deltas.cpus_received[name];
+    // Unknown (no usage file in either snapshot) is NaN for status ("-", null), 0 for decisions.
+    auto wd = delta.workloads.find(name);
+    st.cpus_received = wd != delta.workloads.end() && wd->second.cpu_usage_ns
+                           ? deltas.cpus_received[name]
+                           : std::numeric_limits<double>::quiet_NaN();
     auto it = deltas.signals.find(name);
     if (it == deltas.signals.end()) continue;
     IntervalSignals& s = it->second;

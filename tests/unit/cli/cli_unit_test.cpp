@@ -148,5 +148,24 @@ TEST(WorkloadRates, DeltasOverTheIntervalWorstFirst) {
   EXPECT_NE(table.find("/be (12)"), std::string::npos) << table;
 }
 
+// A workload without a usage file (missing from the cpuacct hierarchy) has unknown CPUs: null in
+// JSON and "-" in the table, never a made-up 0.00.
+TEST(WorkloadRates, UnknownCpusAreNullAndDash) {
+  Snapshot a, b;
+  a.taken_at = 10s;
+  b.taken_at = 10500ms;
+  auto x0 = Sample("/nocpuacct");
+  auto x1 = x0;
+  x1.runq_wakeup.Record(2'000, 4);
+  a.workloads = {{"/nocpuacct", x0}};
+  b.workloads = {{"/nocpuacct", x1}};
+  auto j = WorkloadRates(ComputeIntervalDelta(a, b));
+  ASSERT_EQ(j["workloads"].size(), 1u);
+  EXPECT_TRUE(j["workloads"][0]["cpus"].is_null()) << j.dump();
+  std::string table = FormatWorkloadRates(j);
+  EXPECT_EQ(table.find("0.00"), std::string::npos) << table;
+  EXPECT_NE(table.find(" - "), std::string::npos) << table;
+}
+
 }  // namespace
 }  // namespace sw

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <future>
 #include <memory>
 
@@ -626,6 +627,23 @@ TEST_F(ControllerTest, ObserveRunsNoPolicyButReports) {
   EXPECT_EQ(s.workloads[1].preemptions_by_lower, 10u);
   EXPECT_NEAR(s.workloads[1].cpus_received, 1.2, 1e-9);
   EXPECT_TRUE(controller->Shutdown().empty());
+}
+
+// A workload whose usage file is missing (not in the cpuacct hierarchy) received an unknown amount
+// of CPU: NaN in the status model ("-" and null), not 0.
+TEST_F(ControllerTest, CpusReceivedUnknownWithoutUsageFile) {
+  Start("observe");
+  machine.snap.workloads.at(kWeb).cpu_usage_ns.reset();
+  for (int i = 0; i < 3; i++) {
+    Interfered();
+    Tick();
+  }
+  StatusModel s = controller->Status();
+  ASSERT_EQ(s.workloads.size(), 2u);
+  EXPECT_EQ(s.workloads[1].workload, kWeb);
+  EXPECT_TRUE(std::isnan(s.workloads[1].cpus_received)) << s.workloads[1].cpus_received;
+  EXPECT_FALSE(std::isnan(s.workloads[0].cpus_received));
+  EXPECT_TRUE(StatusToJson(s)["workloads"][1]["cpus_received"].is_null());
 }
 
 const char* kAlways = R"(workloads:

@@ -102,7 +102,8 @@ class Machine {
     s.cpu_stat->nr_throttled += n;
   }
   void Cpu(const std::string& w, double cpus) {
-    *snap.workloads.at(w).cpu_usage_ns += static_cast<uint64_t>(cpus * kInterval.count());
+    auto& usage = snap.workloads.at(w).cpu_usage_ns;
+    if (usage) *usage += static_cast<uint64_t>(cpus * kInterval.count());  // none: no usage file
   }
   void Preempt(const std::string& victim, const std::string& aggressor, uint64_t n) {
     snap.preemptions[{victim, aggressor}] += n;
