@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -184,15 +185,18 @@ TEST(MetricsEndpoint, LiveAgentServesMetricsMatchingGroundTruth) {
   const std::string plain = Gunzip(gz.body);
   EXPECT_NE(plain.find("schedwarden_build_info"), std::string::npos);
 
-  // Prometheus' own parser and linter.
-  const std::string path = t.Write("scrape.txt", text);
-  FILE* f = popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
-  ASSERT_NE(f, nullptr);
-  std::string out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int st = pclose(f);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  // Prometheus' own parser and linter, on the host (the VM's initramfs has no promtool; the unit
+  // tier lints a rendered exposition there too).
+  if (std::getenv("SCHEDWARDEN_VM") == nullptr) {
+    const std::string path = t.Write("scrape.txt", text);
+    FILE* f = popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    std::string out;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    const int st = pclose(f);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  }
 
   const int status = agent.Signal(SIGTERM, 20000);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
