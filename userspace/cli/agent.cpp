@@ -5,6 +5,7 @@
 //     -> one immutable PublishedView -> rendered once for /metrics; status file
 //   SIGINT/SIGTERM: controller undoes its actions, the journal restores anything left, BPF
 //   links detach, exit 0.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -281,9 +282,20 @@ int Shutdown(Controller& controller, Enforcer* enforcer) {
   return exit_code;
 }
 
+// The exposition is rendered by whichever of the HTTP server's 64 threads takes the first scrape of
+// an interval; with glibc's default of one malloc arena per thread (up to 8 per CPU) each arena
+// kept a few freed multi-MB bodies: 226 MiB peak RSS at 1,000 workloads after 80 scrapes. One
+// arena, and buffers of 1 MiB or more mmap'd (so freed bodies go back to the kernel): 48 MiB.
+void BoundHeapGrowth() {
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+}
+
 }  // namespace
 
 int RunAgent(const RunOptions& o) {
+  BoundHeapGrowth();
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   // One topology for config validation, the controller and the allocator: they compute the
