@@ -298,7 +298,10 @@ TEST_P(BpfPreemption, CountedBothWaysWithMillisecondWaits) {
   // when other tasks on the machine take turns in between (70 seen under load average 8).
   EXPECT_GE(ab, 20u);
   EXPECT_GE(ba, 20u);
-  EXPECT_GE(pa.Count(), ab);  // every (a, b) preemption left a preempted stamp on a
+  // Every (a, b) preemption left a preempted stamp on a; the wait is counted when a runs again,
+  // so a's last preemption may still be waiting when the maps are read (seen once on 6.1: 103
+  // waits for 104 preemptions). a is one thread: at most one wait in flight.
+  EXPECT_GE(pa.Count() + 1, ab);
   // Kernel ground truth: every involuntary switch-out of a busy loop is one preempted wait
   // (the switch-out is counted by the kernel, the wait when it ends: allow the window edges).
   EXPECT_NEAR(static_cast<double>(pa.Count()), static_cast<double>(nvcsw_a), 2 + nvcsw_a * 0.05);
