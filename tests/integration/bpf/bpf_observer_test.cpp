@@ -223,7 +223,10 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   // 1.3..2.5 s preempted). 1% for the rest: under qemu, where the loop is hardly preempted, the
   // waits came out -0.45%..+0.2% of cpu.stat (its rq clock is read earlier in the switch than
   // the BPF stamp, and need not tick at ktime's rate).
-  EXPECT_GE(wait.SumNs(), throttled_ns - throttled_ns / 100)
+  // A wait still open at the read (6.18, see above) is in cpu.stat's time but not yet in the
+  // histogram: at most one period each (seen: 3160 ms of waits for 3242 ms, one 82 ms wait open).
+  const uint64_t open_waits = events > wait.Count() ? events - wait.Count() : 0;
+  EXPECT_GE(wait.SumNs() + open_waits * kPeriodUs * 1000, throttled_ns - throttled_ns / 100)
       << "throttle waits shorter than cpu.stat throttled time";
   EXPECT_LE(wait.SumNs(), throttled_ns + throttled_ns / 100 + preempted.SumNs())
       << "throttle waits longer than cpu.stat throttled time plus all preempted waiting";
