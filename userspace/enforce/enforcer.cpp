@@ -1,7 +1,7 @@
 #include "enforce/enforcer.h"
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 
 namespace sw {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 
 namespace sw {
 namespace {

@@ -13,8 +13,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 
 namespace sw {
 namespace {

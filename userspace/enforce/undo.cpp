@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 
 namespace sw {
 namespace {

@@ -6,8 +6,8 @@
 #include <set>
 #include <tuple>
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 
 namespace sw::test {
 

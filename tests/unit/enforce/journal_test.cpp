@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "common/fs.h"
 #include "cgroup/tasks.h"
+#include "common/fs.h"
 #include "support/temp_tree.h"
 
 namespace sw {
