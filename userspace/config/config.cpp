@@ -143,7 +143,7 @@ class Parser {
     }
     CheckKeys(root, "",
               {"listen", "interval", "state_dir", "enforcement", "observer", "controller",
-               "metrics", "workloads"});
+               "metrics", "kubernetes", "workloads"});
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       // A copy (cheap, shared): it->second is a member of a temporary, so a reference would dangle.
@@ -174,6 +174,8 @@ class Parser {
         ParseController(v);
       } else if (key == "metrics") {
         ParseMetrics(v);
+      } else if (key == "kubernetes") {
+        ParseKubernetes(v);
       } else if (key == "workloads") {
         ParseWorkloads(v);
       }
@@ -558,6 +560,26 @@ class Parser {
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kMetricBucketsChoices);
         }
+      }
+    }
+  }
+
+  void ParseKubernetes(const YAML::Node& n) {
+    const std::string p = "kubernetes";
+    if (n.IsNull()) return;
+    if (!IsMap(n, p)) return;
+    CheckKeys(n, p, {"runtime_endpoint"});
+    auto& kc = cfg_.kubernetes;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar(), k = Sub(p, key);
+      const YAML::Node v = it->second;
+      if (key == "runtime_endpoint") {
+        auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
+        if (!s) continue;
+        if (!s->empty() && s->rfind("unix:///", 0) != 0)
+          ErrorAt(v, k, Quote(*s) + " must be \"\" (off) or a unix:///path socket endpoint");
+        else
+          kc.runtime_endpoint = *s;
       }
     }
   }

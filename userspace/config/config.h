@@ -105,6 +105,13 @@ struct MetricsConfig {
   MetricBuckets buckets = MetricBuckets::kDefault;
 };
 
+// Kubernetes integration (docs/kubernetes.md). Pod identity comes from the node's container
+// runtime, never from the API server.
+struct KubernetesConfig {
+  // CRI runtime's containerd API socket; "" turns pod identity off.
+  std::string runtime_endpoint = "unix:///run/containerd/containerd.sock";
+};
+
 struct Config {
   std::string source = "<embedded default>";  // file the config came from, for messages
   std::string listen = "127.0.0.1:9750";
@@ -114,6 +121,7 @@ struct Config {
   ObserverConfig observer;
   ControllerConfig controller;
   MetricsConfig metrics;
+  KubernetesConfig kubernetes;
   std::vector<WorkloadRule> workloads;
 };
 

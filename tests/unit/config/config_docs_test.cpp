@@ -46,6 +46,8 @@ std::map<std::string, std::set<std::string>> DocumentedKeys() {
                 : line == "## `enforcement`" ? "enforcement"
                 : line == "## `observer`"    ? "observer"
                 : line == "## `controller`"  ? "controller"
+                : line == "## `metrics`"     ? "metrics"
+                : line == "## `kubernetes`"  ? "kubernetes"
                 : line == "## `workloads`"   ? "workloads"
                                              : "";
       continue;
@@ -69,6 +71,8 @@ TEST(ConfigDocs, EveryDocumentedKeyIsAcceptedAndEveryAcceptedKeyDocumented) {
       {"enforcement", "enforcement: { zz_not_a_key: 1 }\n"},
       {"observer", "observer: { zz_not_a_key: 1 }\n"},
       {"controller", "controller: { zz_not_a_key: 1 }\n"},
+      {"metrics", "metrics: { zz_not_a_key: 1 }\n"},
+      {"kubernetes", "kubernetes: { zz_not_a_key: 1 }\n"},
       {"workloads",
        "workloads:\n  - { name: a, class: normal, match: { cgroup: \"/a\" }, zz_not_a_key: 1 }\n"},
       {"match",
@@ -94,9 +98,10 @@ TEST(ConfigDocs, EveryDocumentedKeyIsAcceptedAndEveryAcceptedKeyDocumented) {
 // Dotted config keys named anywhere in the docs and README (`observer.max_workloads`) exist.
 TEST(ConfigDocs, DottedKeysInDocsExist) {
   std::map<std::string, std::set<std::string>> accepted;
-  for (const char* s : {"enforcement", "observer", "controller"})
+  for (const char* s : {"enforcement", "observer", "controller", "metrics", "kubernetes"})
     accepted[s] = AcceptedKeys(std::string(s) + ": { zz_not_a_key: 1 }\n");
-  static const std::regex dotted("`(enforcement|observer|controller)\\.([a-z_0-9]+)");
+  static const std::regex dotted(
+      "`(enforcement|observer|controller|metrics|kubernetes)\\.([a-z_0-9]+)");
   for (const char* rel : {"README.md", "docs/configuration.md", "docs/metrics.md", "docs/bpf.md",
                           "docs/enforcement.md", "docs/architecture.md", "docs/testing.md"}) {
     std::ifstream in(std::string(SW_SOURCE_DIR) + "/" + rel);
