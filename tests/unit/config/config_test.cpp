@@ -329,7 +329,7 @@ workloads:
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
                           "interval, state_dir, enforcement, observer, controller, metrics, "
-                          "workloads)"));
+                          "kubernetes, workloads)"));
   EXPECT_THAT(
       e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
                   "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, keep_cpu0_shared, "
@@ -746,6 +746,27 @@ TEST(Config, MetricsBuckets) {
   EXPECT_THAT(Errors("metrics:\n  buckets: all\n"),
               Contains("config.yaml:2: metrics.buckets: \"all\" must be one of: default, full"));
   EXPECT_THAT(Errors("metrics:\n  le: full\n"), Contains(HasSubstr("metrics.le: unknown key")));
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+TEST(ConfigKubernetes, RuntimeEndpointIsAUnixSocketOrEmpty) {
+  auto ok = ParseConfig("kubernetes:\n  runtime_endpoint: unix:///run/k3s/containerd.sock\n",
+                        "config.yaml", nullptr);
+  ASSERT_TRUE(ok.config) << ok.Text();
+  EXPECT_EQ(ok.config->kubernetes.runtime_endpoint, "unix:///run/k3s/containerd.sock");
+  auto off = ParseConfig("kubernetes:\n  runtime_endpoint: \"\"\n", "config.yaml", nullptr);
+  ASSERT_TRUE(off.config) << off.Text();
+  EXPECT_EQ(off.config->kubernetes.runtime_endpoint, "");
+  auto bad =
+      ParseConfig("kubernetes:\n  runtime_endpoint: tcp://10.0.0.1:1234\n", "config.yaml", nullptr);
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.Text().find("config.yaml:2: kubernetes.runtime_endpoint:"), std::string::npos)
+      << bad.Text();
 }
 
 }  // namespace
