@@ -1,76 +1,56 @@
 #include "cgroup/cpu_stat.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "common/fs.h"
-#include "common/unique_fd.h"
 
 namespace sw {
 namespace {
 
-bool ParseU64(const std::string& s, uint64_t* out) {
+bool ParseU64(std::string_view s, uint64_t* out) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
-// "key value" lines into a map; malformed lines are errors naming the line.
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Next whitespace-separated token of `line` from `*pos`; empty at the end.
+std::string_view NextToken(std::string_view line, size_t* pos) {
+  while (*pos < line.size() && IsSpace(line[*pos])) ++*pos;
+  const size_t start = *pos;
+  while (*pos < line.size() && !IsSpace(line[*pos])) ++*pos;
+  return line.substr(start, *pos - start);
+}
+
+// "key value" lines into a map; malformed lines are errors naming the line. Read every interval
+// for every workload, so no streams: string_view tokens and from_chars.
 Result<std::map<std::string, uint64_t>> ParseKeyValues(const std::string& text,
                                                        const std::string& origin) {
   std::map<std::string, uint64_t> kv;
-  std::istringstream in(text);
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    lineno++;
-    std::string t = Trim(line);
-    if (t.empty()) continue;
-    std::istringstream ls(t);
-    std::string key, value, extra;
-    ls >> key >> value;
+  std::string_view rest(text);
+  for (int lineno = 1; !rest.empty(); lineno++) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    size_t pos = 0;
+    const std::string_view key = NextToken(line, &pos);
+    if (key.empty()) continue;
+    const std::string_view value = NextToken(line, &pos);
     uint64_t v = 0;
-    if (value.empty() || (ls >> extra) || !ParseU64(value, &v))
+    if (value.empty() || !NextToken(line, &pos).empty() || !ParseU64(value, &v))
       return Error{EINVAL, origin + ":" + std::to_string(lineno) +
-                               ": expected \"<name> <count>\", found '" + t + "'"};
-    kv[key] = v;
+                               ": expected \"<name> <count>\", found '" + Trim(std::string(line)) +
+                               "'"};
+    kv[std::string(key)] = v;
   }
   return kv;
 }
 
 bool IsVanished(int code) { return code == ENOENT || code == ENODEV; }
-
-// open + read with the errno of whichever failed: cgroupfs reports a removed cgroup as ENODEV on
-// read and PSI-off as EOPNOTSUPP on read, which iostreams would swallow.
-Result<std::string> ReadWithErrno(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::FromErrno(errno, "open " + path);
-  UniqueFd owner(fd);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(owner.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::FromErrno(errno, "read " + path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-// nullopt when the file (or its cgroup) is gone; error for anything else.
-Result<std::optional<std::string>> ReadOptional(const std::string& path) {
-  auto text = ReadWithErrno(path);
-  if (text) return std::optional<std::string>(std::move(*text));
-  if (IsVanished(text.error().code)) return std::optional<std::string>();
-  return text.error();
-}
 
 }  // namespace
 
@@ -149,10 +129,19 @@ Result<PsiSample> ParsePsi(const std::string& text, const std::string& origin) {
   return s;
 }
 
-CgroupStatReader::CgroupStatReader(CgroupMounts layout) : layout_(std::move(layout)) {}
+CgroupStatReader::CgroupStatReader(CgroupMounts layout, size_t max_open_files)
+    : layout_(std::move(layout)), files_(max_open_files) {}
+
+// nullopt when the file (or its cgroup) is gone; error for anything else.
+Result<std::optional<std::string>> CgroupStatReader::ReadOptional(const std::string& path) {
+  auto text = files_.Read(path);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (IsVanished(text.error().code)) return std::optional<std::string>();
+  return text.error();
+}
 
 Result<std::optional<CpuStatReading>> CgroupStatReader::ReadCpuStat(
-    const std::string& cgroup_path) const {
+    const std::string& cgroup_path) {
   std::string path = JoinPath(JoinPath(layout_.cpu.path, cgroup_path), "cpu.stat");
   auto text = ReadOptional(path);
   if (!text) return text.error();
@@ -162,8 +151,7 @@ Result<std::optional<CpuStatReading>> CgroupStatReader::ReadCpuStat(
   return std::optional<CpuStatReading>(*r);
 }
 
-Result<std::optional<uint64_t>> CgroupStatReader::ReadUsageNs(
-    const std::string& cgroup_path) const {
+Result<std::optional<uint64_t>> CgroupStatReader::ReadUsageNs(const std::string& cgroup_path) {
   if (layout_.cpu.version == CgroupVersion::kV2) {
     auto r = ReadCpuStat(cgroup_path);
     if (!r) return r.error();
@@ -180,12 +168,19 @@ Result<std::optional<uint64_t>> CgroupStatReader::ReadUsageNs(
   return std::optional<uint64_t>(*v);
 }
 
-Result<std::optional<PsiSample>> CgroupStatReader::ReadPsi(const std::string& cgroup_path) const {
-  std::string path = JoinPath(JoinPath(layout_.cpu.path, cgroup_path), "cpu.pressure");
-  auto text = ReadWithErrno(path);
+Result<std::optional<PsiSample>> CgroupStatReader::ReadPsi(const std::string& cgroup_path) {
+  if (psi_unavailable_) return std::optional<PsiSample>();
+  const std::string dir = JoinPath(layout_.cpu.path, cgroup_path);
+  const std::string path = JoinPath(dir, "cpu.pressure");
+  auto text = files_.Read(path);
   if (!text) {
-    int c = text.error().code;
-    // EOPNOTSUPP: the file exists but the kernel was booted without psi=1.
+    const int c = text.error().code;
+    // EOPNOTSUPP: the kernel was booted without psi=1, for every cgroup. On v1, a child cgroup
+    // that exists without cpu.pressure means the hierarchy has none. (On v2 the root may lack
+    // the file and `cgroup.pressure: 0` removes it from one cgroup only.)
+    const bool v1_child =
+        layout_.cpu.version == CgroupVersion::kV1 && cgroup_path != "/" && !cgroup_path.empty();
+    if (c == EOPNOTSUPP || (c == ENOENT && v1_child && PathExists(dir))) psi_unavailable_ = true;
     if (IsVanished(c) || c == EOPNOTSUPP) return std::optional<PsiSample>();
     return text.error();
   }

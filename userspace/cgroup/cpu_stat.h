@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cgroup/layout.h"
+#include "common/open_file_cache.h"
 #include "common/result.h"
 
 namespace sw {
@@ -44,21 +45,32 @@ Result<uint64_t> ParseCpuacctUsage(const std::string& text, const std::string& o
 // before Linux 5.13 for cpu); totals in microseconds.
 Result<PsiSample> ParsePsi(const std::string& text, const std::string& origin);
 
+// Keeps the files it reads open between calls (OpenFileCache): reading the same cgroups every
+// interval costs a pread each instead of an open. Not thread-safe: one reader per thread.
 class CgroupStatReader {
  public:
-  explicit CgroupStatReader(CgroupMounts layout);
+  explicit CgroupStatReader(CgroupMounts layout,
+                            size_t max_open_files = OpenFileCache::DefaultMaxOpen());
 
   // All paths are "/"-rooted cgroup paths in the cpu hierarchy. nullopt: cgroup gone / not there.
-  Result<std::optional<CpuStatReading>> ReadCpuStat(const std::string& cgroup_path) const;
+  Result<std::optional<CpuStatReading>> ReadCpuStat(const std::string& cgroup_path);
   // v1: cpuacct.usage of the same path in the cpuacct hierarchy; v2: cpu.stat usage_usec.
-  Result<std::optional<uint64_t>> ReadUsageNs(const std::string& cgroup_path) const;
-  // nullopt when PSI is off or the kernel/hierarchy has no per-cgroup PSI (v1).
-  Result<std::optional<PsiSample>> ReadPsi(const std::string& cgroup_path) const;
+  Result<std::optional<uint64_t>> ReadUsageNs(const std::string& cgroup_path);
+  // nullopt when PSI is off or the kernel/hierarchy has no per-cgroup PSI (v1); learned once.
+  Result<std::optional<PsiSample>> ReadPsi(const std::string& cgroup_path);
+  // Closes the files of cgroups not read since the last EndPass (call after each interval's
+  // reads).
+  void EndPass() { files_.Sweep(); }
+  size_t open_files() const { return files_.open_files(); }
 
   const CgroupMounts& layout() const { return layout_; }
 
  private:
+  Result<std::optional<std::string>> ReadOptional(const std::string& path);
+
   CgroupMounts layout_;
+  OpenFileCache files_;
+  bool psi_unavailable_ = false;
 };
 
 }  // namespace sw

@@ -8,10 +8,14 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -292,10 +296,21 @@ void BoundHeapGrowth() {
   mallopt(M_TRIM_THRESHOLD, 1 << 20);
 }
 
+// The collector keeps two cgroupfs files open per workload (OpenFileCache: a pread instead of an
+// open every interval); the soft limit of 1024 would cap that near 500 workloads.
+void RaiseOpenFileLimit() {
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 65536);
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    spdlog::warn("cannot raise the open-file limit: {}", std::strerror(errno));
+}
+
 }  // namespace
 
 int RunAgent(const RunOptions& o) {
   BoundHeapGrowth();
+  RaiseOpenFileLimit();
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   // One topology for config validation, the controller and the allocator: they compute the

@@ -31,7 +31,7 @@ bool WentBackwards(const RawWorkloadStats& now, const RawWorkloadStats& before) 
 
 }  // namespace
 
-Collector::Collector(EventSource& source, CgroupResolver& resolver, const CgroupStatReader& reader,
+Collector::Collector(EventSource& source, CgroupResolver& resolver, CgroupStatReader& reader,
                      CollectorOptions options)
     : source_(source),
       resolver_(resolver),
@@ -249,6 +249,7 @@ void Collector::ReadCgroupFiles(Snapshot* snap) {
     else
       s.psi = *psi;
   }
+  reader_.EndPass();
 }
 
 // A workload label whose cgroups are all gone (no live id, directory removed) gives its slot

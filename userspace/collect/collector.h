@@ -46,7 +46,7 @@ struct CollectTimings {
 
 class Collector {
  public:
-  Collector(EventSource& source, CgroupResolver& resolver, const CgroupStatReader& reader,
+  Collector(EventSource& source, CgroupResolver& resolver, CgroupStatReader& reader,
             CollectorOptions options = {});
 
   // Reads the event source and cgroupfs once. Error only when the event source cannot be read
@@ -92,7 +92,7 @@ class Collector {
 
   EventSource& source_;
   CgroupResolver& resolver_;
-  const CgroupStatReader& reader_;
+  CgroupStatReader& reader_;
   CollectorOptions options_;
   WorkloadLabeler labeler_;
 

@@ -169,3 +169,44 @@ TEST(CollectorOnCgroupfs, QuotaThrottlingAndUsageMatchGroundTruth) {
 
 }  // namespace
 }  // namespace sw
+
+namespace sw {
+namespace {
+
+// The reader keeps cgroupfs files open between intervals (OpenFileCache). A cgroup removed and
+// created again under the same name is a new cgroup: its counters must be read from the new
+// files, never from the old, still-open ones. Ground truth: the kernel's own files, read fresh.
+TEST(CgroupStatReaderOnCgroupfs, ACgroupRecreatedUnderTheSameNameIsReadFresh) {
+  SW_REQUIRE_PRIVILEGED();
+  auto machine = test::MachineCgroups::Detect();
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
+  const std::string name = "/schedwarden-test-" + std::to_string(getpid()) + "-recreated";
+  CgroupStatReader reader(machine->mounts());
+  {
+    TestCgroup cg(*machine, name);
+    ASSERT_TRUE(cg.ok());
+    pid_t child = cg.StartBusyChild();
+    ASSERT_GT(child, 0);
+    ASSERT_TRUE(machine->JoinCpuCgroup(cg.path(), child).ok());
+    std::this_thread::sleep_for(300ms);
+    auto busy = reader.ReadUsageNs(cg.path());
+    ASSERT_TRUE(busy.ok() && *busy) << (busy.ok() ? "absent" : busy.error().message);
+    EXPECT_GT(**busy, 10'000'000u) << "a busy loop ran 300 ms in it";
+    reader.EndPass();
+    EXPECT_GE(reader.open_files(), 1u) << "the file stays open for the next interval";
+  }  // child killed, cgroups removed
+  auto gone = reader.ReadUsageNs(name + "/busy");
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_FALSE(*gone) << "a removed cgroup is absent, not its last value";
+
+  TestCgroup again(*machine, name);
+  ASSERT_TRUE(again.ok());
+  auto fresh = reader.ReadUsageNs(again.path());
+  auto truth = machine->ReadUsageNs(again.path());
+  ASSERT_TRUE(fresh.ok() && *fresh && truth.ok());
+  EXPECT_LT(**fresh, 10'000'000u) << "read the old cgroup's counter through a stale file";
+  EXPECT_LE(**fresh, *truth);
+}
+
+}  // namespace
+}  // namespace sw
