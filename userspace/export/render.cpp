@@ -15,10 +15,13 @@ constexpr double kNsPerSecond = 1e9;
 
 double Seconds(uint64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
 
-// A workload without CFS quota (no bandwidth periods) and without throttle waits would only
-// export an all-zero throttle-wait histogram: leave it out (docs/metrics.md, Cardinality).
-bool HasThrottleWait(const WorkloadSample& s) {
-  return s.throttle_wait.Count() > 0 || (s.cpu_stat && s.cpu_stat->nr_periods > 0);
+// A workload without CFS bandwidth (no quota of its own: no periods) that was never throttled
+// (no throttle waits or events: a parent's quota can throttle it too) would only export an
+// all-zero throttle-wait histogram and four zero counters: leave them out (docs/metrics.md,
+// Cardinality). Cumulative, so a series never disappears once it appeared.
+bool HasThrottling(const WorkloadSample& s) {
+  return s.throttle_wait.Count() > 0 || s.throttle_events > 0 ||
+         (s.cpu_stat && (s.cpu_stat->nr_periods > 0 || s.cpu_stat->nr_throttled > 0));
 }
 
 void RenderHistograms(ExpositionWriter& w, const Snapshot& snap, const LeEdges& le) {
@@ -29,21 +32,22 @@ void RenderHistograms(ExpositionWriter& w, const Snapshot& snap, const LeEdges& 
   }
   w.Begin(m::kThrottleWait);
   for (const auto& [label, s] : snap.workloads)
-    if (HasThrottleWait(s)) w.Histogram({label}, s.throttle_wait, le);
+    if (HasThrottling(s)) w.Histogram({label}, s.throttle_wait, le);
 }
 
 void RenderCgroupCounters(ExpositionWriter& w, const Snapshot& snap) {
   w.Begin(m::kThrottleEvents);
-  for (const auto& [label, s] : snap.workloads) w.Sample({label}, s.throttle_events);
+  for (const auto& [label, s] : snap.workloads)
+    if (HasThrottling(s)) w.Sample({label}, s.throttle_events);
   w.Begin(m::kCpuPeriods);
   for (const auto& [label, s] : snap.workloads)
-    if (s.cpu_stat) w.Sample({label}, s.cpu_stat->nr_periods);
+    if (s.cpu_stat && HasThrottling(s)) w.Sample({label}, s.cpu_stat->nr_periods);
   w.Begin(m::kCpuThrottledPeriods);
   for (const auto& [label, s] : snap.workloads)
-    if (s.cpu_stat) w.Sample({label}, s.cpu_stat->nr_throttled);
+    if (s.cpu_stat && HasThrottling(s)) w.Sample({label}, s.cpu_stat->nr_throttled);
   w.Begin(m::kCpuThrottledSeconds);
   for (const auto& [label, s] : snap.workloads)
-    if (s.cpu_stat) w.Sample({label}, Seconds(s.cpu_stat->throttled_ns));
+    if (s.cpu_stat && HasThrottling(s)) w.Sample({label}, Seconds(s.cpu_stat->throttled_ns));
   w.Begin(m::kCpuUsage);
   for (const auto& [label, s] : snap.workloads)
     if (s.cpu_usage_ns) w.Sample({label}, Seconds(*s.cpu_usage_ns));

@@ -227,12 +227,13 @@ TEST(Exposition, LabelValuesAndHelpAreEscaped) {
   PublishedView v;
   v.snapshot = std::make_shared<const Snapshot>(s);
   const std::string text = Render(v);
-  EXPECT_THAT(text,
-              HasSubstr("schedwarden_throttle_events_total{workload=\"/we\\\"ird\\\\\\n\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("schedwarden_runq_latency_seconds_count{reason=\"wakeup\","
+                              "workload=\"/we\\\"ird\\\\\\n\"} 0\n"));
   auto parsed = Parse(text);
-  EXPECT_EQ(
-      Find(parsed.samples, "schedwarden_throttle_events_total", {}).at(0).labels.at("workload"),
-      "/we\"ird\\\n");
+  EXPECT_EQ(Find(parsed.samples, "schedwarden_runq_latency_seconds_count", {{"reason", "wakeup"}})
+                .at(0)
+                .labels.at("workload"),
+            "/we\"ird\\\n");
 }
 
 TEST(Exposition, WrongLabelCountIsAProgrammingError) {
@@ -272,6 +273,13 @@ schedwarden_runq_latency_seconds_bucket{reason="preempted",workload="/a",le="0.0
 schedwarden_runq_latency_seconds_bucket{reason="preempted",workload="/a",le="+Inf"} 1
 schedwarden_runq_latency_seconds_sum{reason="preempted",workload="/a"} 0.0015
 schedwarden_runq_latency_seconds_count{reason="preempted",workload="/a"} 1
+# HELP schedwarden_throttle_wait_seconds Time threads of a workload waited while its cgroup was throttled by its CFS quota
+# TYPE schedwarden_throttle_wait_seconds histogram
+schedwarden_throttle_wait_seconds_bucket{workload="/a",le="4.096e-06"} 0
+schedwarden_throttle_wait_seconds_bucket{workload="/a",le="0.001048576"} 0
+schedwarden_throttle_wait_seconds_bucket{workload="/a",le="+Inf"} 0
+schedwarden_throttle_wait_seconds_sum{workload="/a"} 0
+schedwarden_throttle_wait_seconds_count{workload="/a"} 0
 # HELP schedwarden_throttle_events_total Context switches out of a workload's threads while CFS-throttled (BPF)
 # TYPE schedwarden_throttle_events_total counter
 schedwarden_throttle_events_total{workload="/a"} 3
@@ -292,6 +300,35 @@ schedwarden_workload_series 1
 schedwarden_workloads_overflowed 0
 )";
   EXPECT_EQ(Render(v, {b1m, b4096}), expected);
+}
+
+// Cardinality: a workload with no CFS bandwidth of its own that was never throttled exports no
+// throttle-wait histogram and no throttle counters (all would be zero); one with a quota does,
+// even while never throttled, and so does one throttled through a parent's quota.
+TEST(Render, AWorkloadNeverThrottledExportsNoThrottleSeries) {
+  Snapshot s;
+  auto add = [&](const std::string& label, CpuStatSample st, uint64_t events) {
+    WorkloadSample& w = s.workloads[label];
+    w.workload = w.cgroup_path = label;
+    w.cpu_stat = st;
+    w.cpu_usage_ns = 1000;
+    w.throttle_events = events;
+  };
+  add("/plain", {}, 0);
+  add("/quota", {.nr_periods = 50}, 0);
+  add("/child", {}, 4);  // throttled by its parent's quota: BPF saw it
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  const auto all = Parse(Render(v)).samples;
+  for (const char* m : {"schedwarden_throttle_events_total", "schedwarden_cgroup_cpu_periods_total",
+                        "schedwarden_cgroup_cpu_throttled_periods_total",
+                        "schedwarden_cgroup_cpu_throttled_seconds_total",
+                        "schedwarden_throttle_wait_seconds_count"}) {
+    EXPECT_TRUE(Find(all, m, {{"workload", "/plain"}}).empty()) << m;
+    EXPECT_EQ(Find(all, m, {{"workload", "/quota"}}).size(), 1u) << m;
+    EXPECT_EQ(Find(all, m, {{"workload", "/child"}}).size(), 1u) << m;
+  }
+  EXPECT_EQ(One(all, "schedwarden_cpu_usage_seconds_total", {{"workload", "/plain"}}), 1e-6);
 }
 
 TEST(Render, BuildInfoOnlyBeforeTheFirstInterval) {
@@ -372,12 +409,12 @@ TEST(Render, CountersGaugesAndLabels) {
       7);
   EXPECT_EQ(One(all, "schedwarden_workload_series", {}), 2);
   EXPECT_EQ(One(all, "schedwarden_workloads_overflowed", {}), 4);
-  // Unknown has no cgroup: no cpu.stat series (absent, not zero), and no throttle-wait histogram
-  // (no quota, no throttle waits).
+  // Unknown has no cgroup: no cpu.stat series (absent, not zero), and, never throttled, no
+  // throttle-wait histogram and no throttle counters.
   EXPECT_TRUE(Find(all, "schedwarden_cgroup_cpu_periods_total", {{"workload", "unknown"}}).empty());
   EXPECT_TRUE(
       Find(all, "schedwarden_throttle_wait_seconds_count", {{"workload", "unknown"}}).empty());
-  EXPECT_EQ(One(all, "schedwarden_throttle_events_total", {{"workload", "unknown"}}), 0);
+  EXPECT_TRUE(Find(all, "schedwarden_throttle_events_total", {{"workload", "unknown"}}).empty());
   // The policy engine's and the agent's own.
   EXPECT_EQ(One(all, "schedwarden_actions_total",
                 {{"action", "demote-best-effort"}, {"workload", "/be"}, {"result", "applied"}}),
