@@ -569,7 +569,8 @@ class Parser {
     const std::string p = "kubernetes";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level"});
+    CheckKeys(n, p,
+              {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level"});
     auto& kc = cfg_.kubernetes;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
@@ -615,8 +616,7 @@ class Parser {
       for (auto l : {KubernetesWorkloadLevel::kPod, KubernetesWorkloadLevel::kContainer,
                      KubernetesWorkloadLevel::kDepth})
         if (*s == KubernetesWorkloadLevelName(l)) kc.workload_level = l, known = true;
-      if (!known)
-        ErrorAt(v, k, Quote(*s) + " must be one of: " + kKubernetesWorkloadLevelChoices);
+      if (!known) ErrorAt(v, k, Quote(*s) + " must be one of: " + kKubernetesWorkloadLevelChoices);
     }
   }
 
