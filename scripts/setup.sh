@@ -10,6 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   stress-ng rt-tests libbpf-tools linux-perf prometheus curl jq tmux
   qemu-system-x86 busybox-static cpio
+  containerd golang-github-containerd-containerd-dev libgrpc++-dev protobuf-compiler-grpc
+  libprotobuf-dev protobuf-compiler
 )
 
 missing=()

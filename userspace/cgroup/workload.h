@@ -23,8 +23,22 @@ std::vector<std::string> CgroupPathComponents(const std::string& cgroup_path);
 // Redundant slashes are ignored ("//a/b/" at depth 1 -> "/a").
 std::string WorkloadPathAtDepth(const std::string& cgroup_path, int depth);
 
+// Where cgroups of Kubernetes pods (kubelet's kubepods tree, either driver) become workloads.
+enum class KubernetesWorkloadLevel {
+  kPod,        // the pod's cgroup, at whatever depth kubelet put it (Guaranteed pods sit higher)
+  kContainer,  // each container's cgroup below the pod (the pod's own tasks stay with the pod)
+  kDepth,      // no special case: `depth` like every other cgroup
+};
+inline constexpr const char* kKubernetesWorkloadLevelChoices = "pod, container, depth";
+const char* KubernetesWorkloadLevelName(KubernetesWorkloadLevel level);
+
+// The workload path of a cgroup: under kubepods at `k8s` level whatever the depth, anything else
+// (and kDepth) cut at `depth` like WorkloadPathAtDepth.
+std::string WorkloadPathOf(const std::string& cgroup_path, int depth, KubernetesWorkloadLevel k8s);
+
 struct WorkloadLabelerOptions {
-  int depth = 3;               // /kubepods/<qos>/<pod>, /system.slice/<unit>, /<group>
+  int depth = 3;  // /kubepods/<qos>/<pod>, /system.slice/<unit>, /<group>
+  KubernetesWorkloadLevel k8s = KubernetesWorkloadLevel::kPod;
   size_t max_workloads = 500;  // real-cgroup series; "unknown" and "overflow" come on top
 };
 
@@ -32,7 +46,7 @@ class WorkloadLabeler {
  public:
   explicit WorkloadLabeler(WorkloadLabelerOptions options = {});
 
-  // Series label for a cgroup path: its path at the configured depth, or kOverflowWorkload once
+  // Series label for a cgroup path: its WorkloadPathOf, or kOverflowWorkload once
   // max_workloads labels are in use. A label that overflowed keeps overflowing until released,
   // so one workload never splits across two series.
   std::string Assign(const std::string& cgroup_path);

@@ -29,6 +29,7 @@
 #include "cli/preflight.h"
 #include "collect/collector.h"
 #include "collect/interval_delta.h"
+#include "common/duration.h"
 #include "common/fs.h"
 #include "config/config.h"
 #include "enforce/enforcer.h"
@@ -36,6 +37,8 @@
 #include "enforce/system_writer.h"
 #include "export/exporter.h"
 #include "export/http_server.h"
+#include "k8s/containerd_client.h"
+#include "k8s/runtime_pods.h"
 #include "policy/classifier.h"
 #include "policy/controller.h"
 #include "policy/status.h"
@@ -158,8 +161,27 @@ Observer StartObserver(const Config& cfg) {
   o.collector = std::make_unique<Collector>(
       *o.source, *o.resolver, *o.reader,
       CollectorOptions{.depth = cfg.observer.workload_depth,
+                       .k8s = cfg.kubernetes.workload_level,
                        .max_workloads = static_cast<size_t>(cfg.observer.max_workloads)});
   return o;
+}
+
+// Pod identity from the container runtime (docs/kubernetes.md#identity); null when
+// kubernetes.runtime_endpoint is "". Listed on a thread of its own: a missing or stuck runtime
+// never holds up start-up or the control loop. Shared by whoever names workloads by their pod (the
+// exporter's workload_info, the classifier).
+std::shared_ptr<RuntimePodMetadataSource> StartPodIdentity(const KubernetesConfig& k) {
+  if (k.runtime_endpoint.empty()) {
+    spdlog::info("pod identity off (kubernetes.runtime_endpoint is \"\")");
+    return nullptr;
+  }
+  auto pods = std::make_shared<RuntimePodMetadataSource>(
+      MakeContainerdLister(k.runtime_endpoint, k.runtime_namespace),
+      RuntimePodSourceOptions{.refresh = k.refresh, .timeout = k.timeout});
+  pods->Start();
+  spdlog::info("pod identity from containerd at {} (namespace {}), listed every {}",
+               k.runtime_endpoint, k.runtime_namespace, FormatDuration(k.refresh));
+  return pods;
 }
 
 // Journal and actuators, only when the agent may change the machine.
@@ -192,13 +214,14 @@ double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double
 class ControlLoop {
  public:
   ControlLoop(const Config& cfg, Collector& collector, Controller& controller, Enforcer* enforcer,
-              MetricsExporter& exporter, const Clock& clock)
+              MetricsExporter& exporter, const Clock& clock, const PodMetadataSource* pods)
       : cfg_(cfg),
         collector_(collector),
         controller_(controller),
         enforcer_(enforcer),
         exporter_(exporter),
-        clock_(clock) {}
+        clock_(clock),
+        pods_(pods) {}
 
   void RunInterval() {
     const auto start = clock_.Monotonic();
@@ -234,6 +257,7 @@ class ControlLoop {
     loop_.last_run_unix_seconds = Seconds(clock_.Wall());
     auto view = std::make_shared<PublishedView>();
     view->snapshot = std::move(snap);
+    view->workload_info = WorkloadInfoOf(*view->snapshot, pods_);
     view->status = controller_.Status();
     view->action_counts = controller_.ActionCounts();
     view->self.mode = EnforcementModeName(cfg_.enforcement.mode);
@@ -256,6 +280,7 @@ class ControlLoop {
   Enforcer* enforcer_;
   MetricsExporter& exporter_;
   const Clock& clock_;
+  const PodMetadataSource* pods_;  // null: pod identity off
   IntervalTracker tracker_;
   LoopStats loop_;
 };
@@ -327,6 +352,7 @@ int RunAgent(const RunOptions& o) {
 
   Observer observer = StartObserver(cfg);
   Enforcement enforcement = StartEnforcement(cfg, observer.layout, machine, writer);
+  const std::shared_ptr<RuntimePodMetadataSource> pods = StartPodIdentity(cfg.kubernetes);
   auto sources = MakeClassifierSources(cfg.observer, observer.layout.cpu.path);
   Classifier classifier(cfg.workloads, sources.process_names.get(), sources.labels.get());
   std::unique_ptr<JsonLinesFileSink> audit = Must(
@@ -350,7 +376,7 @@ int RunAgent(const RunOptions& o) {
                cfg.state_dir);
 
   ControlLoop loop(cfg, *observer.collector, controller, enforcement.enforcer.get(), exporter,
-                   clock);
+                   clock, pods.get());
   const int sig = RunUntilStopped(cfg, loop, stop_signals, clock);
   spdlog::info("received {}, undoing every change", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exporter.SetShuttingDown();

@@ -37,7 +37,7 @@ Collector::Collector(EventSource& source, CgroupResolver& resolver, CgroupStatRe
       resolver_(resolver),
       reader_(reader),
       options_(options),
-      labeler_(WorkloadLabelerOptions{options.depth, options.max_workloads}) {}
+      labeler_(WorkloadLabelerOptions{options.depth, options.k8s, options.max_workloads}) {}
 
 const Collector::IdLabel& Collector::LabelOf(uint64_t id, std::chrono::nanoseconds now,
                                              std::vector<uint64_t>* forget) {
@@ -49,7 +49,7 @@ const Collector::IdLabel& Collector::LabelOf(uint64_t id, std::chrono::nanosecon
   if (!path.ok()) {
     warnings_.push_back(path.error().WithContext("resolving cgroup id " + std::to_string(id)));
   } else if (path->has_value()) {
-    it->second.depth_label = WorkloadPathAtDepth(**path, options_.depth);
+    it->second.depth_label = WorkloadPathOf(**path, options_.depth, options_.k8s);
     it->second.label = labeler_.Assign(**path);
   } else if (resolver_.walks() > it->second.walks_at_first_sight && !forgotten_pending_.count(id)) {
     // A full walk after we first saw this id did not find its directory: the cgroup is gone (it

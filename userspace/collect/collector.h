@@ -28,7 +28,8 @@
 namespace sw {
 
 struct CollectorOptions {
-  int depth = 3;               // workload = cgroup path cut to this many components
+  int depth = 3;  // workload = cgroup path cut to this many components
+  KubernetesWorkloadLevel k8s = KubernetesWorkloadLevel::kPod;  // ...except pods' (WorkloadPathOf)
   size_t max_workloads = 500;  // real-cgroup series; beyond, workloads fold into "overflow"
   // (victim, aggressor) series; beyond, new pairs fold into (victim, "overflow"), and when even
   // that would be a new series, into ("overflow", "overflow"): at most this + 1 pair series.

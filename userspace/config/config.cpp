@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -568,7 +569,8 @@ class Parser {
     const std::string p = "kubernetes";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"runtime_endpoint"});
+    CheckKeys(n, p,
+              {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level"});
     auto& kc = cfg_.kubernetes;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
@@ -580,8 +582,54 @@ class Parser {
           ErrorAt(v, k, Quote(*s) + " must be \"\" (off) or a unix:///path socket endpoint");
         else
           kc.runtime_endpoint = *s;
+      } else {
+        ParseKubernetesRuntime(key, v, k);
       }
     }
+    if (kc.timeout > kc.refresh)
+      WarnAt(Line(n["timeout"] ? n["timeout"] : n["refresh"]), "kubernetes.timeout",
+             Quote(FormatDuration(kc.timeout)) + " is longer than kubernetes.refresh (" +
+                 FormatDuration(kc.refresh) + "): a slow runtime is asked again as soon as a " +
+                 "listing gives up");
+  }
+
+  // How pod identity talks to the runtime (docs/kubernetes.md#identity).
+  void ParseKubernetesRuntime(const std::string& key, const YAML::Node& v, const std::string& k) {
+    auto& kc = cfg_.kubernetes;
+    if (key == "runtime_namespace") {
+      auto s = String(v, k);
+      if (!s) return;
+      if (!IsContainerdNamespace(*s))
+        ErrorAt(v, k,
+                Quote(*s) + " is not a containerd namespace (letters and digits, separated by " +
+                    "single . _ -; at most 76 characters); kubelet's CRI plugin uses \"k8s.io\"");
+      else
+        kc.runtime_namespace = *s;
+    } else if (key == "refresh") {
+      if (auto d = Duration(v, k, /*positive=*/true)) kc.refresh = *d;
+    } else if (key == "timeout") {
+      if (auto d = Duration(v, k, /*positive=*/true)) kc.timeout = *d;
+    } else if (key == "workload_level") {
+      auto s = String(v, k);
+      if (!s) return;
+      bool known = false;
+      for (auto l : {KubernetesWorkloadLevel::kPod, KubernetesWorkloadLevel::kContainer,
+                     KubernetesWorkloadLevel::kDepth})
+        if (*s == KubernetesWorkloadLevelName(l)) kc.workload_level = l, known = true;
+      if (!known) ErrorAt(v, k, Quote(*s) + " must be one of: " + kKubernetesWorkloadLevelChoices);
+    }
+  }
+
+  // containerd's identifier rule: [A-Za-z0-9]+ joined by single '.', '_' or '-', 76 at most.
+  static bool IsContainerdNamespace(const std::string& s) {
+    if (s.empty() || s.size() > 76) return false;
+    bool after_sep = true;
+    for (char c : s) {
+      const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
+      if (!alnum && (after_sep || (c != '.' && c != '_' && c != '-'))) return false;
+      after_sep = !alnum;
+    }
+    return !after_sep;
   }
 
   // What ParseRuleFields saw of one workload rule, for the checks across its keys.

@@ -14,6 +14,7 @@
 
 #include "bpf/bpf_options.h"
 #include "cgroup/container.h"
+#include "cgroup/workload.h"
 #include "common/cpulist.h"
 #include "common/result.h"
 #include "topology/exclusive_capacity.h"
@@ -110,6 +111,11 @@ struct MetricsConfig {
 struct KubernetesConfig {
   // CRI runtime's containerd API socket; "" turns pod identity off.
   std::string runtime_endpoint = "unix:///run/containerd/containerd.sock";
+  std::string runtime_namespace = "k8s.io";  // containerd namespace of kubelet's CRI plugin
+  std::chrono::nanoseconds refresh = std::chrono::seconds(5);  // how often pods are listed
+  std::chrono::nanoseconds timeout = std::chrono::seconds(2);  // deadline of one listing
+  // Where pods' cgroups become workloads, whatever observer.workload_depth says.
+  KubernetesWorkloadLevel workload_level = KubernetesWorkloadLevel::kPod;
 };
 
 struct Config {

@@ -22,6 +22,7 @@ enum Index {
   kDroppedI,
   kWorkloadSeriesI,
   kOverflowedI,
+  kWorkloadInfoI,
   kActionsI,
   kWorkloadClassI,
   kExclusiveCpusI,
@@ -115,6 +116,12 @@ void ObserverMetrics(std::vector<MetricDef>& t) {
       T::kGauge,
       "Workloads folded into the \"overflow\" series because max_workloads series were in use",
       {}};
+  t[kWorkloadInfoI] = {"schedwarden_workload_info",
+                       T::kGauge,
+                       "Kubernetes identity of each workload that is a pod or a container (info "
+                       "metric, value 1); namespace, pod and container are empty while the "
+                       "runtime has not named the pod",
+                       {"workload", "namespace", "pod", "container", "qos"}};
 }
 
 // The policy engine's and the agent's own.
@@ -229,6 +236,7 @@ const MetricDef &kBuildInfo = Table()[kBuildInfoI], &kRunqLatency = Table()[kRun
                 &kProgramRuns = Table()[kProgramRunsI], &kDropped = Table()[kDroppedI],
                 &kWorkloadSeries = Table()[kWorkloadSeriesI], &kOverflowed = Table()[kOverflowedI],
                 &kActions = Table()[kActionsI], &kWorkloadClass = Table()[kWorkloadClassI],
+                &kWorkloadInfo = Table()[kWorkloadInfoI],
                 &kExclusiveCpus = Table()[kExclusiveCpusI],
                 &kSharedPoolCpus = Table()[kSharedPoolCpusI], &kViolations = Table()[kViolationsI],
                 &kRunqP99 = Table()[kRunqP99I], &kRunqObjective = Table()[kRunqObjectiveI],

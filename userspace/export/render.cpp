@@ -76,6 +76,12 @@ void RenderObserverTotals(ExpositionWriter& w, const Snapshot& snap) {
   w.Sample({}, snap.overflowed_workloads);
 }
 
+void RenderWorkloadInfo(ExpositionWriter& w, const std::vector<WorkloadInfo>& infos) {
+  w.Begin(m::kWorkloadInfo);
+  for (const WorkloadInfo& i : infos)
+    w.Sample({i.workload, i.namespace_name, i.pod, i.container, i.qos}, uint64_t{1});
+}
+
 void RenderPolicy(ExpositionWriter& w, const StatusModel& status, const ActionCountMap& counts) {
   w.Begin(m::kActions);
   for (const auto& [key, n] : counts)
@@ -172,6 +178,26 @@ const char* DropReasonName(int drop) {
   return "other";
 }
 
+std::vector<WorkloadInfo> WorkloadInfoOf(const Snapshot& snap, const PodMetadataSource* pods) {
+  std::vector<WorkloadInfo> out;
+  for (const auto& [workload, sample] : snap.workloads) {
+    const auto id = ParseContainerIdentity(workload);
+    if (!id || !id->kubernetes) continue;
+    WorkloadInfo info{.workload = workload};
+    if (id->qos) info.qos = PodQosName(*id->qos);
+    if (auto pod = pods ? pods->PodOf(workload) : std::nullopt) {
+      info.namespace_name = pod->namespace_name;
+      info.pod = pod->name;
+      if (pod->qos) info.qos = PodQosName(*pod->qos);
+      if (auto c = pod->containers.find(id->container_id);
+          !id->container_id.empty() && c != pod->containers.end())
+        info.container = c->second;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options) {
   std::string out;
   ExpositionWriter w(out);
@@ -182,6 +208,7 @@ std::string RenderMetricsText(const PublishedView& view, const RenderOptions& op
     RenderCgroupCounters(w, *view.snapshot);
     RenderObserverTotals(w, *view.snapshot);
   }
+  RenderWorkloadInfo(w, view.workload_info);
   if (view.status) RenderPolicy(w, *view.status, view.action_counts);
   RenderSelf(w, view.self);
   out.shrink_to_fit();  // the body lives for a whole interval: no spare capacity

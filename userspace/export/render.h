@@ -13,14 +13,27 @@
 #include "collect/snapshot.h"
 #include "export/exposition.h"
 #include "export/self_stats.h"
+#include "k8s/pod_metadata.h"
 #include "policy/status.h"
 
 namespace sw {
 
 using ActionCountMap = std::map<std::tuple<std::string, std::string, std::string>, uint64_t>;
 
+// The Kubernetes identity of one workload: schedwarden_workload_info's labels.
+struct WorkloadInfo {
+  std::string workload, namespace_name, pod, container, qos;
+  bool operator==(const WorkloadInfo&) const = default;
+};
+
+// One entry per workload of `snap` whose cgroup is a Kubernetes pod's or container's (by its
+// path), named by `pods` when it knows the pod (null: identity off). Never blocks: PodOf answers
+// from the source's cache.
+std::vector<WorkloadInfo> WorkloadInfoOf(const Snapshot& snap, const PodMetadataSource* pods);
+
 struct PublishedView {
   std::shared_ptr<const Snapshot> snapshot;  // null before the first interval
+  std::vector<WorkloadInfo> workload_info;   // WorkloadInfoOf(*snapshot, ...)
   std::optional<StatusModel> status;         // the controller's (Controller::Status())
   ActionCountMap action_counts;              // (action, workload, result) -> count
   SelfStats self;

@@ -61,3 +61,58 @@ TEST(WorkloadLabeler, ReleaseMakesRoomAndOverflowIsSticky) {
 
 }  // namespace
 }  // namespace sw
+
+namespace sw {
+namespace {
+
+const std::string kUid = "8f3c1e2a-1111-2222-3333-444455556666";
+const std::string kUid_ = "8f3c1e2a_1111_2222_3333_444455556666";
+const std::string kCtr = std::string(64, 'c');
+using L = KubernetesWorkloadLevel;
+
+// A pod is one workload at the default depth on both kubelet drivers, Guaranteed pods included
+// (their cgroup sits one level higher: at depth 3 their containers used to split them).
+TEST(WorkloadPathOf, APodIsOneWorkloadOnBothDriversAndEveryQosClass) {
+  const std::vector<std::pair<std::string, std::string>> pods = {
+      {"/kubepods/burstable/pod" + kUid, "/" + kCtr},
+      {"/kubepods/besteffort/pod" + kUid, "/" + kCtr},
+      {"/kubepods/pod" + kUid, "/" + kCtr},
+      {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + kUid_ + ".slice",
+       "/cri-containerd-" + kCtr + ".scope"},
+      {"/kubepods.slice/kubepods-pod" + kUid_ + ".slice", "/cri-containerd-" + kCtr + ".scope"},
+      // kubelet under a prefix (k3s in a container): deeper than 3
+      {"/k3s/kubepods/burstable/pod" + kUid, "/" + kCtr},
+  };
+  for (const auto& [pod, ctr] : pods) {
+    EXPECT_EQ(WorkloadPathOf(pod, 3, L::kPod), pod);
+    EXPECT_EQ(WorkloadPathOf(pod + ctr, 3, L::kPod), pod);
+    EXPECT_EQ(WorkloadPathOf(pod + ctr + "/sub", 3, L::kPod), pod);
+    EXPECT_EQ(WorkloadPathOf(pod + ctr, 1, L::kPod), pod) << "whatever the depth";
+    EXPECT_EQ(WorkloadPathOf(pod + ctr, 3, L::kContainer), pod + ctr);
+    EXPECT_EQ(WorkloadPathOf(pod + ctr + "/sub", 3, L::kContainer), pod + ctr);
+    EXPECT_EQ(WorkloadPathOf(pod, 3, L::kContainer), pod) << "the pod's own tasks";
+    EXPECT_EQ(WorkloadPathOf(pod + ctr, 3, L::kDepth), WorkloadPathAtDepth(pod + ctr, 3));
+  }
+}
+
+TEST(WorkloadPathOf, EverythingElseByDepth) {
+  for (const std::string& p : {std::string("/kubepods"), std::string("/kubepods/burstable"),
+                               std::string("/kubepods.slice/kubepods-besteffort.slice"),
+                               std::string("/kubepods/podnotauid/x"),
+                               std::string("/system.slice/docker-" + kCtr + ".scope"),
+                               std::string("/a/b/c/d/e"), std::string("/")}) {
+    EXPECT_EQ(WorkloadPathOf(p, 3, L::kPod), WorkloadPathAtDepth(p, 3)) << p;
+    EXPECT_EQ(WorkloadPathOf(p, 2, L::kContainer), WorkloadPathAtDepth(p, 2)) << p;
+  }
+}
+
+TEST(WorkloadLabeler, GuaranteedPodContainersFoldIntoThePod) {
+  WorkloadLabeler l({.depth = 3, .max_workloads = 10});
+  const std::string pod = "/kubepods/pod" + kUid;
+  EXPECT_EQ(l.Assign(pod + "/" + kCtr), pod);
+  EXPECT_EQ(l.Assign(pod + "/" + std::string(64, 'd')), pod);
+  EXPECT_EQ(l.tracked(), 1u);
+}
+
+}  // namespace
+}  // namespace sw

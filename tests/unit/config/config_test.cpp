@@ -771,3 +771,64 @@ TEST(ConfigKubernetes, RuntimeEndpointIsAUnixSocketOrEmpty) {
 
 }  // namespace
 }  // namespace sw
+
+namespace sw {
+namespace {
+
+TEST(ConfigKubernetes, RuntimeNamespaceRefreshAndTimeout) {
+  auto dflt = ParseConfig("kubernetes: {}\n", "config.yaml", nullptr);
+  ASSERT_TRUE(dflt.config) << dflt.Text();
+  EXPECT_EQ(dflt.config->kubernetes.runtime_namespace, "k8s.io");
+  EXPECT_EQ(dflt.config->kubernetes.refresh, std::chrono::seconds(5));
+  EXPECT_EQ(dflt.config->kubernetes.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(dflt.config->kubernetes.workload_level, KubernetesWorkloadLevel::kPod);
+  for (auto [text, level] : {std::pair{"container", KubernetesWorkloadLevel::kContainer},
+                             std::pair{"depth", KubernetesWorkloadLevel::kDepth},
+                             std::pair{"pod", KubernetesWorkloadLevel::kPod}}) {
+    auto l = ParseConfig(std::string("kubernetes:\n  workload_level: ") + text + "\n",
+                         "config.yaml", nullptr);
+    ASSERT_TRUE(l.config) << l.Text();
+    EXPECT_EQ(l.config->kubernetes.workload_level, level) << text;
+  }
+  auto ok =
+      ParseConfig("kubernetes:\n  runtime_namespace: my-ns.1\n  refresh: 30s\n  timeout: 500ms\n",
+                  "config.yaml", nullptr);
+  ASSERT_TRUE(ok.config) << ok.Text();
+  EXPECT_EQ(ok.config->kubernetes.runtime_namespace, "my-ns.1");
+  EXPECT_EQ(ok.config->kubernetes.refresh, std::chrono::seconds(30));
+  EXPECT_EQ(ok.config->kubernetes.timeout, std::chrono::milliseconds(500));
+  EXPECT_TRUE(ok.warnings.empty()) << ok.Text();
+}
+
+TEST(ConfigKubernetes, BadRuntimeKeysNameFileLineAndKey) {
+  struct Case {
+    const char* yaml;
+    const char* where;
+  } cases[] = {
+      {"kubernetes:\n  runtime_namespace: \"k8s..io\"\n",
+       "config.yaml:2: kubernetes.runtime_namespace:"},
+      {"kubernetes:\n  runtime_namespace: \"\"\n", "config.yaml:2: kubernetes.runtime_namespace:"},
+      {"kubernetes:\n  runtime_namespace: -x\n", "config.yaml:2: kubernetes.runtime_namespace:"},
+      {"kubernetes:\n  refresh: 0s\n", "config.yaml:2: kubernetes.refresh:"},
+      {"kubernetes:\n  refresh: soon\n", "config.yaml:2: kubernetes.refresh:"},
+      {"kubernetes:\n\n  timeout: -1s\n", "config.yaml:3: kubernetes.timeout:"},
+      {"kubernetes:\n  timeout: [1]\n", "config.yaml:2: kubernetes.timeout:"},
+      {"kubernetes:\n  workload_level: node\n", "config.yaml:2: kubernetes.workload_level:"},
+  };
+  for (const Case& c : cases) {
+    auto bad = ParseConfig(c.yaml, "config.yaml", nullptr);
+    EXPECT_FALSE(bad.config) << c.yaml;
+    EXPECT_NE(bad.Text().find(c.where), std::string::npos) << c.yaml << "\n" << bad.Text();
+  }
+}
+
+TEST(ConfigKubernetes, TimeoutLongerThanRefreshIsAWarning) {
+  auto w = ParseConfig("kubernetes:\n  refresh: 1s\n  timeout: 3s\n", "config.yaml", nullptr);
+  ASSERT_TRUE(w.config) << w.Text();
+  ASSERT_EQ(w.warnings.size(), 1u) << w.Text();
+  EXPECT_EQ(w.warnings[0].ToString().rfind("config.yaml:3: kubernetes.timeout:", 0), 0u)
+      << w.Text();
+}
+
+}  // namespace
+}  // namespace sw

@@ -696,3 +696,54 @@ TEST(MetricsExporter, PublishWhileScrapingIsSafe) {
 
 }  // namespace
 }  // namespace sw
+
+namespace sw {
+namespace {
+
+TEST(WorkloadInfo, OnePerPodOrContainerWorkloadNamedByThePodSource) {
+  const std::string uid = "8f3c1e2a-1111-2222-3333-444455556666";
+  const std::string guid = "0000aaaa-1111-2222-3333-444455556666";
+  const std::string ctr(64, 'c');
+  Snapshot s;
+  const std::string burstable = "/kubepods/burstable/pod" + uid;
+  const std::string guaranteed_ctr = "/kubepods/pod" + guid + "/" + ctr;
+  const std::string systemd_unknown =
+      "/kubepods.slice/kubepods-besteffort.slice/"
+      "kubepods-besteffort-pod99999999_1111_2222_3333_444455556666.slice";
+  for (const std::string& w :
+       {burstable, guaranteed_ctr, systemd_unknown, std::string("/lc"),
+        std::string("/system.slice/docker-" + ctr + ".scope"), std::string(kUnknownWorkload)})
+    s.workloads[w].workload = w;
+  StaticPodMetadataSource pods;
+  PodMeta web{.uid = uid, .namespace_name = "shop", .name = "web-0"};
+  pods.Set(web);
+  PodMeta db{.uid = guid, .namespace_name = "data", .name = "db-0", .containers = {{ctr, "pg"}}};
+  pods.Set(db);
+
+  const std::vector<WorkloadInfo> want = {
+      {systemd_unknown, "", "", "", "BestEffort"},  // the runtime does not know this pod
+      {burstable, "shop", "web-0", "", "Burstable"},
+      {guaranteed_ctr, "data", "db-0", "pg", "Guaranteed"},
+  };
+  EXPECT_EQ(WorkloadInfoOf(s, &pods), want);
+  const auto no_source = WorkloadInfoOf(s, nullptr);
+  ASSERT_EQ(no_source.size(), 3u) << "QoS from the path alone when identity is off";
+  EXPECT_EQ(no_source[2], (WorkloadInfo{guaranteed_ctr, "", "", "", "Guaranteed"}));
+
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  v.workload_info = WorkloadInfoOf(s, &pods);
+  auto p = Parse(Render(v));
+  EXPECT_EQ(p.types["schedwarden_workload_info"], "gauge");
+  EXPECT_EQ(One(p.samples, "schedwarden_workload_info",
+                {{"workload", guaranteed_ctr},
+                 {"namespace", "data"},
+                 {"pod", "db-0"},
+                 {"container", "pg"},
+                 {"qos", "Guaranteed"}}),
+            1);
+  EXPECT_EQ(Find(p.samples, "schedwarden_workload_info", {}).size(), 3u);
+}
+
+}  // namespace
+}  // namespace sw
