@@ -31,9 +31,10 @@ namespace metric {
 extern const MetricDef &kBuildInfo, &kRunqLatency, &kThrottleWait, &kThrottleEvents, &kCpuPeriods,
     &kCpuThrottledPeriods, &kCpuThrottledSeconds, &kCpuUsage, &kPressure, &kPreemptions,
     &kProgramRunSeconds, &kProgramRuns, &kDropped, &kWorkloadSeries, &kOverflowed, &kActions,
-    &kWorkloadClass, &kExclusiveCpus, &kSharedPoolCpus, &kViolations, &kRunqP99, &kRunqObjective,
-    &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns, &kLoopLastRun, &kProcessStart,
-    &kProcessCpu, &kProcessResident, &kProcessVirtual, &kProcessOpenFds, &kProcessMaxFds;
+    &kWorkloadClass, &kExclusiveCpus, &kSharedPoolCpus, &kDrift, &kViolations, &kRunqP99,
+    &kRunqObjective, &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns, &kLoopLastRun,
+    &kProcessStart, &kProcessCpu, &kProcessResident, &kProcessVirtual, &kProcessOpenFds,
+    &kProcessMaxFds;
 }  // namespace metric
 
 }  // namespace sw

@@ -20,9 +20,10 @@ namespace sw {
 using ActionCountMap = std::map<std::tuple<std::string, std::string, std::string>, uint64_t>;
 
 struct PublishedView {
-  std::shared_ptr<const Snapshot> snapshot;  // null before the first interval
-  std::optional<StatusModel> status;         // the controller's (Controller::Status())
-  ActionCountMap action_counts;              // (action, workload, result) -> count
+  std::shared_ptr<const Snapshot> snapshot;      // null before the first interval
+  std::optional<StatusModel> status;             // the controller's (Controller::Status())
+  ActionCountMap action_counts;                  // (action, workload, result) -> count
+  std::map<std::string, uint64_t> drift_counts;  // file kind -> changes given up to drift
   SelfStats self;
 };
 
