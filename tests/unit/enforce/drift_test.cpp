@@ -122,5 +122,34 @@ TEST(Drift, NewestWriteComparedAsCpuSetsAndVanishedFilesIgnored) {
   for (const JournalEntry& e : j->Outstanding()) EXPECT_NE(e.path, t.Path("cg/a/cpuset.cpus"));
 }
 
+// A record given up to drift may be marked undone again later by its actuator (a leaf cpuset's
+// records when it goes back to its base), also after a compaction dropped it: no mark for an
+// unknown record may reach the file (a warning at every later load).
+TEST(Drift, MarkingAGivenUpRecordAgainWritesNothing) {
+  test::TempTree t;
+  t.Write("cg/a/cpuset.cpus", "0-3\n");
+  {
+    auto j = Journal::Open(t.Path("state"));
+    ASSERT_TRUE(j.ok());
+    JournalEntry e;
+    e.group = "shield";
+    e.path = t.Path("cg/a/cpuset.cpus");
+    e.original = "0-3";
+    e.value = "0-1";
+    auto seq = j->Begin(e);
+    ASSERT_TRUE(seq.ok());
+    ASSERT_TRUE(j->MarkApplied(*seq).ok());
+    ASSERT_TRUE(YieldDrifted(*j).ok());
+    ASSERT_TRUE(j->Compact(t.Path("proc")).ok());
+    const size_t lines = j->lines_in_file();
+    ASSERT_TRUE(j->MarkAllUndone({*seq}).ok());
+    EXPECT_EQ(j->lines_in_file(), lines);
+  }
+  auto r = ReadJournalFile(t.Path("state/journal"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->warnings.empty()) << r->warnings[0];
+  EXPECT_TRUE(r->corrupt.empty());
+}
+
 }  // namespace
 }  // namespace sw
