@@ -248,8 +248,23 @@ class ControlLoop {
   // In observe mode the controller only classifies and measures (status, metrics).
   void Control(const Snapshot& snap, const IntervalDelta* delta) {
     for (const Decision& d : controller_.Step(snap, delta)) spdlog::info("{}", FormatDecision(d));
-    if (enforcer_)
-      if (auto r = enforcer_->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
+    if (!enforcer_) return;
+    if (auto r = enforcer_->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
+    for (const DriftRecord& d : enforcer_->TakeDrift())
+      for (const Decision& rec :
+           controller_.RecordDrift(DriftWorkload(d.group), d.path, d.kind, d.wrote, d.found))
+        spdlog::warn("{}", FormatDecision(rec));
+  }
+
+  // The workload whose journal group ("idle:<name>", "exclusive:<name>") drifted; "" for the
+  // shield's own changes.
+  std::string DriftWorkload(const std::string& group) const {
+    const size_t colon = group.find(':');
+    if (colon == std::string::npos) return "";
+    const std::string name = group.substr(colon + 1);
+    for (const auto& w : controller_.Status().workloads)
+      if (EnforcementActuator::ActuatorName(w.workload) == name) return w.workload;
+    return name;
   }
 
   void Publish(std::shared_ptr<const Snapshot> snap, const IntervalDelta* delta) {
@@ -260,6 +275,7 @@ class ControlLoop {
     view->workload_info = WorkloadInfoOf(*view->snapshot, pods_);
     view->status = controller_.Status();
     view->action_counts = controller_.ActionCounts();
+    view->drift_counts = controller_.DriftCounts();
     view->self.mode = EnforcementModeName(cfg_.enforcement.mode);
     view->self.loop = loop_;             // this interval's publish time shows in the next view
     if (auto p = ReadProcessStats(); p)  // our own /proc/self, whatever proc_root says

@@ -54,14 +54,25 @@ std::string EnforcementActuator::ActuatorName(const std::string& workload) {
   return (out.empty() ? "root" : out) + "__" + hex;
 }
 
-Result<void> EnforcementActuator::DemoteBestEffort(const std::string& workload,
-                                                   const std::string& cgroup_path) {
-  auto r = enforcer_.Demote(ActuatorName(workload), cgroup_path);
+namespace {
+Result<void> LogDemotion(const std::string& workload, const Result<DemoteResult>& r) {
   if (!r) return r.error();
   spdlog::info("{}: {} thread(s) now SCHED_IDLE, cpu.idle {}{}", workload, r->threads_demoted,
-               r->cpu_idle_set ? "=1" : "not available",
+               r->cpu_idle_set ? "=1 in " + r->idle_dir : "not set",
                r->warnings.empty() ? "" : " (" + Join(r->warnings) + ")");
   return Ok();
+}
+}  // namespace
+
+Result<void> EnforcementActuator::DemoteBestEffort(const std::string& workload,
+                                                   const std::string& cgroup_path) {
+  return LogDemotion(workload, enforcer_.Demote(ActuatorName(workload), cgroup_path));
+}
+
+Result<void> EnforcementActuator::DemoteBestEffortAt(const std::string& workload,
+                                                     const std::string& cgroup_path,
+                                                     const std::string& idle_cgroup) {
+  return LogDemotion(workload, enforcer_.Demote(ActuatorName(workload), cgroup_path, idle_cgroup));
 }
 
 Result<void> EnforcementActuator::RestoreBestEffort(const std::string& workload,

@@ -15,6 +15,8 @@ class EnforcementActuator final : public Actuator {
 
   Result<void> DemoteBestEffort(const std::string& workload,
                                 const std::string& cgroup_path) override;
+  Result<void> DemoteBestEffortAt(const std::string& workload, const std::string& cgroup_path,
+                                  const std::string& idle_cgroup) override;
   Result<void> RestoreBestEffort(const std::string& workload,
                                  const std::string& cgroup_path) override;
   // Capacity refusals come back as kCapacityRefused with the allocator's reason; any other

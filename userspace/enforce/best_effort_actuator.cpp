@@ -195,30 +195,42 @@ Result<void> BestEffortActuator::DemoteThreads(const std::string& workload, cons
 
 // Where Demote may act: an existing cgroup under the hierarchy root, not the root itself, on the
 // allowlist, and not one the kubelet manages (DemoteVeto).
-Result<void> BestEffortActuator::CheckTarget(const BestEffortTarget& t) const {
-  if (!PathExists(t.cgroup_dir))
-    return Error{ENOENT, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' does not exist"};
+Result<void> BestEffortActuator::CheckDir(const std::string& dir, const std::string& w) const {
+  if (!PathExists(dir)) return Error{ENOENT, "cgroup " + dir + " of '" + w + "' does not exist"};
   std::string r = cfg_.cgroup_root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
-  if (t.cgroup_dir.compare(0, r.size(), r) != 0 ||
-      (t.cgroup_dir.size() > r.size() && t.cgroup_dir[r.size()] != '/'))
-    return Error{EINVAL, "cgroup " + t.cgroup_dir + " of '" + t.workload + "' is not under " + r};
-  std::string rel = t.cgroup_dir.size() == r.size() ? "/" : t.cgroup_dir.substr(r.size());
+  if (dir.compare(0, r.size(), r) != 0 || (dir.size() > r.size() && dir[r.size()] != '/'))
+    return Error{EINVAL, "cgroup " + dir + " of '" + w + "' is not under " + r};
+  std::string rel = dir.size() == r.size() ? "/" : dir.substr(r.size());
   if (rel == "/") return Error{EINVAL, "the root cgroup cannot be demoted as a workload"};
   if (!rails_.CgroupAllowed(rel))
-    return Error{EPERM, "cgroup " + rel + " of '" + t.workload +
+    return Error{EPERM, "cgroup " + rel + " of '" + w +
                             "' is not in the allowlist of cgroups that may be touched"};
   if (std::string why = DemoteVeto(rel); !why.empty())
-    return Error{EPERM, "cgroup " + rel + " of '" + t.workload + "' is never demoted: " + why};
+    return Error{EPERM, "cgroup " + rel + " of '" + w + "' is never demoted: " + why};
   return Ok();
+}
+
+// The workload's own cgroup must pass; cpu.idle at another level must be an ancestor of it that
+// passes too.
+Result<void> BestEffortActuator::CheckTarget(const BestEffortTarget& t) const {
+  if (auto r = CheckDir(t.cgroup_dir, t.workload); !r) return r;
+  if (!t.idle_dir || t.idle_dir->empty() || *t.idle_dir == t.cgroup_dir) return Ok();
+  const std::string& up = *t.idle_dir;
+  if (t.cgroup_dir.compare(0, up.size(), up) != 0 || t.cgroup_dir[up.size()] != '/')
+    return Error{EINVAL, "cpu.idle level " + up + " of '" + t.workload +
+                             "' is not an ancestor of its cgroup " + t.cgroup_dir};
+  return CheckDir(up, t.workload);
 }
 
 // cpu.idle=1 with the CPU weight journaled before it (the kernel resets the weight when cpu.idle
 // goes back to 0). Left alone, with a warning, when the file is missing or the weight unreadable.
 Result<void> BestEffortActuator::SetCpuIdle(const BestEffortTarget& t, DemoteResult* res) {
-  const std::string idle_file = JoinPath(t.cgroup_dir, "cpu.idle");
+  const std::string dir = t.idle_dir.value_or(t.cgroup_dir);
+  if (dir.empty()) return Ok();  // threads only, by the caller's choice
+  const std::string idle_file = JoinPath(dir, "cpu.idle");
   if (!PathExists(idle_file)) {
-    res->warnings.push_back("no cpu.idle in " + t.cgroup_dir +
+    res->warnings.push_back("no cpu.idle in " + dir +
                             " (kernel < 5.15 or no cpu controller): threads only");
     return Ok();
   }
@@ -228,10 +240,10 @@ Result<void> BestEffortActuator::SetCpuIdle(const BestEffortTarget& t, DemoteRes
   // default, so the weight is journaled too, before cpu.idle: undone newest first, cpu.idle is
   // cleared before the weight is written back (writes to it fail while idle).
   std::vector<JournalEntry> batch;
-  if (auto wf = CgroupWeightFile(t.cgroup_dir)) {
+  if (auto wf = CgroupWeightFile(dir)) {
     auto weight = ReadInt(wf->path);
     if (!weight) {
-      res->warnings.push_back("cpu.idle of " + t.cgroup_dir +
+      res->warnings.push_back("cpu.idle of " + dir +
                               " left alone: setting it would lose the CPU weight, which "
                               "cannot be read (" +
                               weight.error().message + "); threads only");
@@ -261,6 +273,7 @@ Result<void> BestEffortActuator::SetCpuIdle(const BestEffortTarget& t, DemoteRes
   }
   (void)journal_.MarkAllApplied(*seqs);
   res->cpu_idle_set = true;
+  res->idle_dir = dir;
   return Ok();
 }
 

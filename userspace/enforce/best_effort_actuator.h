@@ -12,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct BestEffortActuatorConfig {
 struct BestEffortTarget {
   std::string workload;
   std::string cgroup_dir;  // absolute: the workload's cgroup (v1: in the cpu controller)
+  // Where cpu.idle goes (absolute): unset = cgroup_dir; an ancestor of it = the level that
+  // separates the workload from its victim; "" = nowhere (SCHED_IDLE threads only, e.g. when
+  // that level is one kubelet owns).
+  std::optional<std::string> idle_dir;
 };
 
 struct DemoteResult {
@@ -43,6 +48,7 @@ struct DemoteResult {
   int threads_skipped = 0;  // vetoed by the safety rails, or already SCHED_IDLE on their own
   int threads_gone = 0;
   bool cpu_idle_set = false;
+  std::string idle_dir;  // where cpu.idle was set ("" = not set)
   bool stable = true;
   std::vector<std::string> warnings;
 };
@@ -64,6 +70,7 @@ class BestEffortActuator {
  private:
   // Demote's steps.
   Result<void> CheckTarget(const BestEffortTarget& t) const;
+  Result<void> CheckDir(const std::string& dir, const std::string& workload) const;
   Result<void> SetCpuIdle(const BestEffortTarget& t, DemoteResult* res);
   Result<void> DemoteThreads(const std::string& workload, const std::string& dir,
                              DemoteResult* res);

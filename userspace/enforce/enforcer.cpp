@@ -100,8 +100,11 @@ Result<UndoReport> Enforcer::Release(const std::string& workload) {
   return r;
 }
 
-Result<DemoteResult> Enforcer::Demote(const std::string& workload, const std::string& cgroup) {
-  return best_effort_->Demote({workload, Dir(cgroup)});
+Result<DemoteResult> Enforcer::Demote(const std::string& workload, const std::string& cgroup,
+                                      const std::optional<std::string>& idle_cgroup) {
+  BestEffortTarget t{workload, Dir(cgroup), std::nullopt};
+  if (idle_cgroup) t.idle_dir = idle_cgroup->empty() ? "" : Dir(*idle_cgroup);
+  return best_effort_->Demote(t);
 }
 
 Result<UndoReport> Enforcer::Revert(const std::string& workload) {
@@ -109,6 +112,10 @@ Result<UndoReport> Enforcer::Revert(const std::string& workload) {
 }
 
 Result<void> Enforcer::Sweep() {
+  // Before the actuators look at the files: a rewrite by kubelet is its owner's, not ours.
+  auto drifted = YieldDrifted(*journal_);
+  if (!drifted) return drifted.error();
+  drift_.insert(drift_.end(), drifted->begin(), drifted->end());
   // Both run every interval: a leaf cpuset the exclusive sweep could not write (reported once)
   // must not hold back the demotion of new threads.
   auto ex = exclusive_->Sweep();

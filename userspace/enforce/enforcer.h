@@ -11,10 +11,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cgroup/layout.h"
 #include "common/result.h"
 #include "enforce/best_effort_actuator.h"
+#include "enforce/drift.h"
 #include "enforce/exclusive_actuator.h"
 #include "enforce/journal.h"
 #include "enforce/restore.h"
@@ -52,10 +55,15 @@ class Enforcer {
   Result<PromoteOutcome> Promote(const std::string& workload, const std::string& cgroup,
                                  int want_cpus);
   Result<UndoReport> Release(const std::string& workload);
-  Result<DemoteResult> Demote(const std::string& workload, const std::string& cgroup);
+  // idle_cgroup: where cpu.idle goes (a path like `cgroup`, an ancestor of it): unset = the
+  // workload's own cgroup, "" = nowhere (SCHED_IDLE threads only).
+  Result<DemoteResult> Demote(const std::string& workload, const std::string& cgroup,
+                              const std::optional<std::string>& idle_cgroup = std::nullopt);
   Result<UndoReport> Revert(const std::string& workload);
-  // Moves / demotes tasks that appeared since; call every control interval.
+  // Moves / demotes tasks that appeared since; call every control interval. First gives up every
+  // change someone else rewrote since (drift.h); TakeDrift() returns those once.
   Result<void> Sweep();
+  std::vector<DriftRecord> TakeDrift() { return std::exchange(drift_, {}); }
   // Everything back (SIGTERM). The journal stays open; Complete() tells whether it all worked.
   RestoreReport Shutdown();
 
@@ -77,6 +85,7 @@ class Enforcer {
   std::optional<CoreAllocator> allocator_;
   std::unique_ptr<ExclusiveCoreActuator> exclusive_;
   std::unique_ptr<BestEffortActuator> best_effort_;
+  std::vector<DriftRecord> drift_;  // found by Sweep, not yet taken
 };
 
 }  // namespace sw

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cgroup/tasks.h"
 #include "common/fs.h"
@@ -351,7 +352,17 @@ Result<std::vector<uint64_t>> Journal::BeginAll(std::vector<JournalEntry> entrie
   return seqs;
 }
 
-Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& seqs) {
+Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& in) {
+  // An "undone" mark only for records still outstanding: one given up to drift (drift.h) may be
+  // marked again by its actuator, after a compaction dropped it too (an unknown-record mark).
+  std::vector<uint64_t> seqs = in;
+  if (std::string(mark) == "undone") {
+    std::set<uint64_t> open;
+    for (const JournalEntry& e : entries_)
+      if (!e.undone) open.insert(e.seq);
+    std::erase_if(seqs, [&](uint64_t s) { return !open.count(s); });
+  }
+  if (seqs.empty()) return Ok();
   std::vector<std::string> texts;
   for (uint64_t s : seqs) texts.push_back(json{{"mark", mark}, {"seq", s}}.dump());
   if (auto r = Append(texts); !r) return r;

@@ -24,6 +24,7 @@ enum Index {
   kOverflowedI,
   kWorkloadInfoI,
   kActionsI,
+  kDriftI,
   kWorkloadClassI,
   kExclusiveCpusI,
   kSharedPoolCpusI,
@@ -136,6 +137,11 @@ void AgentMetrics(std::vector<MetricDef>& t) {
                         {"workload", "class", "rule"}};
   t[kExclusiveCpusI] = {
       "schedwarden_exclusive_cpus", T::kGauge, "Exclusive CPUs held by a workload", {"workload"}};
+  t[kDriftI] = {"schedwarden_enforcement_drift_total",
+                T::kCounter,
+                "Changes of the agent given up because another writer (kubelet) rewrote the file, "
+                "by file",
+                {"kind"}};
   t[kSharedPoolCpusI] = {"schedwarden_shared_pool_cpus",
                          T::kGauge,
                          "CPUs left in the shared pool (online CPUs minus exclusive)",
@@ -238,12 +244,12 @@ const MetricDef &kBuildInfo = Table()[kBuildInfoI], &kRunqLatency = Table()[kRun
                 &kActions = Table()[kActionsI], &kWorkloadClass = Table()[kWorkloadClassI],
                 &kWorkloadInfo = Table()[kWorkloadInfoI],
                 &kExclusiveCpus = Table()[kExclusiveCpusI],
-                &kSharedPoolCpus = Table()[kSharedPoolCpusI], &kViolations = Table()[kViolationsI],
-                &kRunqP99 = Table()[kRunqP99I], &kRunqObjective = Table()[kRunqObjectiveI],
-                &kAgentMode = Table()[kAgentModeI], &kLoopSeconds = Table()[kLoopSecondsI],
-                &kLoopRuns = Table()[kLoopRunsI], &kLoopOverruns = Table()[kLoopOverrunsI],
-                &kLoopLastRun = Table()[kLoopLastRunI], &kProcessStart = Table()[kProcessStartI],
-                &kProcessCpu = Table()[kProcessCpuI],
+                &kSharedPoolCpus = Table()[kSharedPoolCpusI], &kDrift = Table()[kDriftI],
+                &kViolations = Table()[kViolationsI], &kRunqP99 = Table()[kRunqP99I],
+                &kRunqObjective = Table()[kRunqObjectiveI], &kAgentMode = Table()[kAgentModeI],
+                &kLoopSeconds = Table()[kLoopSecondsI], &kLoopRuns = Table()[kLoopRunsI],
+                &kLoopOverruns = Table()[kLoopOverrunsI], &kLoopLastRun = Table()[kLoopLastRunI],
+                &kProcessStart = Table()[kProcessStartI], &kProcessCpu = Table()[kProcessCpuI],
                 &kProcessResident = Table()[kProcessResidentI],
                 &kProcessVirtual = Table()[kProcessVirtualI],
                 &kProcessOpenFds = Table()[kProcessOpenFdsI],

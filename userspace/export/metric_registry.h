@@ -31,10 +31,10 @@ namespace metric {
 extern const MetricDef &kBuildInfo, &kRunqLatency, &kThrottleWait, &kThrottleEvents, &kCpuPeriods,
     &kCpuThrottledPeriods, &kCpuThrottledSeconds, &kCpuUsage, &kPressure, &kPreemptions,
     &kProgramRunSeconds, &kProgramRuns, &kDropped, &kWorkloadSeries, &kOverflowed, &kActions,
-    &kWorkloadClass, &kWorkloadInfo, &kExclusiveCpus, &kSharedPoolCpus, &kViolations, &kRunqP99,
-    &kRunqObjective, &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns, &kLoopLastRun,
-    &kProcessStart, &kProcessCpu, &kProcessResident, &kProcessVirtual, &kProcessOpenFds,
-    &kProcessMaxFds;
+    &kWorkloadClass, &kWorkloadInfo, &kExclusiveCpus, &kSharedPoolCpus, &kDrift, &kViolations,
+    &kRunqP99, &kRunqObjective, &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns,
+    &kLoopLastRun, &kProcessStart, &kProcessCpu, &kProcessResident, &kProcessVirtual,
+    &kProcessOpenFds, &kProcessMaxFds;
 }  // namespace metric
 
 }  // namespace sw

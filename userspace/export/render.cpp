@@ -82,10 +82,13 @@ void RenderWorkloadInfo(ExpositionWriter& w, const std::vector<WorkloadInfo>& in
     w.Sample({i.workload, i.namespace_name, i.pod, i.container, i.qos}, uint64_t{1});
 }
 
-void RenderPolicy(ExpositionWriter& w, const StatusModel& status, const ActionCountMap& counts) {
+void RenderPolicy(ExpositionWriter& w, const StatusModel& status, const ActionCountMap& counts,
+                  const std::map<std::string, uint64_t>& drift) {
   w.Begin(m::kActions);
   for (const auto& [key, n] : counts)
     w.Sample({std::get<0>(key), std::get<1>(key), std::get<2>(key)}, n);
+  w.Begin(m::kDrift);
+  for (const auto& [kind, n] : drift) w.Sample({kind}, n);
   w.Begin(m::kWorkloadClass);
   for (const auto& s : status.workloads) w.Sample({s.workload, s.cls, s.rule}, uint64_t{1});
   w.Begin(m::kExclusiveCpus);
@@ -209,7 +212,7 @@ std::string RenderMetricsText(const PublishedView& view, const RenderOptions& op
     RenderObserverTotals(w, *view.snapshot);
   }
   RenderWorkloadInfo(w, view.workload_info);
-  if (view.status) RenderPolicy(w, *view.status, view.action_counts);
+  if (view.status) RenderPolicy(w, *view.status, view.action_counts, view.drift_counts);
   RenderSelf(w, view.self);
   out.shrink_to_fit();  // the body lives for a whole interval: no spare capacity
   return out;

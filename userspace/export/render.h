@@ -32,10 +32,11 @@ struct WorkloadInfo {
 std::vector<WorkloadInfo> WorkloadInfoOf(const Snapshot& snap, const PodMetadataSource* pods);
 
 struct PublishedView {
-  std::shared_ptr<const Snapshot> snapshot;  // null before the first interval
-  std::vector<WorkloadInfo> workload_info;   // WorkloadInfoOf(*snapshot, ...)
-  std::optional<StatusModel> status;         // the controller's (Controller::Status())
-  ActionCountMap action_counts;              // (action, workload, result) -> count
+  std::shared_ptr<const Snapshot> snapshot;      // null before the first interval
+  std::vector<WorkloadInfo> workload_info;       // WorkloadInfoOf(*snapshot, ...)
+  std::optional<StatusModel> status;             // the controller's (Controller::Status())
+  ActionCountMap action_counts;                  // (action, workload, result) -> count
+  std::map<std::string, uint64_t> drift_counts;  // file kind -> changes given up to drift
   SelfStats self;
 };
 

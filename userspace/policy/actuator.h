@@ -21,6 +21,15 @@ class Actuator {
   // SCHED_IDLE for every thread of the workload and cpu.idle=1 on its cgroup.
   virtual Result<void> DemoteBestEffort(const std::string& workload,
                                         const std::string& cgroup_path) = 0;
+  // The same, with cpu.idle on `idle_cgroup` instead of the workload's own cgroup: an ancestor
+  // of it (the level that separates it from its victim), or "" for none (SCHED_IDLE threads
+  // only). The default ignores the level.
+  virtual Result<void> DemoteBestEffortAt(const std::string& workload,
+                                          const std::string& cgroup_path,
+                                          const std::string& idle_cgroup) {
+    (void)idle_cgroup;
+    return DemoteBestEffort(workload, cgroup_path);
+  }
   // Undoes DemoteBestEffort (each thread's previous policy and nice, cpu.idle).
   virtual Result<void> RestoreBestEffort(const std::string& workload,
                                          const std::string& cgroup_path) = 0;

@@ -72,6 +72,14 @@ class Controller {
   // (action, workload, result) -> count, for schedwarden_actions_total.
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> ActionCounts() const;
   EnforcementMode mode() const { return config_.enforcement.mode; }
+  // A change the enforcer gave up because another writer (kubelet) rewrote the file since
+  // (enforce/drift.h): written to the audit log as action "drift", result "yielded", counted by
+  // kind (the file's name). workload may be "" (the shield's own changes).
+  std::vector<Decision> RecordDrift(const std::string& workload, const std::string& path,
+                                    const std::string& kind, const std::string& wrote,
+                                    const std::string& found);
+  // kind -> count, for schedwarden_enforcement_drift_total.
+  std::map<std::string, uint64_t> DriftCounts() const;
 
  private:
   struct Workload {
@@ -144,6 +152,7 @@ class Controller {
   std::map<std::string, Workload> states_;
   std::deque<Decision> recent_;
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;
+  std::map<std::string, uint64_t> drift_counts_;
   uint64_t intervals_ = 0;
   std::chrono::nanoseconds now_{0}, last_wall_{0};
   // Scratch of the current Step: preemption deltas (victim, aggressor) and class changes.

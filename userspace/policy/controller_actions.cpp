@@ -54,10 +54,17 @@ bool Controller::DemoteOne(Workload& st, Workload& be, const std::string& why,
   d.before["best_effort_cpus"] = be.cpus_received;
   auto pd = preempt_delta_.find({st.workload, be.workload});
   d.before["preempted_victim"] = pd == preempt_delta_.end() ? 0 : pd->second;
+  std::vector<std::string> others;
+  for (const auto& [name, o] : states_)
+    if (name != be.workload) others.push_back(o.cgroup_path);
+  const DemotionLevel level = DemotionLevelFor(st.cgroup_path, be.cgroup_path, others);
+  if (!level.note.empty()) d.reason += "; " + level.note;
+  d.after["idle_cgroup"] = level.idle_cgroup;
   bool held = true;
   if (!Enforcing()) {
     d.result = result::kDryRun;
-  } else if (auto r = actuator_->DemoteBestEffort(be.workload, be.cgroup_path); !r) {
+  } else if (auto r = actuator_->DemoteBestEffortAt(be.workload, be.cgroup_path, level.idle_cgroup);
+             !r) {
     d.result = result::kFailed;
     d.reason += "; " + r.error().message;
     held = false;
@@ -215,6 +222,34 @@ void Controller::RestoreOne(Workload& be, Decision d, std::vector<Decision>& out
   }
   governor_.NoteAction();
   Emit(std::move(d), out);
+}
+
+std::vector<Decision> Controller::RecordDrift(const std::string& workload, const std::string& path,
+                                              const std::string& kind, const std::string& wrote,
+                                              const std::string& found) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Decision d;
+  d.wall = clock_.Wall();
+  d.monotonic = clock_.Monotonic();
+  d.workload = workload;
+  auto it = states_.find(workload);
+  if (it != states_.end()) d.cgroup_path = it->second.cgroup_path;
+  d.action = action::kDrift;
+  d.reason = path + " reads '" + found + "' but the agent wrote '" + wrote +
+             "': rewritten by its owner (kubelet?); its value is kept, the agent's change is given "
+             "up (not re-applied, not restored)";
+  d.before = {{"file", path}, {"written", wrote}};
+  d.after = {{"file", path}, {"found", found}};
+  d.result = result::kYielded;
+  drift_counts_[kind]++;
+  std::vector<Decision> out;
+  Emit(std::move(d), out);
+  return out;
+}
+
+std::map<std::string, uint64_t> Controller::DriftCounts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return drift_counts_;
 }
 
 }  // namespace sw

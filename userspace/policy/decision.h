@@ -24,6 +24,7 @@ inline constexpr const char* kRelease = "release-exclusive";
 inline constexpr const char* kVerify = "verify";                 // judging an earlier action
 inline constexpr const char* kSelfThrottled = "self-throttled";  // report only, no action
 inline constexpr const char* kExhausted = "ladder-exhausted";    // report only, nothing left
+inline constexpr const char* kDrift = "drift";  // another writer rewrote a file we changed
 }  // namespace action
 
 // Results, the `result` label.
@@ -36,6 +37,7 @@ inline constexpr const char* kRateLimited = "rate-limited";
 inline constexpr const char* kImproved = "improved";         // verify: action kept
 inline constexpr const char* kNotImproved = "not-improved";  // verify: action reverted
 inline constexpr const char* kReported = "reported";
+inline constexpr const char* kYielded = "yielded";  // drift: the other writer's value kept
 }  // namespace result
 
 struct Decision {

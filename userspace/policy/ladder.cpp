@@ -1,5 +1,9 @@
 #include "policy/ladder.h"
 
+#include <algorithm>
+
+#include "cgroup/container.h"
+
 namespace sw {
 
 const char* RungStateName(RungState s) {
@@ -99,6 +103,51 @@ void Ladder::Abandon() {
   verification.reset();
   if (demotion == RungState::kVerifying) demotion = RungState::kUntried;
   if (exclusive == RungState::kVerifying) exclusive = RungState::kUntried;
+}
+
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+std::vector<std::string> Parts(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  const std::vector<std::string> p = Parts(path), d = Parts(dir);
+  return p.size() >= d.size() && std::equal(d.begin(), d.end(), p.begin());
+}
+
+}  // namespace
+
+DemotionLevel DemotionLevelFor(const std::string& victim, const std::string& aggressor,
+                               const std::vector<std::string>& others) {
+  const std::vector<std::string> v = Parts(victim), a = Parts(aggressor);
+  size_t n = 0;
+  while (n < v.size() && n < a.size() && v[n] == a[n]) n++;
+  if (n == a.size())
+    return {"", "the victim's cgroup is inside " + aggressor +
+                    ": no level separates them, SCHED_IDLE threads only"};
+  std::string child;
+  for (size_t i = 0; i <= n; i++) child += "/" + a[i];
+  if (IsKubeletQosLevel(child))
+    return {"", "the level separating it from the victim is " + child +
+                    ", which kubelet owns (not written): SCHED_IDLE threads only"};
+  if (n + 1 == a.size()) return {aggressor, ""};
+  for (const std::string& o : others)
+    if (Under(o, child) && !Under(o, aggressor))
+      return {aggressor, child + " separates it from the victim but also holds " + o +
+                             ": cpu.idle on its own cgroup"};
+  return {child, "cpu.idle on " + child + ", the level separating it from the victim"};
 }
 
 }  // namespace sw

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "collect/histogram.h"
 #include "common/cpulist.h"
@@ -73,5 +74,20 @@ struct Ladder {
   void EpisodeOver();                                // calm with nothing held: failed -> untried
   void Abandon();                                    // shutdown: verification dropped
 };
+
+// Where a best-effort aggressor's cpu.idle goes for one victim. cpu.idle, like a weight, only
+// ranks a cgroup among its siblings, so the level that separates the two is the child of their
+// lowest common ancestor on the aggressor's side. When kubelet owns that level (kubepods/
+// besteffort: kubelet keeps its weight at 2 and rewrites it), nothing is written there and the
+// aggressor's threads alone go SCHED_IDLE (per task, whatever the hierarchy); the verification
+// then tells whether that helped, else the next rung (exclusive CPUs) is tried.
+struct DemotionLevel {
+  std::string idle_cgroup;  // "" = none: SCHED_IDLE threads only
+  std::string note;         // why another level than the aggressor's own ("" when it is)
+};
+// others: the cgroups of the other known workloads; a separating level that holds one of them
+// is not demoted (the aggressor's own cgroup is, as before).
+DemotionLevel DemotionLevelFor(const std::string& victim, const std::string& aggressor,
+                               const std::vector<std::string>& others);
 
 }  // namespace sw

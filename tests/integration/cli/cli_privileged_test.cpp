@@ -216,6 +216,16 @@ class Scenario {
       EXPECT_EQ(PolicyOf(tid), policy) << "scheduling policy of tid " << tid;
   }
 
+  // kubelet's part: cpu.idle of the best-effort cgroup cleared and a weight of its own written
+  // (not the one before the agent ran, so that a stale write-back would show); returns it.
+  std::string BeIdle() const { return cgroups_.ReadCpu(top_ + "/be", "cpu.idle"); }
+  std::string BeWeight() const { return cgroups_.ReadCpu(top_ + "/be", machine_.weight_file()); }
+  std::string RewriteBeLikeKubelet() const {
+    const std::string w = std::string(machine_.weight_file()) == "cpu.shares" ? "1000" : "90";
+    cgroups_.WriteCpu(top_ + "/be", "cpu.idle", "0");
+    cgroups_.WriteCpu(top_ + "/be", machine_.weight_file(), w);
+    return w;
+  }
   std::string state_dir() const { return tmp_.Path("state"); }
   pid_t busy_pid() const { return busy_.front().pid(); }
   int port() const { return port_; }
@@ -399,6 +409,33 @@ TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
   EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
   EXPECT_TRUE(Contains(r.err, dir)) << r.err;
   EXPECT_TRUE(Contains(r.err, "no agent status")) << r.err;
+}
+
+// kubelet rewrites cpu.idle of a cgroup the running agent demoted: the agent records it once in
+// its audit log and metrics, and SIGTERM does not write its stale values back over kubelet's.
+TEST(CliPrivileged, AKubeletRewriteIsAuditedOnceAndNotWrittenBack) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("drift");
+  s.StartAgent("enforce");
+  ASSERT_TRUE(s.WaitFor([&] { return s.BeIdle() == "1"; }, 30s))
+      << "within 30 s the agent did not set cpu.idle of be (alive " << s.AgentAlive() << ")";
+  const std::string kubelet_weight = s.RewriteBeLikeKubelet();
+  const std::string audit = s.state_dir() + "/decisions.jsonl";
+  auto drifts = [&] {
+    int n = 0;
+    for (const std::string& line : Split(ReadFile(audit).value_or(""), '\n'))
+      if (Contains(line, "\"action\":\"drift\"") && Contains(line, "/be/cpu.idle")) n++;
+    return n;
+  };
+  ASSERT_TRUE(s.WaitFor([&] { return drifts() >= 1; }, 10s))
+      << "no drift record in " << audit << ":\n"
+      << ReadFile(audit).value_or("");
+  std::this_thread::sleep_for(2s);  // several intervals: reported once, not every interval
+  EXPECT_EQ(drifts(), 1) << ReadFile(audit).value_or("");
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
+  EXPECT_EQ(s.BeIdle(), "0");
+  EXPECT_EQ(s.BeWeight(), kubelet_weight) << "the agent wrote a stale weight over kubelet's";
 }
 
 }  // namespace

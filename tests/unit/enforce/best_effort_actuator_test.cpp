@@ -232,5 +232,58 @@ TEST_F(BestEffort, NoCpuIdleFileIsAWarningAndMissingCgroupAnError) {
   EXPECT_NE(bad.error().message.find("/missing"), std::string::npos);
 }
 
+// cpu.idle at the level separating the workload from its victim (an ancestor): set there, that
+// ancestor's weight journaled and put back; the workload's own cgroup untouched.
+TEST_F(BestEffort, CpuIdleOnAnAncestorLevelIsRevertedWithItsWeight) {
+  m.MakeCpuCgroup("/batch");
+  m.MakeCpuCgroup("/batch/job");
+  m.t.Write("cpu/batch/cpu.shares", "512\n");
+  m.AddTask(600, {.cpu_cg = "/batch/job"});
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"job", m.cpu() + "/batch/job", m.cpu() + "/batch"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->cpu_idle_set);
+  EXPECT_EQ(r->idle_dir, m.cpu() + "/batch");
+  EXPECT_EQ(Trim(m.t.Read("cpu/batch/cpu.idle")), "1");
+  EXPECT_EQ(Trim(m.t.Read("cpu/batch/job/cpu.idle")), "0");
+  EXPECT_EQ(m.w.sched[600].policy, SCHED_IDLE);
+  auto rev = a.Revert("job");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_TRUE(rev->Complete());
+  EXPECT_EQ(Trim(m.t.Read("cpu/batch/cpu.idle")), "0");
+  EXPECT_EQ(Trim(m.t.Read("cpu/batch/cpu.shares")), "512");
+  EXPECT_EQ(m.w.sched[600].policy, SCHED_OTHER);
+}
+
+// "" = SCHED_IDLE threads only: no cgroup file is written (kubelet owns the separating level).
+TEST_F(BestEffort, ThreadsOnlyWritesNoCgroupFile) {
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be", ""});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->cpu_idle_set);
+  std::vector<std::string> want = {"setattr 500 SCHED_IDLE 0", "setattr 501 SCHED_IDLE 5",
+                                   "setattr 502 SCHED_IDLE -3"};
+  EXPECT_EQ(m.w.ops, want);
+  ASSERT_TRUE(a.Revert("batch").ok());
+  EXPECT_EQ(m.w.sched[501], (SchedAttr{SCHED_BATCH, 5, 0, 0}));
+}
+
+// The level must be an ancestor and obey the same rails: never a kubelet QoS level.
+TEST_F(BestEffort, AnIdleLevelThatIsNoAncestorOrKubeletsIsRefused) {
+  m.MakeCpuCgroup("/kubepods");
+  m.MakeCpuCgroup("/kubepods/besteffort");
+  m.MakeCpuCgroup("/kubepods/besteffort/pod1");
+  m.MakeCpuCgroup("/other");
+  BestEffortActuator a(cfg, m.w, *journal, rails);
+  auto r = a.Demote({"batch", m.cpu() + "/be", m.cpu() + "/other"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is not an ancestor"), std::string::npos) << r.error().message;
+  r = a.Demote({"pod1", m.cpu() + "/kubepods/besteffort/pod1", m.cpu() + "/kubepods/besteffort"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EPERM);
+  EXPECT_NE(r.error().message.find("never demoted"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(m.w.ops.empty());
+}
+
 }  // namespace
 }  // namespace sw

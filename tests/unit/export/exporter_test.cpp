@@ -186,6 +186,7 @@ PublishedView FullView() {
   st.workloads.push_back(be);
   v.status = st;
   v.action_counts[{"demote-best-effort", "/be", "applied"}] = 3;
+  v.drift_counts["cpu.idle"] = 2;
   v.self.mode = "enforce";
   v.self.loop = {
       {{"collect", 1250000000}, {"controller", 500000000}, {"publish", 125000000}}, 10, 1, 1.7e9};
@@ -419,6 +420,7 @@ TEST(Render, CountersGaugesAndLabels) {
   EXPECT_EQ(One(all, "schedwarden_actions_total",
                 {{"action", "demote-best-effort"}, {"workload", "/be"}, {"result", "applied"}}),
             3);
+  EXPECT_EQ(One(all, "schedwarden_enforcement_drift_total", {{"kind", "cpu.idle"}}), 2);
   EXPECT_EQ(One(all, "schedwarden_workload_class",
                 {{"workload", "/lc"}, {"class", "latency-critical"}, {"rule", "web"}}),
             1);

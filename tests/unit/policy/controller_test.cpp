@@ -854,6 +854,53 @@ TEST_F(ControllerTest, FailedDemotionIsReportedAndTheLadderMovesOn) {
   EXPECT_THAT(actuator->calls, ElementsAre("demote /be-batch", "grant /lc-web 2"));
 }
 
+// In kubelet's tree a best-effort pod under kubepods/besteffort and a victim under
+// kubepods/burstable are separated only by kubelet's QoS levels: the demotion writes no cgroup
+// (threads only) and says why; a best-effort-class pod in the victim's own branch gets cpu.idle
+// on its pod. Drift is recorded in the audit log and counted by kind.
+TEST_F(ControllerTest, DemotionLevelInKubeletsTreeAndDriftRecords) {
+  const std::string victim = "/kubepods/burstable/podv", hog = "/kubepods/besteffort/podh",
+                    near = "/kubepods/burstable/podn";
+  Start("enforce", R"(workloads:
+  - name: v
+    match: { cgroup: "/kubepods/burstable/podv" }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+  - name: be
+    match: { cgroup: "/kubepods/*/podh" }
+    class: best-effort
+  - name: near
+    match: { cgroup: "/kubepods/burstable/podn" }
+    class: best-effort
+)");
+  for (const std::string& w : {victim, hog, near}) machine.Add(w);
+  Tick();
+  std::vector<Decision> all;
+  for (int i = 0; i < 3; i++) {
+    Interfered(5ms, victim, hog);
+    machine.Preempt(victim, near, 10);
+    machine.Cpu(near, 0.5);
+    for (Decision& d : Tick()) all.push_back(d);
+  }
+  ASSERT_THAT(Summary(all), ElementsAre("demote-best-effort " + hog + " applied",
+                                        "demote-best-effort " + near + " applied"));
+  EXPECT_EQ(actuator->idle_levels.at(hog), "");
+  EXPECT_THAT(all[0].reason, HasSubstr("/kubepods/besteffort, which kubelet owns"));
+  EXPECT_EQ(all[0].after["idle_cgroup"], "");
+  EXPECT_EQ(actuator->idle_levels.at(near), near);
+  EXPECT_EQ(all[1].after["idle_cgroup"], near);
+
+  auto drift = controller->RecordDrift(near, near + "/cpu.idle", "cpu.idle", "1", "0");
+  ASSERT_THAT(Summary(drift), ElementsAre("drift " + near + " yielded"));
+  EXPECT_EQ(drift[0].cgroup_path, near);
+  EXPECT_THAT(drift[0].reason, HasSubstr("reads '0' but the agent wrote '1'"));
+  EXPECT_EQ(sink.records.back().action, action::kDrift);
+  controller->RecordDrift("", "/sys/fs/cgroup/cpuset/x/cpuset.cpus", "cpuset.cpus", "1", "0-1");
+  EXPECT_EQ(controller->DriftCounts(),
+            (std::map<std::string, uint64_t>{{"cpu.idle", 1}, {"cpuset.cpus", 1}}));
+  EXPECT_EQ(Count(action::kDrift, near, result::kYielded), 1u);
+}
+
 TEST_F(ControllerTest, LatencySensitiveObjectivesAreWatchedNotEnforced) {
   Start("enforce", R"(workloads:
   - name: web

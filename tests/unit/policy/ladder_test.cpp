@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 #include "policy/governor.h"
 
 namespace sw {
@@ -193,6 +196,52 @@ TEST(Governor, CooldownPerVictimAndRateLimitPerMinute) {
   g.Pace("/c");
   g.Forget("/c");
   EXPECT_TRUE(g.CooledDown("/c"));
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+// cpu.idle ranks a cgroup among its siblings only: it goes on the child of the lowest common
+// ancestor on the aggressor's side, never on a level kubelet owns.
+TEST(DemotionLevel, ChildOfTheLowestCommonAncestorOnTheAggressorsSide) {
+  // Same QoS branch: the pods are siblings, the aggressor's pod is the level.
+  auto same = DemotionLevelFor("/kubepods/burstable/podv", "/kubepods/burstable/poda", {});
+  EXPECT_EQ(same.idle_cgroup, "/kubepods/burstable/poda");
+  EXPECT_EQ(same.note, "");
+  // Container workloads of two pods in one branch: the aggressor's pod.
+  auto ctr = DemotionLevelFor("/kubepods/burstable/podv/c1", "/kubepods/burstable/poda/c2", {});
+  EXPECT_EQ(ctr.idle_cgroup, "/kubepods/burstable/poda");
+  EXPECT_NE(ctr.note.find("separating it from the victim"), std::string::npos);
+  // Different branches, both drivers: the separating level is kubelet's; threads only.
+  for (const auto& [v, a, qos] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"/kubepods/burstable/podv", "/kubepods/besteffort/poda", "/kubepods/besteffort"},
+           {"/kubepods/podv", "/kubepods/besteffort/poda", "/kubepods/besteffort"},
+           {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podv.slice",
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-poda.slice",
+            "/kubepods.slice/kubepods-besteffort.slice"}}) {
+    auto l = DemotionLevelFor(v, a, {});
+    EXPECT_EQ(l.idle_cgroup, "") << a;
+    EXPECT_NE(l.note.find(qos + ", which kubelet owns"), std::string::npos) << l.note;
+  }
+  // A Guaranteed aggressor pod beside a burstable victim: its pod is directly under kubepods.
+  EXPECT_EQ(DemotionLevelFor("/kubepods/burstable/podv", "/kubepods/poda", {}).idle_cgroup,
+            "/kubepods/poda");
+  // Outside Kubernetes: the aggressor's top-level group, unless it holds another workload.
+  EXPECT_EQ(DemotionLevelFor("/lc/web", "/be/grp/job", {"/lc/web", "/be-x"}).idle_cgroup, "/be");
+  auto shared = DemotionLevelFor("/lc/web", "/be/grp/job", {"/be/other"});
+  EXPECT_EQ(shared.idle_cgroup, "/be/grp/job");
+  EXPECT_NE(shared.note.find("also holds /be/other"), std::string::npos);
+  // Workloads inside the aggressor are demoted with it: no reason to step down.
+  EXPECT_EQ(DemotionLevelFor("/lc", "/be/grp", {"/be/grp/ctr"}).idle_cgroup, "/be");
+  // The victim inside the aggressor's cgroup: nothing separates them.
+  auto inside = DemotionLevelFor("/be/web", "/be", {});
+  EXPECT_EQ(inside.idle_cgroup, "");
+  EXPECT_NE(inside.note.find("inside /be"), std::string::npos);
+  // The victim above the aggressor: its own child on the aggressor's side.
+  EXPECT_EQ(DemotionLevelFor("/lc", "/lc/batch/x", {}).idle_cgroup, "/lc/batch");
 }
 
 }  // namespace

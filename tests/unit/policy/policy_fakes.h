@@ -41,6 +41,11 @@ class FakeActuator final : public Actuator {
     demoted.insert(w);
     return Ok();
   }
+  Result<void> DemoteBestEffortAt(const std::string& w, const std::string& cg,
+                                  const std::string& idle_cgroup) override {
+    idle_levels[w] = idle_cgroup;
+    return DemoteBestEffort(w, cg);
+  }
   Result<void> RestoreBestEffort(const std::string& w, const std::string&) override {
     calls.push_back("restore " + w);
     demoted.erase(w);
@@ -66,6 +71,7 @@ class FakeActuator final : public Actuator {
   }
 
   std::vector<std::string> calls;
+  std::map<std::string, std::string> idle_levels;  // workload -> where cpu.idle went ("" none)
   std::set<std::string> demoted;
   std::map<std::string, CpuSet> held;
   std::optional<Error> refuse;

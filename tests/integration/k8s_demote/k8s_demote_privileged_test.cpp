@@ -1,0 +1,113 @@
+// Privileged: demotion and kubelet's rewrites on the real kernel, in a kubelet-like cgroupfs tree
+// (<test>/kubepods/{besteffort,burstable}/pod*/ctr) with kubelet's weights. Ground truth is the
+// cgroupfs files and the threads' policies read back from the kernel. Cgroups and processes are
+// removed by destructors, also when an assertion fails.
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "enforce/enforcer.h"
+#include "policy/ladder.h"
+#include "support/cgroup_layout.h"
+#include "support/privileged.h"
+#include "support/process.h"
+#include "support/scoped_cgroups.h"
+#include "support/temp_tree.h"
+
+namespace sw {
+namespace {
+
+using test::MachineCgroups;
+
+MachineCgroups Machine() {
+  auto m = MachineCgroups::Detect();
+  if (!m.ok()) throw std::runtime_error(m.error().message);
+  return *m;
+}
+
+test::ChildProcess Spinner() {
+  return test::ChildProcess::Fork([] {
+    for (;;) {
+    }
+  });
+}
+
+class K8sDemote : public ::testing::Test {
+ protected:
+  void Tree(test::ScopedCgroups& cg) {
+    for (const std::string& c : {top, kp, kp + "/besteffort", kp + "/burstable", hog, hog + "/ctr",
+                                 victim, victim + "/ctr"})
+      ASSERT_NO_FATAL_FAILURE(cg.Create(c));
+    cg.WriteCpu(kp, "cpu.shares", "2048");
+    cg.WriteCpu(kp + "/besteffort", "cpu.shares", "2");
+    cg.WriteCpu(kp + "/burstable", "cpu.shares", "1024");
+    cg.WriteCpu(hog, "cpu.shares", "2");
+  }
+  std::unique_ptr<Enforcer> Make(const MachineCgroups& m, SystemWriter& w) {
+    EnforcerConfig ec;
+    ec.state_dir = state.Path("state");
+    ec.mounts = m.mounts();
+    auto e = Enforcer::Create(ec, w);
+    EXPECT_TRUE(e.ok()) << e.error().message;
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+  const std::string top = "/sw-k8s-demote-" + std::to_string(getpid());
+  const std::string kp = top + "/kubepods";
+  const std::string hog = kp + "/besteffort/podh", victim = kp + "/burstable/podv";
+  test::TempTree state;
+};
+
+// kubelet clears cpu.idle on a pod the agent demoted and puts its weight back: the next Sweep
+// reports it once, the agent never writes either file again (not at Sweep, not at Shutdown),
+// and the threads are still restored.
+TEST_F(K8sDemote, KubeletRewriteIsNoticedOnceAndNeverFought) {
+  SW_REQUIRE_PRIVILEGED();
+  MachineCgroups m = Machine();
+  if (m.cpu_v2()) GTEST_SKIP() << "this machine's cpu controller is cgroup v2: v1 test";
+  test::ScopedCgroups cg(m);
+  ASSERT_NO_FATAL_FAILURE(Tree(cg));
+  if (cg.ReadCpu(hog, "cpu.idle") == "?") GTEST_SKIP() << "no cpu.idle (kernel < 5.15)";
+  test::ChildProcess spin = Spinner();
+  cg.Join(hog + "/ctr", spin.pid());
+  RealSystemWriter w;
+  auto e = Make(m, w);
+  ASSERT_TRUE(e);
+  // The agent's choice for this pair: kubelet's besteffort level separates them: threads only.
+  const DemotionLevel level = DemotionLevelFor(victim, hog, {});
+  EXPECT_EQ(level.idle_cgroup, "");
+  ASSERT_TRUE(e->Demote("hog", hog, level.idle_cgroup).ok());
+  EXPECT_EQ(cg.ReadCpu(kp + "/besteffort", "cpu.idle"), "0");
+  EXPECT_EQ(cg.ReadCpu(hog, "cpu.idle"), "0");
+  EXPECT_EQ(sched_getscheduler(spin.pid()), SCHED_IDLE);
+  ASSERT_TRUE(e->Revert("hog").ok());
+  EXPECT_EQ(sched_getscheduler(spin.pid()), SCHED_OTHER);
+
+  // The pod level itself (cpu.idle there), then kubelet's rewrite behind the agent's back.
+  ASSERT_TRUE(e->Demote("hog", hog).ok());
+  ASSERT_EQ(cg.ReadCpu(hog, "cpu.idle"), "1");
+  ASSERT_TRUE(e->Sweep().ok());
+  EXPECT_TRUE(e->TakeDrift().empty());
+  cg.WriteCpu(hog, "cpu.idle", "0");    // the kernel resets the weight to 1024
+  cg.WriteCpu(hog, "cpu.shares", "4");  // and kubelet writes its own
+  ASSERT_TRUE(e->Sweep().ok());
+  auto d = e->TakeDrift();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].kind, "cpu.idle");
+  EXPECT_EQ(d[0].found, "0");
+  for (int i = 0; i < 3; i++) {
+    ASSERT_TRUE(e->Sweep().ok());
+    EXPECT_TRUE(e->TakeDrift().empty());  // once, and not fought: the file keeps kubelet's value
+    EXPECT_EQ(cg.ReadCpu(hog, "cpu.idle"), "0");
+  }
+  RestoreReport r = e->Shutdown();
+  EXPECT_TRUE(r.Complete()) << r.Summary();
+  EXPECT_EQ(cg.ReadCpu(hog, "cpu.idle"), "0");
+  EXPECT_EQ(cg.ReadCpu(hog, "cpu.shares"), "4");
+  EXPECT_EQ(sched_getscheduler(spin.pid()), SCHED_OTHER);
+  spin.Signal(SIGKILL, 2000);
+}
+
+}  // namespace
+}  // namespace sw
