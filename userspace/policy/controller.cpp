@@ -121,6 +121,7 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
     auto it = states_.find(name);
     const std::string& path = sample.cgroup_path.empty() ? name : sample.cgroup_path;
     Classification c = name == kUnknownWorkload ? Classification{} : classifier_.Classify(path, f);
+    NoteAnnotationProblems(name, it == states_.end() ? nullptr : &it->second.cls, c);
     if (it == states_.end()) {
       Workload st;
       st.workload = name;
@@ -128,11 +129,40 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
       st.cls = c;
       st.classified_at = now;
       states_.emplace(name, std::move(st));
-    } else {
-      it->second.classified_at = now;
-      if (c.rule != it->second.cls.rule || c.cls != it->second.cls.cls) pending_reclass_[name] = c;
+      continue;
     }
+    Classification& old = it->second.cls;
+    it->second.classified_at = now;
+    if (c.rule != old.rule || c.cls != old.cls || c.exclusive != old.exclusive ||
+        c.exclusive_cpus != old.exclusive_cpus)
+      pending_reclass_[name] = c;
+    else
+      old = c;  // same class and exclusivity: a new objective or annotation text takes effect now
   }
+}
+
+void Controller::NoteAnnotationProblems(const std::string& workload, const Classification* before,
+                                        const Classification& now) {
+  // Once per change, not every reclassification: the same problems stay quiet.
+  if (before ? before->annotation_problems == now.annotation_problems
+             : now.annotation_problems.empty())
+    return;
+  if (now.annotation_problems.empty()) {
+    notices_.push_back("workload " + workload + ": pod " + now.pod +
+                       ": schedwarden.io annotations valid again");
+    return;
+  }
+  if (notices_.size() > 1000) notices_.erase(notices_.begin(), notices_.begin() + 500);  // untaken
+  for (const AnnotationProblem& p : now.annotation_problems)
+    notices_.push_back("workload " + workload + ": pod " + now.pod + ": annotation " +
+                       p.annotation + ": " + p.message + "; ignored");
+}
+
+std::vector<std::string> Controller::TakeNotices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.swap(notices_);
+  return out;
 }
 
 std::vector<Decision> Controller::Step(const Snapshot& snap, const IntervalDelta* delta) {
@@ -398,6 +428,10 @@ WorkloadStatus Controller::StatusOf(const Workload& st) const {
   w.workload = st.workload;
   w.cgroup_path = st.cgroup_path;
   w.rule = st.cls.rule_name;
+  w.pod = st.cls.pod;
+  w.annotations = st.cls.annotations;
+  for (const AnnotationProblem& p : st.cls.annotation_problems)
+    w.annotation_problems.push_back(p.annotation + ": " + p.message);
   w.cls = WorkloadClassName(st.cls.cls);
   if (st.cls.slo_runq_p99) w.slo_runq_p99_ns = st.cls.slo_runq_p99->count();
   if (st.last) {
@@ -428,7 +462,8 @@ StatusModel Controller::Status() const {
   s.updated_ns = last_wall_.count();
   s.intervals = intervals_;
   for (const auto& [name, st] : states_) {
-    if (st.cls.rule < 0 && st.demoted_by.empty() && st.ladder.exclusive_count == 0) {
+    if (st.cls.rule < 0 && st.demoted_by.empty() && st.ladder.exclusive_count == 0 &&
+        st.cls.annotations.empty() && st.cls.annotation_problems.empty()) {
       s.unmatched_workloads++;
       continue;
     }

@@ -72,6 +72,9 @@ class Controller {
   // (action, workload, result) -> count, for schedwarden_actions_total.
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> ActionCounts() const;
   EnforcementMode mode() const { return config_.enforcement.mode; }
+  // Lines for the agent's log since the last call: pod annotations found bad (or valid again),
+  // once per change.
+  std::vector<std::string> TakeNotices();
 
  private:
   struct Workload {
@@ -95,6 +98,8 @@ class Controller {
   Facts GatherFacts(const Snapshot& snap) const;
   void Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out);
   void Classify(const Snapshot& snap, const Facts& facts, std::chrono::nanoseconds now);
+  void NoteAnnotationProblems(const std::string& workload, const Classification* before,
+                              const Classification& now);
   void Baseline(std::vector<Decision>& out);
   void Observe(const IntervalDelta& delta);
   void Act(Workload& st, std::vector<Decision>& out);
@@ -149,6 +154,7 @@ class Controller {
   // Scratch of the current Step: preemption deltas (victim, aggressor) and class changes.
   std::map<std::pair<std::string, std::string>, uint64_t> preempt_delta_;
   std::map<std::string, Classification> pending_reclass_;
+  std::vector<std::string> notices_;
 };
 
 }  // namespace sw
