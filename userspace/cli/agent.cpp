@@ -32,6 +32,7 @@
 #include "enforce/system_writer.h"
 #include "export/exporter.h"
 #include "export/http_server.h"
+#include "k8s/cpu_manager_state.h"
 #include "policy/classifier.h"
 #include "policy/controller.h"
 #include "policy/status.h"
@@ -194,7 +195,10 @@ class ControlLoop {
         controller_(controller),
         enforcer_(enforcer),
         exporter_(exporter),
-        clock_(clock) {}
+        clock_(clock) {
+    if (enforcer_ && !cfg.kubernetes.cpu_manager_state.empty())
+      cpu_manager_ = std::make_unique<CpuManagerStateReader>(cfg.kubernetes.cpu_manager_state);
+  }
 
   void RunInterval() {
     const auto start = clock_.Monotonic();
@@ -220,9 +224,34 @@ class ControlLoop {
  private:
   // In observe mode the controller only classifies and measures (status, metrics).
   void Control(const Snapshot& snap, const IntervalDelta* delta) {
+    FollowCpuManager();
     for (const Decision& d : controller_.Step(snap, delta)) spdlog::info("{}", FormatDecision(d));
+    for (const std::string& n : controller_.TakeNotices()) spdlog::warn("{}", n);
     if (enforcer_)
       if (auto r = enforcer_->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
+  }
+
+  // kubelet's CPU manager state, before the controller acts: its CPUs leave the allocator and
+  // their holders are released in this interval's Step (docs/kubernetes.md, CPU manager).
+  void FollowCpuManager() {
+    if (!cpu_manager_) return;
+    auto r = cpu_manager_->Refresh();
+    if (r.problem) spdlog::warn("{}", *r.problem);
+    if (!r.changed) return;
+    if (!r.view.known) {  // unreadable from the start: nothing may be granted
+      enforcer_->SetUnavailableCpus(
+          enforcer_->allocator().topology().AllCpus(),
+          "whose assignment by kubelet's CPU manager is unknown (its state "
+          "file does not read)");
+      return;
+    }
+    for (const std::string& w : enforcer_->SetUnavailableCpus(r.view.assigned,
+                                                              "that kubelet's CPU manager assigned "
+                                                              "to Guaranteed containers"))
+      spdlog::warn("'{}' holds CPUs kubelet's CPU manager assigned; released this interval", w);
+    controller_.SetKubeletCpus(r.view.owners);
+    spdlog::info("{}: kubelet assigned CPUs {} to Guaranteed containers", cpu_manager_->path(),
+                 r.view.assigned.empty() ? "none" : FormatCpuList(r.view.assigned));
   }
 
   void Publish(std::shared_ptr<const Snapshot> snap, const IntervalDelta* delta) {
@@ -254,6 +283,7 @@ class ControlLoop {
   const Clock& clock_;
   IntervalTracker tracker_;
   LoopStats loop_;
+  std::unique_ptr<CpuManagerStateReader> cpu_manager_;
 };
 
 // Runs intervals until SIGINT/SIGTERM; returns the signal.

@@ -158,6 +158,31 @@ void Controller::NoteAnnotationProblems(const std::string& workload, const Class
                        p.annotation + ": " + p.message + "; ignored");
 }
 
+void Controller::SetKubeletCpus(std::map<int, std::string> owners) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kubelet_cpus_ = std::move(owners);
+}
+
+void Controller::ReleaseKubeletCpus(std::vector<Decision>& out) {
+  for (auto& [name, st] : states_) {
+    CpuSet taken;
+    std::set<std::string> by;
+    for (int cpu : st.ladder.cpus)
+      if (auto it = kubelet_cpus_.find(cpu); it != kubelet_cpus_.end()) {
+        taken.insert(cpu);
+        by.insert(it->second);
+      }
+    if (taken.empty()) continue;
+    std::string whom;
+    for (const std::string& b : by) whom += (whom.empty() ? "" : ", ") + b;
+    // Not rate-limited: a Guaranteed container's CPUs are never shared with an agent grant.
+    ReleaseExclusive(st,
+                     "kubelet's CPU manager assigned CPU(s) " + FormatCpuList(taken) + " to " +
+                         whom + " (Guaranteed): exclusive CPUs given back",
+                     out);
+  }
+}
+
 std::vector<std::string> Controller::TakeNotices() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
@@ -174,6 +199,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap, const IntervalDelta
   intervals_++;
   std::vector<Decision> out;
   Reclassify(snap, facts, out);
+  ReleaseKubeletCpus(out);
   if (!started_ || !delta) {
     if (!started_) Baseline(out);
     started_ = true;

@@ -72,6 +72,10 @@ class Controller {
   // (action, workload, result) -> count, for schedwarden_actions_total.
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> ActionCounts() const;
   EnforcementMode mode() const { return config_.enforcement.mode; }
+  // CPUs kubelet's CPU manager assigned to Guaranteed containers (cpu -> "container c of pod
+  // uid"). At the next Step a workload holding any of them gives its exclusive CPUs back (the
+  // allocator no longer grants them); it may be granted others later, as any released workload.
+  void SetKubeletCpus(std::map<int, std::string> owners);
   // Lines for the agent's log since the last call: pod annotations found bad (or valid again),
   // once per change.
   std::vector<std::string> TakeNotices();
@@ -98,6 +102,7 @@ class Controller {
   Facts GatherFacts(const Snapshot& snap) const;
   void Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out);
   void Classify(const Snapshot& snap, const Facts& facts, std::chrono::nanoseconds now);
+  void ReleaseKubeletCpus(std::vector<Decision>& out);
   void NoteAnnotationProblems(const std::string& workload, const Classification* before,
                               const Classification& now);
   void Baseline(std::vector<Decision>& out);
@@ -155,6 +160,7 @@ class Controller {
   std::map<std::pair<std::string, std::string>, uint64_t> preempt_delta_;
   std::map<std::string, Classification> pending_reclass_;
   std::vector<std::string> notices_;
+  std::map<int, std::string> kubelet_cpus_;
 };
 
 }  // namespace sw
