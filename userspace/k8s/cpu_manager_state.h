@@ -54,7 +54,7 @@ class CpuManagerStateReader {
   // Re-reads if the file changed. `changed`: the first call, or the view differs from the previous call's.
   // `problem`: a new problem to log (once per distinct problem), or a recovery notice.
   struct Refreshed {
-    const View& view;
+    View view;
     bool changed = false;
     std::optional<std::string> problem;
   };

@@ -229,8 +229,9 @@ TEST(K8sCpuManager, GuaranteedCpusAreNeverGrantedShieldedOrNarrowed) {
   EXPECT_EQ(Allowed(lc), all);
   auto third = e->Promote("podl", pod_l, static_cast<int>(core.size()));
   ASSERT_TRUE(third.ok()) << third.error().message;
-  if (third->granted())
+  if (third->granted()) {
     for (int cpu : core) EXPECT_FALSE(third->allocation.cpus.count(cpu));
+  }
   RestoreReport rep = e->Shutdown();
   EXPECT_TRUE(rep.Complete()) << rep.Summary();
   e.reset();

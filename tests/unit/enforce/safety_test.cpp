@@ -58,7 +58,7 @@ TEST(KubeletGuard, RefusesWithTheReasonAndPassesTheRestThrough) {
   test::TempTree t;
   t.Write("cg/kubepods/burstable/cpu.weight", "100\n");
   t.Write("cg/kubepods/burstable/pod1/cpu.weight", "100\n");
-  test::RecordingWriter inner;
+  RecordingWriter inner;
   KubeletGuardWriter guard(inner);
   auto w = guard.WriteFile(t.Path("cg/kubepods/burstable/cpu.weight"), "1");
   ASSERT_FALSE(w.ok());
