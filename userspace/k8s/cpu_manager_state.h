@@ -51,8 +51,8 @@ class CpuManagerStateReader {
     std::map<int, std::string> owners;
     bool operator==(const View&) const = default;
   };
-  // Re-reads if the file changed. `changed`: the first call, or the view differs from the previous call's.
-  // `problem`: a new problem to log (once per distinct problem), or a recovery notice.
+  // Re-reads if the file changed. `changed`: the first call, or the view differs from the previous
+  // call's. `problem`: a new problem to log (once per distinct problem), or a recovery notice.
   struct Refreshed {
     View view;
     bool changed = false;
