@@ -38,6 +38,7 @@
 #include "export/exporter.h"
 #include "export/http_server.h"
 #include "k8s/containerd_client.h"
+#include "k8s/cpu_manager_state.h"
 #include "k8s/runtime_pods.h"
 #include "policy/classifier.h"
 #include "policy/controller.h"
@@ -221,7 +222,10 @@ class ControlLoop {
         enforcer_(enforcer),
         exporter_(exporter),
         clock_(clock),
-        pods_(pods) {}
+        pods_(pods) {
+    if (enforcer_ && !cfg.kubernetes.cpu_manager_state.empty())
+      cpu_manager_ = std::make_unique<CpuManagerStateReader>(cfg.kubernetes.cpu_manager_state);
+  }
 
   void RunInterval() {
     const auto start = clock_.Monotonic();
@@ -247,7 +251,9 @@ class ControlLoop {
  private:
   // In observe mode the controller only classifies and measures (status, metrics).
   void Control(const Snapshot& snap, const IntervalDelta* delta) {
+    FollowCpuManager();
     for (const Decision& d : controller_.Step(snap, delta)) spdlog::info("{}", FormatDecision(d));
+    for (const std::string& n : controller_.TakeNotices()) spdlog::warn("{}", n);
     if (!enforcer_) return;
     if (auto r = enforcer_->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
     for (const DriftRecord& d : enforcer_->TakeDrift())
@@ -265,6 +271,29 @@ class ControlLoop {
     for (const auto& w : controller_.Status().workloads)
       if (EnforcementActuator::ActuatorName(w.workload) == name) return w.workload;
     return name;
+  }
+
+  // kubelet's CPU manager state, before the controller acts: its CPUs leave the allocator and
+  // their holders are released in this interval's Step (docs/kubernetes.md, CPU manager).
+  void FollowCpuManager() {
+    if (!cpu_manager_) return;
+    auto r = cpu_manager_->Refresh();
+    if (r.problem) spdlog::warn("{}", *r.problem);
+    if (!r.changed) return;
+    if (!r.view.known) {  // unreadable from the start: nothing may be granted
+      enforcer_->SetUnavailableCpus(
+          enforcer_->allocator().topology().AllCpus(),
+          "whose assignment by kubelet's CPU manager is unknown (its state "
+          "file does not read)");
+      return;
+    }
+    for (const std::string& w : enforcer_->SetUnavailableCpus(r.view.assigned,
+                                                              "that kubelet's CPU manager assigned "
+                                                              "to Guaranteed containers"))
+      spdlog::warn("'{}' holds CPUs kubelet's CPU manager assigned; released this interval", w);
+    controller_.SetKubeletCpus(r.view.owners);
+    spdlog::info("{}: kubelet assigned CPUs {} to Guaranteed containers", cpu_manager_->path(),
+                 r.view.assigned.empty() ? "none" : FormatCpuList(r.view.assigned));
   }
 
   void Publish(std::shared_ptr<const Snapshot> snap, const IntervalDelta* delta) {
@@ -299,6 +328,7 @@ class ControlLoop {
   const PodMetadataSource* pods_;  // null: pod identity off
   IntervalTracker tracker_;
   LoopStats loop_;
+  std::unique_ptr<CpuManagerStateReader> cpu_manager_;
 };
 
 // Runs intervals until SIGINT/SIGTERM; returns the signal.
@@ -370,7 +400,8 @@ int RunAgent(const RunOptions& o) {
   Enforcement enforcement = StartEnforcement(cfg, observer.layout, machine, writer);
   const std::shared_ptr<RuntimePodMetadataSource> pods = StartPodIdentity(cfg.kubernetes);
   auto sources = MakeClassifierSources(cfg.observer, observer.layout.cpu.path);
-  Classifier classifier(cfg.workloads, sources.process_names.get(), sources.labels.get());
+  Classifier classifier(cfg.workloads, sources.process_names.get(), sources.labels.get(),
+                        pods.get());
   std::unique_ptr<JsonLinesFileSink> audit = Must(
       JsonLinesFileSink::Open(JoinPath(cfg.state_dir, kAuditLogName)), "opening the audit log");
   SystemClock clock;

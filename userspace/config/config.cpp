@@ -51,6 +51,13 @@ const char* ExclusivePolicyName(ExclusivePolicy p) {
   return "never";
 }
 
+std::optional<ExclusivePolicy> ParseExclusivePolicy(const std::string& s) {
+  for (auto p :
+       {ExclusivePolicy::kNever, ExclusivePolicy::kOnInterference, ExclusivePolicy::kAlways})
+    if (s == ExclusivePolicyName(p)) return p;
+  return std::nullopt;
+}
+
 const char* EnforcementModeName(EnforcementMode m) {
   switch (m) {
     case EnforcementMode::kObserve:
@@ -118,6 +125,32 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < v.size(); i++) out += (i ? sep : "") + v[i];
   return out;
+}
+
+bool AlnumAt(const std::string& s, size_t i) {
+  return std::isalnum(static_cast<unsigned char>(s[i])) != 0;
+}
+
+// Kubernetes' syntax of label and annotation keys: [prefix/]name, the prefix a DNS subdomain of
+// at most 253 characters, the name 1-63 of [A-Za-z0-9_.-] starting and ending alphanumeric. A key
+// outside it can never be on a pod.
+std::optional<std::string> KubernetesKeyProblem(const std::string& key) {
+  const size_t slash = key.find('/');
+  const std::string prefix = slash == std::string::npos ? "" : key.substr(0, slash);
+  const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  const char* what =
+      "is not a Kubernetes label/annotation key ([prefix/]name: name 1-63 of letters, digits, "
+      "'-', '_', '.', starting and ending with a letter or digit; prefix a lower-case DNS "
+      "subdomain, e.g. app.kubernetes.io/name)";
+  if (slash != std::string::npos &&
+      (prefix.empty() || prefix.size() > 253 ||
+       prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos))
+    return what;
+  if (name.empty() || name.size() > 63 || !AlnumAt(name, 0) || !AlnumAt(name, name.size() - 1) ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+          std::string::npos)
+    return what;
+  return std::nullopt;
 }
 
 // One pass over the document; every check appends to errors/warnings instead of stopping.
@@ -570,7 +603,8 @@ class Parser {
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
     CheckKeys(n, p,
-              {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level"});
+              {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level",
+               "cpu_manager_state"});
     auto& kc = cfg_.kubernetes;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
@@ -582,6 +616,13 @@ class Parser {
           ErrorAt(v, k, Quote(*s) + " must be \"\" (off) or a unix:///path socket endpoint");
         else
           kc.runtime_endpoint = *s;
+      } else if (key == "cpu_manager_state") {
+        auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
+        if (!s) continue;
+        if (!s->empty() && (*s)[0] != '/')
+          ErrorAt(v, k, Quote(*s) + " must be \"\" (off) or an absolute path");
+        else
+          kc.cpu_manager_state = *s;
       } else {
         ParseKubernetesRuntime(key, v, k);
       }
@@ -651,7 +692,9 @@ class Parser {
       if (!IsMap(w, p)) continue;
       WorkloadRule rule;
       rule.line = Line(w);
-      CheckKeys(w, p, {"name", "match", "class", "slo", "exclusive", "exclusive_cpus"});
+      CheckKeys(
+          w, p,
+          {"name", "match", "class", "slo", "exclusive", "exclusive_cpus", "pod_annotations"});
       const RuleSeen seen = ParseRuleFields(w, p, names, rule);
       CheckRule(w, p, seen, rule);
       if (rule.exclusive_cpus)
@@ -679,10 +722,7 @@ class Parser {
             rule.cls = *c;
             seen.class_ok = true;
           } else {
-            ErrorAt(v, k,
-                    Quote(*s) +
-                        " must be one of: latency-critical, latency-sensitive, normal, "
-                        "best-effort");
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kWorkloadClassChoices);
           }
         }
       } else if (key == "slo") {
@@ -692,18 +732,21 @@ class Parser {
         seen.has_exclusive = true;
         seen.exclusive_line = Line(v);
         if (auto s = String(v, k)) {
-          if (*s == "never")
-            rule.exclusive = ExclusivePolicy::kNever;
-          else if (*s == "on-interference")
-            rule.exclusive = ExclusivePolicy::kOnInterference;
-          else if (*s == "always")
-            rule.exclusive = ExclusivePolicy::kAlways;
+          if (auto e = ParseExclusivePolicy(*s))
+            rule.exclusive = *e;
           else
-            ErrorAt(v, k, Quote(*s) + " must be one of: never, on-interference, always");
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kExclusivePolicyChoices);
         }
       } else if (key == "exclusive_cpus") {
         seen.cpus_line = Line(v);
-        if (auto c = Int(v, k, 1, 1 << 20)) rule.exclusive_cpus = static_cast<int>(*c);
+        if (auto c = Int(v, k, 1, kMaxExclusiveCpus)) rule.exclusive_cpus = static_cast<int>(*c);
+      } else if (key == "pod_annotations") {
+        if (auto s = String(v, k)) {
+          if (*s == "apply" || *s == "ignore")
+            rule.pod_annotations = *s == "apply";
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: apply, ignore");
+        }
       }
     }
     return seen;
@@ -763,9 +806,12 @@ class Parser {
 
   void ParseMatch(const YAML::Node& n, const std::string& p, WorkloadMatch& m) {
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"cgroup", "comm", "k8s_qos", "labels"});
+    CheckKeys(n, p,
+              {"cgroup", "comm", "k8s_qos", "labels", "namespace", "pod_labels", "annotations"});
     if (n.size() == 0)
-      ErrorAt(n, p, "empty match: give at least one of cgroup, comm, k8s_qos, labels");
+      ErrorAt(n, p,
+              "empty match: give at least one of cgroup, comm, k8s_qos, labels, namespace, "
+              "pod_labels, annotations");
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
       const YAML::Node v = it->second;
@@ -778,18 +824,7 @@ class Parser {
             m.cgroup = *s;
         }
       } else if (key == "comm") {
-        if (auto s = String(v, k)) {
-          if (s->empty())
-            ErrorAt(v, k, "must not be empty");
-          else if (s->size() > 15 && s->find_first_of("*?[") == std::string::npos)
-            ErrorAt(v, k,
-                    Quote(*s) +
-                        " is longer than 15 characters: the kernel truncates comm, "
-                        "so it can never match (use a glob, e.g. " +
-                        s->substr(0, 15) + "*)");
-          else
-            m.comm = *s;
-        }
+        ParseComm(v, k, m);
       } else if (key == "k8s_qos") {
         if (auto s = String(v, k)) {
           if (auto q = ParsePodQos(*s))
@@ -798,14 +833,70 @@ class Parser {
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kPodQosConfigChoices);
         }
       } else if (key == "labels") {
-        if (!IsMap(v, k)) continue;
-        for (auto l = v.begin(); l != v.end(); ++l) {
-          const std::string lk = Sub(k, l->first.Scalar());
-          if (auto s = String(l->second, lk)) {
-            if (m.labels.count(l->first.Scalar())) ErrorAt(l->first, lk, "duplicate key");
-            m.labels[l->first.Scalar()] = *s;
-          }
+        ParseGlobMap(v, k, /*kubernetes_keys=*/false, m.labels);
+      } else if (key == "namespace") {
+        ParseNamespace(v, k, m);
+      } else if (key == "pod_labels") {
+        ParseGlobMap(v, k, /*kubernetes_keys=*/true, m.pod_labels);
+      } else if (key == "annotations") {
+        ParseGlobMap(v, k, /*kubernetes_keys=*/true, m.annotations);
+      }
+    }
+  }
+
+  void ParseComm(const YAML::Node& v, const std::string& k, WorkloadMatch& m) {
+    auto s = String(v, k);
+    if (!s) return;
+    if (s->empty())
+      ErrorAt(v, k, "must not be empty");
+    else if (s->size() > 15 && s->find_first_of("*?[") == std::string::npos)
+      ErrorAt(v, k,
+              Quote(*s) +
+                  " is longer than 15 characters: the kernel truncates comm, "
+                  "so it can never match (use a glob, e.g. " +
+                  s->substr(0, 15) + "*)");
+    else
+      m.comm = *s;
+  }
+
+  // A namespace is a DNS label (lower-case letters, digits, '-'): a glob with anything else
+  // outside its wildcards could never match.
+  void ParseNamespace(const YAML::Node& v, const std::string& k, WorkloadMatch& m) {
+    auto s = String(v, k);
+    if (!s) return;
+    if (s->empty() ||
+        s->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-*?[]!^") != std::string::npos)
+      ErrorAt(v, k,
+              Quote(*s) +
+                  " is not a namespace glob: namespaces are lower-case letters, digits and '-' "
+                  "(globs may add * ? [...]), e.g. \"prod-*\"");
+    else
+      m.namespace_glob = *s;
+  }
+
+  // key -> value glob; with kubernetes_keys the keys must be Kubernetes label/annotation keys.
+  void ParseGlobMap(const YAML::Node& v, const std::string& k, bool kubernetes_keys,
+                    std::map<std::string, std::string>& out) {
+    if (v.IsMap() && v.size() == 0) {
+      ErrorAt(v, k, "empty map: give at least one key: value glob");
+      return;
+    }
+    if (!IsMap(v, k)) return;
+    for (auto l = v.begin(); l != v.end(); ++l) {
+      if (!l->first.IsScalar()) {
+        ErrorAt(l->first, k, "keys must be plain names");
+        continue;
+      }
+      const std::string name = l->first.Scalar(), lk = Sub(k, name);
+      if (kubernetes_keys) {
+        if (auto problem = KubernetesKeyProblem(name)) {
+          ErrorAt(l->first, lk, Quote(name) + " " + *problem);
+          continue;
         }
+      }
+      if (auto s = String(l->second, lk)) {
+        if (out.count(name)) ErrorAt(l->first, lk, "duplicate key");
+        out[name] = *s;
       }
     }
   }

@@ -33,8 +33,16 @@ enum class WorkloadClass {
 const char* WorkloadClassName(WorkloadClass c);  // "latency-critical", ...
 std::optional<WorkloadClass> ParseWorkloadClass(const std::string& s);
 
+inline constexpr const char* kWorkloadClassChoices =
+    "latency-critical, latency-sensitive, normal, best-effort";
+
 enum class ExclusivePolicy { kNever, kOnInterference, kAlways };
 const char* ExclusivePolicyName(ExclusivePolicy p);  // "never" | "on-interference" | "always"
+// The one parser of an exclusive policy, for the config and pod annotations.
+std::optional<ExclusivePolicy> ParseExclusivePolicy(const std::string& s);
+inline constexpr const char* kExclusivePolicyChoices = "never, on-interference, always";
+// The range of `exclusive_cpus` (config and annotation).
+inline constexpr int kMaxExclusiveCpus = 1 << 20;
 
 enum class EnforcementMode { kObserve, kDryRun, kEnforce };
 const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | "enforce"
@@ -48,6 +56,10 @@ struct WorkloadMatch {
   std::optional<std::string> comm;    // fnmatch glob; matches if any process in the cgroup has it
   std::optional<PodQos> k8s_qos;      // from the kubelet's cgroup naming (cgroupfs or systemd)
   std::map<std::string, std::string> labels;  // key -> value glob (path labels, runtime labels)
+  // Kubernetes pod metadata (PodMetadataSource): a workload that is no known pod never matches.
+  std::optional<std::string> namespace_glob;       // fnmatch glob on the pod's namespace
+  std::map<std::string, std::string> pod_labels;   // label key -> value glob
+  std::map<std::string, std::string> annotations;  // annotation key -> value glob
 };
 
 struct WorkloadRule {
@@ -57,7 +69,10 @@ struct WorkloadRule {
   std::optional<std::chrono::nanoseconds> slo_runq_p99;
   ExclusivePolicy exclusive = ExclusivePolicy::kNever;
   std::optional<int> exclusive_cpus;  // fixed size of the exclusive set; default: measured demand
-  int line = 0;                       // 1-based line of the rule in its file, for messages
+  // Whether the schedwarden.io/* annotations of the pods it matches override it
+  // (docs/kubernetes.md).
+  bool pod_annotations = true;
+  int line = 0;  // 1-based line of the rule in its file, for messages
 };
 
 struct EnforcementConfig {
@@ -116,6 +131,9 @@ struct KubernetesConfig {
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);  // deadline of one listing
   // Where pods' cgroups become workloads, whatever observer.workload_depth says.
   KubernetesWorkloadLevel workload_level = KubernetesWorkloadLevel::kPod;
+  // kubelet's CPU manager checkpoint (static policy): CPUs it gives Guaranteed containers are
+  // never exclusive, shielded or narrowed by the agent; "" = not read.
+  std::string cpu_manager_state = "/var/lib/kubelet/cpu_manager_state";
 };
 
 struct Config {

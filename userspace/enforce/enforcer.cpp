@@ -7,7 +7,10 @@ namespace sw {
 
 Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, SystemWriter& writer) {
   std::unique_ptr<Enforcer> e(new Enforcer());
-  e->writer_ = &writer;
+  // Every change goes through the kubelet guard: no actuator or restore writes kubelet's own
+  // QoS-level cgroups, whatever it was asked.
+  e->guard_ = std::make_unique<KubeletGuardWriter>(writer);
+  e->writer_ = e->guard_.get();
   if (config.mounts) {
     e->mounts_ = *config.mounts;
   } else {
@@ -44,12 +47,14 @@ Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, System
   ec.cpuset_root = cpuset->path;
   ec.workload_root = e->mounts_.cpu.path;
   ec.proc_root = config.proc_root;
-  e->exclusive_ = std::make_unique<ExclusiveCoreActuator>(ec, writer, *e->journal_, config.rails);
+  e->exclusive_ =
+      std::make_unique<ExclusiveCoreActuator>(ec, *e->writer_, *e->journal_, config.rails);
   if (auto r = e->exclusive_->Init(); !r) return r.error();
   BestEffortActuatorConfig bc;
   bc.proc_root = config.proc_root;
   bc.cgroup_root = e->mounts_.cpu.path;
-  e->best_effort_ = std::make_unique<BestEffortActuator>(bc, writer, *e->journal_, config.rails);
+  e->best_effort_ =
+      std::make_unique<BestEffortActuator>(bc, *e->writer_, *e->journal_, config.rails);
   e->cfg_ = std::move(config);
   return e;
 }
@@ -92,6 +97,12 @@ Result<PromoteOutcome> Enforcer::Promote(const std::string& workload, const std:
   }
   out.applied = std::move(*r);
   return out;
+}
+
+std::vector<std::string> Enforcer::SetUnavailableCpus(CpuSet cpus, std::string who) {
+  std::vector<std::string> holders = allocator_->HoldersOf(cpus);
+  allocator_->SetUnavailable(std::move(cpus), std::move(who));
+  return holders;
 }
 
 Result<UndoReport> Enforcer::Release(const std::string& workload) {

@@ -67,6 +67,11 @@ class Enforcer {
   // Everything back (SIGTERM). The journal stays open; Complete() tells whether it all worked.
   RestoreReport Shutdown();
 
+  // CPUs assigned outside the agent (kubelet's CPU manager: `who` says so in refusals): never
+  // granted from now on. Returns the workloads that hold any of them; the controller releases
+  // those (its ladder must know), so nothing is taken back here.
+  std::vector<std::string> SetUnavailableCpus(CpuSet cpus, std::string who);
+
   CpuSet SharedCpus() const { return allocator_->SharedPool(); }
   std::map<std::string, CpuSet> Exclusive() const { return exclusive_->Promoted(); }
   std::vector<std::string> Demoted() const { return best_effort_->Demoted(); }
@@ -80,7 +85,9 @@ class Enforcer {
 
   EnforcerConfig cfg_;
   CgroupMounts mounts_;  // cpuset always set
-  SystemWriter* writer_ = nullptr;
+  std::unique_ptr<KubeletGuardWriter> guard_;
+  SystemWriter* writer_ = nullptr;  // guard_
+
   std::optional<Journal> journal_;
   std::optional<CoreAllocator> allocator_;
   std::unique_ptr<ExclusiveCoreActuator> exclusive_;

@@ -1,5 +1,7 @@
 #include "enforce/safety.h"
 
+#include <cerrno>
+
 #include "cgroup/container.h"
 #include "cgroup/tasks.h"
 
@@ -33,6 +35,50 @@ std::string DemoteVeto(const std::string& cg) {
            "it is idle); demote the pod cgroups below it instead (workload_depth at the pod "
            "level, e.g. 3 for /kubepods/besteffort/pod<uid>)";
   return "";
+}
+
+namespace {
+
+std::string Dirname(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string Basename(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+Result<void> Refused(const std::string& what, const std::string& path, const std::string& why) {
+  return Error{EPERM, "refusing to " + what + " " + path + ": " + why};
+}
+
+}  // namespace
+
+std::string KubeletCgroupVeto(const std::string& path) {
+  if (IsKubeletQosLevel(path))
+    return "a kubelet QoS-level cgroup (kubelet creates, removes and rewrites it)";
+  if (!IsKubeletQosLevel(Dirname(path)) || Basename(path) == "cpuset.cpus.exclusive") return "";
+  return "a file of a kubelet QoS-level cgroup (kubelet owns " + Basename(path) +
+         " there and rewrites it; the agent acts on pod cgroups below it)";
+}
+
+Result<void> KubeletGuardWriter::WriteFile(const std::string& path, const std::string& value) {
+  if (std::string why = KubeletCgroupVeto(path); !why.empty()) return Refused("write", path, why);
+  return inner_.WriteFile(path, value);
+}
+
+Result<void> KubeletGuardWriter::MoveTask(const std::string& membership_file, pid_t id) {
+  if (std::string why = KubeletCgroupVeto(membership_file); !why.empty())
+    return Refused("move task " + std::to_string(id) + " into", membership_file, why);
+  return inner_.MoveTask(membership_file, id);
+}
+
+Result<void> KubeletGuardWriter::MakeDir(const std::string& path) {
+  if (std::string why = KubeletCgroupVeto(path); !why.empty()) return Refused("create", path, why);
+  return inner_.MakeDir(path);
+}
+
+Result<void> KubeletGuardWriter::RemoveDir(const std::string& path) {
+  if (std::string why = KubeletCgroupVeto(path); !why.empty()) return Refused("remove", path, why);
+  return inner_.RemoveDir(path);
 }
 
 }  // namespace sw

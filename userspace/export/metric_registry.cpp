@@ -31,6 +31,7 @@ enum Index {
   kViolationsI,
   kRunqP99I,
   kRunqObjectiveI,
+  kPodAnnotationIgnoredI,
   kAgentModeI,
   kLoopSecondsI,
   kLoopRunsI,
@@ -159,6 +160,11 @@ void AgentMetrics(std::vector<MetricDef>& t) {
                         T::kGauge,
                         "Configured run-queue p99 objective of a watched workload",
                         {"workload"}};
+  t[kPodAnnotationIgnoredI] = {"schedwarden_pod_annotation_ignored",
+                               T::kGauge,
+                               "A schedwarden.io annotation of a workload's pod that is ignored "
+                               "because its value is bad (info metric, value 1; why: status)",
+                               {"workload", "annotation"}};
   // The agent itself.
   t[kAgentModeI] = {"schedwarden_agent_mode",
                     T::kGauge,
@@ -246,10 +252,12 @@ const MetricDef &kBuildInfo = Table()[kBuildInfoI], &kRunqLatency = Table()[kRun
                 &kExclusiveCpus = Table()[kExclusiveCpusI],
                 &kSharedPoolCpus = Table()[kSharedPoolCpusI], &kDrift = Table()[kDriftI],
                 &kViolations = Table()[kViolationsI], &kRunqP99 = Table()[kRunqP99I],
-                &kRunqObjective = Table()[kRunqObjectiveI], &kAgentMode = Table()[kAgentModeI],
-                &kLoopSeconds = Table()[kLoopSecondsI], &kLoopRuns = Table()[kLoopRunsI],
-                &kLoopOverruns = Table()[kLoopOverrunsI], &kLoopLastRun = Table()[kLoopLastRunI],
-                &kProcessStart = Table()[kProcessStartI], &kProcessCpu = Table()[kProcessCpuI],
+                &kRunqObjective = Table()[kRunqObjectiveI],
+                &kPodAnnotationIgnored = Table()[kPodAnnotationIgnoredI],
+                &kAgentMode = Table()[kAgentModeI], &kLoopSeconds = Table()[kLoopSecondsI],
+                &kLoopRuns = Table()[kLoopRunsI], &kLoopOverruns = Table()[kLoopOverrunsI],
+                &kLoopLastRun = Table()[kLoopLastRunI], &kProcessStart = Table()[kProcessStartI],
+                &kProcessCpu = Table()[kProcessCpuI],
                 &kProcessResident = Table()[kProcessResidentI],
                 &kProcessVirtual = Table()[kProcessVirtualI],
                 &kProcessOpenFds = Table()[kProcessOpenFdsI],

@@ -32,9 +32,9 @@ extern const MetricDef &kBuildInfo, &kRunqLatency, &kThrottleWait, &kThrottleEve
     &kCpuThrottledPeriods, &kCpuThrottledSeconds, &kCpuUsage, &kPressure, &kPreemptions,
     &kProgramRunSeconds, &kProgramRuns, &kDropped, &kWorkloadSeries, &kOverflowed, &kActions,
     &kWorkloadClass, &kWorkloadInfo, &kExclusiveCpus, &kSharedPoolCpus, &kDrift, &kViolations,
-    &kRunqP99, &kRunqObjective, &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns,
-    &kLoopLastRun, &kProcessStart, &kProcessCpu, &kProcessResident, &kProcessVirtual,
-    &kProcessOpenFds, &kProcessMaxFds;
+    &kRunqP99, &kRunqObjective, &kPodAnnotationIgnored, &kAgentMode, &kLoopSeconds, &kLoopRuns,
+    &kLoopOverruns, &kLoopLastRun, &kProcessStart, &kProcessCpu, &kProcessResident,
+    &kProcessVirtual, &kProcessOpenFds, &kProcessMaxFds;
 }  // namespace metric
 
 }  // namespace sw

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <stdexcept>
+
+#include "policy/pod_annotations.h"
 
 namespace sw {
 namespace {
@@ -108,6 +111,18 @@ void RenderPolicy(ExpositionWriter& w, const StatusModel& status, const ActionCo
     if (s.slo_runq_p99_ns)
       w.Sample({s.workload},
                Seconds(static_cast<uint64_t>(std::max<int64_t>(0, *s.slo_runq_p99_ns))));
+  w.Begin(m::kPodAnnotationIgnored);
+  for (const auto& s : status.workloads) {
+    std::set<std::string> keys;  // "key: why" -> key; unknown keys folded: a pod's own names
+    for (const std::string& p : s.annotation_problems) {
+      std::string key = p.substr(0, p.find(": "));
+      if (key != kAnnotationClass && key != kAnnotationRunqP99 && key != kAnnotationExclusive &&
+          key != kAnnotationExclusiveCpus)
+        key = "unknown";
+      keys.insert(key);
+    }
+    for (const std::string& k : keys) w.Sample({s.workload, k}, uint64_t{1});
+  }
 }
 
 void RenderLoop(ExpositionWriter& w, const LoopStats& loop);

@@ -1,8 +1,11 @@
 // Classification: which of the four classes a workload (a cpu-controller cgroup) belongs to,
 // from the config's workload rules. First matching rule wins; unmatched workloads are normal.
 // A rule matches on the cgroup path (glob), the names of the processes inside (comm), the
-// Kubernetes QoS class encoded in the path by the kubelet, and labels (key=value path components
-// or labels given by the runtime through a LabelSource).
+// Kubernetes QoS class encoded in the path by the kubelet, labels (key=value path components
+// or labels given by the runtime through a LabelSource) and the pod's namespace, labels and
+// annotations (PodMetadataSource). The pod's schedwarden.io/* annotations then override the
+// rule's class, objective and exclusivity (pod_annotations.h) unless the rule says
+// pod_annotations: ignore.
 //
 // Process names and runtime labels cost I/O (cgroup.procs, /proc/<pid>/comm, label files): the
 // sources read them through the cgroup module's readers, which take a root path so the same code
@@ -18,6 +21,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "k8s/pod_metadata.h"
+#include "policy/pod_annotations.h"
 
 namespace sw {
 
@@ -79,6 +84,7 @@ class StaticLabelSource final : public LabelSource {
 struct WorkloadFacts {
   std::vector<std::string> process_names;     // comm of the processes in the cgroup
   std::map<std::string, std::string> labels;  // from the LabelSource (path labels come on top)
+  std::optional<PodMeta> pod;                 // the Kubernetes pod behind the cgroup, if known
 };
 
 struct Classification {
@@ -88,13 +94,19 @@ struct Classification {
   std::optional<std::chrono::nanoseconds> slo_runq_p99;
   ExclusivePolicy exclusive = ExclusivePolicy::kNever;
   std::optional<int> exclusive_cpus;
+  // Pod annotations: the ones that took effect ("key=value") and the ones ignored, with why.
+  std::vector<std::string> annotations;
+  std::vector<AnnotationProblem> annotation_problems;
+  std::string pod;  // "namespace/name" when the workload is a known pod
+  bool operator==(const Classification&) const = default;
 };
 
 class Classifier {
  public:
-  // Either source may be null: rules that need it then never match.
-  Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* process_names,
-             LabelSource* labels);
+  // Any source may be null: rules that need it then never match (and, without pods, no
+  // annotation applies).
+  Classifier(std::vector<WorkloadRule> rules, ProcessNameSource* process_names, LabelSource* labels,
+             const PodMetadataSource* pods = nullptr);
   // Reads from the sources what Classify(cgroup_path, facts) will look at, and only that (names
   // only if a rule reached in order needs comm, labels likewise). I/O: call it holding no lock.
   WorkloadFacts Gather(const std::string& cgroup_path) const;
@@ -106,11 +118,13 @@ class Classifier {
  private:
   // First-match walk; the callbacks return the process names / runtime labels on first use.
   template <typename Names, typename Labels>
-  Classification Walk(const std::string& cgroup_path, Names&& names, Labels&& labels) const;
+  Classification Walk(const std::string& cgroup_path, const PodMeta* pod, Names&& names,
+                      Labels&& labels) const;
 
   std::vector<WorkloadRule> rules_;
   ProcessNameSource* process_names_;
   LabelSource* labels_;
+  const PodMetadataSource* pods_;
 };
 
 // The real sources for the agent: process names from the cpu hierarchy the agent detected

@@ -121,6 +121,7 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
     auto it = states_.find(name);
     const std::string& path = sample.cgroup_path.empty() ? name : sample.cgroup_path;
     Classification c = name == kUnknownWorkload ? Classification{} : classifier_.Classify(path, f);
+    NoteAnnotationProblems(name, it == states_.end() ? nullptr : &it->second.cls, c);
     if (it == states_.end()) {
       Workload st;
       st.workload = name;
@@ -128,11 +129,65 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
       st.cls = c;
       st.classified_at = now;
       states_.emplace(name, std::move(st));
-    } else {
-      it->second.classified_at = now;
-      if (c.rule != it->second.cls.rule || c.cls != it->second.cls.cls) pending_reclass_[name] = c;
+      continue;
     }
+    Classification& old = it->second.cls;
+    it->second.classified_at = now;
+    if (c.rule != old.rule || c.cls != old.cls || c.exclusive != old.exclusive ||
+        c.exclusive_cpus != old.exclusive_cpus)
+      pending_reclass_[name] = c;
+    else
+      old = c;  // same class and exclusivity: a new objective or annotation text takes effect now
   }
+}
+
+void Controller::NoteAnnotationProblems(const std::string& workload, const Classification* before,
+                                        const Classification& now) {
+  // Once per change, not every reclassification: the same problems stay quiet.
+  if (before ? before->annotation_problems == now.annotation_problems
+             : now.annotation_problems.empty())
+    return;
+  if (now.annotation_problems.empty()) {
+    notices_.push_back("workload " + workload + ": pod " + now.pod +
+                       ": schedwarden.io annotations valid again");
+    return;
+  }
+  if (notices_.size() > 1000) notices_.erase(notices_.begin(), notices_.begin() + 500);  // untaken
+  for (const AnnotationProblem& p : now.annotation_problems)
+    notices_.push_back("workload " + workload + ": pod " + now.pod + ": annotation " +
+                       p.annotation + ": " + p.message + "; ignored");
+}
+
+void Controller::SetKubeletCpus(std::map<int, std::string> owners) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kubelet_cpus_ = std::move(owners);
+}
+
+void Controller::ReleaseKubeletCpus(std::vector<Decision>& out) {
+  for (auto& [name, st] : states_) {
+    CpuSet taken;
+    std::set<std::string> by;
+    for (int cpu : st.ladder.cpus)
+      if (auto it = kubelet_cpus_.find(cpu); it != kubelet_cpus_.end()) {
+        taken.insert(cpu);
+        by.insert(it->second);
+      }
+    if (taken.empty()) continue;
+    std::string whom;
+    for (const std::string& b : by) whom += (whom.empty() ? "" : ", ") + b;
+    // Not rate-limited: a Guaranteed container's CPUs are never shared with an agent grant.
+    ReleaseExclusive(st,
+                     "kubelet's CPU manager assigned CPU(s) " + FormatCpuList(taken) + " to " +
+                         whom + " (Guaranteed): exclusive CPUs given back",
+                     out);
+  }
+}
+
+std::vector<std::string> Controller::TakeNotices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.swap(notices_);
+  return out;
 }
 
 std::vector<Decision> Controller::Step(const Snapshot& snap, const IntervalDelta* delta) {
@@ -144,6 +199,7 @@ std::vector<Decision> Controller::Step(const Snapshot& snap, const IntervalDelta
   intervals_++;
   std::vector<Decision> out;
   Reclassify(snap, facts, out);
+  ReleaseKubeletCpus(out);
   if (!started_ || !delta) {
     if (!started_) Baseline(out);
     started_ = true;
@@ -398,6 +454,10 @@ WorkloadStatus Controller::StatusOf(const Workload& st) const {
   w.workload = st.workload;
   w.cgroup_path = st.cgroup_path;
   w.rule = st.cls.rule_name;
+  w.pod = st.cls.pod;
+  w.annotations = st.cls.annotations;
+  for (const AnnotationProblem& p : st.cls.annotation_problems)
+    w.annotation_problems.push_back(p.annotation + ": " + p.message);
   w.cls = WorkloadClassName(st.cls.cls);
   if (st.cls.slo_runq_p99) w.slo_runq_p99_ns = st.cls.slo_runq_p99->count();
   if (st.last) {
@@ -428,7 +488,8 @@ StatusModel Controller::Status() const {
   s.updated_ns = last_wall_.count();
   s.intervals = intervals_;
   for (const auto& [name, st] : states_) {
-    if (st.cls.rule < 0 && st.demoted_by.empty() && st.ladder.exclusive_count == 0) {
+    if (st.cls.rule < 0 && st.demoted_by.empty() && st.ladder.exclusive_count == 0 &&
+        st.cls.annotations.empty() && st.cls.annotation_problems.empty()) {
       s.unmatched_workloads++;
       continue;
     }

@@ -80,6 +80,13 @@ class Controller {
                                     const std::string& found);
   // kind -> count, for schedwarden_enforcement_drift_total.
   std::map<std::string, uint64_t> DriftCounts() const;
+  // CPUs kubelet's CPU manager assigned to Guaranteed containers (cpu -> "container c of pod
+  // uid"). At the next Step a workload holding any of them gives its exclusive CPUs back (the
+  // allocator no longer grants them); it may be granted others later, as any released workload.
+  void SetKubeletCpus(std::map<int, std::string> owners);
+  // Lines for the agent's log since the last call: pod annotations found bad (or valid again),
+  // once per change.
+  std::vector<std::string> TakeNotices();
 
  private:
   struct Workload {
@@ -103,6 +110,9 @@ class Controller {
   Facts GatherFacts(const Snapshot& snap) const;
   void Reclassify(const Snapshot& snap, const Facts& facts, std::vector<Decision>& out);
   void Classify(const Snapshot& snap, const Facts& facts, std::chrono::nanoseconds now);
+  void ReleaseKubeletCpus(std::vector<Decision>& out);
+  void NoteAnnotationProblems(const std::string& workload, const Classification* before,
+                              const Classification& now);
   void Baseline(std::vector<Decision>& out);
   void Observe(const IntervalDelta& delta);
   void Act(Workload& st, std::vector<Decision>& out);
@@ -158,6 +168,8 @@ class Controller {
   // Scratch of the current Step: preemption deltas (victim, aggressor) and class changes.
   std::map<std::pair<std::string, std::string>, uint64_t> preempt_delta_;
   std::map<std::string, Classification> pending_reclass_;
+  std::vector<std::string> notices_;
+  std::map<int, std::string> kubelet_cpus_;
 };
 
 }  // namespace sw

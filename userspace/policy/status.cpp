@@ -41,6 +41,9 @@ nlohmann::json StatusToJson(const StatusModel& s) {
     o["exclusive_cpus"] = w.exclusive_cpus;
     o["exclusive_count"] = w.exclusive_count;
     o["demoted"] = w.demoted;
+    o["pod"] = w.pod;
+    o["annotations"] = w.annotations;
+    o["annotation_problems"] = w.annotation_problems;
     j["workloads"].push_back(o);
   }
   j["recent_actions"] = nlohmann::json::array();
@@ -77,6 +80,9 @@ Result<StatusModel> StatusFromJson(const nlohmann::json& j) {
       w.exclusive_cpus = o.value("exclusive_cpus", "");
       w.exclusive_count = o.value("exclusive_count", 0);
       w.demoted = o.value("demoted", false);
+      w.pod = o.value("pod", "");
+      w.annotations = o.value("annotations", std::vector<std::string>{});
+      w.annotation_problems = o.value("annotation_problems", std::vector<std::string>{});
       s.workloads.push_back(std::move(w));
     }
     if (j.contains("recent_actions"))
@@ -177,6 +183,12 @@ std::string FormatStatusTable(const StatusModel& s) {
          std::to_string(w.violation_intervals_total)});
   }
   out += Table(rows, {{0, 12}, {2, 6}, {5, 10}, {7, 6}});
+  std::vector<std::vector<std::string>> bad{{"WORKLOAD", "POD", "IGNORED ANNOTATION"}};
+  for (const auto& w : s.workloads)
+    for (const auto& p : w.annotation_problems) bad.push_back({w.workload, w.pod, p});
+  if (bad.size() > 1)
+    out += "\nPOD ANNOTATIONS IGNORED (full text: status --json)\n" +
+           Table(bad, {{0, 12}, {1, 16}, {2, 44}});
   out += "\nRECENT ACTIONS (full reasons: status --json, <state_dir>/decisions.jsonl)\n";
   if (s.recent.empty()) return out + "(none)\n";
   std::vector<std::vector<std::string>> acts{{"WORKLOAD", "TIME", "ACTION", "RESULT", "REASON"}};

@@ -31,6 +31,11 @@ struct WorkloadStatus {
   std::string exclusive_cpus;  // cpu list ("" none); "(N, dry-run)" when only decided
   int exclusive_count = 0;
   bool demoted = false;  // best-effort workload currently at SCHED_IDLE / cpu.idle
+  // Kubernetes: "namespace/name" of the pod, its schedwarden.io annotations that took effect
+  // ("key=value") and those ignored ("key: why").
+  std::string pod;
+  std::vector<std::string> annotations;
+  std::vector<std::string> annotation_problems;
 };
 
 struct StatusModel {

@@ -120,12 +120,13 @@ bool CheckRequestSize(const AllocationRequest& req, int tpc, int k, Allocation* 
 struct CoreAvailability {
   std::set<int> own;              // held by the requester: free for it (re-size) and preferred
   std::set<int> taken_by_others;  // held by other workloads
-  std::vector<int> free;          // neither taken by others nor holding a reserved CPU
+  std::vector<int> free;      // neither taken by others nor holding a reserved or unavailable CPU
+  int unavailable_cores = 0;  // holding an unavailable CPU, not held by other workloads
 };
 
 CoreAvailability AvailabilityFor(const Topology& topo, const ExclusiveCapacity& capacity,
                                  const std::map<std::string, std::vector<int>>& held,
-                                 const std::string& workload) {
+                                 const std::string& workload, const CpuSet& unavailable) {
   CoreAvailability a;
   if (auto it = held.find(workload); it != held.end())
     a.own.insert(it->second.begin(), it->second.end());
@@ -133,9 +134,13 @@ CoreAvailability AvailabilityFor(const Topology& topo, const ExclusiveCapacity& 
     if (name != workload) a.taken_by_others.insert(cores.begin(), cores.end());
   for (const Core& c : topo.cores) {
     if (a.taken_by_others.count(c.index)) continue;
-    bool is_reserved = false;
-    for (int cpu : c.cpus) is_reserved |= capacity.Reserved(cpu);
-    if (!is_reserved) a.free.push_back(c.index);
+    bool is_reserved = false, is_unavailable = false;
+    for (int cpu : c.cpus) {
+      is_reserved |= capacity.Reserved(cpu);
+      is_unavailable |= unavailable.count(cpu) > 0;
+    }
+    a.unavailable_cores += is_unavailable;
+    if (!is_reserved && !is_unavailable) a.free.push_back(c.index);
   }
   return a;
 }
@@ -175,7 +180,7 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
   Allocation out;
   const int k = capacity_.CoresFor(req.cpus);
   if (!CheckRequestSize(req, topo_.ThreadsPerCore(), k, &out)) return out;
-  const CoreAvailability a = AvailabilityFor(topo_, capacity_, held_, req.workload);
+  const CoreAvailability a = AvailabilityFor(topo_, capacity_, held_, req.workload, unavailable_);
 
   // Floor, fraction cap and reserved cores, in whole cores: the same numbers the controller
   // and check-config use.
@@ -184,9 +189,22 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
     out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload + "' " + why;
     return out;
   }
+  // Cores assigned elsewhere are no more shared than the agent's own.
+  const int floor_cores = std::max(1, config_.shared_pool_min_cores);
+  const int left =
+      capacity_.cores() - static_cast<int>(a.taken_by_others.size()) - a.unavailable_cores - k;
+  if (a.unavailable_cores > 0 && left < floor_cores) {
+    out.reason = "granting " + std::to_string(k) + " core(s) to '" + req.workload +
+                 "' would leave " + std::to_string(std::max(0, left)) +
+                 " core(s) to the shared pool next to the " + std::to_string(a.unavailable_cores) +
+                 " core(s) " + unavailable_by_ + ", below its floor of " +
+                 std::to_string(floor_cores) + " (shared_pool_min_cores)";
+    return out;
+  }
   if (static_cast<int>(a.free.size()) < k) {
     out.reason = "only " + std::to_string(a.free.size()) +
-                 " free whole core(s) (not reserved, not held by other workloads), '" +
+                 " free whole core(s) (not reserved, not held by other workloads" +
+                 (a.unavailable_cores ? ", none " + unavailable_by_ : std::string()) + "), '" +
                  req.workload + "' needs " + std::to_string(k);
     return out;
   }
@@ -199,5 +217,21 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
 }
 
 bool CoreAllocator::Release(const std::string& workload) { return held_.erase(workload) > 0; }
+
+void CoreAllocator::SetUnavailable(CpuSet cpus, std::string who) {
+  unavailable_ = std::move(cpus);
+  unavailable_by_ = std::move(who);
+}
+
+std::vector<std::string> CoreAllocator::HoldersOf(const CpuSet& cpus) const {
+  std::vector<std::string> out;
+  for (const auto& [name, cores] : held_)
+    for (int cpu : CpusOf(cores))
+      if (cpus.count(cpu)) {
+        out.push_back(name);
+        break;
+      }
+  return out;
+}
 
 }  // namespace sw

@@ -13,7 +13,9 @@
 //  - never takes reserved CPUs, never leaves the shared pool with fewer than
 //    `shared_pool_min_cores` whole cores, never exceeds `max_exclusive_fraction` of all CPUs
 //    (rounded down to whole cores): the limits of ExclusiveCapacity, shared with the controller
-//    and config validation.
+//    and config validation;
+//  - never takes a core with a CPU someone else assigned (SetUnavailable: kubelet's CPU manager),
+//    and counts such cores out of the shared pool for its floor.
 #pragma once
 
 #include <map>
@@ -56,6 +58,13 @@ class CoreAllocator {
   Allocation Allocate(const AllocationRequest& request);
   // Returns the workload's cores to the shared pool; false when it held none.
   bool Release(const std::string& workload);
+  // CPUs assigned outside the agent (kubelet's CPU manager for Guaranteed containers): no core
+  // holding one is granted from now on. `who` names the assigner for refusal reasons. What a
+  // workload already holds is not taken back here: HoldersOf tells who must release.
+  void SetUnavailable(CpuSet cpus, std::string who);
+  const CpuSet& unavailable() const { return unavailable_; }
+  // Workloads whose exclusive CPUs include any of `cpus`.
+  std::vector<std::string> HoldersOf(const CpuSet& cpus) const;
 
   CpuSet SharedPool() const;  // every CPU not held exclusively
   CpuSet ExclusiveCpus() const;
@@ -73,6 +82,8 @@ class CoreAllocator {
   AllocatorConfig config_;
   ExclusiveCapacity capacity_;
   std::map<std::string, std::vector<int>> held_;  // workload -> core indexes
+  CpuSet unavailable_;
+  std::string unavailable_by_;
 };
 
 }  // namespace sw

@@ -337,7 +337,7 @@ workloads:
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:5: observer.depth: unknown key")));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: controller.cooldwn: unknown key")));
   EXPECT_THAT(e, Contains("config.yaml:10: workloads[0].match.pid: unknown key (expected one of: "
-                          "cgroup, comm, k8s_qos, labels)"));
+                          "cgroup, comm, k8s_qos, labels, namespace, pod_labels, annotations)"));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:12: workloads[0].priority: unknown key")));
   EXPECT_THAT(e, Contains("config.yaml:13: workloads[0].slo.p99: unknown key (expected one of: "
                           "runq_p99)"));
@@ -615,7 +615,7 @@ TEST(ConfigErrors, MatchValues) {
     class: normal
 )");
   EXPECT_THAT(e, Contains("config.yaml:3: workloads[0].match: empty match: give at least one of "
-                          "cgroup, comm, k8s_qos, labels"));
+                          "cgroup, comm, k8s_qos, labels, namespace, pod_labels, annotations"));
   EXPECT_THAT(e, Contains("config.yaml:6: workloads[1].match.cgroup: \"lc*\" must start with / "
                           "(cgroup paths are /-rooted, e.g. /lc*)"));
   EXPECT_THAT(e, Contains("config.yaml:6: workloads[1].match.comm: must not be empty"));
@@ -766,6 +766,87 @@ TEST(ConfigKubernetes, RuntimeEndpointIsAUnixSocketOrEmpty) {
       ParseConfig("kubernetes:\n  runtime_endpoint: tcp://10.0.0.1:1234\n", "config.yaml", nullptr);
   EXPECT_FALSE(bad.config);
   EXPECT_NE(bad.Text().find("config.yaml:2: kubernetes.runtime_endpoint:"), std::string::npos)
+      << bad.Text();
+}
+
+TEST(Config, PodMetadataMatchKeys) {
+  auto load = ParseConfig(R"(workloads:
+  - name: shop
+    match:
+      namespace: "shop-*"
+      pod_labels: { app.kubernetes.io/name: "web*", tier: frontend }
+      annotations: { example.com/latency: "true" }
+    class: latency-critical
+    slo: { runq_p99: 2ms }
+    pod_annotations: ignore
+  - name: rest
+    match: { namespace: "*" }
+    class: normal
+)",
+                          "config.yaml", nullptr);
+  ASSERT_TRUE(load.config) << load.Text();
+  const WorkloadMatch& m = load.config->workloads[0].match;
+  EXPECT_EQ(m.namespace_glob, "shop-*");
+  EXPECT_EQ(m.pod_labels, (std::map<std::string, std::string>{{"app.kubernetes.io/name", "web*"},
+                                                              {"tier", "frontend"}}));
+  EXPECT_EQ(m.annotations, (std::map<std::string, std::string>{{"example.com/latency", "true"}}));
+  EXPECT_FALSE(load.config->workloads[0].pod_annotations);
+  EXPECT_TRUE(load.config->workloads[1].pod_annotations);  // the default: annotations apply
+}
+
+TEST(ConfigErrors, PodMetadataMatchValues) {
+  auto e = Errors(R"(workloads:
+  - name: a
+    match: { namespace: "Shop" }
+    class: normal
+  - name: b
+    match: { namespace: [a, b] }
+    class: normal
+  - name: c
+    match: { pod_labels: { "-bad": x, "UPPER.example/app": y } }
+    class: normal
+  - name: d
+    match: { annotations: {} }
+    class: normal
+  - name: e
+    match: { pod_labels: { app: [x] } }
+    class: normal
+  - name: f
+    match: { namespace: prod }
+    class: normal
+    pod_annotations: sometimes
+)");
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:3: workloads[0].match.namespace: \"Shop\" is "
+                                    "not a namespace glob: namespaces are lower-case letters")));
+  EXPECT_THAT(e, Contains("config.yaml:6: workloads[1].match.namespace: expected a string, got a "
+                          "list"));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:9: workloads[2].match.pod_labels.-bad: \"-bad\" "
+                                    "is not a Kubernetes label/annotation key")));
+  EXPECT_THAT(e, Contains(HasSubstr("config.yaml:9: workloads[2].match.pod_labels.UPPER.example/"
+                                    "app: \"UPPER.example/app\" is not a Kubernetes")));
+  EXPECT_THAT(e, Contains("config.yaml:12: workloads[3].match.annotations: empty map: give at "
+                          "least one key: value glob"));
+  EXPECT_THAT(e, Contains("config.yaml:15: workloads[4].match.pod_labels.app: expected a string, "
+                          "got a list"));
+  EXPECT_THAT(e, Contains("config.yaml:20: workloads[5].pod_annotations: \"sometimes\" must be "
+                          "one of: apply, ignore"));
+  EXPECT_EQ(e.size(), 7u) << ::testing::PrintToString(e);
+}
+
+TEST(ConfigKubernetes, CpuManagerStateIsAnAbsolutePathOrEmpty) {
+  auto def = ParseConfig("", "config.yaml", nullptr);
+  ASSERT_TRUE(def.config);
+  EXPECT_EQ(def.config->kubernetes.cpu_manager_state, "/var/lib/kubelet/cpu_manager_state");
+  auto off = ParseConfig("kubernetes:\n  cpu_manager_state: \"\"\n", "config.yaml", nullptr);
+  ASSERT_TRUE(off.config) << off.Text();
+  EXPECT_EQ(off.config->kubernetes.cpu_manager_state, "");
+  auto bad = ParseConfig("kubernetes:\n  cpu_manager_state: var/lib/kubelet/cpu_manager_state\n",
+                         "config.yaml", nullptr);
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.Text().find("config.yaml:2: kubernetes.cpu_manager_state: "
+                            "\"var/lib/kubelet/cpu_manager_state\" must be \"\" (off) or an "
+                            "absolute path"),
+            std::string::npos)
       << bad.Text();
 }
 

@@ -258,5 +258,44 @@ TEST(CoreAllocator, InvalidConfigurationsAreErrors) {
             "shared_pool_min_cores: 3 is more than the 2 cores of this machine");
 }
 
+// kubelet's CPU manager: cores holding a CPU it assigned are never granted, whatever the
+// preference, and count out of the shared pool for the floor.
+TEST(CoreAllocator, CpusAssignedElsewhereAreNeverGranted) {
+  CoreAllocator a = Make("pack:1 core:8 pu:2");
+  EXPECT_EQ(a.Allocate({"probe", 4, {}}).cpus, (CpuSet{12, 13, 14, 15}));  // highest cores first
+  a.Release("probe");
+  a.SetUnavailable({5, 14}, "that kubelet's CPU manager assigned to Guaranteed containers");
+  Allocation r = a.Allocate({"web", 4, {14, 15}});  // even where it runs now
+  ASSERT_TRUE(r.granted) << r.reason;
+  EXPECT_EQ(r.cpus, (CpuSet{10, 11, 12, 13}));
+  EXPECT_EQ(a.HoldersOf({5, 14}), std::vector<std::string>{});
+  EXPECT_EQ(a.HoldersOf({11}), std::vector<std::string>{"web"});
+  // A re-size after kubelet took one of its CPUs moves off that core.
+  a.SetUnavailable({5, 14, 12}, "that kubelet's CPU manager assigned to Guaranteed containers");
+  EXPECT_EQ(a.HoldersOf({5, 14, 12}), std::vector<std::string>{"web"});
+  Allocation again = a.Allocate({"web", 4, {}});
+  ASSERT_TRUE(again.granted) << again.reason;
+  EXPECT_EQ(again.cpus.count(12) + again.cpus.count(13), 0u) << FormatCpuList(again.cpus);
+}
+
+TEST(CoreAllocator, CpusAssignedElsewhereCountOutOfTheSharedPoolFloor) {
+  CoreAllocator a = Make("pack:1 core:4 pu:1");
+  a.SetUnavailable({2, 3}, "that kubelet's CPU manager assigned to Guaranteed containers");
+  Allocation r = a.Allocate({"lc", 1, {}});
+  ASSERT_TRUE(r.granted) << r.reason;
+  EXPECT_EQ(r.cpus, (CpuSet{1}));
+  a.Release("lc");
+  a.SetUnavailable({1, 2, 3}, "that kubelet's CPU manager assigned to Guaranteed containers");
+  Allocation none = a.Allocate({"lc", 1, {}});
+  EXPECT_FALSE(none.granted);
+  EXPECT_EQ(none.reason,
+            "granting 1 core(s) to 'lc' would leave 0 core(s) to the shared pool next to the 3 "
+            "core(s) that kubelet's CPU manager assigned to Guaranteed containers, below its "
+            "floor of 1 (shared_pool_min_cores)");
+  // Nothing assigned any more: back to the machine's own limits.
+  a.SetUnavailable({}, "");
+  EXPECT_TRUE(a.Allocate({"lc", 1, {}}).granted);
+}
+
 }  // namespace
 }  // namespace sw
