@@ -12,6 +12,7 @@
 
 #include "cli/live_view.h"
 #include "cli/version.h"
+#include "common/file_trust.h"
 #include "common/fs.h"
 #include "common/text.h"
 #include "config/config.h"
@@ -52,6 +53,11 @@ int RunRestore(const RestoreOptionsCli& o) {
                  "schedwarden restore: no state directory at %s (nothing was ever journaled "
                  "there; pass the agent's --state-dir)\n",
                  state_dir.c_str());
+    return 2;
+  }
+  // A journal others can edit would make restore write values of their choosing.
+  if (auto trusted = CheckStateDir(state_dir); !trusted) {
+    std::fprintf(stderr, "schedwarden restore: %s\n", trusted.error().message.c_str());
     return 2;
   }
   RealSystemWriter writer;
