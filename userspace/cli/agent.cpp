@@ -55,6 +55,16 @@ void Must(Result<void> r, const std::string& context) {
   if (!r) Fail(context + ": " + r.error().message);
 }
 
+void CheckPrivileges() {
+  PreflightInput pre;
+  pre.privileged = geteuid() == 0 || HasAgentCapabilities();
+  if (auto problems = PreflightProblems(pre); !problems.empty()) {
+    std::string msg = "cannot start:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    Fail(msg);
+  }
+}
+
 Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   ConfigLoad load =
       o.config_path.empty() ? LoadDefaultConfig(&machine) : LoadConfigFile(o.config_path, &machine);
@@ -70,6 +80,7 @@ Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
            "; nothing was changed");
     c.enforcement.mode = *mode;
   }
+  CheckPrivileges();  // before resolving paths: a non-root user is told that first
   // Symlinks and ".." resolved once: every later check and write sees the real location.
   for (std::string* p :
        {&c.state_dir, &c.observer.cgroup_root, &c.observer.proc_root, &c.observer.labels_dir}) {
@@ -102,16 +113,6 @@ int WaitUntil(const sigset_t& set, std::chrono::nanoseconds deadline, const Cloc
               static_cast<long>(left.count() % 1000000000)};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;
-}
-
-void CheckPrivileges() {
-  PreflightInput pre;
-  pre.privileged = geteuid() == 0 || HasAgentCapabilities();
-  if (auto problems = PreflightProblems(pre); !problems.empty()) {
-    std::string msg = "cannot start:";
-    for (const auto& p : problems) msg += "\n  - " + p;
-    Fail(msg);
-  }
 }
 
 // A journal left by a previous run (crash, kill -9, power cut) is restored before anything else.
@@ -322,8 +323,7 @@ int RunAgent(const RunOptions& o) {
   // One topology for config validation, the controller and the allocator: they compute the
   // same exclusive capacity from it.
   const Topology machine = Must(LoadLiveTopology(), "reading the CPU topology (hwloc)");
-  const Config cfg = LoadAgentConfig(o, machine);
-  CheckPrivileges();
+  const Config cfg = LoadAgentConfig(o, machine);  // and CheckPrivileges()
   const sigset_t stop_signals = BlockStopSignals();
   Must(PrepareStateDir(cfg.state_dir), "state dir");
   // Every write stays beneath the cgroup root (the journal's paths included).

@@ -60,7 +60,7 @@ int RunRestore(const RestoreOptionsCli& o) {
     std::fprintf(stderr, "schedwarden restore: %s\n", trusted.error().message.c_str());
     return 2;
   }
-  RealSystemWriter writer;
+  RealSystemWriter writer(CgroupMountsConfinement());
   auto r = RestoreFromJournal(state_dir, writer, RestoreOptions{});
   if (!r) {
     std::fprintf(stderr, "schedwarden restore: %s\n", r.error().message.c_str());

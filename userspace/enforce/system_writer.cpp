@@ -175,6 +175,32 @@ std::string SchedPolicyName(int policy) {
   }
 }
 
+WriteConfinement CgroupMountsConfinement(const std::string& mountinfo) {
+  WriteConfinement c;
+  c.roots.clear();
+  auto text = ReadFile(mountinfo);
+  for (const std::string& line : text ? Split(*text, '\n') : std::vector<std::string>{}) {
+    // "36 25 0:31 / /sys/fs/cgroup/cpu rw,... shared:1 - cgroup cgroup rw,cpu"
+    std::vector<std::string> f = Split(line, ' ');
+    size_t dash = 0;
+    while (dash < f.size() && f[dash] != "-") dash++;
+    if (f.size() < 5 || dash + 1 >= f.size()) continue;
+    if (f[dash + 1] != "cgroup" && f[dash + 1] != "cgroup2") continue;
+    std::string point;
+    for (size_t i = 0; i < f[4].size(); i++) {
+      if (f[4][i] == '\\' && i + 3 < f[4].size()) {
+        point += static_cast<char>(std::stoi(f[4].substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        point += f[4][i];
+      }
+    }
+    c.roots.push_back(point);
+  }
+  if (c.roots.empty()) c.roots = {"/sys/fs/cgroup"};
+  return c;
+}
+
 RealSystemWriter::RealSystemWriter(WriteConfinement confinement)
     : confinement_(std::move(confinement)) {}
 

@@ -59,6 +59,11 @@ struct WriteConfinement {
   bool use_openat2 = true;  // false tests the fallback (a component-by-component O_NOFOLLOW walk)
 };
 
+// Every cgroup/cgroup2 mount point listed in `mountinfo` (octal escapes decoded) as roots, for
+// `restore`, which has no config: a journal written under any cgroup mount can be restored.
+// {"/sys/fs/cgroup"} when none is found.
+WriteConfinement CgroupMountsConfinement(const std::string& mountinfo = "/proc/self/mountinfo");
+
 // The real thing: write(2), mkdir(2), rmdir(2), and the raw sched_setattr/sched_getattr
 // syscalls (glibc 2.36 has no wrappers). Paths are resolved with openat2(RESOLVE_BENEATH |
 // RESOLVE_NO_SYMLINKS) where the kernel has it (5.6+), else walked one component at a time

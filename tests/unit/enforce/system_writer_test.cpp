@@ -86,6 +86,23 @@ TEST_P(Confinement, CgroupfsIsRequiredByDefault) {
   EXPECT_EQ(tree_.Read("cgroup/a/cpu.weight"), "1\n");
 }
 
+TEST(CgroupMountsConfinement, EveryCgroupMountOfMountinfoIsARoot) {
+  test::TempTree tree;
+  const std::string mi = tree.Write(
+      "mountinfo",
+      "25 1 0:23 / /sys rw - sysfs sysfs rw\n"
+      "30 25 0:26 / /sys/fs/cgroup ro shared:9 - tmpfs tmpfs ro,mode=755\n"
+      "31 30 0:27 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw\n"
+      "35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw shared:14 - cgroup cgroup rw,cpu,cpuacct\n"
+      "36 30 0:32 / /host/cg\\040x rw - cgroup2 cgroup2 rw\n");
+  EXPECT_EQ(CgroupMountsConfinement(mi).roots,
+            (std::vector<std::string>{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpu,cpuacct",
+                                      "/host/cg x"}));
+  EXPECT_TRUE(CgroupMountsConfinement(mi).require_cgroupfs);
+  EXPECT_EQ(CgroupMountsConfinement(tree.Path("none")).roots,
+            (std::vector<std::string>{"/sys/fs/cgroup"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(OpenAt2AndFallback, Confinement, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "openat2" : "walk"; });
 
