@@ -29,7 +29,9 @@
 #include "cli/preflight.h"
 #include "collect/collector.h"
 #include "collect/interval_delta.h"
+#include "common/capabilities.h"
 #include "common/duration.h"
+#include "common/file_trust.h"
 #include "common/fs.h"
 #include "config/config.h"
 #include "enforce/enforcer.h"
@@ -61,6 +63,16 @@ void Must(Result<void> r, const std::string& context) {
   if (!r) Fail(context + ": " + r.error().message);
 }
 
+void CheckPrivileges() {
+  PreflightInput pre;
+  pre.privileged = geteuid() == 0 || HasAgentCapabilities();
+  if (auto problems = PreflightProblems(pre); !problems.empty()) {
+    std::string msg = "cannot start:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    Fail(msg);
+  }
+}
+
 Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
   ConfigLoad load =
       o.config_path.empty() ? LoadDefaultConfig(&machine) : LoadConfigFile(o.config_path, &machine);
@@ -75,6 +87,17 @@ Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
       Fail("--mode \"" + o.mode + "\" must be one of: " + kEnforcementModeChoices +
            "; nothing was changed");
     c.enforcement.mode = *mode;
+  }
+  CheckPrivileges();  // before resolving paths: a non-root user is told that first
+  // Symlinks and ".." resolved once: every later check and write sees the real location.
+  for (std::string* p :
+       {&c.state_dir, &c.observer.cgroup_root, &c.observer.proc_root, &c.observer.labels_dir}) {
+    if (p->empty()) continue;
+    std::error_code ec;
+    std::string canonical = std::filesystem::weakly_canonical(*p, ec).string();
+    if (ec) Fail("cannot resolve path " + *p + ": " + ec.message());
+    if (canonical != *p) spdlog::info("path {} resolves to {}", *p, canonical);
+    *p = canonical;
   }
   return c;
 }
@@ -98,16 +121,6 @@ int WaitUntil(const sigset_t& set, std::chrono::nanoseconds deadline, const Cloc
               static_cast<long>(left.count() % 1000000000)};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;
-}
-
-void CheckPrivileges() {
-  PreflightInput pre;
-  pre.privileged = geteuid() == 0 || HasAgentCapabilities();
-  if (auto problems = PreflightProblems(pre); !problems.empty()) {
-    std::string msg = "cannot start:";
-    for (const auto& p : problems) msg += "\n  - " + p;
-    Fail(msg);
-  }
 }
 
 // A journal left by a previous run (crash, kill -9, power cut) is restored before anything else.
@@ -206,6 +219,15 @@ Enforcement StartEnforcement(const Config& cfg, const CgroupMounts& layout, cons
   e.enforcer = Must(Enforcer::Create(std::move(ec), writer), "enforcement");
   e.actuator = std::make_unique<EnforcementActuator>(*e.enforcer);
   return e;
+}
+
+// BPF is loaded and attached and the journal reconciled: keep only what the loop still needs.
+// Before the HTTP server (or any other thread) starts, as capabilities are per thread.
+void DropStartupCapabilities(const Config& cfg) {
+  const bool enforce = cfg.enforcement.mode == EnforcementMode::kEnforce;
+  uint64_t kept = Must(DropCapabilitiesExcept(CapabilitiesKeptAfterStart(enforce, cfg.listen)),
+                       "dropping the capabilities needed only at start-up");
+  spdlog::info("capabilities kept after start-up: {}", CapabilityNames(kept));
 }
 
 double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
@@ -387,17 +409,19 @@ int RunAgent(const RunOptions& o) {
   // One topology for config validation, the controller and the allocator: they compute the
   // same exclusive capacity from it.
   const Topology machine = Must(LoadLiveTopology(), "reading the CPU topology (hwloc)");
-  const Config cfg = LoadAgentConfig(o, machine);
-  CheckPrivileges();
+  const Config cfg = LoadAgentConfig(o, machine);  // and CheckPrivileges()
   const sigset_t stop_signals = BlockStopSignals();
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.state_dir, ec);
-  if (ec) Fail("cannot create state dir " + cfg.state_dir + ": " + ec.message());
-  RealSystemWriter writer;
+  Must(PrepareStateDir(cfg.state_dir), "state dir");
+  // Every write stays beneath the cgroup root (the journal's paths included).
+  RealSystemWriter writer(WriteConfinement{.roots = {cfg.observer.cgroup_root}});
   ReconcilePreviousRun(cfg, writer);
 
   Observer observer = StartObserver(cfg);
   Enforcement enforcement = StartEnforcement(cfg, observer.layout, machine, writer);
+  std::map<std::string, std::string> basic_auth;
+  if (!cfg.metrics.basic_auth_file.empty())
+    basic_auth = Must(LoadBasicAuthFile(cfg.metrics.basic_auth_file), "metrics endpoint");
+  DropStartupCapabilities(cfg);
   const std::shared_ptr<RuntimePodMetadataSource> pods = StartPodIdentity(cfg.kubernetes);
   auto sources = MakeClassifierSources(cfg.observer, observer.layout.cpu.path);
   Classifier classifier(cfg.workloads, sources.process_names.get(), sources.labels.get(),
@@ -415,7 +439,8 @@ int RunAgent(const RunOptions& o) {
   exporter.SetAttached();
   // Declared after the exporter: stopped first, so no request sees a dead exporter.
   std::unique_ptr<HttpServer> server =
-      Must(HttpServer::Start(HttpServerOptions{.listen = cfg.listen}, exporter.Routes()),
+      Must(HttpServer::Start(HttpServerOptions{.listen = cfg.listen, .basic_auth = basic_auth},
+                             exporter.Routes()),
            "metrics endpoint");
   spdlog::info("serving metrics on http://{}/metrics; mode {}; interval {}ms; state {}", cfg.listen,
                EnforcementModeName(cfg.enforcement.mode),
@@ -430,6 +455,7 @@ int RunAgent(const RunOptions& o) {
   const int exit_code = Shutdown(controller, enforcement.enforcer.get());
   server.reset();
   // A stopped agent has no status: `status`/`top` must not present the last interval as current.
+  std::error_code ec;
   std::filesystem::remove(JoinPath(cfg.state_dir, kStatusFileName), ec);
   spdlog::info("stopped");
   return exit_code;  // BPF links detach when `observer` goes out of scope

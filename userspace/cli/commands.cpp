@@ -12,6 +12,7 @@
 
 #include "cli/live_view.h"
 #include "cli/version.h"
+#include "common/file_trust.h"
 #include "common/fs.h"
 #include "common/text.h"
 #include "config/config.h"
@@ -54,7 +55,12 @@ int RunRestore(const RestoreOptionsCli& o) {
                  state_dir.c_str());
     return 2;
   }
-  RealSystemWriter writer;
+  // A journal others can edit would make restore write values of their choosing.
+  if (auto trusted = CheckStateDir(state_dir); !trusted) {
+    std::fprintf(stderr, "schedwarden restore: %s\n", trusted.error().message.c_str());
+    return 2;
+  }
+  RealSystemWriter writer(CgroupMountsConfinement());
   auto r = RestoreFromJournal(state_dir, writer, RestoreOptions{});
   if (!r) {
     std::fprintf(stderr, "schedwarden restore: %s\n", r.error().message.c_str());

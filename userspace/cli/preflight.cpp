@@ -2,6 +2,8 @@
 
 #include <sys/capability.h>
 
+#include <cstdlib>
+
 #include "common/capabilities.h"
 #include "common/fs.h"
 
@@ -46,5 +48,14 @@ std::vector<std::string> MissingAgentCapabilities() {
 }
 
 bool HasAgentCapabilities() { return MissingAgentCapabilities().empty(); }
+
+uint64_t CapabilitiesKeptAfterStart(bool enforce, const std::string& listen) {
+  uint64_t keep = 0;
+  if (enforce) keep |= CapBit(kCapSysNice) | CapBit(kCapDacOverride);
+  size_t colon = listen.rfind(':');
+  int port = colon == std::string::npos ? 0 : std::atoi(listen.c_str() + colon + 1);
+  if (port > 0 && port < 1024) keep |= CapBit(kCapNetBindService);
+  return keep;
+}
 
 }  // namespace sw

@@ -2,6 +2,7 @@
 // cgroupfs) before anything is loaded or changed. Reads only under the given roots.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,13 @@ std::vector<std::string> PreflightProblems(const PreflightInput& in);
 std::vector<std::string> MissingAgentCapabilities();
 // True when none is missing.
 bool HasAgentCapabilities();
+
+// The capabilities the agent keeps once BPF is loaded and attached (everything else is dropped):
+// enforce keeps CAP_SYS_NICE (other users' policy, nice and affinity; restoring SCHED_FIFO/RR)
+// and CAP_DAC_OVERRIDE (cgroup files of delegated subtrees owned by other users, and every cgroup
+// file when not running as root); observe and dry-run keep none (BPF maps are read through fds
+// already open; /proc and cpu.stat are world-readable). CAP_NET_BIND_SERVICE is kept when the
+// metrics port is below 1024, since the listener starts after the drop.
+uint64_t CapabilitiesKeptAfterStart(bool enforce, const std::string& listen);
 
 }  // namespace sw

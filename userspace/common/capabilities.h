@@ -2,8 +2,11 @@
 // check (cli/preflight) and by the BPF loader's EPERM hint, so the two cannot disagree.
 #pragma once
 
+#include <cstdint>
 #include <iterator>
 #include <string>
+
+#include "common/result.h"
 
 namespace sw {
 
@@ -34,5 +37,21 @@ inline std::string AgentCapabilityList() {
   }
   return out;
 }
+
+// Capability numbers (linux/capability.h) of the ones the running agent may keep.
+inline constexpr int kCapDacOverride = 1;
+inline constexpr int kCapNetBindService = 10;
+inline constexpr int kCapSysNice = 23;
+inline constexpr uint64_t CapBit(int cap) { return uint64_t{1} << cap; }
+
+// Drops, in the calling thread, every capability not in `keep`: from the bounding set (when
+// CAP_SETPCAP is held; without it no exec can regain one anyway, as no_new_privs is set), the
+// ambient, inheritable, permitted and effective sets. Capabilities are per thread, so this must
+// run before any other thread exists: it fails, after dropping, when the process has more than
+// one thread. Returns the set kept (`keep` & what was permitted).
+Result<uint64_t> DropCapabilitiesExcept(uint64_t keep);
+
+// "CAP_DAC_OVERRIDE, CAP_SYS_NICE" ("none" when empty).
+std::string CapabilityNames(uint64_t mask);
 
 }  // namespace sw

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/file_trust.h"
 #include "common/fs.h"
 #include "topology/topology.h"
 
@@ -581,7 +582,7 @@ class Parser {
     const std::string p = "metrics";
     if (n.IsNull()) return;
     if (!IsMap(n, p)) return;
-    CheckKeys(n, p, {"buckets"});
+    CheckKeys(n, p, {"buckets", "basic_auth_file"});
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
       const YAML::Node v = it->second;
@@ -594,6 +595,12 @@ class Parser {
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kMetricBucketsChoices);
         }
+      } else if (key == "basic_auth_file") {
+        auto s = v.IsNull() ? std::optional<std::string>("") : String(v, k);
+        if (s && !s->empty() && (*s)[0] != '/')
+          ErrorAt(v, k, Quote(*s) + " must be an absolute path (or \"\" for no authentication)");
+        else if (s)
+          cfg_.metrics.basic_auth_file = *s;
       }
     }
   }
@@ -983,6 +990,12 @@ ConfigLoad ParseConfig(const std::string& yaml_text, const std::string& file_nam
 }
 
 ConfigLoad LoadConfigFile(const std::string& path, const Topology* machine) {
+  if (auto trusted = CheckTrustedPath(path, "config file");
+      !trusted && trusted.error().code != ENOENT) {
+    ConfigLoad out;
+    out.errors.push_back(ConfigDiagnostic{path, 0, "", trusted.error().message});
+    return out;
+  }
   auto text = ReadFile(path);
   if (!text) {
     ConfigLoad out;

@@ -119,6 +119,8 @@ inline constexpr const char* kMetricBucketsChoices = "default, full";
 
 struct MetricsConfig {
   MetricBuckets buckets = MetricBuckets::kDefault;
+  // user:sha256:<hex> lines; "" = /metrics without authentication (docs/operations.md).
+  std::string basic_auth_file;
 };
 
 // Kubernetes integration (docs/kubernetes.md). Pod identity comes from the node's container

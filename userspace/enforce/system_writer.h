@@ -50,10 +50,27 @@ class SystemWriter {
   virtual Result<void> SetAffinity(pid_t tid, const CpuSet& cpus) = 0;
 };
 
+// Where RealSystemWriter may write: only beneath `roots`, never through a symlink or "..", and
+// (require_cgroupfs) only to files and directories on a cgroup filesystem. The journal steers
+// `restore`; a tampered journal must not turn it into a write to /etc.
+struct WriteConfinement {
+  std::vector<std::string> roots = {"/sys/fs/cgroup"};  // canonical directories
+  bool require_cgroupfs = true;                         // false only for fake trees in tests
+  bool use_openat2 = true;  // false tests the fallback (a component-by-component O_NOFOLLOW walk)
+};
+
+// Every cgroup/cgroup2 mount point listed in `mountinfo` (octal escapes decoded) as roots, for
+// `restore`, which has no config: a journal written under any cgroup mount can be restored.
+// {"/sys/fs/cgroup"} when none is found.
+WriteConfinement CgroupMountsConfinement(const std::string& mountinfo = "/proc/self/mountinfo");
+
 // The real thing: write(2), mkdir(2), rmdir(2), and the raw sched_setattr/sched_getattr
-// syscalls (glibc 2.36 has no wrappers).
+// syscalls (glibc 2.36 has no wrappers). Paths are resolved with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS) where the kernel has it (5.6+), else walked one component at a time
+// with O_NOFOLLOW.
 class RealSystemWriter final : public SystemWriter {
  public:
+  explicit RealSystemWriter(WriteConfinement confinement = {});
   Result<void> WriteFile(const std::string& path, const std::string& value) override;
   Result<void> MoveTask(const std::string& membership_file, pid_t id) override;
   Result<void> MakeDir(const std::string& path) override;
@@ -62,6 +79,9 @@ class RealSystemWriter final : public SystemWriter {
   Result<void> SetSchedAttr(pid_t tid, const SchedAttr& attr) override;
   Result<CpuSet> GetAffinity(pid_t tid) override;
   Result<void> SetAffinity(pid_t tid, const CpuSet& cpus) override;
+
+ private:
+  WriteConfinement confinement_;
 };
 
 }  // namespace sw

@@ -14,7 +14,12 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
+
+#include "common/file_trust.h"
+#include "common/fs.h"
+#include "common/sha256.h"
 
 namespace sw {
 namespace {
@@ -55,13 +60,6 @@ Error StartError(const std::string& listen, const std::vector<std::string>& mess
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
 }
 
 // "host:port" with a numeric port, IPv6 hosts in brackets. civetweb's listening_ports syntax is
@@ -107,6 +105,53 @@ void Send(mg_connection* conn, bool head, int status, const std::string& content
 }
 
 const std::string kEmpty;
+
+// RFC 4648 base64 (padding optional); nullopt on any other character.
+std::optional<std::string> Base64Decode(const std::string& in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : in) {
+    int v;
+    if (ch >= 'A' && ch <= 'Z')
+      v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      v = ch - '0' + 52;
+    else if (ch == '+')
+      v = 62;
+    else if (ch == '/')
+      v = 63;
+    else if (ch == '=')
+      break;
+    else
+      return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// Whether the request's Authorization header holds one of `users`' credentials.
+bool Authorized(mg_connection* conn, const std::map<std::string, std::string>& users) {
+  const char* h = mg_get_header(conn, "Authorization");
+  if (!h) return false;
+  std::string header = Trim(h);
+  if (header.size() < 6 || Lower(header.substr(0, 6)) != "basic ") return false;
+  auto decoded = Base64Decode(Trim(header.substr(6)));
+  if (!decoded) return false;
+  size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  auto user = users.find(decoded->substr(0, colon));
+  // Hash even for an unknown user, so timing does not tell which names exist.
+  std::string hash = Sha256Hex(decoded->substr(colon + 1));
+  return user != users.end() && ConstantTimeEquals(hash, user->second);
+}
 
 // Connects to the server's own port and hangs up at once.
 void Poke(const std::string& listen, int port) {
@@ -200,6 +245,18 @@ int HttpServer::OnRequest(mg_connection* conn) {
   req.accepts_gzip = ae && AcceptsGzip(ae);
   bool head = req.method == "HEAD";
 
+  if (!self->options_.basic_auth.empty() && !self->options_.open_paths.count(req.path) &&
+      !Authorized(conn, self->options_.basic_auth)) {
+    // Before routing: without credentials, not even which paths exist is told.
+    mg_response_header_start(conn, 401);
+    mg_response_header_add(conn, "WWW-Authenticate",
+                           "Basic realm=\"schedwarden\", charset=\"UTF-8\"", -1);
+    mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
+    mg_response_header_add(conn, "Content-Length", "13", -1);
+    mg_response_header_send(conn);
+    if (!head) mg_write(conn, "unauthorized\n", 13);
+    return 401;
+  }
   auto route = self->routes_.find(req.path);
   if (route == self->routes_.end()) {
     Send(conn, head, 404, "text/plain; charset=utf-8", "not found\n", false, false);
@@ -281,6 +338,33 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   if (!s->ctx_) return StartError(s->options_.listen, messages, text);
   for (const std::string& m : messages) spdlog::warn("http: {}", m);
   return s;
+}
+
+Result<std::map<std::string, std::string>> LoadBasicAuthFile(const std::string& path) {
+  if (auto trusted = CheckTrustedPath(path, "metrics basic_auth_file"); !trusted)
+    return trusted.error();
+  auto text = ReadFile(path);
+  if (!text) return text.error().WithContext("metrics basic_auth_file");
+  std::map<std::string, std::string> users;
+  int line_no = 0;
+  for (const std::string& raw : Split(*text, '\n')) {
+    line_no++;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    size_t c1 = line.find(':'), c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    if (c1 == 0 || c2 == std::string::npos || line.substr(c1 + 1, c2 - c1 - 1) != "sha256")
+      return Error{EINVAL, where +
+                               "expected user:sha256:<64 hex digits> (the SHA-256 of the "
+                               "password: printf %s \"$PASSWORD\" | sha256sum)"};
+    std::string hex = Lower(line.substr(c2 + 1));
+    if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return Error{EINVAL, where + "the hash must be 64 hex digits (sha256sum's output)"};
+    if (!users.emplace(line.substr(0, c1), hex).second)
+      return Error{EINVAL, where + "user " + line.substr(0, c1) + " is listed twice"};
+  }
+  if (users.empty()) return Error{EINVAL, path + ": no user: add a user:sha256:<hex> line"};
+  return users;
 }
 
 std::vector<int> HttpServer::ListeningPorts() const {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,16 @@ struct HttpServerOptions {
   int threads = 64;
   // A client that has not sent its request by then is dropped.
   std::chrono::milliseconds request_timeout{2000};
+  // HTTP basic authentication: user -> hex SHA-256 of the password. Empty: no authentication.
+  // When set, every route but `open_paths` answers 401 without the right credentials.
+  std::map<std::string, std::string> basic_auth;
+  std::set<std::string> open_paths = {"/healthz", "/readyz"};  // probes carry no credentials
 };
+
+// Reads a basic_auth_file: one `user:sha256:<64 hex digits>` per line (the SHA-256 of the
+// password, e.g. `printf %s "$PASSWORD" | sha256sum`); blank lines and `#` comments skipped.
+// Errors name the file and line. The file must pass CheckTrustedPath (common/file_trust.h).
+Result<std::map<std::string, std::string>> LoadBasicAuthFile(const std::string& path);
 
 class HttpServer {
  public:

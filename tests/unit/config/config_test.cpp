@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "common/fs.h"
 #include "support/machines.h"
@@ -706,6 +707,31 @@ TEST(CheckConfig, ReportsTextAndExitCodes) {
   CheckConfigReport missing = CheckConfig(tree.Path("nope.yaml"), M(2));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.text, HasSubstr("nope.yaml: cannot read the config file"));
+}
+
+// Whoever can edit the config steers a root agent: check-config and the agent refuse it.
+TEST(CheckConfig, RefusesAConfigOthersCanWrite) {
+  test::TempTree tree;
+  const std::string path = tree.Write("open.yaml", kIssueExample);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  CheckConfigReport r = CheckConfig(path, M(2));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.text, HasSubstr(path + ": config file " + path + " is mode 0666"));
+  EXPECT_THAT(r.text, HasSubstr("(fix: chmod go-w " + path + ")"));
+  EXPECT_FALSE(LoadConfigFile(path, M(2)).config);
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  EXPECT_EQ(CheckConfig(path, M(2)).exit_code, 0);
+}
+
+TEST(Config, MetricsBasicAuthFile) {
+  auto c = ParseConfig("metrics:\n  basic_auth_file: /etc/schedwarden/metrics-users\n",
+                       "config.yaml", M(4));
+  ASSERT_TRUE(c.config) << c.Text();
+  EXPECT_EQ(c.config->metrics.basic_auth_file, "/etc/schedwarden/metrics-users");
+  EXPECT_EQ(ParseConfig("", "config.yaml", M(4)).config->metrics.basic_auth_file, "");
+  EXPECT_THAT(Errors("metrics:\n  basic_auth_file: users\n"),
+              Contains("config.yaml:2: metrics.basic_auth_file: \"users\" must be an absolute path "
+                       "(or \"\" for no authentication)"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -21,6 +22,9 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include "common/sha256.h"
+#include "support/temp_tree.h"
 
 namespace sw {
 namespace {
@@ -510,6 +514,114 @@ TEST(HttpServer, StopsQuickly) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
   close(fd);
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+// "Authorization: Basic ..." for user:password (RFC 7617), built here, not by the server.
+std::string BasicAuth(const std::string& user_pass) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < user_pass.size(); i += 3) {
+    uint32_t v = (uint8_t(user_pass[i]) << 16) | (uint8_t(user_pass[i + 1]) << 8) |
+                 uint8_t(user_pass[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+  }
+  if (i < user_pass.size()) {
+    uint32_t v = uint8_t(user_pass[i]) << 16;
+    if (i + 1 < user_pass.size()) v |= uint8_t(user_pass[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < user_pass.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return "Authorization: Basic " + out + "\r\n";
+}
+
+TEST(HttpServerAuth, MetricsNeedsTheRightCredentialsProbesDoNot) {
+  HttpServerOptions o;
+  // printf %s 's3cret pass' | sha256sum (coreutils), not the server's own hash.
+  o.basic_auth = {
+      {"prometheus", "099a754c8251fb8a001b6642afb5259bd2edb705677b939f6ef4c00cab1e6389"}};
+  auto s = StartOrDie(
+      {{"/metrics", Fixed("m 1\n")}, {"/healthz", Fixed("ok\n")}, {"/readyz", Fixed("ready\n")}},
+      o);
+  ASSERT_TRUE(s);
+  const int port = s->ListeningPorts()[0];
+  Reply none = Request(port, "GET", "/metrics");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_THAT(none.headers["www-authenticate"], HasSubstr("Basic realm=\"schedwarden\""));
+  EXPECT_THAT(none.body, Not(HasSubstr("m 1")));
+  EXPECT_EQ(Request(port, "GET", "/metrics", BasicAuth("prometheus:wrong")).status, 401);
+  EXPECT_EQ(Request(port, "GET", "/metrics", BasicAuth("other:s3cret pass")).status, 401);
+  EXPECT_EQ(Request(port, "GET", "/metrics", BasicAuth("prometheus:s3cret pas")).status, 401);
+  EXPECT_EQ(Request(port, "GET", "/metrics", "Authorization: Basic !!!\r\n").status, 401);
+  EXPECT_EQ(Request(port, "GET", "/metrics", "Authorization: Bearer x\r\n").status, 401);
+  // Unknown paths do not tell they are unknown without credentials.
+  EXPECT_EQ(Request(port, "GET", "/nope").status, 401);
+  Reply ok = Request(port, "GET", "/metrics", BasicAuth("prometheus:s3cret pass"));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "m 1\n");
+  EXPECT_EQ(Request(port, "HEAD", "/metrics", BasicAuth("prometheus:s3cret pass")).status, 200);
+  EXPECT_EQ(Request(port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Request(port, "GET", "/readyz").body, "ready\n");
+}
+
+TEST(HttpServerAuth, Sha256MatchesKnownVectors) {
+  // FIPS 180-4 / NIST examples, and a two-block message.
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Sha256Hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+class BasicAuthFile : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& text, mode_t mode = 0600) {
+    std::string p = tree_.Write("auth", text);
+    chmod(p.c_str(), mode);
+    return p;
+  }
+  test::TempTree tree_;
+};
+
+TEST_F(BasicAuthFile, ReadsUsersAndSkipsCommentsAndBlankLines) {
+  auto users = LoadBasicAuthFile(Write("# scrapers\n\nprometheus:sha256:" + std::string(64, 'a') +
+                                       "\n  vm:sha256:" + std::string(64, 'B') + "  \n"));
+  ASSERT_TRUE(users) << users.error().message;
+  EXPECT_EQ(users->size(), 2u);
+  EXPECT_EQ(users->at("prometheus"), std::string(64, 'a'));
+  EXPECT_EQ(users->at("vm"), std::string(64, 'b'));
+}
+
+TEST_F(BasicAuthFile, BadLinesNameFileAndLine) {
+  auto bad = LoadBasicAuthFile(Write("ok:sha256:" + std::string(64, 'a') + "\nbob:secret\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("auth:2: expected user:sha256:"));
+  auto short_hash = LoadBasicAuthFile(Write("bob:sha256:abc\n"));
+  ASSERT_FALSE(short_hash);
+  EXPECT_THAT(short_hash.error().message, HasSubstr("auth:1: the hash must be 64 hex digits"));
+  auto twice = LoadBasicAuthFile(
+      Write("a:sha256:" + std::string(64, 'a') + "\na:sha256:" + std::string(64, 'b') + "\n"));
+  ASSERT_FALSE(twice);
+  EXPECT_THAT(twice.error().message, HasSubstr("listed twice"));
+  auto empty = LoadBasicAuthFile(Write("# nobody\n"));
+  ASSERT_FALSE(empty);
+  EXPECT_THAT(empty.error().message, HasSubstr("no user"));
+}
+
+TEST_F(BasicAuthFile, WorldWritableFileIsRefused) {
+  auto r = LoadBasicAuthFile(Write("a:sha256:" + std::string(64, 'a') + "\n", 0666));
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("mode 0666"));
+  EXPECT_THAT(r.error().message, HasSubstr("chmod go-w"));
 }
 
 }  // namespace
