@@ -200,4 +200,15 @@ Allocation CoreAllocator::Allocate(const AllocationRequest& req) {
 
 bool CoreAllocator::Release(const std::string& workload) { return held_.erase(workload) > 0; }
 
+bool CoreAllocator::Adopt(const std::string& workload, const std::vector<int>& cores) {
+  const int n = static_cast<int>(topo_.cores.size());
+  for (int c : cores) {
+    if (c < 0 || c >= n) return false;
+    for (const auto& [w, held] : held_)
+      if (w != workload && std::find(held.begin(), held.end(), c) != held.end()) return false;
+  }
+  held_[workload] = cores;
+  return true;
+}
+
 }  // namespace sw

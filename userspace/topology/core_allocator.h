@@ -56,6 +56,9 @@ class CoreAllocator {
   Allocation Allocate(const AllocationRequest& request);
   // Returns the workload's cores to the shared pool; false when it held none.
   bool Release(const std::string& workload);
+  // Takes back cores a previous agent granted (handover): false, changing nothing, when an index
+  // is unknown or already held by another workload.
+  bool Adopt(const std::string& workload, const std::vector<int>& cores);
 
   CpuSet SharedPool() const;  // every CPU not held exclusively
   CpuSet ExclusiveCpus() const;
