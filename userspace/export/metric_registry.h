@@ -32,8 +32,9 @@ extern const MetricDef &kBuildInfo, &kRunqLatency, &kThrottleWait, &kThrottleEve
     &kCpuThrottledPeriods, &kCpuThrottledSeconds, &kCpuUsage, &kPressure, &kPreemptions,
     &kProgramRunSeconds, &kProgramRuns, &kDropped, &kWorkloadSeries, &kOverflowed, &kActions,
     &kWorkloadClass, &kExclusiveCpus, &kSharedPoolCpus, &kViolations, &kRunqP99, &kRunqObjective,
-    &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns, &kLoopLastRun, &kProcessStart,
-    &kProcessCpu, &kProcessResident, &kProcessVirtual, &kProcessOpenFds, &kProcessMaxFds;
+    &kAgentMode, &kLoopSeconds, &kLoopRuns, &kLoopOverruns, &kLoopLastRun, &kK8sEvents,
+    &kProcessStart, &kProcessCpu, &kProcessResident, &kProcessVirtual, &kProcessOpenFds,
+    &kProcessMaxFds;
 }  // namespace metric
 
 }  // namespace sw
