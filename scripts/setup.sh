@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake g++ make pkg-config clang libclang-rt-dev llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libhwloc-dev hwloc libcivetweb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
-  nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   stress-ng rt-tests libbpf-tools linux-perf prometheus curl jq tmux
   qemu-system-x86 busybox-static cpio
   containerd golang-github-containerd-containerd-dev libgrpc++-dev protobuf-compiler-grpc

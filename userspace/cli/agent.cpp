@@ -15,14 +15,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "bpf/bpf_event_source.h"
 #include "bpf/sched_observer_bpf.h"
 #include "cgroup/layout.h"
 #include "cgroup/resolver.h"
+#include "cgroup/tasks.h"
 #include "cli/commands.h"
 #include "cli/enforcement_actuator.h"
 #include "cli/live_view.h"
@@ -37,6 +40,7 @@
 #include "enforce/enforcer.h"
 #include "enforce/restore.h"
 #include "enforce/system_writer.h"
+#include "events/k8s_events.h"
 #include "export/exporter.h"
 #include "export/http_server.h"
 #include "k8s/containerd_client.h"
@@ -88,6 +92,13 @@ Config LoadAgentConfig(const RunOptions& o, const Topology& machine) {
            "; nothing was changed");
     c.enforcement.mode = *mode;
   }
+  if (!o.on_stop.empty()) {
+    auto on_stop = ParseOnStop(o.on_stop);
+    if (!on_stop)
+      Fail("--on-stop \"" + o.on_stop + "\" must be one of: " + kOnStopChoices +
+           "; nothing was changed");
+    c.enforcement.on_stop = *on_stop;
+  }
   CheckPrivileges();  // before resolving paths: a non-root user is told that first
   // Symlinks and ".." resolved once: every later check and write sees the real location.
   for (std::string* p :
@@ -127,8 +138,15 @@ int WaitUntil(const sigset_t& set, std::chrono::nanoseconds deadline, const Cloc
 void ReconcilePreviousRun(const Config& cfg, SystemWriter& writer) {
   RestoreOptions restore_opts;
   restore_opts.proc_root = cfg.observer.proc_root;
+  // A handover journal is adopted by the enforcer (only an enforcing agent can hold changes).
+  restore_opts.may_adopt = cfg.enforcement.mode == EnforcementMode::kEnforce;
   RestoreReport reconciled = Must(ReconcileAtStartup(cfg.state_dir, writer, restore_opts),
                                   "reconciling the journal in " + cfg.state_dir);
+  if (reconciled.handed_over) {
+    spdlog::info("the previous agent handed over {} change(s): checking and adopting them",
+                 reconciled.outstanding_before);
+    return;
+  }
   if (reconciled.outstanding_before > 0)
     spdlog::warn("restored {} change(s) left by a previous run:\n{}", reconciled.outstanding_before,
                  reconciled.Summary());
@@ -218,6 +236,17 @@ Enforcement StartEnforcement(const Config& cfg, const CgroupMounts& layout, cons
   ec.allocator = ExclusiveLimitsOf(cfg.enforcement);
   e.enforcer = Must(Enforcer::Create(std::move(ec), writer), "enforcement");
   e.actuator = std::make_unique<EnforcementActuator>(*e.enforcer);
+  const AdoptReport& a = e.enforcer->adopt_report();
+  if (a.adopted) {
+    const bool clean = a.dropped.empty() && a.undone_groups.empty();
+    if (clean) spdlog::info("{}", a.Summary());
+    if (!clean) spdlog::warn("{}", a.Summary());
+    if (!a.Complete())
+      Fail(
+          "changes handed over by the previous agent no longer hold and could not all be "
+          "undone (listed above): fix them, then run `schedwarden restore --state-dir " +
+          cfg.state_dir + "`");
+  }
   return e;
 }
 
@@ -237,8 +266,10 @@ double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double
 class ControlLoop {
  public:
   ControlLoop(const Config& cfg, Collector& collector, Controller& controller, Enforcer* enforcer,
-              MetricsExporter& exporter, const Clock& clock, const PodMetadataSource* pods)
-      : cfg_(cfg),
+              MetricsExporter& exporter, const Clock& clock, const PodMetadataSource* pods,
+              const EventPoster* events)
+      : events_(events),
+        cfg_(cfg),
         collector_(collector),
         controller_(controller),
         enforcer_(enforcer),
@@ -328,7 +359,11 @@ class ControlLoop {
     view->action_counts = controller_.ActionCounts();
     view->drift_counts = controller_.DriftCounts();
     view->self.mode = EnforcementModeName(cfg_.enforcement.mode);
-    view->self.loop = loop_;             // this interval's publish time shows in the next view
+    view->self.loop = loop_;  // this interval's publish time shows in the next view
+    if (events_) {
+      const EventCounts c = events_->counts();
+      view->self.events = EventStats{c.posted, c.failed, c.dropped};
+    }
     if (auto p = ReadProcessStats(); p)  // our own /proc/self, whatever proc_root says
       view->self.process = *p;
     else
@@ -337,10 +372,13 @@ class ControlLoop {
     exporter_.Publish(std::move(view));
     if (delta) status["observer"] = WorkloadRates(*delta);
     status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
+    if (auto self = ReadTaskStat("/proc", getpid()); self)  // ... and from a recycled pid
+      status["pid_start"] = self->start_time;
     if (auto w = WriteStatusFile(cfg_.state_dir, status); !w)
       spdlog::warn("status file: {}", w.error().message);
   }
 
+  const EventPoster* events_;
   const Config& cfg_;
   Collector& collector_;
   Controller& controller_;
@@ -352,6 +390,38 @@ class ControlLoop {
   LoopStats loop_;
   std::unique_ptr<CpuManagerStateReader> cpu_manager_;
 };
+
+// Kubernetes Events (kubernetes.events): the controller's decisions go through an EventSink in
+// front of the audit log. Off, or not possible (no pod identity, not in a cluster): the audit
+// log alone, with a warning saying why.
+struct Events {
+  std::unique_ptr<EventPoster> poster;
+  std::unique_ptr<EventSink> sink;
+};
+
+Events StartEvents(const Config& cfg, const PodMetadataSource* pods) {
+  Events ev;
+  if (!cfg.kubernetes.events) return ev;
+  if (!pods) {
+    spdlog::warn("kubernetes.events: no pod identity (kubernetes.runtime_endpoint); no events");
+    return ev;
+  }
+  EventPosterOptions o;
+  o.api_server = cfg.kubernetes.api_server;
+  o.credentials_dir = cfg.kubernetes.credentials_dir;
+  const char* node = std::getenv("NODE_NAME");  // the DaemonSet's downward API
+  char host[256] = {};
+  if (!node && gethostname(host, sizeof host - 1) == 0) node = host;
+  o.host = node ? node : "";
+  auto p = EventPoster::Start(o);
+  if (!p) {
+    spdlog::warn("{}; no events", p.error().message);
+    return ev;
+  }
+  ev.poster = std::move(*p);
+  spdlog::info("kubernetes events: posting enforcement actions to the pods' namespaces");
+  return ev;
+}
 
 // Runs intervals until SIGINT/SIGTERM; returns the signal.
 int RunUntilStopped(const Config& cfg, ControlLoop& loop, const sigset_t& stop_signals,
@@ -365,8 +435,69 @@ int RunUntilStopped(const Config& cfg, ControlLoop& loop, const sigset_t& stop_s
   }
 }
 
+// Tells the controller what it holds after a handover: the previous agent's holds that the
+// enforcer adopted. Exclusive CPUs or demotions the enforcer holds with no victim left to own
+// them are given back now (nothing would ever release them).
+void AdoptIntoController(Enforcer& enforcer, Controller& controller) {
+  if (!enforcer.adopt_report().adopted) return;
+  std::vector<AdoptedHold> holds;
+  if (!enforcer.adopted_controller().empty()) {
+    auto h = AdoptedHoldsFromJson(enforcer.adopted_controller());
+    if (!h) spdlog::warn("handover: {}; its holds are given back", h.error().message);
+    if (h) holds = std::move(*h);
+  }
+  const auto exclusive = enforcer.Exclusive();
+  const auto demoted = enforcer.Demoted();
+  std::set<std::string> owned;
+  for (AdoptedHold& h : holds) {
+    auto it = exclusive.find(EnforcementActuator::ActuatorName(h.workload));
+    if (it == exclusive.end() || it->second != h.cpus)
+      h.cpus.clear();
+    else
+      owned.insert(it->first);
+    std::erase_if(h.demoted, [&](const auto& be) {
+      return std::find(demoted.begin(), demoted.end(),
+                       EnforcementActuator::ActuatorName(be.first)) == demoted.end();
+    });
+    for (const auto& [be, _] : h.demoted) owned.insert(EnforcementActuator::ActuatorName(be));
+  }
+  for (const auto& [name, cpus] : exclusive) {
+    if (owned.count(name)) continue;
+    spdlog::warn("handover: releasing {} (no victim holds it)", name);
+    if (auto r = enforcer.Release(name); !r || !r->Complete())
+      spdlog::error("handover: releasing {}: {}", name,
+                    r ? (r->failed.empty() ? std::string("incomplete") : r->failed.front())
+                      : r.error().message);
+  }
+  for (const std::string& name : demoted) {
+    if (owned.count(name)) continue;
+    spdlog::warn("handover: restoring {} (no victim holds it)", name);
+    if (auto r = enforcer.Revert(name); !r || !r->Complete())
+      spdlog::error("handover: restoring {}: {}", name,
+                    r ? (r->failed.empty() ? std::string("incomplete") : r->failed.front())
+                      : r.error().message);
+  }
+  controller.Adopt(holds);
+  for (const AdoptedHold& h : holds)
+    spdlog::info("handover: {} holds exclusive CPUs '{}' and {} demoted neighbour(s)", h.workload,
+                 FormatCpuList(h.cpus), h.demoted.size());
+}
+
+// Handover stop: nothing is undone; the journal gets the marker the next start adopts. When the
+// marker cannot be written, everything is undone as on a restore stop.
+bool HandOver(Controller& controller, Enforcer& enforcer) {
+  auto r = enforcer.Handover(AdoptedHoldsToJson(controller.Held()));
+  if (r) {
+    spdlog::info("handed over: every change stays in place for the next start to adopt");
+    return true;
+  }
+  spdlog::error("handover marker: {}; undoing every change instead", r.error().message);
+  return false;
+}
+
 // Undoes every change: the controller's own, then whatever the journal still records.
-int Shutdown(Controller& controller, Enforcer* enforcer) {
+int Shutdown(Controller& controller, Enforcer* enforcer, OnStop on_stop) {
+  if (enforcer && on_stop == OnStop::kHandover && HandOver(controller, *enforcer)) return 0;
   int exit_code = 0;
   for (const Decision& d : controller.Shutdown()) spdlog::info("{}", FormatDecision(d));
   if (enforcer) {  // the backstop
@@ -429,7 +560,13 @@ int RunAgent(const RunOptions& o) {
   std::unique_ptr<JsonLinesFileSink> audit = Must(
       JsonLinesFileSink::Open(JoinPath(cfg.state_dir, kAuditLogName)), "opening the audit log");
   SystemClock clock;
-  Controller controller(cfg, classifier, enforcement.actuator.get(), audit.get(), clock, machine);
+  Events events = StartEvents(cfg, pods.get());
+  if (events.poster)
+    events.sink = std::make_unique<EventSink>(audit.get(), pods.get(), events.poster.get());
+  DecisionSink* decisions =
+      events.sink ? static_cast<DecisionSink*>(events.sink.get()) : audit.get();
+  Controller controller(cfg, classifier, enforcement.actuator.get(), decisions, clock, machine);
+  if (enforcement.enforcer) AdoptIntoController(*enforcement.enforcer, controller);
 
   MetricsExporter exporter(ExporterOptions{.le_buckets = cfg.metrics.buckets == MetricBuckets::kFull
                                                              ? RenderOptions::FullLeBuckets()
@@ -448,11 +585,15 @@ int RunAgent(const RunOptions& o) {
                cfg.state_dir);
 
   ControlLoop loop(cfg, *observer.collector, controller, enforcement.enforcer.get(), exporter,
-                   clock, pods.get());
+                   clock, pods.get(), events.poster.get());
   const int sig = RunUntilStopped(cfg, loop, stop_signals, clock);
-  spdlog::info("received {}, undoing every change", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  spdlog::info(
+      "received {}, {}", sig == SIGINT ? "SIGINT" : "SIGTERM",
+      cfg.enforcement.on_stop == OnStop::kHandover ? "handing over" : "undoing every change");
   exporter.SetShuttingDown();
-  const int exit_code = Shutdown(controller, enforcement.enforcer.get());
+  const int exit_code = Shutdown(controller, enforcement.enforcer.get(), cfg.enforcement.on_stop);
+  if (events.poster && !events.poster->WaitIdle(std::chrono::seconds(2)))  // bounded: never hang
+    spdlog::warn("kubernetes events: some were not posted before the stop");
   server.reset();
   // A stopped agent has no status: `status`/`top` must not present the last interval as current.
   std::error_code ec;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cgroup/tasks.h"
 #include "cli/live_view.h"
 #include "cli/version.h"
 #include "common/file_trust.h"
@@ -33,7 +34,13 @@ Result<nlohmann::json> ReadStatusJson(const std::string& state_dir) {
   // The agent writing it died without a clean stop (kill -9, OOM): the file is stale.
   if (j.contains("pid") && j["pid"].is_number_integer()) {
     const pid_t pid = j["pid"].get<pid_t>();
-    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+    // Its pid alone may name another process by now (pid reuse): the start time tells.
+    bool recycled = false;
+    if (j.contains("pid_start") && j["pid_start"].is_number_unsigned() && pid > 0) {
+      auto st = ReadTaskStat("/proc", pid);
+      recycled = st.ok() && st->start_time != j["pid_start"].get<uint64_t>();
+    }
+    if (pid > 0 && (recycled || (kill(pid, 0) != 0 && errno == ESRCH)))
       return Error{ESRCH, "the agent that wrote " + path + " (pid " + std::to_string(pid) +
                               ") is not running; its changes may still be in place: run "
                               "`schedwarden restore --state-dir " +

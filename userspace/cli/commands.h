@@ -10,6 +10,7 @@ struct RunOptions {
   std::string listen;       // empty: config's listen
   std::string state_dir;    // empty: config's state_dir
   std::string mode;         // empty: config's enforcement.mode
+  std::string on_stop;      // empty: config's enforcement.on_stop
   std::string log_level = "info";
 };
 

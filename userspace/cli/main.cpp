@@ -29,6 +29,14 @@ int main(int argc, char** argv) {
                    ? std::string()
                    : std::string("must be one of: ") + sw::kEnforcementModeChoices;
       });
+  run_cmd
+      ->add_option("--on-stop", run.on_stop,
+                   "override enforcement.on_stop: restore (undo every change) or handover "
+                   "(leave them for the next start to adopt)")
+      ->check([](const std::string& s) {
+        return sw::ParseOnStop(s) ? std::string()
+                                  : std::string("must be one of: ") + sw::kOnStopChoices;
+      });
   run_cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 

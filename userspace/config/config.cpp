@@ -71,6 +71,14 @@ const char* EnforcementModeName(EnforcementMode m) {
   return "observe";
 }
 
+const char* OnStopName(OnStop s) { return s == OnStop::kHandover ? "handover" : "restore"; }
+
+std::optional<OnStop> ParseOnStop(const std::string& s) {
+  if (s == "restore") return OnStop::kRestore;
+  if (s == "handover") return OnStop::kHandover;
+  return std::nullopt;
+}
+
 std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s) {
   for (EnforcementMode m :
        {EnforcementMode::kObserve, EnforcementMode::kDryRun, EnforcementMode::kEnforce})
@@ -376,7 +384,7 @@ class Parser {
     if (!IsMap(n, p)) return;
     CheckKeys(n, p,
               {"mode", "shared_pool_min_cores", "max_exclusive_fraction", "reserved_cpus",
-               "keep_cpu0_shared", "allowed_cgroups"});
+               "keep_cpu0_shared", "allowed_cgroups", "on_stop"});
     auto& e = cfg_.enforcement;
     enforcement_line_ = Line(n);
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -388,6 +396,13 @@ class Parser {
             e.mode = *m;
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kEnforcementModeChoices);
+        }
+      } else if (key == "on_stop") {
+        if (auto s = String(v, k)) {
+          if (auto o = ParseOnStop(*s))
+            e.on_stop = *o;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kOnStopChoices);
         }
       } else if (key == "shared_pool_min_cores") {
         if (auto i = Int(v, k, 1, 1 << 20)) e.shared_pool_min_cores = static_cast<int>(*i);
@@ -611,7 +626,7 @@ class Parser {
     if (!IsMap(n, p)) return;
     CheckKeys(n, p,
               {"runtime_endpoint", "runtime_namespace", "refresh", "timeout", "workload_level",
-               "cpu_manager_state"});
+               "cpu_manager_state", "events", "api_server", "credentials_dir"});
     auto& kc = cfg_.kubernetes;
     for (auto it = n.begin(); it != n.end(); ++it) {
       const std::string key = it->first.Scalar(), k = Sub(p, key);
@@ -630,6 +645,8 @@ class Parser {
           ErrorAt(v, k, Quote(*s) + " must be \"\" (off) or an absolute path");
         else
           kc.cpu_manager_state = *s;
+      } else if (key == "events" || key == "api_server" || key == "credentials_dir") {
+        ParseKubernetesEvents(key, k, v);
       } else {
         ParseKubernetesRuntime(key, v, k);
       }
@@ -678,6 +695,28 @@ class Parser {
       after_sep = !alnum;
     }
     return !after_sep;
+  }
+
+  void ParseKubernetesEvents(const std::string& key, const std::string& k, const YAML::Node& v) {
+    auto& kc = cfg_.kubernetes;
+    auto s = String(v, k);
+    if (!s) return;
+    if (key == "events") {
+      if (*s == "true" || *s == "false")
+        kc.events = *s == "true";
+      else
+        ErrorAt(v, k, Quote(*s) + " must be true or false");
+    } else if (key == "api_server") {
+      if (!s->empty() && s->rfind("https://", 0) != 0 && s->rfind("http://", 0) != 0)
+        ErrorAt(v, k, Quote(*s) + " must be \"\" (in-cluster) or an https:// URL");
+      else
+        kc.api_server = *s;
+    } else if (key == "credentials_dir") {
+      if (s->empty() || (*s)[0] != '/')
+        ErrorAt(v, k, Quote(*s) + " must be an absolute directory path");
+      else
+        kc.credentials_dir = *s;
+    }
   }
 
   // What ParseRuleFields saw of one workload rule, for the checks across its keys.

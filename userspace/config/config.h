@@ -50,6 +50,11 @@ const char* EnforcementModeName(EnforcementMode m);  // "observe" | "dry-run" | 
 std::optional<EnforcementMode> ParseEnforcementMode(const std::string& s);
 inline constexpr const char* kEnforcementModeChoices = "observe, dry-run, enforce";
 
+enum class OnStop { kRestore, kHandover };
+const char* OnStopName(OnStop s);  // "restore" | "handover"
+std::optional<OnStop> ParseOnStop(const std::string& s);
+inline constexpr const char* kOnStopChoices = "restore, handover";
+
 // All given fields must match (AND); at least one is required.
 struct WorkloadMatch {
   std::optional<std::string> cgroup;  // fnmatch glob on the "/"-rooted cpu-controller path
@@ -83,6 +88,9 @@ struct EnforcementConfig {
   bool keep_cpu0_shared = true;  // CPU 0's core never exclusive (housekeeping, interrupts)
   // Cgroup subtrees the enforcer may touch ("/kubepods", ...); empty = every cgroup.
   std::vector<std::string> allowed_cgroups;
+  // What a stop (SIGTERM/SIGINT) does: undo every change, or leave them for the next start to
+  // adopt (a rolling update without a latency cliff).
+  OnStop on_stop = OnStop::kRestore;
 };
 // The limits ExclusiveCapacity and the CoreAllocator take.
 ExclusiveLimits ExclusiveLimitsOf(const EnforcementConfig& e);
@@ -136,6 +144,13 @@ struct KubernetesConfig {
   // kubelet's CPU manager checkpoint (static policy): CPUs it gives Guaranteed containers are
   // never exclusive, shielded or narrowed by the agent; "" = not read.
   std::string cpu_manager_state = "/var/lib/kubelet/cpu_manager_state";
+  // A core/v1 Event on the pod for each enforcement action (needs RBAC: events create).
+  bool events = false;
+  // API server base URL; "" = in-cluster
+  // (https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT).
+  std::string api_server;
+  // Service-account token and CA (token, ca.crt), as kubelet mounts them.
+  std::string credentials_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 
 struct Config {

@@ -66,6 +66,10 @@ class BestEffortActuator {
   Result<DemoteResult> Sweep();
 
   std::vector<std::string> Demoted() const;
+  // Handover (enforce/handover_state.cpp): workload -> cgroup dir, as json text, and back.
+  std::string ExportState() const;
+  Result<void> ImportState(const std::string& json_text);
+  void Forget(const std::string& workload) { demoted_.erase(workload); }  // its group was undone
 
  private:
   // Demote's steps.

@@ -1,5 +1,7 @@
 #include "enforce/enforcer.h"
 
+#include <unistd.h>
+
 #include "cgroup/tasks.h"
 #include "common/fs.h"
 
@@ -34,7 +36,9 @@ Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, System
   e->allocator_.emplace(std::move(*alloc));
   auto j = Journal::Open(config.state_dir);
   if (!j) return j.error();
-  if (!j->Outstanding().empty() || !j->load_report().corrupt.empty())
+  // A handover marker is only taken from an intact journal; anything else is restored first.
+  const bool adopt = !j->handover().empty() && j->load_report().corrupt.empty();
+  if (!adopt && (!j->Outstanding().empty() || !j->load_report().corrupt.empty()))
     return Error{EEXIST, "journal " + j->path() + " still holds " +
                              std::to_string(j->Outstanding().size()) + " change(s) (" +
                              std::to_string(j->load_report().corrupt.size()) +
@@ -56,6 +60,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::Create(EnforcerConfig config, System
   e->best_effort_ =
       std::make_unique<BestEffortActuator>(bc, *e->writer_, *e->journal_, config.rails);
   e->cfg_ = std::move(config);
+  if (adopt)
+    if (auto r = e->Adopt(); !r) return r.error();
   return e;
 }
 
@@ -156,6 +162,60 @@ RestoreReport Enforcer::Shutdown() {
   for (const auto& [name, cores] : allocator_->allocations()) held.push_back(name);
   for (const std::string& n : held) allocator_->Release(n);
   return rep;
+}
+
+}  // namespace sw
+
+namespace sw {
+
+Result<void> Enforcer::Handover(const std::string& controller_state) {
+  nlohmann::json state;
+  state["exclusive"] = nlohmann::json::parse(exclusive_->ExportState());
+  state["best_effort"] = nlohmann::json::parse(best_effort_->ExportState());
+  state["allocations"] = allocator_->allocations();
+  state["controller"] =
+      nlohmann::json::parse(controller_state.empty() ? "null" : controller_state, nullptr, false);
+  return journal_->WriteHandover(state.dump());
+}
+
+Result<void> Enforcer::AdoptExclusive(const nlohmann::json& state) {
+  bool undone = false;
+  for (const auto& g : adopt_.undone_groups) undone |= IsExclusiveGroup(g);
+  if (undone) return Ok();  // VerifyForAdoption undid the whole exclusive side
+  std::string broken;
+  if (auto r = exclusive_->ImportState(state.at("exclusive").dump()); !r)
+    broken = r.error().message;
+  for (const auto& [w, cores] : state.at("allocations").items())
+    if (broken.empty() && !allocator_->Adopt(w, cores.get<std::vector<int>>()))
+      broken = "cores of '" + w + "' do not fit this machine's topology";
+  if (broken.empty()) return Ok();
+  // What the actuator would hold does not match the machine: the exclusive side is undone.
+  adopt_.broken.push_back("[exclusive] " + broken);
+  adopt_.undone_groups.insert("shield");
+  for (const auto& [name, cores] : std::map(allocator_->allocations())) allocator_->Release(name);
+  if (auto r = exclusive_->ImportState(R"({"shield_up":false,"held":{},"touched":{}})"); !r)
+    return r;
+  UndoBrokenGroups(*journal_, *writer_, cfg_.proc_root, &adopt_);
+  return Ok();
+}
+
+Result<void> Enforcer::Adopt() {
+  nlohmann::json state;
+  try {
+    state = nlohmann::json::parse(journal_->handover());
+    adopt_ = VerifyForAdoption(*journal_, *writer_, cfg_.proc_root);
+    if (auto r = AdoptExclusive(state); !r) return r.error().WithContext(journal_->path());
+    if (auto r = best_effort_->ImportState(state.at("best_effort").dump()); !r) return r;
+  } catch (const std::exception& ex) {
+    return Error{EINVAL, journal_->path() + ": handover marker unreadable (" + ex.what() +
+                             "); run `schedwarden restore --state-dir " + cfg_.state_dir + "`"};
+  }
+  // A demotion whose group was undone is no longer held.
+  for (const std::string& w : best_effort_->Demoted())
+    if (adopt_.undone_groups.count("idle:" + w)) best_effort_->Forget(w);
+  if (!state.at("controller").is_null()) adopted_controller_ = state.at("controller").dump();
+  return journal_->ConsumeHandover("adopted by pid " + std::to_string(::getpid()) + ": " +
+                                   std::to_string(adopt_.held) + " change(s) held");
 }
 
 }  // namespace sw

@@ -5,10 +5,12 @@
 //
 // Lifecycle (agent):  ReconcileAtStartup(state_dir)  →  Enforcer::Create(config)  →
 //                     Promote / Demote / Release / Revert / Sweep every interval  →
-//                     Shutdown() on SIGTERM/SIGINT (restores every journaled change).
+//                     Shutdown() on SIGTERM/SIGINT (restores every journaled change), or
+//                     Handover() (leaves them, with a marker; the next Create adopts them).
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +18,7 @@
 
 #include "cgroup/layout.h"
 #include "common/result.h"
+#include "enforce/adopt.h"
 #include "enforce/best_effort_actuator.h"
 #include "enforce/drift.h"
 #include "enforce/exclusive_actuator.h"
@@ -46,7 +49,9 @@ struct PromoteOutcome {
 class Enforcer {
  public:
   // Detects the layout, loads the topology, opens (and locks) the journal. Does not change the
-  // machine. Fails when a previous run left outstanding changes: call ReconcileAtStartup first.
+  // machine, except when the journal ends with a handover marker: then the previous agent's
+  // changes are checked and adopted (see adopt.h; adopt_report() tells what happened). Fails
+  // when a previous run left outstanding changes without a marker: call ReconcileAtStartup.
   static Result<std::unique_ptr<Enforcer>> Create(EnforcerConfig config, SystemWriter& writer);
 
   // `cgroup` is the workload's path in the cpu controller (v1) or the unified tree (v2), as the
@@ -66,6 +71,12 @@ class Enforcer {
   std::vector<DriftRecord> TakeDrift() { return std::exchange(drift_, {}); }
   // Everything back (SIGTERM). The journal stays open; Complete() tells whether it all worked.
   RestoreReport Shutdown();
+  // Handover stop: every change stays; the journal gets a marker with what the actuators and
+  // the allocator hold, and `controller_state` (json text, handed back by adopted_controller()).
+  Result<void> Handover(const std::string& controller_state);
+  const AdoptReport& adopt_report() const { return adopt_; }
+  // The controller's state from the adopted marker, minus what the adoption undid ("" = none).
+  const std::string& adopted_controller() const { return adopted_controller_; }
 
   // CPUs assigned outside the agent (kubelet's CPU manager: `who` says so in refusals): never
   // granted from now on. Returns the workloads that hold any of them; the controller releases
@@ -82,6 +93,8 @@ class Enforcer {
   Enforcer() = default;
   std::string Dir(const std::string& cgroup) const;        // in the cpu hierarchy
   std::string CpusetDir(const std::string& cgroup) const;  // what the exclusive actuator takes
+  Result<void> Adopt();  // Create's step when the journal ends with a handover marker
+  Result<void> AdoptExclusive(const nlohmann::json& state);
 
   EnforcerConfig cfg_;
   CgroupMounts mounts_;  // cpuset always set
@@ -93,6 +106,8 @@ class Enforcer {
   std::unique_ptr<ExclusiveCoreActuator> exclusive_;
   std::unique_ptr<BestEffortActuator> best_effort_;
   std::vector<DriftRecord> drift_;  // found by Sweep, not yet taken
+  AdoptReport adopt_;
+  std::string adopted_controller_;
 };
 
 }  // namespace sw

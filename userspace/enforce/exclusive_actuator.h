@@ -123,6 +123,10 @@ class ExclusiveCoreActuator {
 
   CpuSet SharedCpus() const;
   std::map<std::string, CpuSet> Promoted() const;
+  // Handover (enforce/handover_state.cpp): what this actuator holds, as json text, and taking it
+  // back in a new agent whose journal still holds those changes (Init first).
+  std::string ExportState() const;
+  Result<void> ImportState(const std::string& json_text);
 
  private:
   struct Held {

@@ -61,6 +61,8 @@ SchedAttr AttrFrom(const json& j) {
 
 json EntryJson(const JournalEntry& e) {
   json j{{"seq", e.seq}, {"group", e.group}, {"kind", ChangeKindName(e.kind)}};
+  if (e.cgroup_id != 0) j["cg_id"] = e.cgroup_id;
+  if (e.cgroup_from_id != 0) j["from_cg_id"] = e.cgroup_from_id;
   switch (e.kind) {
     case ChangeKind::kWriteFile:
       j["path"] = e.path;
@@ -107,6 +109,8 @@ JournalEntry EntryFrom(const json& j) {  // throws json exceptions on missing/mi
   e.group = j.at("group").get<std::string>();
   e.kind = KindFromName(j.at("kind").get<std::string>(), &ok);
   if (!ok) throw std::runtime_error("unknown kind '" + j.at("kind").get<std::string>() + "'");
+  e.cgroup_id = j.value("cg_id", uint64_t{0});
+  e.cgroup_from_id = j.value("from_cg_id", uint64_t{0});
   switch (e.kind) {
     case ChangeKind::kWriteFile:
       e.path = j.at("path").get<std::string>();
@@ -157,6 +161,24 @@ Result<UniqueFd> LockStateDir(const std::string& state_dir) {
   return fd;
 }
 
+// The cgroups a change touches, as they are now (before the change is made).
+void FillCgroupIds(JournalEntry& e) {
+  if (e.kind == ChangeKind::kWriteFile && e.cgroup_id == 0)
+    e.cgroup_id = CgroupDirId(DirOf(e.path));
+  if (e.kind == ChangeKind::kMoveTask) {
+    if (e.cgroup_id == 0) e.cgroup_id = CgroupDirId(DirOf(e.path));
+    if (e.cgroup_from_id == 0) e.cgroup_from_id = CgroupDirId(DirOf(e.original));
+  }
+}
+
+json MarkJson(const char* mark, const JournalEntry* e, uint64_t seq) {
+  json j{{"mark", mark}, {"seq", seq}};
+  // A directory we made: its id exists only once it is made.
+  if (e && e->kind == ChangeKind::kMakeDir && e->cgroup_id != 0 && std::string(mark) == "applied")
+    j["cg_id"] = e->cgroup_id;
+  return j;
+}
+
 Result<void> FsyncDir(const std::string& dir) {
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d.valid()) return Error::FromErrno(errno, "open " + dir);
@@ -165,6 +187,18 @@ Result<void> FsyncDir(const std::string& dir) {
 }
 
 }  // namespace
+
+uint64_t CgroupDirId(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
 
 const char* ChangeKindName(ChangeKind k) {
   switch (k) {
@@ -248,6 +282,7 @@ Result<JournalReadReport> ReadJournalFile(const std::string& path) {
     }
     try {
       json j = json::parse(*body);
+      if (!j.contains("note")) rep.handover.clear();  // written after the marker: void
       if (j.contains("mark")) {
         uint64_t seq = j.at("seq").get<uint64_t>();
         std::string mark = j.at("mark").get<std::string>();
@@ -258,6 +293,8 @@ Result<JournalReadReport> ReadJournalFile(const std::string& path) {
                                  std::to_string(seq));
         } else if (mark == "applied") {
           rep.entries[it->second].applied = true;
+          if (j.contains("cg_id"))
+            rep.entries[it->second].cgroup_id = j.at("cg_id").get<uint64_t>();
         } else if (mark == "undone") {
           rep.entries[it->second].undone = true;
         } else {
@@ -265,6 +302,8 @@ Result<JournalReadReport> ReadJournalFile(const std::string& path) {
         }
       } else if (j.contains("note")) {
         rep.warnings.push_back(where + j.at("note").get<std::string>());
+        rep.handover = j.contains("handover") ? j.at("handover").dump() : "";
+        continue;
       } else {
         JournalEntry e = EntryFrom(j);
         e.line = lineno;
@@ -312,6 +351,7 @@ Result<Journal> Journal::Open(const std::string& state_dir) {
   }
   j.lines_ = j.loaded_.lines;
   j.entries_ = j.loaded_.entries;
+  j.handover_ = j.loaded_.handover;
   for (const JournalEntry& e : j.entries_) j.next_seq_ = std::max(j.next_seq_, e.seq + 1);
   return j;
 }
@@ -326,7 +366,23 @@ Result<void> Journal::Append(const std::vector<std::string>& json_texts) {
   if (static_cast<size_t>(n) != line.size()) return Error{EIO, "short append to journal " + path_};
   if (::fdatasync(fd_.get()) != 0) return Error::FromErrno(errno, "fsync journal " + path_);
   lines_ += json_texts.size();
+  handover_.clear();  // whatever follows a handover marker voids it
   return Ok();
+}
+
+Result<void> Journal::WriteHandover(const std::string& state_json) {
+  json state = json::parse(state_json, nullptr, false);
+  if (state.is_discarded()) return Error{EINVAL, "handover state is not JSON"};
+  json marker{{"note", "handover by pid " + std::to_string(::getpid()) +
+                           ": changes left in place for the next start to adopt"},
+              {"handover", state}};
+  if (auto r = Append({marker.dump()}); !r) return r;
+  handover_ = state.dump();
+  return Ok();
+}
+
+Result<void> Journal::ConsumeHandover(const std::string& note) {
+  return Append({json{{"note", note}}.dump()});
 }
 
 Result<uint64_t> Journal::Begin(JournalEntry entry) {
@@ -340,6 +396,7 @@ Result<std::vector<uint64_t>> Journal::BeginAll(std::vector<JournalEntry> entrie
   std::vector<uint64_t> seqs;
   uint64_t seq = next_seq_;
   for (JournalEntry& e : entries) {
+    FillCgroupIds(e);
     e.seq = seq++;
     e.applied = false;
     e.undone = false;
@@ -363,13 +420,20 @@ Result<void> Journal::Mark(const char* mark, const std::vector<uint64_t>& in) {
     std::erase_if(seqs, [&](uint64_t s) { return !open.count(s); });
   }
   if (seqs.empty()) return Ok();
-  std::vector<std::string> texts;
-  for (uint64_t s : seqs) texts.push_back(json{{"mark", mark}, {"seq", s}}.dump());
-  if (auto r = Append(texts); !r) return r;
-  bool applied = std::string(mark) == "applied";
+  const bool applied = std::string(mark) == "applied";
+  const std::set<uint64_t> wanted(seqs.begin(), seqs.end());
+  std::map<uint64_t, JournalEntry*> hit;
   for (JournalEntry& e : entries_)
-    if (std::find(seqs.begin(), seqs.end(), e.seq) != seqs.end())
-      (applied ? e.applied : e.undone) = true;
+    if (wanted.count(e.seq)) hit[e.seq] = &e;
+  std::vector<std::string> texts;
+  for (uint64_t s : seqs) {
+    auto it = hit.find(s);
+    JournalEntry* e = it == hit.end() ? nullptr : it->second;
+    if (e && applied && e->kind == ChangeKind::kMakeDir) e->cgroup_id = CgroupDirId(e->path);
+    texts.push_back(MarkJson(mark, e, s).dump());
+  }
+  if (auto r = Append(texts); !r) return r;
+  for (auto& [_, e] : hit) (applied ? e->applied : e->undone) = true;
   return Ok();
 }
 
@@ -418,7 +482,7 @@ Result<void> Journal::Compact(const std::string& proc_root) {
     text += EncodeJournalLine(EntryJson(e).dump()) + "\n";
     lines++;
     if (e.applied) {
-      text += EncodeJournalLine(json{{"mark", "applied"}, {"seq", e.seq}}.dump()) + "\n";
+      text += EncodeJournalLine(MarkJson("applied", &e, e.seq).dump()) + "\n";
       lines++;
     }
   }

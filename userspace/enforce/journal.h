@@ -51,6 +51,12 @@ struct JournalEntry {
   std::string evacuate_to;  // mkdir: membership file for leftover tasks
   pid_t tid = 0;
   uint64_t start_time = 0;  // of tid, guards PID reuse
+  // Inode (= cgroup id on cgroupfs) of the cgroup changed, taken when the change was journaled,
+  // so no undo writes into a cgroup removed and re-created under the same name since. file: the
+  // file's directory; move: the cgroup moved to (cgroup_from_id: moved from); mkdir: the new
+  // directory (on its "applied" mark). 0: unknown (records written before these fields).
+  uint64_t cgroup_id = 0;
+  uint64_t cgroup_from_id = 0;
   SchedAttr original_attr, new_attr;
   // Derived from later marks when read back.
   bool applied = false;
@@ -64,12 +70,20 @@ struct JournalReadReport {
   std::vector<std::string> warnings;  // torn tail, notes
   size_t valid_bytes = 0;             // length of the file up to the last complete line
   size_t lines = 0;                   // complete lines (records, marks, notes)
+  // The state a handover stop left (json text) when its marker is the journal's last line;
+  // empty otherwise (no handover, or records written after it: the marker no longer holds).
+  std::string handover;
 };
 
 // One record line (without the newline) <-> json text, checked.
 std::string EncodeJournalLine(const std::string& json_text);
 Result<std::string> DecodeJournalLine(const std::string& line);
 uint32_t Crc32(const std::string& data);
+
+// Inode of `dir` (its cgroup id on cgroupfs), 0 when it cannot be read.
+uint64_t CgroupDirId(const std::string& dir);
+// Directory part of a path ("/a/b/c" -> "/a/b").
+std::string DirOf(const std::string& path);
 
 // Parses a whole journal file. A missing file is an empty report.
 Result<JournalReadReport> ReadJournalFile(const std::string& path);
@@ -99,6 +113,16 @@ class Journal {
   Result<std::vector<uint64_t>> BeginAll(std::vector<JournalEntry> entries);
   Result<void> MarkAllApplied(const std::vector<uint64_t>& seqs);
   Result<void> MarkAllUndone(const std::vector<uint64_t>& seqs);
+
+  // Handover stop: appends (fsynced) a marker holding `state_json`, the actuators' state, so
+  // the next start adopts the outstanding changes instead of undoing them. The marker is a note
+  // to older versions, which restore as usual. Any later line makes it void.
+  Result<void> WriteHandover(const std::string& state_json);
+  // The marker's state while it is still the last line ("" when none).
+  const std::string& handover() const { return handover_; }
+  // Appends a note saying the changes were adopted (by this pid): the marker no longer holds,
+  // so a crash from here on is reconciled (undone) by the next start.
+  Result<void> ConsumeHandover(const std::string& note);
 
   // Intents not yet undone, in the order they were made; optionally only one group.
   std::vector<JournalEntry> Outstanding(const std::string& group = "") const;
@@ -130,6 +154,7 @@ class Journal {
   uint64_t next_seq_ = 1;
   std::vector<JournalEntry> entries_;
   JournalReadReport loaded_;
+  std::string handover_;
 };
 
 }  // namespace sw

@@ -61,7 +61,16 @@ Result<RestoreReport> RestoreFromJournal(const std::string& state_dir, SystemWri
 
 Result<RestoreReport> ReconcileAtStartup(const std::string& state_dir, SystemWriter& writer,
                                          const RestoreOptions& opts) {
-  return RestoreFromJournal(state_dir, writer, opts);
+  auto journal = Journal::Open(state_dir);
+  if (!journal) return journal.error();
+  if (opts.may_adopt && !journal->handover().empty() && journal->load_report().corrupt.empty()) {
+    RestoreReport rep;
+    rep.journal_found = true;
+    rep.handed_over = true;
+    rep.outstanding_before = static_cast<int>(journal->Outstanding().size());
+    return rep;
+  }
+  return RestoreJournal(*journal, writer, opts);
 }
 
 }  // namespace sw

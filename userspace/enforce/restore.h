@@ -16,12 +16,16 @@ namespace sw {
 struct RestoreOptions {
   std::string proc_root = "/proc";
   SafetyRails rails;  // for threads born SCHED_IDLE from demoted ones (never kthreads, PID 1, us)
+  // Start-up only: a journal ending with a handover marker (and no corrupt record) is left as it
+  // is for Enforcer::Create to adopt. `restore` always undoes everything, marker or not.
+  bool may_adopt = false;
 };
 
 struct RestoreReport {
   UndoReport undo;             // restored / gone / skipped / failed / corrupt / warnings
   int outstanding_before = 0;  // changes found in the journal
   bool journal_found = false;
+  bool handed_over = false;  // left for adoption (RestoreOptions::may_adopt), nothing undone
   bool Complete() const { return undo.Complete(); }
   // Exit code for the CLI: 0 everything restored (or nothing to do), 1 something could not be
   // restored or a journal record was corrupt.
@@ -42,7 +46,8 @@ Result<RestoreReport> RestoreFromJournal(const std::string& state_dir, SystemWri
                                          const RestoreOptions& opts);
 
 // Agent start-up: a journal left by a previous run (crash, kill -9) is restored before anything
-// else; then the agent may open the journal for its own changes. Same as RestoreFromJournal.
+// else; then the agent may open the journal for its own changes. Same as RestoreFromJournal,
+// except for a handover journal when opts.may_adopt (then handed_over is set, nothing undone).
 Result<RestoreReport> ReconcileAtStartup(const std::string& state_dir, SystemWriter& writer,
                                          const RestoreOptions& opts);
 

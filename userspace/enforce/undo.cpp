@@ -10,8 +10,20 @@ namespace {
 
 bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENODEV; }
 
+// Empty when `dir` is still the cgroup journaled with id `id` (0: not journaled), else why not:
+// a cgroup removed and re-created under the same name is someone else's and never written.
+std::string Recreated(const std::string& dir, uint64_t id) {
+  if (id == 0) return "";
+  const uint64_t now = CgroupDirId(dir);
+  if (now == 0 || now == id) return "";  // gone: the caller's own check reports it
+  return "cgroup " + dir + " was removed and re-created since (id " + std::to_string(id) +
+         ", now " + std::to_string(now) + "); left alone";
+}
+
 UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
   if (!PathExists(e.path)) return {UndoOutcome::kGone, e.path + " no longer exists"};
+  if (auto why = Recreated(DirOf(e.path), e.cgroup_id); !why.empty())
+    return {UndoOutcome::kGone, why};
   if (!e.restore_if.empty()) {
     auto cur = ReadLine(e.path);
     if (!cur) {
@@ -47,6 +59,8 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
             who + " was moved to " + *cur + " by someone else since; left there"};
   if (!PathExists(e.original))
     return {UndoOutcome::kGone, who + ": its original cgroup " + e.cgroup_from + " was removed"};
+  if (auto why = Recreated(DirOf(e.original), e.cgroup_from_id); !why.empty())
+    return {UndoOutcome::kGone, who + ": " + why};
   auto r = w.MoveTask(e.original, e.tid);
   if (!r) {
     if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
@@ -58,6 +72,7 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
 
 UndoResult UndoMkdir(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
   if (!PathExists(e.path)) return {UndoOutcome::kRestored, e.path + " already removed"};
+  if (auto why = Recreated(e.path, e.cgroup_id); !why.empty()) return {UndoOutcome::kGone, why};
   // Tasks that arrived after the moves were journaled (forked children) are evacuated first;
   // a task exiting concurrently can make rmdir fail with EBUSY, so retry a few times.
   Error last;

@@ -33,7 +33,7 @@ extern const MetricDef &kBuildInfo, &kRunqLatency, &kThrottleWait, &kThrottleEve
     &kProgramRunSeconds, &kProgramRuns, &kDropped, &kWorkloadSeries, &kOverflowed, &kActions,
     &kWorkloadClass, &kWorkloadInfo, &kExclusiveCpus, &kSharedPoolCpus, &kDrift, &kViolations,
     &kRunqP99, &kRunqObjective, &kPodAnnotationIgnored, &kAgentMode, &kLoopSeconds, &kLoopRuns,
-    &kLoopOverruns, &kLoopLastRun, &kProcessStart, &kProcessCpu, &kProcessResident,
+    &kLoopOverruns, &kLoopLastRun, &kK8sEvents, &kProcessStart, &kProcessCpu, &kProcessResident,
     &kProcessVirtual, &kProcessOpenFds, &kProcessMaxFds;
 }  // namespace metric
 

@@ -134,6 +134,12 @@ void RenderSelf(ExpositionWriter& w, const SelfStats& self) {
     w.Sample({self.mode}, uint64_t{1});
   }
   if (self.loop.runs > 0) RenderLoop(w, self.loop);
+  if (self.events) {
+    w.Begin(m::kK8sEvents);
+    w.Sample({"posted"}, self.events->posted);
+    w.Sample({"failed"}, self.events->failed);
+    w.Sample({"dropped"}, self.events->dropped);
+  }
   if (self.process) RenderProcess(w, *self.process);
 }
 

@@ -34,10 +34,16 @@ struct LoopStats {
   double last_run_unix_seconds = 0;  // 0: not yet
 };
 
+// Kubernetes Events (kubernetes.events), cumulative.
+struct EventStats {
+  uint64_t posted = 0, failed = 0, dropped = 0;
+};
+
 struct SelfStats {
   std::string mode;                     // observe | dry-run | enforce
   std::optional<ProcessStats> process;  // none when /proc could not be read
   LoopStats loop;
+  std::optional<EventStats> events;  // only when events are on
 };
 
 }  // namespace sw

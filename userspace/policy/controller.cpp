@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "common/duration.h"
 
@@ -131,8 +132,17 @@ void Controller::Classify(const Snapshot& snap, const Facts& facts, nanoseconds 
       states_.emplace(name, std::move(st));
       continue;
     }
-    Classification& old = it->second.cls;
-    it->second.classified_at = now;
+    Workload& w = it->second;
+    w.classified_at = now;
+    if (w.adopted) {  // handed over: held on if it is still of the class it held under
+      w.adopted = false;
+      w.cgroup_path = sample.cgroup_path;
+      if (c.cls == w.cls.cls) {
+        w.cls = c;
+        continue;
+      }
+    }
+    Classification& old = w.cls;
     if (c.rule != old.rule || c.cls != old.cls || c.exclusive != old.exclusive ||
         c.exclusive_cpus != old.exclusive_cpus)
       pending_reclass_[name] = c;
@@ -241,7 +251,8 @@ void Controller::Baseline(std::vector<Decision>& out) {
   if (config_.enforcement.mode == EnforcementMode::kObserve) return;
   for (auto& [_, st] : states_)
     if (st.cls.cls == WorkloadClass::kLatencyCritical &&
-        st.cls.exclusive == ExclusivePolicy::kAlways && st.cls.exclusive_cpus)
+        st.cls.exclusive == ExclusivePolicy::kAlways && st.cls.exclusive_cpus &&
+        st.ladder.exclusive_count == 0)  // not already held (handover)
       TryGrant(st, "exclusive: always (at start)", out);
 }
 
@@ -503,6 +514,79 @@ std::map<std::tuple<std::string, std::string, std::string>, uint64_t> Controller
     const {
   std::lock_guard<std::mutex> lock(mu_);
   return counts_;
+}
+
+}  // namespace sw
+
+namespace sw {
+
+std::vector<AdoptedHold> Controller::Held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AdoptedHold> out;
+  for (const auto& [name, st] : states_) {
+    if (st.ladder.exclusive_count == 0 && st.ladder.demoted.empty()) continue;
+    AdoptedHold h{name, st.cgroup_path, st.ladder.cpus, {}};
+    for (const auto& be : st.ladder.demoted)
+      if (auto it = states_.find(be); it != states_.end()) h.demoted[be] = it->second.cgroup_path;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Controller::Workload& Controller::AdoptedState(const std::string& name, const std::string& path,
+                                               WorkloadClass cls) {
+  Workload& st = states_[name];
+  if (st.workload.empty()) {
+    st.workload = name;
+    st.cgroup_path = path;
+    st.cls.cls = cls;
+    st.adopted = true;
+    // Due for classification at the first Step, whatever the clock says.
+    st.classified_at = nanoseconds(std::numeric_limits<int64_t>::min() / 2);
+  }
+  return st;
+}
+
+void Controller::Adopt(const std::vector<AdoptedHold>& holds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const AdoptedHold& h : holds) {
+    Workload& victim = AdoptedState(h.workload, h.cgroup_path, WorkloadClass::kLatencyCritical);
+    std::set<std::string> neighbours;
+    for (const auto& [be, path] : h.demoted) {
+      AdoptedState(be, path, WorkloadClass::kBestEffort).demoted_by.insert(h.workload);
+      neighbours.insert(be);
+    }
+    victim.ladder.Adopted(h.cpus, std::move(neighbours));
+  }
+}
+
+std::string AdoptedHoldsToJson(const std::vector<AdoptedHold>& holds) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const AdoptedHold& h : holds)
+    a.push_back({{"workload", h.workload},
+                 {"cgroup_path", h.cgroup_path},
+                 {"cpus", FormatCpuList(h.cpus)},
+                 {"demoted", h.demoted}});
+  return a.dump();
+}
+
+Result<std::vector<AdoptedHold>> AdoptedHoldsFromJson(const std::string& text) {
+  std::vector<AdoptedHold> out;
+  try {
+    for (const auto& j : nlohmann::json::parse(text)) {
+      AdoptedHold h;
+      h.workload = j.at("workload").get<std::string>();
+      h.cgroup_path = j.at("cgroup_path").get<std::string>();
+      auto cpus = ParseCpuList(j.at("cpus").get<std::string>());
+      if (!cpus) return cpus.error().WithContext("adopted holds of '" + h.workload + "'");
+      h.cpus = *cpus;
+      h.demoted = j.at("demoted").get<std::map<std::string, std::string>>();
+      out.push_back(std::move(h));
+    }
+  } catch (const std::exception& e) {
+    return Error{EINVAL, std::string("adopted holds unreadable: ") + e.what()};
+  }
+  return out;
 }
 
 }  // namespace sw

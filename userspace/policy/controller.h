@@ -50,6 +50,16 @@
 
 namespace sw {
 
+// What one latency-critical victim held when the agent stopped with a handover: its exclusive
+// CPUs and the best-effort neighbours demoted for it (with their cgroup paths).
+struct AdoptedHold {
+  std::string workload, cgroup_path;
+  CpuSet cpus;
+  std::map<std::string, std::string> demoted;  // neighbour -> cgroup path
+};
+std::string AdoptedHoldsToJson(const std::vector<AdoptedHold>& holds);
+Result<std::vector<AdoptedHold>> AdoptedHoldsFromJson(const std::string& text);
+
 class Controller {
  public:
   // actuator may be null only in observe and dry-run modes (with a null actuator, enforce
@@ -67,6 +77,13 @@ class Controller {
   // Undoes everything the controller did (exclusive CPUs first, then best-effort demotions),
   // ignoring cool-down and rate limit. Call on SIGTERM before the journal restore.
   std::vector<Decision> Shutdown();
+
+  // Handover: what the victims hold now (for the marker), and, in the next agent before its
+  // first Step, taking it over. Adopted workloads keep their holds as "held" if the first Step
+  // finds them with the same class; otherwise they are released/restored as when a workload
+  // vanishes or changes class (decisions emitted, actuator called).
+  std::vector<AdoptedHold> Held() const;
+  void Adopt(const std::vector<AdoptedHold>& holds);
 
   StatusModel Status() const;
   // (action, workload, result) -> count, for schedwarden_actions_total.
@@ -102,7 +119,9 @@ class Controller {
     Ladder ladder;  // latency-critical victims
     // Best-effort workloads: the victims holding a demotion (restore when the last lets go).
     std::set<std::string> demoted_by;
+    bool adopted = false;  // from a handover, not classified yet
   };
+  Workload& AdoptedState(const std::string& name, const std::string& path, WorkloadClass cls);
 
   // Step's phases. GatherFacts runs first, without the lock: the classifier's I/O for the
   // workloads due for (re)classification, which are exactly the keys of its result.

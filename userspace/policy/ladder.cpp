@@ -77,6 +77,18 @@ void Ladder::Verified(bool demotion_step, bool improved) {
   rung = !improved ? RungState::kFailed : holds ? RungState::kHeld : RungState::kUntried;
 }
 
+void Ladder::Adopted(CpuSet set, std::set<std::string> neighbours) {
+  if (!set.empty()) {
+    exclusive_count = static_cast<int>(set.size());
+    cpus = std::move(set);
+    exclusive = RungState::kHeld;
+  }
+  if (!neighbours.empty()) {
+    demoted = std::move(neighbours);
+    demotion = RungState::kHeld;
+  }
+}
+
 void Ladder::Released() {
   cpus.clear();
   exclusive_count = 0;

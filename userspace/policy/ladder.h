@@ -73,6 +73,8 @@ struct Ladder {
   void NeighbourGone(const std::string& neighbour);  // held with none left -> untried
   void EpisodeOver();                                // calm with nothing held: failed -> untried
   void Abandon();                                    // shutdown: verification dropped
+  // Handover: what the previous agent held for this victim, taken over as held (verified then).
+  void Adopted(CpuSet set, std::set<std::string> neighbours);
 };
 
 // Where a best-effort aggressor's cpu.idle goes for one victim. cpu.idle, like a weight, only

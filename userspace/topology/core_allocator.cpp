@@ -234,4 +234,15 @@ std::vector<std::string> CoreAllocator::HoldersOf(const CpuSet& cpus) const {
   return out;
 }
 
+bool CoreAllocator::Adopt(const std::string& workload, const std::vector<int>& cores) {
+  const int n = static_cast<int>(topo_.cores.size());
+  for (int c : cores) {
+    if (c < 0 || c >= n) return false;
+    for (const auto& [w, held] : held_)
+      if (w != workload && std::find(held.begin(), held.end(), c) != held.end()) return false;
+  }
+  held_[workload] = cores;
+  return true;
+}
+
 }  // namespace sw

@@ -65,6 +65,9 @@ class CoreAllocator {
   const CpuSet& unavailable() const { return unavailable_; }
   // Workloads whose exclusive CPUs include any of `cpus`.
   std::vector<std::string> HoldersOf(const CpuSet& cpus) const;
+  // Takes back cores a previous agent granted (handover): false, changing nothing, when an index
+  // is unknown or already held by another workload.
+  bool Adopt(const std::string& workload, const std::vector<int>& cores);
 
   CpuSet SharedPool() const;  // every CPU not held exclusively
   CpuSet ExclusiveCpus() const;

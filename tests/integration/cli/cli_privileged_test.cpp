@@ -440,3 +440,113 @@ TEST(CliPrivileged, AKubeletRewriteIsAuditedOnceAndNotWrittenBack) {
 
 }  // namespace
 }  // namespace sw::test
+
+namespace sw::test {
+namespace {
+
+std::string JournalText(const std::string& state_dir) {
+  return ReadFile(state_dir + "/journal").value_or("");
+}
+
+// An enforcing agent with --on-stop handover promotes and demotes, then gets SIGTERM: it exits 0
+// and every change is still there (ground truth), with a handover marker in the journal.
+void PromoteThenHandOver(Scenario& s) {
+  s.StartAgent("enforce", {"--on-stop", "handover"});
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s))
+      << "within 30 s: promoted " << s.Promoted() << ", exclusive " << s.Exclusive() << ", demoted "
+      << s.Demoted() << ", agent alive " << s.AgentAlive();
+  int status = s.SignalAgent(SIGTERM, 20000);
+  ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_TRUE(s.Promoted() && s.Exclusive() && s.Demoted())
+      << "a handover stop undid something: promoted " << s.Promoted() << ", exclusive "
+      << s.Exclusive() << ", demoted " << s.Demoted();
+  EXPECT_TRUE(Contains(JournalText(s.state_dir()), "\"handover\"")) << "no handover marker";
+}
+
+TEST(CliPrivileged, HandoverStopLeavesEverythingAndTheNextRunAdoptsIt) {
+  SW_REQUIRE_PRIVILEGED();
+  Scenario s("handover");
+  ASSERT_TRUE(SchedwardenCpusets(s.cpuset_root()).empty())
+      << "a schedwarden cpuset exists before the test: another agent is running?";
+  PromoteThenHandOver(s);
+  if (HasFatalFailure()) return;
+  // The next agent adopts: nothing is undone at start (checked while it serves), the journal
+  // says so, and its status shows the workload holding its CPUs.
+  s.StartAgent("enforce", {"--on-stop", "handover"});
+  ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s))
+      << "the second agent never served metrics (alive: " << s.AgentAlive() << ")";
+  EXPECT_TRUE(s.Promoted() && s.Exclusive() && s.Demoted())
+      << "adoption undid something: promoted " << s.Promoted() << ", exclusive " << s.Exclusive()
+      << ", demoted " << s.Demoted();
+  EXPECT_TRUE(Contains(JournalText(s.state_dir()), "adopted by pid")) << "no adoption note";
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        CommandResult st =
+            RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir(), "--json"});
+        if (st.exit_code() != 0) return false;
+        auto j = nlohmann::json::parse(st.out, nullptr, false);
+        if (j.is_discarded()) return false;
+        for (const auto& w : j.value("workloads", nlohmann::json::array()))
+          if (w.value("workload", "") == s.lc() && !w.value("exclusive_cpus", "").empty())
+            return true;
+        return false;
+      },
+      20s))
+      << "the adopting agent's status does not show the exclusive CPUs it holds";
+  // Its own stop with `restore` (the default) undoes what it adopted.
+  s.SignalAgent(SIGTERM, 20000);
+  s.StartAgent("enforce");
+  ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s));
+  int status = s.SignalAgent(SIGTERM, 20000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  s.ExpectRestored();
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+  EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "nothing to restore")) << r.out;
+}
+
+// kill -9 or SIGTERM at each step of a handover: during the stop, right after it, and at several
+// moments of the next agent's adoption. Whatever the journal is left as, `restore` puts back the
+// machine as it was before any agent ran.
+TEST(CliPrivileged, KillAtEveryStepOfAHandoverThenRestoreIsComplete) {
+  SW_REQUIRE_PRIVILEGED();
+  struct Step {
+    const char* name;
+    bool during_stop;  // signal the handing-over agent itself, else the adopting one
+    int sig;
+    std::chrono::milliseconds after;  // after SIGTERM (stop) / after the exec (adoption)
+  };
+  const Step steps[] = {
+      {"kill -9 during the stop", true, SIGKILL, 0ms},
+      {"kill -9 during the stop (late)", true, SIGKILL, 20ms},
+      {"kill -9 while adopting (at once)", false, SIGKILL, 0ms},
+      {"kill -9 while adopting", false, SIGKILL, 80ms},
+      {"kill -9 after adopting", false, SIGKILL, 600ms},
+      {"SIGTERM while adopting", false, SIGTERM, 80ms},
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.name);
+    Scenario s(std::string("hk") + std::to_string(&step - steps));
+    ASSERT_TRUE(SchedwardenCpusets(s.cpuset_root()).empty());
+    if (step.during_stop) {
+      s.StartAgent("enforce", {"--on-stop", "handover"});
+      ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s));
+      s.SignalAgent(SIGTERM, 0);  // does not wait
+      std::this_thread::sleep_for(step.after);
+      s.SignalAgent(SIGKILL, 10000);
+    } else {
+      PromoteThenHandOver(s);
+      if (HasFatalFailure()) return;
+      s.StartAgent("enforce", {"--on-stop", "handover"});
+      std::this_thread::sleep_for(step.after);
+      ASSERT_NE(s.SignalAgent(step.sig, 20000), -1);
+    }
+    CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "restore", "--state-dir", s.state_dir()});
+    EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
+    s.ExpectRestored();
+  }
+}
+
+}  // namespace
+}  // namespace sw::test

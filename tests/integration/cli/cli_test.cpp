@@ -120,6 +120,17 @@ TEST(CliStatus, NoAgentExitsOneNamingThePath) {
   }
 }
 
+// Issue 13 part 6: a status file naming a pid that now belongs to another process (here pid 1,
+// always alive, with a start time it never had) is stale, not a live agent.
+TEST(CliStatus, RecycledAgentPidIsStale) {
+  TempTree t;
+  const std::string dir = t.MakeDir("state");
+  t.Write("state/status.json", R"({"pid": 1, "pid_start": 18446744073709551615, "workloads": []})");
+  CommandResult r = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code(), 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "is not running")) << r.err;
+}
+
 TEST(CliRestore, EmptyStateDirIsNothingToRestore) {
   TempTree t;
   const std::string dir = t.MakeDir("state");

@@ -334,7 +334,7 @@ workloads:
   EXPECT_THAT(
       e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
                   "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, keep_cpu0_shared, "
-                  "allowed_cgroups)"));
+                  "allowed_cgroups, on_stop)"));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:5: observer.depth: unknown key")));
   EXPECT_THAT(e, Contains(HasSubstr("config.yaml:7: controller.cooldwn: unknown key")));
   EXPECT_THAT(e, Contains("config.yaml:10: workloads[0].match.pid: unknown key (expected one of: "
@@ -935,6 +935,45 @@ TEST(ConfigKubernetes, TimeoutLongerThanRefreshIsAWarning) {
   ASSERT_EQ(w.warnings.size(), 1u) << w.Text();
   EXPECT_EQ(w.warnings[0].ToString().rfind("config.yaml:3: kubernetes.timeout:", 0), 0u)
       << w.Text();
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+TEST(ConfigHandoverAndEvents, OnStopAndEventKeys) {
+  ConfigLoad def = ParseConfig("interval: 500ms\n", "config.yaml", nullptr);
+  ASSERT_TRUE(def.config) << def.Text();
+  EXPECT_EQ(def.config->enforcement.on_stop, OnStop::kRestore);
+  EXPECT_FALSE(def.config->kubernetes.events);
+  EXPECT_EQ(def.config->kubernetes.credentials_dir,
+            "/var/run/secrets/kubernetes.io/serviceaccount");
+  ConfigLoad ok = ParseConfig(
+      "enforcement: { on_stop: handover }\nkubernetes:\n  events: true\n"
+      "  api_server: https://10.0.0.1:6443\n  credentials_dir: /tmp/sa\n",
+      "config.yaml", nullptr);
+  ASSERT_TRUE(ok.config) << ok.Text();
+  EXPECT_EQ(ok.config->enforcement.on_stop, OnStop::kHandover);
+  EXPECT_TRUE(ok.config->kubernetes.events);
+  EXPECT_EQ(ok.config->kubernetes.api_server, "https://10.0.0.1:6443");
+  EXPECT_EQ(ok.config->kubernetes.credentials_dir, "/tmp/sa");
+  ConfigLoad bad = ParseConfig(
+      "enforcement: { on_stop: keep }\nkubernetes:\n  events: maybe\n  api_server: 10.0.0.1\n"
+      "  credentials_dir: sa\n",
+      "config.yaml", nullptr);
+  EXPECT_FALSE(bad.config);
+  const std::string t = bad.Text();
+  EXPECT_NE(t.find("config.yaml:1: enforcement.on_stop: \"keep\" must be one of: restore, "
+                   "handover"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("config.yaml:3: kubernetes.events: \"maybe\" must be true or false"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("config.yaml:4: kubernetes.api_server"), std::string::npos) << t;
+  EXPECT_NE(t.find("config.yaml:5: kubernetes.credentials_dir"), std::string::npos) << t;
 }
 
 }  // namespace

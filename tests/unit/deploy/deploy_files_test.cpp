@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -73,6 +74,73 @@ TEST(DeployFiles, ShippedConfigurationsAreValid) {
   ConfigLoad example =
       ParseConfig(Read("deploy/config/config.yaml"), "deploy/config/config.yaml", nullptr);
   EXPECT_TRUE(example.errors.empty()) << example.Text();
+}
+
+// Rolling updates hand over (nothing undone between the old agent and the new one); removing the
+// agent runs `restore` on every node against the same state directory.
+TEST(DeployFiles, RollingUpdateHandsOverAndCleanupRestoresEveryNode) {
+  YAML::Node ds = DaemonSetDoc("DaemonSet");
+  YAML::Node pod = ds["spec"]["template"]["spec"];
+  ASSERT_TRUE(pod);
+  EXPECT_EQ(ds["spec"]["updateStrategy"]["type"].as<std::string>(""), "RollingUpdate");
+  auto args = pod["containers"][0]["args"].as<std::vector<std::string>>();
+  auto it = std::find(args.begin(), args.end(), "--on-stop");
+  ASSERT_NE(it, args.end());
+  ASSERT_NE(it + 1, args.end());
+  EXPECT_EQ(*(it + 1), "handover");
+  std::string state_path;
+  for (const auto& v : pod["volumes"])
+    if (v["name"].as<std::string>() == "state")
+      state_path = v["hostPath"]["path"].as<std::string>();
+  ASSERT_FALSE(state_path.empty());
+
+  YAML::Node cleanup;
+  for (const YAML::Node& d : YAML::LoadAll(Read("deploy/kubernetes/cleanup.yaml")))
+    if (d["kind"].as<std::string>() == "DaemonSet") cleanup = d;
+  ASSERT_TRUE(cleanup) << "no DaemonSet in cleanup.yaml";
+  YAML::Node cpod = cleanup["spec"]["template"]["spec"];
+  EXPECT_TRUE(cpod["hostPID"].as<bool>(false)) << "restore checks tasks' start times in /proc";
+  bool tolerates_all = false;
+  for (const auto& t : cpod["tolerations"])
+    tolerates_all |= t["operator"].as<std::string>("") == "Exists" && !t["key"] && !t["effect"];
+  EXPECT_TRUE(tolerates_all);
+  ASSERT_EQ(cpod["initContainers"].size(), 1u);
+  YAML::Node r = cpod["initContainers"][0];
+  auto rargs = r["args"].as<std::vector<std::string>>();
+  ASSERT_GE(rargs.size(), 3u);
+  EXPECT_EQ(rargs[0], "restore");
+  std::string mount;
+  for (const auto& m : r["volumeMounts"])
+    if (m["name"].as<std::string>() == "state") mount = m["mountPath"].as<std::string>();
+  EXPECT_EQ(rargs[1], "--state-dir");
+  EXPECT_EQ(rargs[2], mount);
+  for (const auto& v : cpod["volumes"])
+    if (v["name"].as<std::string>() == "state")
+      EXPECT_EQ(v["hostPath"]["path"].as<std::string>(), state_path);
+  EXPECT_EQ(r["image"].as<std::string>(), pod["containers"][0]["image"].as<std::string>());
+}
+
+// kubernetes.events needs "events: create" for the DaemonSet's service account, and nothing more.
+TEST(DeployFiles, EventsRbacGrantsOnlyEventCreateToTheAgentsServiceAccount) {
+  YAML::Node pod = DaemonSetDoc("DaemonSet")["spec"]["template"]["spec"];
+  const std::string sa = pod["serviceAccountName"].as<std::string>("");
+  ASSERT_FALSE(sa.empty());
+  YAML::Node role = DaemonSetDoc("ClusterRole");
+  ASSERT_TRUE(role);
+  ASSERT_EQ(role["rules"].size(), 1u);
+  YAML::Node rule = role["rules"][0];
+  EXPECT_EQ(rule["apiGroups"].as<std::vector<std::string>>(), std::vector<std::string>{""});
+  EXPECT_EQ(rule["resources"].as<std::vector<std::string>>(), std::vector<std::string>{"events"});
+  EXPECT_EQ(rule["verbs"].as<std::vector<std::string>>(), std::vector<std::string>{"create"});
+  YAML::Node binding = DaemonSetDoc("ClusterRoleBinding");
+  ASSERT_TRUE(binding);
+  EXPECT_EQ(binding["roleRef"]["name"].as<std::string>(),
+            role["metadata"]["name"].as<std::string>());
+  ASSERT_EQ(binding["subjects"].size(), 1u);
+  EXPECT_EQ(binding["subjects"][0]["name"].as<std::string>(), sa);
+  EXPECT_EQ(binding["subjects"][0]["namespace"].as<std::string>(),
+            DaemonSetDoc("DaemonSet")["metadata"]["namespace"].as<std::string>());
+  EXPECT_EQ(DaemonSetDoc("ServiceAccount")["metadata"]["name"].as<std::string>(), sa);
 }
 
 // systemd's CapabilityBoundingSet= (space-separated, may repeat) is the needed list; the unit does

@@ -88,7 +88,8 @@ class ControllerTest : public ::testing::Test {
         allocating ? static_cast<Actuator*>(allocating.get()) : actuator.get(), &sink, clock,
         *topo);
     for (const char* w : {kWeb, kBatch, kSystem}) machine.Add(w);
-    first = Tick();  // baseline
+    if (!adopt.empty()) controller->Adopt(adopt);  // a handover, before the first Step
+    first = Tick();                                // baseline
   }
 
   std::vector<Decision> Tick() {
@@ -129,7 +130,8 @@ class ControllerTest : public ::testing::Test {
   test::Machine machine;
   test::ControllerFeed feed;
   std::unique_ptr<test::FakeActuator> actuator;
-  bool real_allocator = false;  // set before Start(): exclusive CPUs from the CoreAllocator
+  bool real_allocator = false;     // set before Start(): exclusive CPUs from the CoreAllocator
+  std::vector<AdoptedHold> adopt;  // set before Start(): what a handover left
   std::unique_ptr<AllocatorActuator> allocating;
   std::unique_ptr<Classifier> classifier;
   std::unique_ptr<Controller> controller;
@@ -917,6 +919,69 @@ TEST_F(ControllerTest, LatencySensitiveObjectivesAreWatchedNotEnforced) {
   }
   EXPECT_EQ(controller->Status().workloads.at(1).violation_intervals_total, 6u);
   EXPECT_THAT(actuator->calls, IsEmpty());
+}
+
+}  // namespace
+}  // namespace sw
+
+namespace sw {
+namespace {
+
+// Handover: what one controller held comes back in the next as held, released when calm as if
+// it had granted it itself; nothing is granted or demoted again.
+TEST_F(ControllerTest, HandedOverHoldsAreHeldThenReleasedWhenCalm) {
+  adopt = {AdoptedHold{kWeb, kWeb, CpuSet{2, 3}, {{kBatch, kBatch}}}};
+  Start();
+  EXPECT_THAT(first, IsEmpty());
+  std::vector<AdoptedHold> held = controller->Held();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].workload, kWeb);
+  EXPECT_EQ(held[0].cpus, (CpuSet{2, 3}));
+  EXPECT_EQ(held[0].demoted, (std::map<std::string, std::string>{{kBatch, kBatch}}));
+  // The cluster-facing gauges count what was handed over (4 CPUs, 2 held by web).
+  StatusModel st = controller->Status();
+  EXPECT_EQ(st.shared_pool_cpus, 2);
+  for (const auto& w : st.workloads)
+    if (w.workload == kWeb) EXPECT_EQ(w.exclusive_count, 2);
+  // Still interfered: nothing re-granted, nothing demoted twice.
+  for (int i = 0; i < 4; i++) {
+    Interfered();
+    Tick();
+  }
+  EXPECT_THAT(actuator->calls, IsEmpty());
+  std::vector<std::string> releases;
+  for (int i = 0; i < 40; i++) {
+    Calm();
+    for (const auto& x : Tick()) releases.push_back(x.action + " " + x.workload + " " + x.result);
+  }
+  EXPECT_THAT(releases, ElementsAre("release-exclusive /lc-web applied",
+                                    "restore-best-effort /be-batch applied"));
+  EXPECT_THAT(actuator->calls, ElementsAre("release /lc-web", "restore /be-batch"));
+}
+
+// A victim or neighbour that is gone, or no longer of its class, gives back what it held at the
+// first Step, with a decision each.
+TEST_F(ControllerTest, HandedOverHoldsOfVanishedWorkloadsAreGivenBack) {
+  adopt = {AdoptedHold{"/lc-gone", "/lc-gone", CpuSet{3}, {{kBatch, kBatch}}},
+           AdoptedHold{kWeb, kWeb, CpuSet{}, {{"/be-gone", "/be-gone"}}}};
+  Start();
+  EXPECT_THAT(Summary(first),
+              ::testing::UnorderedElementsAre("release-exclusive /lc-gone applied",
+                                              "restore-best-effort /be-batch applied",
+                                              "restore-best-effort /be-gone applied"));
+  EXPECT_TRUE(controller->Held().empty());
+}
+
+TEST(AdoptedHolds, RoundTripThroughJson) {
+  std::vector<AdoptedHold> h = {AdoptedHold{"/a", "/kubepods/a", CpuSet{1, 2}, {{"/b", "/b"}}}};
+  auto back = AdoptedHoldsFromJson(AdoptedHoldsToJson(h));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].workload, "/a");
+  EXPECT_EQ((*back)[0].cgroup_path, "/kubepods/a");
+  EXPECT_EQ((*back)[0].cpus, (CpuSet{1, 2}));
+  EXPECT_EQ((*back)[0].demoted.at("/b"), "/b");
+  EXPECT_FALSE(AdoptedHoldsFromJson("[{\"workload\": 3}]").ok());
 }
 
 }  // namespace
