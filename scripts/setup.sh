@@ -9,6 +9,7 @@ PACKAGES=(
   libhwloc-dev hwloc libcivetweb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   stress-ng rt-tests libbpf-tools linux-perf prometheus curl jq tmux
+  memcached sysbench gnuplot-nox
   qemu-system-x86 busybox-static cpio
 )
 
