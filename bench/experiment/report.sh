@@ -42,16 +42,17 @@ verdicts=$(jq -r '
   | def m(k; f): $s[k][f].median;
     def v(ok): if ok == null then "n/a" elif ok then "**met**" else "**missed**" end;
     def f2: if . == null then "n/a" else (. * 100 | round / 100 | tostring) end;
+    def f0: if . == null then "n/a" else (. | round | tostring) end;
     (m("enforce"; "lc_p99_us")) as $ep | (m("alone"; "lc_p99_us")) as $ap | (m("no-agent"; "lc_p99_us")) as $np
     | (m("enforce"; "be_events_per_s")) as $eb | (m("no-agent"; "be_events_per_s")) as $nb
     | (m("static"; "be_events_per_s")) as $sb
     | (m("enforce"; "first_action_s")) as $fa | (m("enforce"; "recovery_s")) as $rc
     | (3 * $iv + 2 * $iv) as $fa_lim
     | def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
-    "- Enforcing: LC p99 within 1.25× of LC alone — \(v(if $ep and $ap then ($ep <= 1.25 * $ap) else null end)): \(ratio($ep; $ap) | f2)× (\($ep) µs vs \($ap) µs).",
-    "- No agent is several (≥ 3) times worse than LC alone — \(v(if $np and $ap then ($np >= 3 * $ap) else null end)): \(ratio($np; $ap) | f2)× (\($np) µs).",
-    "- BE keeps ≥ 70 % of its no-agent throughput under enforcing — \(v(if $eb and $nb then ($eb >= 0.7 * $nb) else null end)): \(ratio($eb; $nb) * 100 | if . == null then "n/a" else round end) %.",
-    "- … and more than under static exclusive cores — \(v(if $eb and $sb then ($eb > $sb) else null end)): \($eb) vs \($sb) events/s.",
+    "- Enforcing: LC p99 within 1.25× of LC alone — \(v(if $ep and $ap then ($ep <= 1.25 * $ap) else null end)): \(ratio($ep; $ap) | f2)× (\($ep | f0) µs vs \($ap | f0) µs).",
+    "- No agent is several (≥ 3) times worse than LC alone — \(v(if $np and $ap then ($np >= 3 * $ap) else null end)): \(ratio($np; $ap) | f2)× (\($np | f0) µs).",
+    "- BE keeps ≥ 70 % of its no-agent throughput under enforcing — \(v(if $eb and $nb then ($eb >= 0.7 * $nb) else null end)): \(ratio($eb; $nb) | if . == null then "n/a" else . * 100 | round end) %.",
+    "- … and more than under static exclusive cores — \(v(if $eb and $sb then ($eb > $sb) else null end)): \($eb | f0) vs \($sb | f0) events/s.",
     "- First action within 2 control intervals of a violation window (\(3) intervals of \($iv) s after the batch starts, + 2: ≤ \($fa_lim) s) — \(v(if $fa == null then null else ($fa <= $fa_lim) end)): \($fa | f2) s.",
     "- LC p99 back under its objective (\(.parameters.lc_request_p99_objective_us) µs, 4 windows of 250 ms in a row) within 5 s of the batch start — \(v(if $rc == null then false else ($rc <= 5) end)): \(if $rc == null then "never within the run" else "\($rc | f2) s" end)."
 ' "$json")
@@ -107,9 +108,12 @@ plot "$dir/.bars.dat" using 0:(\$2/1000):xtic(1) with boxes lc rgb "#4e79a7" not
      $obj with lines dt 2 lc rgb "red" title "objective"
 unset logscale y
 set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
 set title "BE throughput (sysbench events/s)"
 plot "$dir/.bars.dat" using 0:5:xtic(1) with boxes lc rgb "#59a14f" notitle, \
      "" using 0:5:6:7 with yerrorbars lc rgb "black" pt 0 notitle
+set offsets 0, 0, 0, 0
+set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb "gray"
 set title "LC p99 per 250 ms window, first repetition (ms, log)"
 set xtics norotate
 set xlabel "seconds after the batch work starts"

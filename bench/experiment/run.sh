@@ -74,7 +74,9 @@ fi
 agent_bin=$PWD/$build/schedwarden
 loadgen_bin=$PWD/$build/bench/experiment/sw_mc_loadgen
 probe_bin=$PWD/$build/tests/integration/e2e/latency_probe
-for b in "$agent_bin" "$loadgen_bin" "$probe_bin"; do
+needed=("$loadgen_bin" "$probe_bin")
+[[ ,$scenarios, == *,observe,* || ,$scenarios, == *,enforce,* ]] && needed+=("$agent_bin")
+for b in "${needed[@]}"; do
   [[ -x $b ]] || die "$b not built (drop --no-build)"
 done
 mkdir -p "$out"
@@ -126,27 +128,29 @@ mkcg() {  # mkcg NAME: /NAME in every hierarchy, cpuset inherited from the root
     fi
   done
 }
-# joincg NAME CMD...: runs CMD inside /NAME (it moves itself, then execs)
+# joincg NAME CMD... &: runs CMD inside /NAME (it moves itself, then execs, so $! is CMD's pid)
 joincg() {
   local name=$1
   shift
   local files=()
   local h
   for h in "${hier[@]}"; do files+=("$h/$name/cgroup.procs"); done
-  bash -c 'for f in "${@:2:$1}"; do echo $$ > "$f" || exit 1; done; shift $(($1 + 1)); exec "$@"' \
+  exec bash -c 'for f in "${@:2:$1}"; do echo $$ > "$f" || exit 1; done; shift $(($1 + 1)); exec "$@"' \
     _ "${#files[@]}" "${files[@]}" "$@"
 }
 rmcgs() {  # every cgroup of this run, deepest first; killing what is still inside
-  local d ok=0
-  for d in "${hier[@]/%//$prefix-}"*; do
-    [[ -d $d ]] || continue
-    for _ in $(seq 50); do
-      [[ -s $d/cgroup.procs ]] || break
-      xargs -r kill -KILL < "$d/cgroup.procs" 2>/dev/null || true
-      sleep 0.1
+  local h d ok=0
+  for h in "${hier[@]}"; do
+    for d in "$h/$prefix-"*; do
+      [[ -d $d ]] || continue
+      for _ in $(seq 50); do
+        [[ -n $(cat "$d/cgroup.procs" 2>/dev/null) ]] || break  # cgroupfs files have size 0
+        xargs -r kill -KILL < "$d/cgroup.procs" 2>/dev/null || true
+        sleep 0.1
+      done
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [[ -d $d ]] && echo "experiment: could not remove $d" >&2 && ok=1
     done
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-    [[ -d $d ]] && echo "experiment: could not remove $d" >&2 && ok=1
   done
   return $ok
 }
