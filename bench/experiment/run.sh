@@ -258,8 +258,10 @@ workloads:
     match: { cgroup: "/$be" }
     class: best-effort
 EOF
+    local aport
+    aport=$(free_port)
     "$agent_bin" run --config "$dir/config.yaml" --mode "$mode" --state-dir "$dir/state" \
-      --listen "127.0.0.1:$(free_port)" > "$dir/agent.log" 2>&1 &
+      --listen "127.0.0.1:$aport" > "$dir/agent.log" 2>&1 &
     agent_pid=$!
     for _ in $(seq 300); do
       [[ -f $dir/state/status.json ]] && break
@@ -267,6 +269,16 @@ EOF
       sleep 0.1
     done
     [[ -f $dir/state/status.json ]] || die "agent wrote no status.json in 30 s: $(tail -5 "$dir/agent.log")"
+    # When the objective was violated: the agent's violated-interval counter for memcached,
+    # sampled every 100 ms ("unix-time count").
+    (
+      while :; do
+        printf '%s %s\n' "$(unix_now)" "$(curl -s --max-time 1 "http://127.0.0.1:$aport/metrics" |
+          awk -v w="workload=\"/$lc\"" 'index($0, "schedwarden_slo_violation_intervals_total{") == 1 && index($0, w) { print $2 }')"
+        sleep 0.1
+      done
+    ) > "$dir/violations" 2>/dev/null &
+    pids+=($!)
   fi
 
   total=$((warmup + settle + seconds))
@@ -318,7 +330,19 @@ EOF
     -v e="$(awk -v a="$t1" -v b="$(cat "$dir/probe.start")" 'BEGIN { print a - b }')" \
     '$1 >= s && $1 <= e { print $4 }' "$dir/probe.out" | sort -g |
     awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "null" }')
+  # The K-th violated interval after the batch start: the last sample before the counter reached
+  # (its value at the start) + K; an upper bound on the delay from the violation window to the action.
+  local window_end=null
+  if [[ -s $dir/violations && -n $be_start ]]; then
+    window_end=$(awk -v b="$be_start" -v k=3 'NF == 2 {
+        if ($1 <= b) { base = $2; prev = $1; next }
+        if (base == "") base = 0
+        if ($2 >= base + k) { print prev; found = 1; exit }
+        prev = $1 }
+      END { if (!found) print "null" }' "$dir/violations")
+  fi
   jq -n --arg scen "$scen" --argjson rep "$rep" --slurpfile lg "$dir/loadgen.json" \
+    --argjson window_end "$window_end" --argjson interval "$interval_ms" \
     --argjson be_start "${be_start:-null}" --argjson t0 "$t0" --argjson t1 "$t1" \
     --argjson u0 "$u0" --argjson u1 "$u1" --argjson be0 "$be0" --argjson be1 "$be1" \
     --argjson eps "$eps" --argjson probe "$probe_p99" --argjson agent_rc "$agent_rc" \
@@ -347,8 +371,11 @@ EOF
                                                 else ($be1 - $be0) / 1e9 / ($t1 - $t0) end)},
        be_start_unix: $be_start,
        be_start_s: (if $be_start == null then null else $be_start - $l.start_unix end),
+       violation_window_end_s: (if $window_end == null then null else $window_end - $be_start end),
        first_action: (if $first == null then null
-                      else {action: $first.action, seconds_after_be_start: (($first.time | secs) - $be_start)} end),
+                      else {action: $first.action, seconds_after_be_start: (($first.time | secs) - $be_start),
+                            intervals_after_violation_window: (if $window_end == null then null
+                              else (($first.time | secs) - $window_end) / ($interval / 1000) end)} end),
        recovery_s: $recovery,
        agent_exit: $agent_rc, actions: [$decisions[] | {time, action, workload, result}],
        windows: [$w[] | {t: (.t - ($l.start_unix + 0)), p99_us}]}' > "$dir/result.json"
@@ -404,6 +431,7 @@ jq -s --arg date "$start_date" --arg cmd "$command_line" --arg kernel "$(uname -
           probe_p99_us: ($r | stat(.probe_p99_us)),
           be_events_per_s: ($r | stat(.be.events_per_s)), be_cpus: ($r | stat(.be.cpus_received)),
           first_action_s: ($r | stat(.first_action.seconds_after_be_start)),
+          first_action_intervals_after_window: ($r | stat(.first_action.intervals_after_violation_window)),
           recovery_s: ($r | stat(.recovery_s))}],
      runs: $runs}' "$tmp"/runs/*/result.json > "$out/results.json"
 
