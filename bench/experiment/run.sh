@@ -209,6 +209,18 @@ usage_ns() {  # CPU time of cgroup /NAME so far, ns
     cat "$acct_hier/$1/cpuacct.usage"
   fi
 }
+expand_cpus() {  # "0-2,5" -> "0 1 2 5"
+  local part parts cpus=()
+  IFS=, read -r -a parts <<< "$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then
+      mapfile -t -O "${#cpus[@]}" cpus < <(seq "${part%-*}" "${part#*-}")
+    else
+      cpus+=("$part")
+    fi
+  done
+  echo "${cpus[*]}"
+}
 # The last CPU's core (its hyperthread siblings): what a static policy would give memcached.
 static_cpus=$(cat "/sys/devices/system/cpu/cpu$(($(nproc) - 1))/topology/thread_siblings_list")
 ncpu=$(nproc)
@@ -222,11 +234,10 @@ run_one() {
   lc=$prefix-$rep-$scen-lc be=$prefix-$rep-$scen-be
   mkcg "$lc"; mkcg "$be"
   if [[ $scen == static ]]; then  # by hand, what the CPU manager's static policy does
-    local rest
-    rest=$(python3 -c "import sys; a=set(range($ncpu)); b=set()
-for p in sys.argv[1].split(','):
-    lo,_,hi=p.partition('-'); b|=set(range(int(lo),int(hi or lo)+1))
-print(','.join(map(str,sorted(a-b))))" "$static_cpus")
+    local rest='' c
+    for ((c = 0; c < ncpu; c++)); do
+      [[ " $(expand_cpus "$static_cpus") " == *" $c "* ]] || rest+=${rest:+,}$c
+    done
     echo "$static_cpus" > "$cpuset_hier/$lc/cpuset.cpus"
     echo "$rest" > "$cpuset_hier/$be/cpuset.cpus"
   fi
@@ -382,6 +393,7 @@ EOF
 }
 
 # --- all runs, alternating order ----------------------------------------------------------------
+echo "experiment: $ncpu CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), kernel $(uname -r), cgroup $layout; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 n=${#scen_list[@]}
