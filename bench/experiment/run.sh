@@ -71,9 +71,11 @@ if ((do_build)); then
   cmake --build "$build" -j2 --target schedwarden sw_mc_loadgen latency_probe >/dev/null ||
     die "build failed: cmake --build $build --target schedwarden sw_mc_loadgen latency_probe"
 fi
-agent_bin=$PWD/$build/schedwarden
-loadgen_bin=$PWD/$build/bench/experiment/sw_mc_loadgen
-probe_bin=$PWD/$build/tests/integration/e2e/latency_probe
+[[ -d $build ]] || die "no build directory $build (drop --no-build, or --build DIR)"
+build=$(cd "$build" && pwd)
+agent_bin=$build/schedwarden
+loadgen_bin=$build/bench/experiment/sw_mc_loadgen
+probe_bin=$build/tests/integration/e2e/latency_probe
 needed=("$loadgen_bin" "$probe_bin")
 [[ ,$scenarios, == *,observe,* || ,$scenarios, == *,enforce,* ]] && needed+=("$agent_bin")
 for b in "${needed[@]}"; do

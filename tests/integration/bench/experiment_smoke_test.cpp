@@ -163,8 +163,12 @@ TEST(ExperimentBenchSmoke, InterruptedRunLeavesNothing) {
       StartScript("--reps 1 --seconds 30 --scenarios enforce --out " + tmp.Path("out"), log);
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (ReadFile(log).value_or("").find("rep 1/1: enforce") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
+         std::chrono::steady_clock::now() < deadline) {
+    int early = 0;
+    ASSERT_EQ(waitpid(pid, &early, WNOHANG), 0) << "the run ended early\n"
+                                                << ReadFile(log).value_or("");
     std::this_thread::sleep_for(100ms);
+  }
   std::this_thread::sleep_for(8s);  // the batch work runs, the agent has had time to act
   ASSERT_FALSE(LeftoverCgroups(pid).empty()) << "the run's cgroups should exist mid-run\n"
                                              << ReadFile(log).value_or("");
