@@ -55,6 +55,7 @@ verdicts=$(jq -r '
     "- BE keeps ≥ 70 % of its no-agent throughput under enforcing — \(v(if $eb and $nb then ($eb >= 0.7 * $nb) else null end)): \(ratio($eb; $nb) | if . == null then "n/a" else . * 100 | round end) %.",
     "- … and more than under static exclusive cores — \(v(if $eb and $sb then ($eb > $sb) else null end)): \($eb | f0) vs \($sb | f0) events/s.",
     "- First action within 2 control intervals (\($iv) s each) of a violation window (the agent counting its 3rd violated interval) — \(v(if $s["enforce"] == null then null elif $fi == null then false else ($fi <= 2) end)): \(if $fi == null then "no action or no violation window" else "\($fi | f2) intervals" end) (\($fa | f2) s after the batch start).",
+    "  (Runs where the agent already counted violated intervals before the batch started — the machine itself missed the objective — : \([.runs[] | select(.scenario == "enforce" and (.violated_intervals_before_be_start // 0) > 0)] | length) of \([.runs[] | select(.scenario == "enforce")] | length); actions taken before the batch started: \([.runs[] | select(.scenario == "enforce") | .actions_before_be_start // 0] | add // 0).)",
     "- LC p99 back under its objective (\(.parameters.lc_request_p99_objective_us) µs, 4 windows of 250 ms in a row) within 5 s of the batch start — \(v(if $s["enforce"] == null then null elif $rc == null then false else ($rc <= 5) end)): \(if $rc == null then "never within the run" else "\($rc | f2) s" end)."
 ' "$json")
 

@@ -329,13 +329,20 @@ EOF
   [[ -f $dir/state/journal ]] && "$agent_bin" restore --state-dir "$dir/state" > /dev/null 2>&1
   rmcgs || die "cgroups left after $scen rep $rep"
 
-  # BE throughput: sysbench's per-second events inside the measured span
-  local eps=null
+  # BE throughput: sysbench's per-second reports ("[ Ns ] ... eps: E") ending inside the measured
+  # span, weighted by the time each covers (a starved reporter reports late, covering more); with
+  # no report in the span (a report thread that never ran), its final total over its whole run.
+  local eps=null eps_source=null
   if [[ -f $dir/sysbench.out ]]; then
-    eps=$(awk -v s="$settle" -v e="$((settle + seconds))" \
-      '/^\[ *[0-9]+s \]/ { t = $2 + 0; if (t > s && t <= e) { sum += $7; n++ } }
-       END { if (n) printf "%.1f", sum / n; else print "null" }' \
-      <(sed 's/\[ */[ /' "$dir/sysbench.out"))
+    eps=$(sed 's/\[ */[ /' "$dir/sysbench.out" | awk -v s="$settle" -v e="$((settle + seconds))" \
+      '/^\[ [0-9]+s \]/ { t = $2 + 0; if (t > s && t <= e) { ev += $7 * (t - p); d += t - p }; p = t }
+       END { if (d > 0) printf "%.1f", ev / d; else print "null" }')
+    eps_source='"per-second reports"'
+    if [[ $eps == null ]]; then
+      eps=$(awk '/total number of events:/ { n = $NF } /total time:/ { t = $NF + 0 }
+        END { if (n != "" && t > 0) printf "%.1f", n / t; else print "null" }' "$dir/sysbench.out")
+      eps_source='"total over the whole batch run"'
+    fi
   fi
   # Probe: median of its per-window p99 wake-up lateness within the measured span
   local probe_p99
@@ -345,8 +352,10 @@ EOF
     awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "null" }')
   # The K-th violated interval after the batch start: the last sample before the counter reached
   # (its value at the start) + K; an upper bound on the delay from the violation window to the action.
-  local window_end=null
+  local window_end=null violated_before=null
   if [[ -s $dir/violations && -n $be_start ]]; then
+    violated_before=$(awk -v b="$be_start" 'NF == 2 && $1 <= b { v = $2 } END { print v == "" ? 0 : v }' \
+      "$dir/violations")
     window_end=$(awk -v b="$be_start" -v k=3 'NF == 2 {
         if ($1 <= b) { base = $2; prev = $1; next }
         if (base == "") base = 0
@@ -356,14 +365,16 @@ EOF
   fi
   jq -n --arg scen "$scen" --argjson rep "$rep" --slurpfile lg "$dir/loadgen.json" \
     --argjson window_end "$window_end" --argjson interval "$interval_ms" \
+    --argjson violated_before "$violated_before" \
     --argjson be_start "${be_start:-null}" --argjson t0 "$t0" --argjson t1 "$t1" \
     --argjson u0 "$u0" --argjson u1 "$u1" --argjson be0 "$be0" --argjson be1 "$be1" \
-    --argjson eps "$eps" --argjson probe "$probe_p99" --argjson agent_rc "$agent_rc" \
+    --argjson eps "$eps" --argjson eps_source "$eps_source" --argjson probe "$probe_p99" --argjson agent_rc "$agent_rc" \
     --argjson decisions "$decisions" --argjson obj "$objective_us" '
     def secs: (sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) + ((capture("\\.(?<f>[0-9]+)Z$").f // "0") | ("0." + .) | tonumber);
     ($lg[0]) as $l
-    | ([$decisions[] | select(.result == "applied" and
-         (.action == "demote-best-effort" or .action == "grant-exclusive"))] | first) as $first
+    | [$decisions[] | select(.result == "applied" and
+         (.action == "demote-best-effort" or .action == "grant-exclusive"))] as $acts
+    | ([$acts[] | select($be_start != null and (.time | secs) >= $be_start)] | first) as $first
     | ([$l.windows[] | select(.count > 0)]) as $w
     | (if $be_start == null then null
        else ([$w | to_entries[] | select(.value.t >= $be_start - 0.25 and .value.p99_us > $obj)] | first | .key) end) as $viol
@@ -380,10 +391,13 @@ EOF
             unanswered: $l.unanswered, send_late_p99_us: $l.send_late_us.p99_us,
             cpus_received: (($u1 - $u0) / 1e9 / ($t1 - $t0))},
        probe_p99_us: $probe,
-       be: {events_per_s: $eps, cpus_received: (if $be_start == null then null
+       be: {events_per_s: $eps, events_from: $eps_source, cpus_received: (if $be_start == null then null
                                                 else ($be1 - $be0) / 1e9 / ($t1 - $t0) end)},
        be_start_unix: $be_start,
        be_start_s: (if $be_start == null then null else $be_start - $l.start_unix end),
+       actions_before_be_start: (if $be_start == null then null
+                                 else [$acts[] | select((.time | secs) < $be_start)] | length end),
+       violated_intervals_before_be_start: $violated_before,
        violation_window_end_s: (if $window_end == null then null else $window_end - $be_start end),
        first_action: (if $first == null then null
                       else {action: $first.action, seconds_after_be_start: (($first.time | secs) - $be_start),
