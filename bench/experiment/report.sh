@@ -32,7 +32,7 @@ jq -r '
        else (.be_events_per_s | r(num0)) +
          (if $be0 != null and .be_events_per_s.median != null and .scenario != "no-agent"
           then " (\(.be_events_per_s.median / $be0 * 100 | round) %)" else "" end) end) + " | " +
-      (if .scenario == "enforce" then "\(.first_action_s | r(sec)) / \(.recovery_s | r(sec)) after the batch start; action \(.first_action_intervals_after_window | r(f1)) intervals after the violation window"
+      (if .scenario == "enforce" then "\(.first_action_s | r(sec)) / \(.recovery_s | r(sec)) after the batch start (action \(.first_action_intervals_after_window | r(f1)) intervals after the violation window)"
        else "—" end) + " |")
 ' "$json" > "$dir/table.md"
 

@@ -87,15 +87,17 @@ out=$(cd "$out" && pwd)
 tmp=$(mktemp -d /tmp/sw-experiment.XXXXXX)
 prefix=sw-exp-$$
 pids=()       # every process we started (memcached, probe, loadgen, batch)
+enabled=()    # cgroup v2 controllers this run enabled in the root
 agent_pid=''
 
 # --- cgroups: the same top-level names in every hierarchy the runs use --------------------------
 if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
   layout=v2
   hier=(/sys/fs/cgroup)
-  for c in cpu cpuset; do
-    grep -qw "$c" /sys/fs/cgroup/cgroup.subtree_control ||
-      echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || die "cannot enable $c in /sys/fs/cgroup"
+  for c in cpu cpuset; do  # enabled for the run, disabled again at the end
+    grep -qw "$c" /sys/fs/cgroup/cgroup.subtree_control && continue
+    echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || die "cannot enable $c in /sys/fs/cgroup"
+    enabled+=("$c")
   done
   cpu_hier=/sys/fs/cgroup acct_hier=/sys/fs/cgroup cpuset_hier=/sys/fs/cgroup
 else
@@ -186,9 +188,10 @@ cleanup() {
   stop_all
   # An agent killed hard leaves its journal: put back what it changed.
   for sd in "$tmp"/runs/*/state; do
-    [[ -f $sd/journal ]] && "$agent_bin" restore --state-dir "$sd" > /dev/null 2>&1
+    [[ -f $sd/journal ]] && { "$agent_bin" restore --state-dir "$sd" > /dev/null 2>&1 || rc=1; }
   done
   rmcgs || rc=1
+  for c in "${enabled[@]}"; do echo "-$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true; done
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -326,7 +329,10 @@ EOF
     [[ $agent_rc == 0 ]] || echo "experiment: the agent exited $agent_rc ($scen, rep $rep): $(tail -3 "$dir/agent.log")" >&2
     [[ -f $dir/state/decisions.jsonl ]] && decisions=$(jq -s -c . "$dir/state/decisions.jsonl")
   fi
-  [[ -f $dir/state/journal ]] && "$agent_bin" restore --state-dir "$dir/state" > /dev/null 2>&1
+  if [[ -f $dir/state/journal ]]; then
+    "$agent_bin" restore --state-dir "$dir/state" > "$dir/restore.log" 2>&1 ||
+      die "schedwarden restore after $scen rep $rep failed: $(cat "$dir/restore.log")"
+  fi
   rmcgs || die "cgroups left after $scen rep $rep"
 
   # BE throughput: sysbench's per-second reports ("[ Ns ] ... eps: E") ending inside the measured
