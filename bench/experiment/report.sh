@@ -65,7 +65,7 @@ jq -r '
   "",
   "Machine: \(.machine.cpus) CPUs (\(.machine.cpu_model), \(.machine.threads_per_core) thread(s) per core), " +
   "kernel \(.machine.kernel), cgroup \(.machine.cgroup_layout); load average \(.machine.loadavg_start) " +
-  "at the start, \(.machine.loadavg_end) at the end.",
+  "at the start, \(.machine.loadavg_end) at the end; other top-level cpu cgroups: \(.machine.other_top_level_cpu_cgroups // "not recorded").",
   "",
   "LC: memcached (2 threads) with an open-loop client at \(.parameters.rate) gets/s over " +
   "\(.parameters.connections) connections, latency from the scheduled send time; percentiles over " +

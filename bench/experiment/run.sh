@@ -417,6 +417,15 @@ EOF
 # --- all runs, alternating order ----------------------------------------------------------------
 echo "experiment: $ncpu CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), kernel $(uname -r), cgroup $layout; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start_date=$(date -u '+%Y-%m-%d %H:%M UTC')
+# Others' top-level cpu cgroups and their weights (a huge weight elsewhere starves every scenario)
+others=$(for d in "$cpu_hier"/*/; do
+  d=${d%/}
+  [[ $(basename "$d") == "$prefix"-* ]] && continue
+  w=$(cat "$d/cpu.weight" 2>/dev/null || cat "$d/cpu.shares" 2>/dev/null) || continue
+  printf '%s (weight %s) ' "$(basename "$d")" "$w"
+done)
+others=${others% }
+echo "experiment: other top-level cpu cgroups: ${others:-none}"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 n=${#scen_list[@]}
 for ((r = 1; r <= reps; r++)); do
@@ -439,6 +448,7 @@ jq -s --arg date "$start_date" --arg cmd "$command_line" --arg kernel "$(uname -
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson ncpu "$ncpu" \
   --arg tpc "$(lscpu | sed -n 's/^Thread(s) per core: *//p')" --arg layout "$layout" \
   --arg load_start "$load_start" --arg load_end "$load_end" --arg static "$static_cpus" \
+  --arg others "${others:-none}" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --argjson reps "$reps" --argjson seconds "$seconds" --argjson rate "$rate" \
   --argjson obj "$objective_us" --argjson settle "$settle" --argjson warmup "$warmup" \
@@ -450,7 +460,8 @@ jq -s --arg date "$start_date" --arg cmd "$command_line" --arg kernel "$(uname -
   . as $runs
   | {date: $date, command: $cmd, commit: $commit,
      machine: {kernel: $kernel, cpu_model: $cpu, cpus: $ncpu, threads_per_core: $tpc,
-               cgroup_layout: $layout, loadavg_start: $load_start, loadavg_end: $load_end},
+               cgroup_layout: $layout, loadavg_start: $load_start, loadavg_end: $load_end,
+               other_top_level_cpu_cgroups: $others},
      parameters: {reps: $reps, seconds: $seconds, warmup_s: $warmup, settle_s: $settle,
                   rate: $rate, connections: 8, lc_request_p99_objective_us: $obj,
                   agent_interval_ms: $interval, agent_runq_p99_objective: $runq,
