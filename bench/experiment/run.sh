@@ -234,7 +234,7 @@ ncpu=$(nproc)
 # --- one run --------------------------------------------------------------------------------------
 # run_one SCENARIO REP: writes $tmp/runs/SCENARIO-REP/result.json
 run_one() {
-  local scen=$1 rep=$2 dir=$tmp/runs/$1-$2 lc be port total be_start=""
+  local scen=$1 rep=$2 dir=$tmp/runs/$1-$2 lc be port total be_start="" bench_pid=""
   mkdir -p "$dir"
   lc=$prefix-$rep-$scen-lc be=$prefix-$rep-$scen-be
   mkcg "$lc"; mkcg "$be"
@@ -313,7 +313,8 @@ EOF
     # 2 x the CPUs: oversubscribed; events (primes up to 10,000) counted every second
     joincg "$be" "${idle[@]}" sysbench cpu --threads=$((2 * ncpu)) --time=$((settle + seconds + 1)) \
       --report-interval=1 run > "$dir/sysbench.out" 2>&1 &
-    pids+=($!)
+    bench_pid=$!
+    pids+=("$bench_pid")
   fi
   sleep "$settle"
   local u0 be0 t0 u1 be1 t1
@@ -321,6 +322,12 @@ EOF
   sleep "$seconds"
   t1=$(unix_now) u1=$(usage_ns "$lc") be1=$(usage_ns "$be")
   wait "$lg" || die "load generator failed ($scen, rep $rep): $(cat "$dir/loadgen.log")"
+  # The agent first (it gives the batch its priority back), then let sysbench end on its own
+  # (within a second) so it prints its total: the fallback when no report fell into the span.
+  stop_agent
+  if [[ -n $bench_pid ]]; then
+    for _ in $(seq 100); do kill -0 "$bench_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   stop_all
   local agent_rc=null decisions='[]'
   if [[ -f $tmp/agent.rc ]]; then
