@@ -6,15 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "bpf/bpf_options.h"  // MapReadMode
 #include "bpf/sched_observer_bpf.h"
 #include "collect/event_source.h"
 
 namespace sw {
-
-// How Read walks the workload and preemption maps: kAuto uses BPF_MAP_LOOKUP_BATCH (Linux 5.6+,
-// one syscall per chunk of entries) and falls back to get_next_key + lookup (two per entry) for
-// good once the kernel refuses a batch; the other two force one path (tests, benchmarks).
-enum class MapReadMode { kAuto, kBatch, kIterate };
 
 class BpfEventSource : public EventSource {
  public:

@@ -38,6 +38,20 @@ inline std::optional<WorkloadMapKind> ParseWorkloadMapKind(std::string_view s) {
     if (s == WorkloadMapKindName(k)) return k;
   return std::nullopt;
 }
+// How the event source walks the workload and preemption maps (observer.map_reads): kAuto uses
+// BPF_MAP_LOOKUP_BATCH (Linux 5.6+, one syscall per chunk of entries) and falls back to
+// get_next_key + lookup (two per entry) for good once the kernel refuses a batch; the other two
+// force one path.
+enum class MapReadMode { kAuto, kBatch, kIterate };
+inline const char* MapReadModeName(MapReadMode m) {  // "auto", "batch", "iterate"
+  return m == MapReadMode::kBatch ? "batch" : m == MapReadMode::kIterate ? "iterate" : "auto";
+}
+inline std::optional<MapReadMode> ParseMapReadMode(std::string_view s) {
+  for (MapReadMode m : {MapReadMode::kAuto, MapReadMode::kBatch, MapReadMode::kIterate})
+    if (s == MapReadModeName(m)) return m;
+  return std::nullopt;
+}
+inline constexpr const char* kMapReadModeChoices = "auto, batch, iterate";
 inline constexpr const char* kAttachKindChoices = "auto, tp_btf, raw_tp";
 inline constexpr const char* kWorkloadMapKindChoices = "shared, percpu";
 

@@ -68,10 +68,8 @@ Result<TaskStat> ReadTaskStat(const std::string& proc_root, pid_t tid) {
   return ParseTaskStat(*text, tid);
 }
 
-Result<pid_t> ReadTgid(const std::string& proc_root, pid_t tid) {
-  auto text = ReadFile(ProcPath(proc_root, tid, "status"));
-  if (!text) return text.error();
-  for (const std::string& line : Split(*text, '\n')) {
+Result<pid_t> ParseTgid(const std::string& text, pid_t tid) {
+  for (const std::string& line : Split(text, '\n')) {
     if (line.rfind("Tgid:", 0) == 0) {
       uint64_t v = 0;
       if (ParseU64(Trim(line.substr(5)), &v)) return static_cast<pid_t>(v);
@@ -80,12 +78,15 @@ Result<pid_t> ReadTgid(const std::string& proc_root, pid_t tid) {
   return Error{EINVAL, "no Tgid in status of task " + std::to_string(tid)};
 }
 
-Result<std::string> ReadTaskCgroup(const std::string& proc_root, pid_t tid,
-                                   const std::string& controller) {
-  std::string path = ProcPath(proc_root, tid, "cgroup");
-  auto text = ReadFile(path);
+Result<pid_t> ReadTgid(const std::string& proc_root, pid_t tid) {
+  auto text = ReadFile(ProcPath(proc_root, tid, "status"));
   if (!text) return text.error();
-  for (const std::string& line : Split(*text, '\n')) {
+  return ParseTgid(*text, tid);
+}
+
+Result<std::string> ParseTaskCgroup(const std::string& text, const std::string& controller,
+                                    const std::string& path) {
+  for (const std::string& line : Split(text, '\n')) {
     // "hierarchy-id:controller-list:path"; the path itself may contain ':'.
     size_t a = line.find(':');
     if (a == std::string::npos) continue;
@@ -102,6 +103,14 @@ Result<std::string> ReadTaskCgroup(const std::string& proc_root, pid_t tid,
   }
   return Error{ENOENT, path + ": task is in no '" + (controller.empty() ? "v2" : controller) +
                            "' hierarchy"};
+}
+
+Result<std::string> ReadTaskCgroup(const std::string& proc_root, pid_t tid,
+                                   const std::string& controller) {
+  std::string path = ProcPath(proc_root, tid, "cgroup");
+  auto text = ReadFile(path);
+  if (!text) return text.error();
+  return ParseTaskCgroup(*text, controller, path);
 }
 
 std::vector<std::string> ListChildCgroups(const std::string& dir) {

@@ -32,10 +32,14 @@ Result<TaskStat> ReadTaskStat(const std::string& proc_root, pid_t tid);
 Result<TaskStat> ParseTaskStat(const std::string& text, pid_t tid);
 // Tgid: line of /proc/<tid>/status.
 Result<pid_t> ReadTgid(const std::string& proc_root, pid_t tid);
+Result<pid_t> ParseTgid(const std::string& status_text, pid_t tid);
 // The cgroup path of a task in the hierarchy whose controller list contains `controller`
 // ("cpuset", "cpu"), or the v2 path ("0::/x") when `controller` is empty. From /proc/<tid>/cgroup.
 Result<std::string> ReadTaskCgroup(const std::string& proc_root, pid_t tid,
                                    const std::string& controller);
+// The same on the file's text; `path` names it in the error.
+Result<std::string> ParseTaskCgroup(const std::string& text, const std::string& controller,
+                                    const std::string& path);
 // Thread ids in a cgroup directory ("tasks" on v1, "cgroup.threads" on v2, falling back to the
 // threads of every process of "cgroup.procs"), optionally including all descendant cgroups.
 // A cgroup that vanished yields ENOENT.

@@ -73,6 +73,9 @@ void CheckPrivileges() {
   if (auto problems = PreflightProblems(pre); !problems.empty()) {
     std::string msg = "cannot start:";
     for (const auto& p : problems) msg += "\n  - " + p;
+    // Its own exit code: a supervisor can tell an unsupported kernel from a fixable setup.
+    if (!PathExists(JoinPath(pre.sys_root, "kernel/btf/vmlinux")))
+      throw ExitError(kExitNoKernelSupport, msg);
     Fail(msg);
   }
 }
@@ -185,9 +188,11 @@ Observer StartObserver(const Config& cfg) {
   Must(bpf.Configure(cfg.observer.bpf), "configuring the BPF object");
   Must(bpf.Load(), "loading the BPF programs");
   Must(bpf.Attach(), "attaching the BPF programs");
-  spdlog::info("BPF programs attached ({}, {} workload map)", AttachKindName(bpf.attach_kind()),
-               WorkloadMapKindName(bpf.workload_map_kind()));
+  spdlog::info("BPF programs attached ({}, {} workload map, {} map reads)",
+               AttachKindName(bpf.attach_kind()), WorkloadMapKindName(bpf.workload_map_kind()),
+               MapReadModeName(cfg.observer.map_reads));
   o.source = std::make_unique<BpfEventSource>(std::move(bpf), cfg.observer.proc_root);
+  o.source->set_map_read_mode(cfg.observer.map_reads);
   o.resolver = std::make_unique<CgroupResolver>(o.layout.cpu.path);
   o.reader = std::make_unique<CgroupStatReader>(o.layout);
   o.collector = std::make_unique<Collector>(

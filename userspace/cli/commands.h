@@ -1,9 +1,20 @@
 // One function per subcommand; each returns the process exit code.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 
 namespace sw {
+
+// Exit codes of `run` besides 0 (stopped by SIGTERM/SIGINT, everything undone) and 1 (any other
+// failure, named on stderr); docs/operations.md, "Exit codes".
+inline constexpr int kExitNoKernelSupport = 3;  // no kernel BTF: no restart or config fixes it
+
+// A fatal error with its own exit code; main() prints what() and returns code.
+struct ExitError : std::runtime_error {
+  ExitError(int exit_code, const std::string& what) : std::runtime_error(what), code(exit_code) {}
+  int code;
+};
 
 struct RunOptions {
   std::string config_path;  // empty: embedded default config

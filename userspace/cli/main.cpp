@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
     if (*top_cmd) return sw::RunTop(top);
     if (*check_cmd) return sw::RunCheckConfig(check_path);
     if (*version_cmd) return sw::RunVersion();
+  } catch (const sw::ExitError& e) {
+    std::fprintf(stderr, "schedwarden: %s\n", e.what());
+    return e.code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "schedwarden: %s\n", e.what());
     return 1;

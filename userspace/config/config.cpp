@@ -461,7 +461,7 @@ class Parser {
     CheckKeys(n, p,
               {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads",
                "bpf_attach", "workload_map", "workload_map_entries", "preempt_map_entries",
-               "raw_stamp_entries", "bpf_stats"});
+               "raw_stamp_entries", "bpf_stats", "map_reads"});
     auto& o = cfg_.observer;
     std::map<std::string, int> lines;  // line of each key given, for the sizing diagnostics
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -490,6 +490,13 @@ class Parser {
             o.bpf.attach = *a;
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kAttachKindChoices);
+        }
+      } else if (key == "map_reads") {
+        if (auto s = String(v, k)) {
+          if (auto m = ParseMapReadMode(*s))
+            o.map_reads = *m;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kMapReadModeChoices);
         }
       } else if (key == "workload_map") {
         if (auto s = String(v, k)) {

@@ -103,6 +103,7 @@ struct ObserverConfig {
   int max_workloads = 1000;
   // The BPF object: program twin, workload map layout and map sizes.
   BpfOptions bpf;
+  MapReadMode map_reads = MapReadMode::kAuto;  // batch lookups, or forced one way
 };
 
 struct ControllerConfig {

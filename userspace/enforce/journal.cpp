@@ -249,13 +249,16 @@ Result<std::string> DecodeJournalLine(const std::string& line) {
 }
 
 Result<JournalReadReport> ReadJournalFile(const std::string& path) {
-  JournalReadReport rep;
   auto text = ReadFile(path);
   if (!text) {
-    if (text.error().code == ENOENT) return rep;
+    if (text.error().code == ENOENT) return JournalReadReport{};
     return text.error();
   }
-  const std::string& s = *text;
+  return ParseJournalText(*text, path);
+}
+
+JournalReadReport ParseJournalText(const std::string& s, const std::string& path) {
+  JournalReadReport rep;
   std::map<uint64_t, size_t> by_seq;
   size_t pos = 0;
   int lineno = 0;

@@ -87,6 +87,8 @@ std::string DirOf(const std::string& path);
 
 // Parses a whole journal file. A missing file is an empty report.
 Result<JournalReadReport> ReadJournalFile(const std::string& path);
+// The same on a file's text; `path` names it in the report's messages.
+JournalReadReport ParseJournalText(const std::string& text, const std::string& path);
 
 // Operator escape hatch for a journal that cannot be restored (corrupt records that were
 // inspected): renames <state_dir>/journal to journal.aside-<unix seconds> under the lock and

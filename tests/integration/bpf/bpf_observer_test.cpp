@@ -109,14 +109,18 @@ bool TaskBasedThrottling() { return KernelStructHasMember("task_struct", "thrott
 // - The throttled time goes into the throttle-wait histogram (close to cpu.stat throttled time)
 //   and not into run-queue latency: run time + wakeup + preempted + throttle waits add up to the
 //   window, not more (double counting).
-TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
+// Both program twins (the raw_tp one is the fallback for kernels without tp_btf, forced with
+// observer.bpf_attach: raw_tp).
+class BpfThrottle : public ::testing::TestWithParam<AttachKind> {};
+
+TEST_P(BpfThrottle, EventsMatchCpuStatAndStayOutOfRunqLatency) {
   SW_REQUIRE_PRIVILEGED();
   constexpr uint64_t kPeriodUs = 100000;
   auto cg = MakeCgroup("throttle");
   ASSERT_TRUE(cg);
   auto quota = cg->SetCfsQuota(kPeriodUs / 5, kPeriodUs);
   ASSERT_TRUE(quota.ok()) << quota.error().message;
-  auto src = StartObserver(BpfOptions{});
+  auto src = StartObserver(BpfOptions{.attach = GetParam()});
   ASSERT_TRUE(src);
   auto pid = cg->SpawnBusy(LastCpu());  // stopped until Start()
   ASSERT_TRUE(pid.ok());
@@ -240,6 +244,10 @@ TEST(BpfObserver, ThrottleEventsMatchCpuStatAndStayOutOfRunqLatency) {
   EXPECT_EQ(ev1->dropped[SW_DROP_TASK_STAMP_FULL], 0u);
   EXPECT_EQ(ev1->dropped[SW_DROP_NEGATIVE_DELTA], 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Twins, BpfThrottle,
+                         ::testing::Values(AttachKind::kTpBtf, AttachKind::kRawTp),
+                         [](const auto& info) { return std::string(AttachKindName(info.param)); });
 
 struct Variant {
   AttachKind attach;

@@ -3,10 +3,12 @@
 // cpuset, cpu.idle, CPU weight and scheduling policy it changed, as SIGTERM does; `status`
 // reports a running agent.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -546,6 +548,43 @@ TEST(CliPrivileged, KillAtEveryStepOfAHandoverThenRestoreIsComplete) {
     EXPECT_EQ(r.exit_code(), 0) << r.out << r.err;
     s.ExpectRestored();
   }
+}
+
+// A kernel without BTF: `run` exits 3 (kExitNoKernelSupport) naming the missing file before it
+// changes anything. The child hides BTF under an empty tmpfs over /sys/kernel/btf in its own
+// mount namespace (gone with it), then execs the agent: no unshare(1) or shell needed (VM tier).
+TEST(CliPrivileged, RunWithoutKernelBtfExitsThreeNamingIt) {
+  SW_REQUIRE_PRIVILEGED();
+  TempTree tmp;
+  const std::string state_dir = tmp.Path("state"), err_file = tmp.Path("stderr");
+  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("fuzz-nobtf", "/sys/kernel/btf", "tmpfs", 0, nullptr) != 0)
+      _exit(100);
+    execl(SCHEDWARDEN_BINARY, SCHEDWARDEN_BINARY, "run", "--mode", "observe", "--listen",
+          listen.c_str(), "--state-dir", state_dir.c_str(), static_cast<char*>(nullptr));
+    _exit(101);
+  }
+  int status = 0;
+  for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++)
+    std::this_thread::sleep_for(100ms);
+  if (waitpid(pid, &status, WNOHANG) == 0) {  // still running: it did not notice
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  std::string err = ReadFile(err_file).value_or("");
+  ASSERT_TRUE(WIFEXITED(status)) << err;
+  ASSERT_LT(WEXITSTATUS(status), 100) << "setting up the namespace failed: " << err;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << err;
+  EXPECT_TRUE(Contains(err, "kernel BTF not found at /sys/kernel/btf/vmlinux")) << err;
+  EXPECT_TRUE(Contains(err, "CONFIG_DEBUG_INFO_BTF=y")) << err;
+  EXPECT_FALSE(PathExists(state_dir)) << "state dir created before the BTF check";
+  EXPECT_TRUE(PathExists("/sys/kernel/btf/vmlinux")) << "the tmpfs leaked out of the namespace";
 }
 
 }  // namespace

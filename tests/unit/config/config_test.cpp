@@ -216,6 +216,24 @@ TEST(Config, ObserverBpfOptions) {
   }
 }
 
+// observer.map_reads forces one way of reading the kernel maps (the fallback for kernels
+// without batch lookups); default auto; a bad value names the choices.
+TEST(Config, ObserverMapReads) {
+  ConfigLoad load = ParseConfig("observer: { map_reads: iterate }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.map_reads, MapReadMode::kIterate);
+  load = ParseConfig("observer: { map_reads: batch }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.map_reads, MapReadMode::kBatch);
+  load = ParseConfig("observer: {}\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.map_reads, MapReadMode::kAuto);
+  load = ParseConfig("observer:\n  map_reads: lookup\n", "c.yaml", M(4));
+  EXPECT_FALSE(load.config);
+  EXPECT_THAT(load.Text(), HasSubstr("c.yaml:2: observer.map_reads: \"lookup\" must be one of: "
+                                     "auto, batch, iterate"));
+}
+
 // Issue 9: map sizes not given follow max_workloads (4 cgroup ids and 64 preemption pairs per
 // workload, rounded up to a power of two, clamped to [1024, 2^18] and [16384, 2^22]); explicit
 // sizes win.
