@@ -378,6 +378,13 @@ std::vector<JournalEntry> Journal::Outstanding(const std::string& group) const {
   return out;
 }
 
+std::vector<JournalEntry> Journal::All(const std::string& group) const {
+  std::vector<JournalEntry> out;
+  for (const JournalEntry& e : entries_)
+    if (group.empty() || e.group == group) out.push_back(e);
+  return out;
+}
+
 Result<void> Journal::CompactIfClean() {
   if (!Outstanding().empty() || !loaded_.corrupt.empty()) return Ok();
   if (::ftruncate(fd_.get(), 0) != 0) return Error::FromErrno(errno, "truncate journal " + path_);

@@ -102,6 +102,8 @@ class Journal {
 
   // Intents not yet undone, in the order they were made; optionally only one group.
   std::vector<JournalEntry> Outstanding(const std::string& group = "") const;
+  // Every intent still in the file, undone ones too.
+  std::vector<JournalEntry> All(const std::string& group = "") const;
   // Truncates the file when nothing is outstanding and nothing was corrupt.
   Result<void> CompactIfClean();
   // Rewrites the file with only what a restore still needs: outstanding records whose task

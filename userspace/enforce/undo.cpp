@@ -9,6 +9,11 @@ namespace sw {
 namespace {
 
 bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENODEV; }
+// A "vanished" error is believed only when the task is really gone: otherwise the change is
+// still there and must be reported, not counted as nothing left to restore.
+bool TaskGone(int code, const std::string& proc, const JournalEntry& e) {
+  return Vanished(code) && !SameTask(proc, e.tid, e.start_time);
+}
 
 UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
   if (!PathExists(e.path)) return {UndoOutcome::kGone, e.path + " no longer exists"};
@@ -29,7 +34,8 @@ UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
   std::string v = e.original.empty() ? "\n" : e.original;
   auto r = w.WriteFile(e.path, v);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, e.path + " vanished"};
+    if (Vanished(r.error().code) && !PathExists(e.path))
+      return {UndoOutcome::kGone, e.path + " vanished"};
     return {UndoOutcome::kFailed, "restore '" + e.original + "': " + r.error().message};
   }
   return {UndoOutcome::kRestored, e.path + " = '" + e.original + "'"};
@@ -49,7 +55,7 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
     return {UndoOutcome::kGone, who + ": its original cgroup " + e.cgroup_from + " was removed"};
   auto r = w.MoveTask(e.original, e.tid);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed,
             "move " + who + " back to " + e.cgroup_from + ": " + r.error().message};
   }
@@ -67,7 +73,8 @@ UndoResult UndoMkdir(const JournalEntry& e, SystemWriter& w, const std::string& 
       for (pid_t t : *tids) (void)w.MoveTask(e.evacuate_to, t);
     auto r = w.RemoveDir(e.path);
     if (r) return {UndoOutcome::kRestored, "removed " + e.path};
-    if (Vanished(r.error().code)) return {UndoOutcome::kRestored, e.path + " already removed"};
+    if (Vanished(r.error().code) && !PathExists(e.path))
+      return {UndoOutcome::kRestored, e.path + " already removed"};
     last = r.error();
   }
   return {UndoOutcome::kFailed, last.message};
@@ -85,7 +92,7 @@ UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& 
   if (e.original_attr == e.new_attr) return {UndoOutcome::kRestored, who + " unchanged"};
   auto r = w.SetSchedAttr(e.tid, e.original_attr);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed, r.error().message};
   }
   return {UndoOutcome::kRestored, who + " back to " + SchedPolicyName(e.original_attr.policy) +
@@ -106,7 +113,7 @@ UndoResult UndoAffinity(const JournalEntry& e, SystemWriter& w, const std::strin
   if (*cur == *original) return {UndoOutcome::kRestored, who + " already on CPUs " + e.original};
   auto r = w.SetAffinity(e.tid, *original);
   if (r) return {UndoOutcome::kRestored, who + " back on CPUs " + e.original};
-  if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+  if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
   if (r.error().code != EINVAL) return {UndoOutcome::kFailed, r.error().message};
   // Its cpuset no longer allows those CPUs (another workload still holds them, or someone
   // narrowed the cpuset): give it what is left of them.
@@ -120,7 +127,7 @@ UndoResult UndoAffinity(const JournalEntry& e, SystemWriter& w, const std::strin
   if (part.empty())
     return {UndoOutcome::kPartial, why + "; none of them, left on " + FormatCpuList(*cur)};
   if (auto p = w.SetAffinity(e.tid, part); !p) {
-    if (Vanished(p.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(p.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed, p.error().message};
   }
   return {UndoOutcome::kPartial, why + "; set to " + FormatCpuList(part)};
@@ -186,10 +193,17 @@ UndoReport UndoGroups(Journal& journal, const std::vector<std::string>& groups,
   }
   // Affinities last: every cpuset change before them resets the threads' masks on old kernels.
   todo.insert(todo.end(), affinities.begin(), affinities.end());
+  // A cpuset change that failed now and succeeds on the next restore resets the threads' masks
+  // again (kernels before 6.2): the affinities stay outstanding then, to be put back after it.
+  bool cpuset_failed = false;
   for (const JournalEntry& e : todo) {
     UndoResult r = UndoChange(e, writer, proc_root);
     r.detail = "[" + e.group + " #" + std::to_string(e.seq) + "] " + r.detail;
     rep.Add(r);
+    if (r.outcome == UndoOutcome::kFailed && e.kind != ChangeKind::kAffinity &&
+        e.kind != ChangeKind::kSchedAttr)
+      cpuset_failed = true;
+    if (e.kind == ChangeKind::kAffinity && cpuset_failed) continue;
     if (r.outcome != UndoOutcome::kFailed) {
       if (auto m = journal.MarkUndone(e.seq); !m) rep.failed.push_back(m.error().message);
     }
