@@ -1,12 +1,16 @@
 #include "enforce/undo.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "cgroup/tasks.h"
 #include "common/fs.h"
 
 namespace sw {
 namespace {
+
+constexpr int kRmdirAttempts = 10;  // 2 + 4 + ... + 512 ms of back-off at most
 
 bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENODEV; }
 // A "vanished" error is believed only when the task is really gone: otherwise the change is
@@ -64,10 +68,12 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
 
 UndoResult UndoMkdir(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
   if (!PathExists(e.path)) return {UndoOutcome::kRestored, e.path + " already removed"};
-  // Tasks that arrived after the moves were journaled (forked children) are evacuated first;
-  // a task exiting concurrently can make rmdir fail with EBUSY, so retry a few times.
+  // Tasks that arrived after the moves were journaled (forked children) are evacuated first.
+  // A task exiting in it keeps rmdir failing with EBUSY until it is reaped, which on a busy
+  // machine (children forked into the cgroup and exiting) takes a while: back off, up to ~1 s.
   Error last;
-  for (int attempt = 0; attempt < 5; attempt++) {
+  for (int attempt = 0; attempt < kRmdirAttempts; attempt++) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
     auto tids = ListCgroupThreads(e.path, proc, false);
     if (tids)
       for (pid_t t : *tids) (void)w.MoveTask(e.evacuate_to, t);

@@ -297,6 +297,24 @@ TEST_P(InjectedFault, EachWriteFailsInTurn) {
   }
 }
 
+// A task exiting in a cpuset keeps its rmdir failing with EBUSY until it is reaped: on a busy
+// machine that outlasts a few immediate retries (seen in the crash loop on a building machine).
+TEST(InjectedFaultRmdir, BusyForAWhileIsWaitedOut) {
+  Rig g;
+  {
+    auto e = Enforcer::Create(g.cfg, g.fw);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    ASSERT_TRUE((*e)->Promote("web", "/lc", 1)->granted());
+  }
+  int busy = 8;
+  g.fw.fail_errno = EBUSY;
+  g.fw.fail_if = [&](const std::string& op) { return op.rfind("rmdir ", 0) == 0 && busy-- > 0; };
+  auto r = RestoreFromJournal(g.state, g.fw, g.Opts());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->Complete()) << r->Summary();
+  EXPECT_EQ(Diff(g.before, Take(g.m)), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Writes, InjectedFault,
     ::testing::Combine(::testing::Values(Action::kGrant, Action::kRelease, Action::kDemote,
