@@ -64,6 +64,7 @@ struct JournalReadReport {
   std::vector<std::string> warnings;  // torn tail, notes
   size_t valid_bytes = 0;             // length of the file up to the last complete line
   size_t lines = 0;                   // complete lines (records, marks, notes)
+  bool missing_newline = false;       // the last record is whole but its newline is not
 };
 
 // One record line (without the newline) <-> json text, checked.

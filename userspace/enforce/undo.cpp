@@ -206,8 +206,9 @@ UndoReport UndoGroups(Journal& journal, const std::vector<std::string>& groups,
     UndoResult r = UndoChange(e, writer, proc_root);
     r.detail = "[" + e.group + " #" + std::to_string(e.seq) + "] " + r.detail;
     rep.Add(r);
-    if (r.outcome == UndoOutcome::kFailed && e.kind != ChangeKind::kAffinity &&
-        e.kind != ChangeKind::kSchedAttr)
+    if (r.outcome == UndoOutcome::kFailed &&
+        (e.kind == ChangeKind::kMoveTask || e.kind == ChangeKind::kMakeDir ||
+         (e.kind == ChangeKind::kWriteFile && e.path.find("/cpuset.") != std::string::npos)))
       cpuset_failed = true;
     if (e.kind == ChangeKind::kAffinity && cpuset_failed) continue;
     if (r.outcome != UndoOutcome::kFailed) {
