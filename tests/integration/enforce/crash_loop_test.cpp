@@ -28,8 +28,10 @@
 #include "cgroup/layout.h"
 #include "cgroup/tasks.h"
 #include "common/fs.h"
+#include "enforce/enforcer.h"
 #include "enforce/restore.h"
 #include "support/cgroup_layout.h"
+#include "support/fault_injecting_writer.h"
 #include "support/privileged.h"
 #include "support/scoped_cgroups.h"
 #include "support/temp_tree.h"
@@ -302,6 +304,83 @@ TEST(CrashLoop, KillNineAtRandomMomentsThenRestoreOrNextStart) {
   for (const auto& [step, n] : landed) std::printf(" %s %d,", step.c_str(), n);
   std::printf("\n");
   EXPECT_GE(kills, 50);
+}
+
+// Tasks exiting and cgroups vanishing mid-action, on the real kernel: a hook in the fault
+// injector kills the workload's process (grant) or kills the demoted one and removes its cgroup
+// (demote) right before the k-th write, for seeded k across the action's writes. The action
+// reports it or copes (ESRCH/ENOENT from the kernel are "gone"), and the shutdown restore
+// completes with everything else as in the snapshot.
+TEST(CrashLoop, TasksExitAndCgroupsVanishMidAction) {
+  SW_REQUIRE_PRIVILEGED();
+  auto machine = test::MachineCgroups::Detect();
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
+  const CgroupMounts& mounts = machine->mounts();
+  ASSERT_TRUE(mounts.cpuset) << "no cpuset controller";
+  std::mt19937 rng(7);
+  test::TempTree tmp;
+  const std::string prefix = "/schedwarden-vanish-" + std::to_string(getpid()) + "-";
+  const std::string lc = prefix + "lc", be = prefix + "be";
+  test::ScopedCgroups cgroups(*machine);
+  Cleanup clean;
+  clean.state_dir = tmp.Path("state");
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create(lc));
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create(be));
+  const bool shared = std::getenv("SW_CRASH_SHARED_MACHINE") != nullptr;
+  for (int round = 0; round < 12 && !HasFailure(); round++) {
+    const bool grant = round % 2 == 0;
+    // The victim: in lc (grant) or in a sub-cgroup of be that is removed (demote).
+    const std::string sub = machine->CpuDir(be) + "/gone";
+    if (!grant) ASSERT_EQ(mkdir(sub.c_str(), 0755), 0) << sub;
+    pid_t victim = Spawn({"spin", "2"}, nullptr);
+    clean.kids.push_back(victim);
+    if (grant) {
+      cgroups.Join(lc, victim);
+    } else {
+      RealSystemWriter w;
+      ASSERT_TRUE(w.MoveTask(sub + "/cgroup.procs", victim).ok());
+    }
+    std::this_thread::sleep_for(50ms);
+    std::set<pid_t> own(clean.kids.begin(), clean.kids.end());
+    own.insert(getpid());
+    const MachineState before = Snapshot(mounts, prefix);
+    RealSystemWriter real;
+    FaultInjectingWriter fw(real);
+    const int k = 1 + static_cast<int>(rng() % (grant ? 40 : 4));
+    bool fired = false;
+    fw.before = [&](int n, const std::string&) {
+      if (n != k || fired) return;
+      fired = true;
+      kill(victim, SIGKILL);
+      waitpid(victim, nullptr, 0);
+      if (!grant)
+        for (int i = 0; i < 100 && rmdir(sub.c_str()) != 0; i++) std::this_thread::sleep_for(5ms);
+    };
+    EnforcerConfig cfg;
+    cfg.state_dir = clean.state_dir;
+    cfg.rails.agent_pid = getpid();
+    auto e = Enforcer::Create(cfg, fw);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    std::string what;
+    if (grant) {
+      auto p = (*e)->Promote("web", lc, 1);
+      what = p ? (p->granted() ? "granted" : p->allocation.reason) : p.error().message;
+    } else {
+      auto d = (*e)->Demote("batch", be);
+      what = d ? "demoted " + std::to_string(d->threads_demoted) : d.error().message;
+    }
+    RestoreReport r = (*e)->Shutdown();
+    e->reset();
+    clean.kids.pop_back();
+    rmdir(sub.c_str());
+    const std::string trace = std::string(grant ? "grant" : "demote") +
+                              ", victim gone before write " + std::to_string(k) +
+                              (fired ? "" : " (not reached)") + ": " + what;
+    std::printf("%s\n", trace.c_str());
+    SCOPED_TRACE(trace);
+    EXPECT_TRUE(r.Complete()) << r.Summary();
+    EXPECT_EQ(Diff(before, Snapshot(mounts, prefix), own, shared), "") << r.Summary();
+  }
 }
 
 }  // namespace
