@@ -59,9 +59,12 @@ int AdoptInheritedIdle(Journal& journal, const std::string& group, const std::st
   // Original attributes by process (tgid) of every thread we demoted in this group.
   std::map<pid_t, SchedAttr> by_tgid;
   std::set<pid_t> journaled;
+  // A thread with any record, undone too (a partial revert), is never adopted: one that is
+  // still SCHED_IDLE after its record was undone was idle on its own.
+  for (const JournalEntry& e : journal.All(group))
+    if (e.kind == ChangeKind::kSchedAttr) journaled.insert(e.tid);
   for (const JournalEntry& e : journal.Outstanding(group)) {
     if (e.kind != ChangeKind::kSchedAttr) continue;
-    journaled.insert(e.tid);
     if (e.original_attr.policy == SCHED_IDLE) continue;  // a thread that was idle on its own
     auto tg = ReadTgid(proc, e.tid);
     if (tg && SameTask(proc, e.tid, e.start_time))
@@ -152,7 +155,7 @@ Result<void> BestEffortActuator::ApplyDemotions(const std::vector<JournalEntry>&
     } else if (r) {
       res->threads_demoted++;
       applied.push_back(seqs[i]);
-    } else if (r.error().code == ESRCH) {
+    } else if (r.error().code == ESRCH && !SameTask(proc, e.tid, e.start_time)) {
       res->threads_gone++;
       not_done.push_back(seqs[i]);
     } else {

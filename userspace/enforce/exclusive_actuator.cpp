@@ -41,6 +41,21 @@ Result<CpuSet> ReadCpus(const std::string& file) {
 
 std::string Group(const std::string& workload) { return "exclusive:" + workload; }
 
+// A refused move: ESRCH from a task that exited is "gone", EINVAL from a per-CPU thread
+// (PF_NO_SETAFFINITY) "skipped"; anything else, or a task still there, is reported.
+void CountFailedMove(const std::string& proc, const JournalEntry& e, const Error& err,
+                     MoveStats* st) {
+  auto now = ReadTaskStat(proc, e.tid);
+  const bool alive = now && now->start_time == e.start_time;
+  const bool per_cpu = now && (now->flags & 0x04000000) != 0;
+  if (err.code == ESRCH && !alive) {
+    st->gone++;
+    return;
+  }
+  st->skipped++;
+  if (!(err.code == EINVAL && per_cpu)) st->failed.push_back(err.message);
+}
+
 // The dirs among `dirs` that have a child cgroup (whatever order the walk listed them in).
 std::set<std::string> Parents(const std::vector<std::string>& dirs) {
   std::set<std::string> out;
@@ -219,8 +234,7 @@ Result<MoveStats> ExclusiveCoreActuator::MoveInto(const std::string& group,
         st.moved++;
         applied.push_back((*seqs)[i]);
       } else {
-        // ESRCH: exited. EINVAL: per-CPU thread (PF_NO_SETAFFINITY) that cannot change cpuset.
-        (r.error().code == ESRCH ? st.gone : st.skipped)++;
+        CountFailedMove(proc, e, r.error(), &st);
         not_done.push_back((*seqs)[i]);
       }
     }
@@ -481,7 +495,8 @@ void ExclusiveCoreActuator::ReapplyAffinities(const std::vector<Pinned>& pinned,
     }
     auto cur = writer_.GetAffinity(p.tid);
     if (!cur || *cur == want) continue;  // exited, or the kernel kept the mask (6.2+)
-    if (auto r = writer_.SetAffinity(p.tid, want); !r && r.error().code != ESRCH)
+    if (auto r = writer_.SetAffinity(p.tid, want);
+        !r && (r.error().code != ESRCH || SameTask(cfg_.proc_root, p.tid, p.start_time)))
       warnings->push_back("re-pin thread " + std::to_string(p.tid) + ": " + r.error().message);
   }
 }
@@ -622,6 +637,8 @@ Result<PromoteResult> ExclusiveCoreActuator::PromoteV1(const ExclusiveTarget& t,
   res.shield.moved += late->moved;
   res.shield.gone += late->gone;
   res.shield.stable = res.shield.stable && late->stable;
+  for (const MoveStats* m : {&res.shield, &*late, &res.workload})
+    for (const std::string& f : m->failed) res.warnings.push_back("not moved: " + f);
   if (!res.shield.stable || !res.workload.stable)
     res.warnings.push_back("tasks kept appearing after " + std::to_string(cfg_.max_move_rounds) +
                            " rounds; Sweep() will move the rest");
@@ -801,6 +818,7 @@ Result<MoveStats> ExclusiveCoreActuator::Sweep() {
     total.gone += m.gone;
     total.rounds += m.rounds;
     total.stable = total.stable && m.stable;
+    total.failed.insert(total.failed.end(), m.failed.begin(), m.failed.end());
   };
   for (const auto& [name, h] : held_) {
     if (h.own_cpuset) continue;  // its threads stay where their runtime put them

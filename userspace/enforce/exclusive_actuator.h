@@ -85,7 +85,8 @@ struct MoveStats {
   int skipped = 0;  // vetoed by the safety rails or not movable (per-CPU threads)
   int gone = 0;     // exited while being moved
   int rounds = 0;
-  bool stable = true;  // false: tasks were still appearing after max_move_rounds
+  bool stable = true;               // false: tasks were still appearing after max_move_rounds
+  std::vector<std::string> failed;  // moves the kernel refused, with the reason (not moved)
 };
 
 struct PromoteResult {

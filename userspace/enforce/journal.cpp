@@ -248,6 +248,23 @@ Result<std::string> DecodeJournalLine(const std::string& line) {
   return body;
 }
 
+// A last line without its newline whose checksum holds (alone, or without its last byte: a
+// flipped newline) is a whole record, possibly acted on: kept, not cut as a torn write. Returns
+// where it ends (npos: torn).
+static size_t WholeLastRecord(const std::string& s, size_t pos, const std::string& path, int lineno,
+                              JournalReadReport* rep) {
+  for (size_t end : {s.size(), s.size() - 1}) {
+    if (end <= pos || !DecodeJournalLine(s.substr(pos, end - pos))) continue;
+    rep->missing_newline = true;
+    rep->warnings.push_back(path + " line " + std::to_string(lineno) + " (bytes " +
+                            std::to_string(pos) + "-" + std::to_string(end) +
+                            "): the last record's newline is missing or damaged; the record is "
+                            "intact and kept");
+    return end;
+  }
+  return std::string::npos;
+}
+
 Result<JournalReadReport> ReadJournalFile(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) {
@@ -265,6 +282,7 @@ JournalReadReport ParseJournalText(const std::string& s, const std::string& path
   while (pos < s.size()) {
     lineno++;
     size_t nl = s.find('\n', pos);
+    if (nl == std::string::npos) nl = WholeLastRecord(s, pos, path, lineno, &rep);
     if (nl == std::string::npos) {
       rep.warnings.push_back(path + " line " + std::to_string(lineno) + ": torn record of " +
                              std::to_string(s.size() - pos) +
@@ -273,11 +291,13 @@ JournalReadReport ParseJournalText(const std::string& s, const std::string& path
       break;
     }
     std::string line = s.substr(pos, nl - pos);
+    const size_t at = pos;
     pos = nl + 1;
-    rep.valid_bytes = pos;
+    rep.valid_bytes = nl < s.size() && s[nl] == '\n' ? pos : nl;
     rep.lines++;
     if (line.empty()) continue;
-    std::string where = path + " line " + std::to_string(lineno) + ": ";
+    std::string where = path + " line " + std::to_string(lineno) + " (bytes " + std::to_string(at) +
+                        "-" + std::to_string(nl) + "): ";
     auto body = DecodeJournalLine(line);
     if (!body) {
       rep.corrupt.push_back(where + body.error().message + ": '" + line.substr(0, 120) + "'");
@@ -344,11 +364,19 @@ Result<Journal> Journal::Open(const std::string& state_dir) {
   j.loaded_ = std::move(*rep);
   // Cut a torn tail so the next record starts on its own line; leave a note so it is not silent.
   struct stat st;
+  size_t torn = 0;
   if (::fstat(j.fd_.get(), &st) == 0 && static_cast<size_t>(st.st_size) > j.loaded_.valid_bytes) {
-    size_t torn = static_cast<size_t>(st.st_size) - j.loaded_.valid_bytes;
+    torn = static_cast<size_t>(st.st_size) - j.loaded_.valid_bytes;
     if (::ftruncate(j.fd_.get(), static_cast<off_t>(j.loaded_.valid_bytes)) != 0)
       return Error::FromErrno(errno, "truncate torn tail of " + j.path_);
-    json note{{"note", "removed a torn record of " + std::to_string(torn) +
+  }
+  if (j.loaded_.missing_newline && ::write(j.fd_.get(), "\n", 1) != 1)
+    return Error::FromErrno(errno, "append to journal " + j.path_);
+  if (torn > 0) {
+    json note{
+        {"note", j.loaded_.missing_newline
+                     ? "removed " + std::to_string(torn) + " damaged byte(s) after the last record"
+                     : "removed a torn record of " + std::to_string(torn) +
                            " bytes left by a crash (never applied)"}};
     if (auto r = j.Append({note.dump()}); !r) return r.error();
   }
@@ -453,6 +481,13 @@ std::vector<JournalEntry> Journal::Outstanding(const std::string& group) const {
   std::vector<JournalEntry> out;
   for (const JournalEntry& e : entries_)
     if (!e.undone && (group.empty() || e.group == group)) out.push_back(e);
+  return out;
+}
+
+std::vector<JournalEntry> Journal::All(const std::string& group) const {
+  std::vector<JournalEntry> out;
+  for (const JournalEntry& e : entries_)
+    if (group.empty() || e.group == group) out.push_back(e);
   return out;
 }
 

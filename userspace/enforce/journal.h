@@ -73,6 +73,7 @@ struct JournalReadReport {
   // The state a handover stop left (json text) when its marker is the journal's last line;
   // empty otherwise (no handover, or records written after it: the marker no longer holds).
   std::string handover;
+  bool missing_newline = false;  // the last record is whole but its newline is not
 };
 
 // One record line (without the newline) <-> json text, checked.
@@ -128,6 +129,8 @@ class Journal {
 
   // Intents not yet undone, in the order they were made; optionally only one group.
   std::vector<JournalEntry> Outstanding(const std::string& group = "") const;
+  // Every intent still in the file, undone ones too.
+  std::vector<JournalEntry> All(const std::string& group = "") const;
   // Truncates the file when nothing is outstanding and nothing was corrupt.
   Result<void> CompactIfClean();
   // Rewrites the file with only what a restore still needs: outstanding records whose task

@@ -1,6 +1,8 @@
 #include "enforce/undo.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "cgroup/tasks.h"
 #include "common/fs.h"
@@ -8,7 +10,14 @@
 namespace sw {
 namespace {
 
+constexpr int kRmdirAttempts = 10;  // 2 + 4 + ... + 512 ms of back-off at most
+
 bool Vanished(int code) { return code == ENOENT || code == ESRCH || code == ENODEV; }
+// A "vanished" error is believed only when the task is really gone: otherwise the change is
+// still there and must be reported, not counted as nothing left to restore.
+bool TaskGone(int code, const std::string& proc, const JournalEntry& e) {
+  return Vanished(code) && !SameTask(proc, e.tid, e.start_time);
+}
 
 // Empty when `dir` is still the cgroup journaled with id `id` (0: not journaled), else why not:
 // a cgroup removed and re-created under the same name is someone else's and never written.
@@ -41,7 +50,8 @@ UndoResult UndoWrite(const JournalEntry& e, SystemWriter& w) {
   std::string v = e.original.empty() ? "\n" : e.original;
   auto r = w.WriteFile(e.path, v);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, e.path + " vanished"};
+    if (Vanished(r.error().code) && !PathExists(e.path))
+      return {UndoOutcome::kGone, e.path + " vanished"};
     return {UndoOutcome::kFailed, "restore '" + e.original + "': " + r.error().message};
   }
   return {UndoOutcome::kRestored, e.path + " = '" + e.original + "'"};
@@ -63,7 +73,7 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
     return {UndoOutcome::kGone, who + ": " + why};
   auto r = w.MoveTask(e.original, e.tid);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed,
             "move " + who + " back to " + e.cgroup_from + ": " + r.error().message};
   }
@@ -73,16 +83,19 @@ UndoResult UndoMove(const JournalEntry& e, SystemWriter& w, const std::string& p
 UndoResult UndoMkdir(const JournalEntry& e, SystemWriter& w, const std::string& proc) {
   if (!PathExists(e.path)) return {UndoOutcome::kRestored, e.path + " already removed"};
   if (auto why = Recreated(e.path, e.cgroup_id); !why.empty()) return {UndoOutcome::kGone, why};
-  // Tasks that arrived after the moves were journaled (forked children) are evacuated first;
-  // a task exiting concurrently can make rmdir fail with EBUSY, so retry a few times.
+  // Tasks that arrived after the moves were journaled (forked children) are evacuated first.
+  // A task exiting in it keeps rmdir failing with EBUSY until it is reaped, which on a busy
+  // machine (children forked into the cgroup and exiting) takes a while: back off, up to ~1 s.
   Error last;
-  for (int attempt = 0; attempt < 5; attempt++) {
+  for (int attempt = 0; attempt < kRmdirAttempts; attempt++) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
     auto tids = ListCgroupThreads(e.path, proc, false);
     if (tids)
       for (pid_t t : *tids) (void)w.MoveTask(e.evacuate_to, t);
     auto r = w.RemoveDir(e.path);
     if (r) return {UndoOutcome::kRestored, "removed " + e.path};
-    if (Vanished(r.error().code)) return {UndoOutcome::kRestored, e.path + " already removed"};
+    if (Vanished(r.error().code) && !PathExists(e.path))
+      return {UndoOutcome::kRestored, e.path + " already removed"};
     last = r.error();
   }
   return {UndoOutcome::kFailed, last.message};
@@ -100,7 +113,7 @@ UndoResult UndoSched(const JournalEntry& e, SystemWriter& w, const std::string& 
   if (e.original_attr == e.new_attr) return {UndoOutcome::kRestored, who + " unchanged"};
   auto r = w.SetSchedAttr(e.tid, e.original_attr);
   if (!r) {
-    if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed, r.error().message};
   }
   return {UndoOutcome::kRestored, who + " back to " + SchedPolicyName(e.original_attr.policy) +
@@ -121,7 +134,7 @@ UndoResult UndoAffinity(const JournalEntry& e, SystemWriter& w, const std::strin
   if (*cur == *original) return {UndoOutcome::kRestored, who + " already on CPUs " + e.original};
   auto r = w.SetAffinity(e.tid, *original);
   if (r) return {UndoOutcome::kRestored, who + " back on CPUs " + e.original};
-  if (Vanished(r.error().code)) return {UndoOutcome::kGone, who + " exited"};
+  if (TaskGone(r.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
   if (r.error().code != EINVAL) return {UndoOutcome::kFailed, r.error().message};
   // Its cpuset no longer allows those CPUs (another workload still holds them, or someone
   // narrowed the cpuset): give it what is left of them.
@@ -135,7 +148,7 @@ UndoResult UndoAffinity(const JournalEntry& e, SystemWriter& w, const std::strin
   if (part.empty())
     return {UndoOutcome::kPartial, why + "; none of them, left on " + FormatCpuList(*cur)};
   if (auto p = w.SetAffinity(e.tid, part); !p) {
-    if (Vanished(p.error().code)) return {UndoOutcome::kGone, who + " exited"};
+    if (TaskGone(p.error().code, proc, e)) return {UndoOutcome::kGone, who + " exited"};
     return {UndoOutcome::kFailed, p.error().message};
   }
   return {UndoOutcome::kPartial, why + "; set to " + FormatCpuList(part)};
@@ -201,10 +214,18 @@ UndoReport UndoGroups(Journal& journal, const std::vector<std::string>& groups,
   }
   // Affinities last: every cpuset change before them resets the threads' masks on old kernels.
   todo.insert(todo.end(), affinities.begin(), affinities.end());
+  // A cpuset change that failed now and succeeds on the next restore resets the threads' masks
+  // again (kernels before 6.2): the affinities stay outstanding then, to be put back after it.
+  bool cpuset_failed = false;
   for (const JournalEntry& e : todo) {
     UndoResult r = UndoChange(e, writer, proc_root);
     r.detail = "[" + e.group + " #" + std::to_string(e.seq) + "] " + r.detail;
     rep.Add(r);
+    if (r.outcome == UndoOutcome::kFailed &&
+        (e.kind == ChangeKind::kMoveTask || e.kind == ChangeKind::kMakeDir ||
+         (e.kind == ChangeKind::kWriteFile && e.path.find("/cpuset.") != std::string::npos)))
+      cpuset_failed = true;
+    if (e.kind == ChangeKind::kAffinity && cpuset_failed) continue;
     if (r.outcome != UndoOutcome::kFailed) {
       if (auto m = journal.MarkUndone(e.seq); !m) rep.failed.push_back(m.error().message);
     }

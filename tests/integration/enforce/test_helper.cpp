@@ -6,13 +6,21 @@
 //                                        journaled, not applied), or with K=0 right before
 //                                        cpu.idle is written (it and the weight are journaled);
 //                                        prints "PAUSED" when there.
+//   churn STATE_DIR LC_CG BE_CG SEED HOLD  the agent's enforcement path in a loop for the crash
+//                                        loop test: start-up reconcile (prints "RECONCILED";
+//                                        HOLD=1 then waits to be killed), then promote LC_CG,
+//                                        demote BE_CG, sweep, release, revert, promote, demote,
+//                                        shutdown, over and over, with seeded random pauses of
+//                                        0-2 ms between steps so a kill lands anywhere.
 #include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +28,7 @@
 #include "cgroup/layout.h"
 #include "common/cpulist.h"
 #include "enforce/best_effort_actuator.h"
+#include "enforce/enforcer.h"
 #include "enforce/exclusive_actuator.h"
 
 namespace {
@@ -114,6 +123,74 @@ int Crash(char** argv) {
   for (;;) pause();
 }
 
+// Each step's failure is printed, not fatal: the loop goes on until the test kills it.
+int Churn(char** argv) {
+  const std::string state = argv[2], lc = argv[3], be = argv[4];
+  std::mt19937 rng(static_cast<unsigned>(std::strtoul(argv[5], nullptr, 10)));
+  sw::RealSystemWriter w;
+  sw::RestoreOptions opts;
+  opts.rails.agent_pid = getpid();
+  // One letter before each step, so the test knows where its kill landed.
+  auto step = [](char c) {
+    std::putchar(c);
+    std::fflush(stdout);
+  };
+  step('C');
+  auto rec = sw::ReconcileAtStartup(state, w, opts);
+  if (!rec || !rec->Complete()) {
+    std::fprintf(stderr, "reconcile: %s\n",
+                 rec ? rec->Summary().c_str() : rec.error().message.c_str());
+    return 3;
+  }
+  std::printf("RECONCILED\n");
+  step('E');  // Enforcer::Create
+  std::fflush(stdout);
+  if (std::strcmp(argv[6], "1") == 0)
+    for (;;) pause();
+  sw::EnforcerConfig cfg;
+  cfg.state_dir = state;
+  cfg.rails.agent_pid = getpid();
+  auto e = sw::Enforcer::Create(cfg, w);
+  if (!e) {
+    std::fprintf(stderr, "create: %s\n", e.error().message.c_str());
+    return 3;
+  }
+  auto nap = [&] { std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000)); };
+  auto say = [](const char* step, const std::string& err) {
+    if (!err.empty()) std::fprintf(stderr, "%s: %s\n", step, err.c_str());
+  };
+  for (;;) {
+    for (int twice = 0; twice < 2; twice++) {
+      step('P');
+      auto p = (*e)->Promote("web", lc, 1);
+      say("promote", p ? "" : p.error().message);
+      nap();
+      step('D');
+      auto d = (*e)->Demote("batch", be);
+      say("demote", d ? "" : d.error().message);
+      nap();
+      step('S');
+      auto s = (*e)->Sweep();
+      say("sweep", s ? "" : s.error().message);
+      nap();
+      if (twice == 0) {
+        step('R');
+        auto r = (*e)->Release("web");
+        say("release", !r ? r.error().message : r->failed.empty() ? "" : r->failed.front());
+        nap();
+        step('V');
+        auto v = (*e)->Revert("batch");
+        say("revert", !v ? v.error().message : v->failed.empty() ? "" : v->failed.front());
+        nap();
+      }
+    }
+    step('X');
+    sw::RestoreReport r = (*e)->Shutdown();
+    if (!r.Complete()) say("shutdown", r.Summary());
+    nap();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +201,9 @@ int main(int argc, char** argv) {
     Spin();
   }
   if (argc == 7 && std::strcmp(argv[1], "crash") == 0) return Crash(argv);
-  std::fprintf(stderr, "usage: %s spin N | crash STATE LC_DIR BE_DIR CPUS K\n", argv[0]);
+  if (argc == 7 && std::strcmp(argv[1], "churn") == 0) return Churn(argv);
+  std::fprintf(
+      stderr, "usage: %s spin N | crash STATE LC_DIR BE_DIR CPUS K | churn STATE LC BE SEED HOLD\n",
+      argv[0]);
   return 64;
 }

@@ -133,8 +133,11 @@ TEST(Journal, CorruptRecordIsReportedWithLineNumberNotDropped) {
   auto rep = ReadJournalFile(t.Path("state/journal"));
   ASSERT_TRUE(rep.ok());
   ASSERT_EQ(rep->corrupt.size(), 1u);
-  EXPECT_NE(rep->corrupt[0].find("line 2: checksum mismatch"), std::string::npos)
+  // Which record and where in the file: the second line starts after the first newline.
+  EXPECT_NE(rep->corrupt[0].find("line 2 (bytes " + std::to_string(second) + "-"),
+            std::string::npos)
       << rep->corrupt[0];
+  EXPECT_NE(rep->corrupt[0].find("): checksum mismatch"), std::string::npos) << rep->corrupt[0];
   EXPECT_EQ(rep->entries.size(), 2u);
   // A corrupt journal is never compacted away.
   auto j = Journal::Open(t.Path("state"));
@@ -173,6 +176,40 @@ TEST(Journal, TornTailIsAWarningAndCutBeforeAppending) {
   EXPECT_EQ(rep2->entries.size(), 2u);
   ASSERT_EQ(rep2->warnings.size(), 1u);
   EXPECT_NE(rep2->warnings[0].find("removed a torn record of 20 bytes"), std::string::npos);
+}
+
+// A whole last record whose newline is missing or bit-flipped may have been acted on: kept (it
+// used to be cut as a torn write, and its change never restored), and the next append starts on
+// its own line.
+TEST(Journal, LastRecordWithADamagedNewlineIsKeptNotCut) {
+  for (const char* tail : {"", "\x0b"}) {  // newline missing; newline with one bit flipped
+    test::TempTree t;
+    {
+      auto j = Journal::Open(t.Path("state"));
+      ASSERT_TRUE(j.ok());
+      ASSERT_TRUE(j->Begin(WriteEntry("/f", "0", "1")).ok());
+      ASSERT_TRUE(j->Begin(WriteEntry("/g", "0", "1")).ok());
+    }
+    std::string text = t.Read("state/journal");
+    text.pop_back();
+    t.Write("state/journal", text + tail);
+    auto rep = ReadJournalFile(t.Path("state/journal"));
+    ASSERT_TRUE(rep.ok());
+    EXPECT_TRUE(rep->corrupt.empty());
+    ASSERT_EQ(rep->entries.size(), 2u) << "the last record was dropped";
+    ASSERT_EQ(rep->warnings.size(), 1u);
+    EXPECT_NE(rep->warnings[0].find("line 2 (bytes "), std::string::npos) << rep->warnings[0];
+    {
+      auto j = Journal::Open(t.Path("state"));
+      ASSERT_TRUE(j.ok());
+      EXPECT_EQ(j->Outstanding().size(), 2u);
+      ASSERT_TRUE(j->Begin(WriteEntry("/h", "0", "1")).ok());
+    }
+    auto after = ReadJournalFile(t.Path("state/journal"));
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->corrupt.empty()) << after->corrupt[0];
+    EXPECT_EQ(after->entries.size(), 3u);
+  }
 }
 
 TEST(Journal, CompactKeepsOnlyWhatARestoreStillNeeds) {
