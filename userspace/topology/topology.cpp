@@ -81,8 +81,15 @@ CpuSet ToCpuSet(hwloc_const_bitmap_t bm) {
 }  // namespace
 
 Result<HwlocTopology> HwlocTopology::LoadLive() {
-  return LoadWith("the running machine", nullptr,
-                  [](hwloc_topology_t t) { return Result<HwlocTopology>(HwlocTopology(t)); });
+  // The whole machine, not only the CPUs this process may run on: an agent started after a
+  // handover (or in a pod with a narrowed cpuset) runs inside the shared pool the previous one
+  // left, and must still see the exclusive cores it is to adopt.
+  return LoadWith(
+      "the running machine",
+      [](hwloc_topology_t t) {
+        return hwloc_topology_set_flags(t, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+      },
+      [](hwloc_topology_t t) { return Result<HwlocTopology>(HwlocTopology(t)); });
 }
 
 Result<HwlocTopology> HwlocTopology::LoadXml(const std::string& path) {
