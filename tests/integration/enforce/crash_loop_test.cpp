@@ -371,6 +371,10 @@ TEST(CrashLoop, TasksExitAndCgroupsVanishMidAction) {
     }
     RestoreReport r = (*e)->Shutdown();
     e->reset();
+    if (!fired) {  // the action had fewer writes than k: the victim still runs, end it here
+      kill(victim, SIGKILL);
+      waitpid(victim, nullptr, 0);
+    }
     clean.kids.pop_back();
     rmdir(sub.c_str());
     const std::string trace = std::string(grant ? "grant" : "demote") +
