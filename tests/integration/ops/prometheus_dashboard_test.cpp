@@ -66,8 +66,10 @@ std::vector<Query> DashboardQueries(const nlohmann::json& dash) {
 }
 
 // Grafana's variables as a dashboard showing this one agent over the last minute would expand
-// them; label_values(m, l) becomes the query Grafana's data source sends, `count by (l) (m)`.
+// them; label_values(m, l) becomes the query Grafana's data source sends, `count by (l) (m)`,
+// and query_result(q) the instant query q.
 std::string Expand(std::string e, const std::string& instance) {
+  if (e.rfind("query_result(", 0) == 0 && e.back() == ')') e = e.substr(13, e.size() - 14);
   if (e.rfind("label_values(", 0) == 0) {
     auto comma = e.rfind(',');
     e = "count by (" + Trim(e.substr(comma + 1, e.size() - comma - 2)) + ") (" +
@@ -79,6 +81,8 @@ std::string Expand(std::string e, const std::string& instance) {
   e = Replace(e, "$job", "schedwarden");
   e = Replace(e, "$instance", instance);
   e = Replace(e, "$workload", ".*");
+  e = Replace(e, "$namespace", ".*");
+  e = Replace(e, "$pod", ".*");
   return e;
 }
 
@@ -121,6 +125,11 @@ TEST(PrometheusDashboard, EveryQueryReturnsDataFromARealScrape) {
       {"Agent CPU (process and BPF programs) / B",
        {"BPF stats: observer.bpf_stats or kernel.bpf_stats_enabled=1",
         agent_holds_stats || BpfStatsOn()}},
+      // schedwarden_workload_info has a series per Kubernetes pod workload; this test's load has
+      // none (the pod identity test, tests/integration/k8s, checks it on a pod cgroup).
+      {"variable namespace", {"Kubernetes pods on the node", false}},
+      {"variable pod", {"Kubernetes pods on the node", false}},
+      {"Kubernetes pods by workload / A", {"Kubernetes pods on the node", false}},
   };
 
   // Load: /lc works 2 ms and sleeps 1 ms (wake-ups, preemptions); /be spins on half the CPUs under
