@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "script_run.h"
 #include "support/privileged.h"
 #include "support/temp_tree.h"
 
@@ -24,32 +25,6 @@ namespace sw::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-pid_t StartScript(const std::string& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    std::string cmd = "exec " EXPERIMENT_SCRIPT " --build " BUILD_DIR " --no-build " + args;
-    cmd += " > " + log + " 2>&1";
-    execl("/bin/bash", "bash", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int Wait(pid_t pid, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return status;
-}
 
 // Cgroups of the run with script pid `pid` ("sw-exp-<pid>-...") in any hierarchy.
 std::vector<std::string> LeftoverCgroups(pid_t pid) {
@@ -95,8 +70,9 @@ TEST(ExperimentBenchSmoke, EveryScenarioProducesSaneOutputsAndCleansUp) {
   SW_REQUIRE_PRIVILEGED();
   TempTree tmp;
   const std::string out = tmp.Path("out"), log = tmp.Path("run.log");
-  pid_t pid = StartScript("--reps 1 --seconds 3 --settle 2 --out " + out, log);
-  int status = Wait(pid, 300s);
+  pid_t pid = StartScript(EXPERIMENT_SCRIPT, BUILD_DIR,
+                          "--reps 1 --seconds 3 --settle 2 --out " + out, log);
+  int status = WaitScript(pid, 300s);
   std::string text = ReadFile(log).value_or("(no log)");
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << text;
   EXPECT_TRUE(GroupLeft(pid).empty()) << "processes left:\n" << Joined(GroupLeft(pid));
@@ -160,7 +136,8 @@ TEST(ExperimentBenchSmoke, InterruptedRunLeavesNothing) {
   TempTree tmp;
   const std::string log = tmp.Path("run.log");
   pid_t pid =
-      StartScript("--reps 1 --seconds 30 --scenarios enforce --out " + tmp.Path("out"), log);
+      StartScript(EXPERIMENT_SCRIPT, BUILD_DIR,
+                  "--reps 1 --seconds 30 --scenarios enforce --out " + tmp.Path("out"), log);
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (ReadFile(log).value_or("").find("rep 1/1: enforce") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
@@ -173,7 +150,7 @@ TEST(ExperimentBenchSmoke, InterruptedRunLeavesNothing) {
   ASSERT_FALSE(LeftoverCgroups(pid).empty()) << "the run's cgroups should exist mid-run\n"
                                              << ReadFile(log).value_or("");
   kill(-pid, SIGINT);
-  int status = Wait(pid, 60s);
+  int status = WaitScript(pid, 60s);
   std::string text = ReadFile(log).value_or("(no log)");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status << "\n"
                                                                << text;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "script_run.h"
 #include "support/privileged.h"
 #include "support/temp_tree.h"
 
@@ -25,33 +26,6 @@ namespace {
 using namespace std::chrono_literals;
 
 // Runs the script with `args` in its own process group, output to `log`; returns its pid.
-pid_t StartScript(const std::string& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    std::string cmd = "exec " SCALE_SCRIPT " --build " BUILD_DIR " --no-build";
-    cmd += " " + args;
-    cmd += " > " + log + " 2>&1";
-    execl("/bin/bash", "bash", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits for the script (killing its whole group after timeout); its wait status or -1.
-int Wait(pid_t pid, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return status;
-}
 
 // Cgroup directories the run with script pid `pid` would have made, that still exist.
 std::vector<std::string> LeftoverCgroups(pid_t pid) {
@@ -108,8 +82,8 @@ TEST(ScaleBenchSmoke, WritesEveryFieldRunsTheLoadAndCleansUp) {
       "--workloads 20 --threads-per-workload 2 --seconds 5 --bpf-runs 5 --bpf-seconds 1 "
       "--profile-seconds 3 --churn --churn-per-minute 600 --churn-seconds 5 --churn-settle 12 "
       "--json ";
-  pid_t pid = StartScript(args + json_path, log);
-  int status = Wait(pid, 240s);
+  pid_t pid = StartScript(SCALE_SCRIPT, BUILD_DIR, args + json_path, log);
+  int status = WaitScript(pid, 240s);
   std::string out = ReadFile(log).value_or("(no log)");
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << out;
   auto procs = GroupLeft(pid);
@@ -176,7 +150,8 @@ TEST(ScaleBenchSmoke, InterruptedRunLeavesNothing) {
   SW_REQUIRE_PRIVILEGED();
   TempTree tmp;
   const std::string log = tmp.Path("scale.log");
-  pid_t pid = StartScript("--workloads 20 --seconds 60 --bpf-runs 0 --profile-seconds 0", log);
+  pid_t pid = StartScript(SCALE_SCRIPT, BUILD_DIR,
+                          "--workloads 20 --seconds 60 --bpf-runs 0 --profile-seconds 0", log);
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (ReadFile(log).value_or("").find("phase A") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline)
@@ -185,7 +160,7 @@ TEST(ScaleBenchSmoke, InterruptedRunLeavesNothing) {
       << ReadFile(log).value_or("");
   ASSERT_FALSE(LeftoverCgroups(pid).empty()) << "the load's cgroups should exist mid-run";
   kill(-pid, SIGINT);  // what a terminal's Ctrl-C does: the whole process group
-  int status = Wait(pid, 60s);
+  int status = WaitScript(pid, 60s);
   std::string out = ReadFile(log).value_or("(no log)");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status << "\n"
                                                                << out;
