@@ -244,7 +244,10 @@ TEST(CrashLoop, KillNineAtRandomMomentsThenRestoreOrNextStart) {
   std::this_thread::sleep_for(100ms);
   const MachineState before = Snapshot(mounts, prefix);
 
-  const int kIterations = 40;
+  // 40 iterations give >= 50 kills. Under qemu's emulation (the VM matrix) each costs ~2 s:
+  // a third of them there, still every step on every kernel and layout.
+  const bool in_vm = std::getenv("SCHEDWARDEN_VM") != nullptr;
+  const int kIterations = in_vm ? 14 : 40;
   int kills = 0, restores = 0, starts = 0;
   std::map<std::string, int> landed;  // step -> kills that landed in it
   for (int i = 0; i < kIterations && !HasFailure(); i++) {
@@ -303,7 +306,7 @@ TEST(CrashLoop, KillNineAtRandomMomentsThenRestoreOrNextStart) {
               restores, starts);
   for (const auto& [step, n] : landed) std::printf(" %s %d,", step.c_str(), n);
   std::printf("\n");
-  EXPECT_GE(kills, 50);
+  EXPECT_GE(kills, in_vm ? 17 : 50);
 }
 
 // Tasks exiting and cgroups vanishing mid-action, on the real kernel: a hook in the fault

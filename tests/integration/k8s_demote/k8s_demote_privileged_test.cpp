@@ -36,14 +36,17 @@ test::ChildProcess Spinner() {
 
 class K8sDemote : public ::testing::Test {
  protected:
-  void Tree(test::ScopedCgroups& cg) {
+  // kubelet's weights: cpu.shares on v1; on v2 kubelet writes cpu.weight converted from them
+  // (1 + (shares - 2) * 9999 / 262142): 2048 -> 79, 1024 -> 39, 2 -> 1.
+  void Tree(const MachineCgroups& m, test::ScopedCgroups& cg) {
     for (const std::string& c : {top, kp, kp + "/besteffort", kp + "/burstable", hog, hog + "/ctr",
                                  victim, victim + "/ctr"})
       ASSERT_NO_FATAL_FAILURE(cg.Create(c));
-    cg.WriteCpu(kp, "cpu.shares", "2048");
-    cg.WriteCpu(kp + "/besteffort", "cpu.shares", "2");
-    cg.WriteCpu(kp + "/burstable", "cpu.shares", "1024");
-    cg.WriteCpu(hog, "cpu.shares", "2");
+    const bool v2 = m.cpu_v2();
+    cg.WriteCpu(kp, m.weight_file(), v2 ? "79" : "2048");
+    cg.WriteCpu(kp + "/besteffort", m.weight_file(), v2 ? "1" : "2");
+    cg.WriteCpu(kp + "/burstable", m.weight_file(), v2 ? "39" : "1024");
+    cg.WriteCpu(hog, m.weight_file(), v2 ? "1" : "2");
   }
   std::unique_ptr<Enforcer> Make(const MachineCgroups& m, SystemWriter& w) {
     EnforcerConfig ec;
@@ -65,9 +68,8 @@ class K8sDemote : public ::testing::Test {
 TEST_F(K8sDemote, KubeletRewriteIsNoticedOnceAndNeverFought) {
   SW_REQUIRE_PRIVILEGED();
   MachineCgroups m = Machine();
-  if (m.cpu_v2()) GTEST_SKIP() << "this machine's cpu controller is cgroup v2: v1 test";
   test::ScopedCgroups cg(m);
-  ASSERT_NO_FATAL_FAILURE(Tree(cg));
+  ASSERT_NO_FATAL_FAILURE(Tree(m, cg));
   if (cg.ReadCpu(hog, "cpu.idle") == "?") GTEST_SKIP() << "no cpu.idle (kernel < 5.15)";
   test::ChildProcess spin = Spinner();
   cg.Join(hog + "/ctr", spin.pid());
@@ -89,8 +91,9 @@ TEST_F(K8sDemote, KubeletRewriteIsNoticedOnceAndNeverFought) {
   ASSERT_EQ(cg.ReadCpu(hog, "cpu.idle"), "1");
   ASSERT_TRUE(e->Sweep().ok());
   EXPECT_TRUE(e->TakeDrift().empty());
-  cg.WriteCpu(hog, "cpu.idle", "0");    // the kernel resets the weight to 1024
-  cg.WriteCpu(hog, "cpu.shares", "4");  // and kubelet writes its own
+  const std::string kubelet_weight = m.cpu_v2() ? "2" : "4";
+  cg.WriteCpu(hog, "cpu.idle", "0");                  // the kernel resets the weight to its default
+  cg.WriteCpu(hog, m.weight_file(), kubelet_weight);  // and kubelet writes its own
   ASSERT_TRUE(e->Sweep().ok());
   auto d = e->TakeDrift();
   ASSERT_EQ(d.size(), 1u);
@@ -104,7 +107,7 @@ TEST_F(K8sDemote, KubeletRewriteIsNoticedOnceAndNeverFought) {
   RestoreReport r = e->Shutdown();
   EXPECT_TRUE(r.Complete()) << r.Summary();
   EXPECT_EQ(cg.ReadCpu(hog, "cpu.idle"), "0");
-  EXPECT_EQ(cg.ReadCpu(hog, "cpu.shares"), "4");
+  EXPECT_EQ(cg.ReadCpu(hog, m.weight_file()), kubelet_weight);
   EXPECT_EQ(sched_getscheduler(spin.pid()), SCHED_OTHER);
   spin.Signal(SIGKILL, 2000);
 }
