@@ -15,7 +15,11 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-ctest --test-dir build --output-on-failure --no-tests=error "$@" 2>&1 | tee "$log" || status=$?
+ctest --test-dir build --output-on-failure --no-tests=error -LE vm "$@" 2>&1 | tee "$log" || status=$?
+# The VM matrix after the host tests, two cells at a time: each qemu (single-threaded TCG) keeps
+# one host CPU busy, and a cell takes 5-6 minutes.
+ctest --test-dir build --output-on-failure --no-tests=ignore -L vm -j2 "$@" 2>&1 | tee -a "$log" ||
+  status=$?
 
 # Sanitizer tier: every unit test, whatever "$@" selected above. LeakSanitizer ptraces the test's
 # own threads; where ptrace is forbidden it fails loudly instead of passing. There, run with

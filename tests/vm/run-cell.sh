@@ -116,10 +116,14 @@ initramfs() {
   echo "$out"
 }
 
+# The kernel images and the initramfs are shared by the cells of a build: made under a lock.
+# The VMs themselves may run side by side (scripts/test.sh runs two): single-threaded TCG keeps
+# one host CPU busy each.
 exec 9>"$vm/.lock"
-flock 9  # one cell at a time per build: TCG has two host CPUs to share
+flock 9
 vmlinuz=$(kernel_image)
 initrd=$(initramfs)
+exec 9>&-
 log="$vm/$kernel-$layout.log"
 append="console=ttyS0 rdinit=/init panic=-1 quiet loglevel=3 sw.layout=$layout"
 [[ -n "$filter" ]] && append+=" sw.filter=$filter"
