@@ -137,25 +137,13 @@ int WaitUntil(const sigset_t& set, std::chrono::nanoseconds deadline, const Cloc
   return sig > 0 ? sig : 0;
 }
 
-// Adoption is proven on v1 cpusets only: on cgroup v2 the partitions a previous agent left take
-// their CPUs out of the root's effective set, which the exclusive actuator starts from, and the
-// VM matrix showed an adopted partition failing its check (docs/kubernetes.md, Upgrades). There a
-// handover journal is undone at start like any other, and the controller grants again.
-bool HandoverSupported(const Config& cfg) {
-  auto mounts = DetectCgroupMounts(CgroupMountsOptions{.cgroup_root = cfg.observer.cgroup_root,
-                                                       .proc_root = cfg.observer.proc_root});
-  if (!mounts) return false;
-  auto cpuset = CpusetMount(*mounts);
-  return cpuset && cpuset->version == CgroupVersion::kV1;
-}
-
 // A journal left by a previous run (crash, kill -9, power cut) is restored before anything else.
 void ReconcilePreviousRun(const Config& cfg, SystemWriter& writer) {
   RestoreOptions restore_opts;
   restore_opts.proc_root = cfg.observer.proc_root;
   // A handover journal is adopted by the enforcer (only an enforcing agent can hold changes).
   restore_opts.may_adopt =
-      cfg.enforcement.mode == EnforcementMode::kEnforce && HandoverSupported(cfg);
+      cfg.enforcement.mode == EnforcementMode::kEnforce;
   RestoreReport reconciled = Must(ReconcileAtStartup(cfg.state_dir, writer, restore_opts),
                                   "reconciling the journal in " + cfg.state_dir);
   if (reconciled.handed_over) {

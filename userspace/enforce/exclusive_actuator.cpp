@@ -110,9 +110,23 @@ Result<void> ExclusiveCoreActuator::Init() {
       return cpus.error().WithContext("cgroup v2 cpuset controller not usable at " +
                                       cfg_.cpuset_root);
     all_cpus_ = *cpus;
+    // A partition takes its CPUs out of the root's effective set: those a previous agent's
+    // partitions hold (a handover journal) are ours to keep or to give back.
+    for (int c : JournaledPartitionCpus()) all_cpus_.insert(c);
   }
   if (all_cpus_.empty()) return Error{EINVAL, "no CPUs in the root cpuset of " + cfg_.cpuset_root};
   return Ok();
+}
+
+CpuSet ExclusiveCoreActuator::JournaledPartitionCpus() const {
+  CpuSet cpus;
+  for (const JournalEntry& e : journal_.Outstanding()) {
+    if (e.kind != ChangeKind::kWriteFile || e.group.rfind("exclusive:", 0) != 0) continue;
+    const std::string file = e.path.substr(e.path.find_last_of('/') + 1);
+    if (file != "cpuset.cpus" && file != "cpuset.cpus.exclusive") continue;
+    if (auto c = ParseCpuList(e.value)) cpus.insert(c->begin(), c->end());
+  }
+  return cpus;
 }
 
 CpuSet ExclusiveCoreActuator::AllExclusive() const {

@@ -130,6 +130,8 @@ class ExclusiveCoreActuator {
   Result<void> ImportState(const std::string& json_text);
 
  private:
+  // v2: the CPUs written to our partitions' cpuset files by records still outstanding.
+  CpuSet JournaledPartitionCpus() const;
   struct Held {
     CpuSet cpus;
     std::string source_dir;   // where its threads are listed

@@ -25,8 +25,10 @@ CpuSet Without(const CpuSet& a, const CpuSet& b) {
   return out;
 }
 
-Result<void> ExpectCpus(const std::string& dir, const CpuSet& want) {
-  const std::string f = JoinPath(dir, "cpuset.cpus");
+// v1: our cpuset lists the CPUs. v2: the partition's effective CPUs are them (6.7+ leaves
+// cpuset.cpus empty and claims cpuset.cpus.exclusive, which the journal records check).
+Result<void> ExpectCpus(const std::string& dir, const CpuSet& want, const char* file) {
+  const std::string f = JoinPath(dir, file);
   auto text = ReadLine(f);
   if (!text) return Error{EIO, "read " + f + ": " + text.error().message};
   auto cur = ParseCpuList(Trim(*text));
@@ -72,10 +74,13 @@ Result<void> ExclusiveCoreActuator::ImportState(const std::string& text) {
     CpuSet exclusive;
     for (const auto& [w, h] : held) exclusive.insert(h.cpus.begin(), h.cpus.end());
     if (shield_up)
-      if (auto r = ExpectCpus(shared_dir_, Without(all_cpus_, exclusive)); !r) return r;
+      if (auto r = ExpectCpus(shared_dir_, Without(all_cpus_, exclusive), "cpuset.cpus"); !r)
+        return r;
+    const char* file =
+        cfg_.version == CgroupVersion::kV1 ? "cpuset.cpus" : "cpuset.cpus.effective";
     for (const auto& [w, h] : held)
       if (!h.own_cpuset)
-        if (auto r = ExpectCpus(h.cpuset_dir, h.cpus); !r) return r;
+        if (auto r = ExpectCpus(h.cpuset_dir, h.cpus, file); !r) return r;
     shield_up_ = shield_up;
     held_ = std::move(held);
     touched_ = std::move(touched);

@@ -474,17 +474,6 @@ TEST(CliPrivileged, HandoverStopLeavesEverythingAndTheNextRunAdoptsIt) {
       << "a schedwarden cpuset exists before the test: another agent is running?";
   PromoteThenHandOver(s);
   if (HasFatalFailure()) return;
-  if (s.cpuset_v2()) {
-    // Not adopted on a v2 cpuset (docs/kubernetes.md, Upgrades): the next start undoes the
-    // handed-over journal like any other, and its own restore stop leaves the machine as before.
-    s.StartAgent("enforce");
-    ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s));
-    EXPECT_FALSE(Contains(JournalText(s.state_dir()), "adopted by pid"));
-    int status = s.SignalAgent(SIGTERM, 20000);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-    s.ExpectRestored();
-    return;
-  }
   // The next agent adopts: nothing is undone at start (checked while it serves), the journal
   // says so, and its status shows the workload holding its CPUs.
   s.StartAgent("enforce", {"--on-stop", "handover"});

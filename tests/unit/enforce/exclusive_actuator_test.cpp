@@ -306,6 +306,54 @@ TEST_F(ExclusiveV2, PartitionRootWithExclusiveCpusWidenedFromTheTop) {
   EXPECT_EQ(Trim(t.Read("cg/kubepods/pod1/cpuset.cpus.partition")), "member");
 }
 
+// A handover on v2: the partition left by the old agent keeps cpuset.cpus empty (6.7+) and takes
+// its CPUs out of the root's effective set, as the kernel does. The new agent adopts it (checked
+// against the partition's effective CPUs) and still counts those CPUs as the machine's: after
+// giving them back it can grant them again.
+TEST_F(ExclusiveV2, AdoptedPartitionIsCheckedAndItsCpusStayTheMachines) {
+  std::string state;
+  {
+    ExclusiveCoreActuator old(cfg, w, *journal, SafetyRails{});
+    ASSERT_TRUE(old.Init().ok());
+    ASSERT_TRUE(old.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {2, 3}).ok());
+    state = old.ExportState();
+  }
+  t.Write("cg/cpuset.cpus.effective", "0-1\n");  // the kernel's doing, for a valid partition
+  t.Write("cg/kubepods/pod1/cpuset.cpus.effective", "2-3\n");
+  ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
+  ASSERT_TRUE(a.Init().ok());
+  auto r = a.ImportState(state);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(a.SharedCpus(), (CpuSet{0, 1}));
+  EXPECT_EQ(a.Promoted(), (std::map<std::string, CpuSet>{{"pod1", {2, 3}}}));
+  ASSERT_TRUE(a.Release("pod1").ok());
+  t.Write("cg/cpuset.cpus.effective", "0-3\n");
+  t.Write("cg/kubepods/pod1/cpuset.cpus.effective", "0-3\n");
+  EXPECT_EQ(a.SharedCpus(), (CpuSet{0, 1, 2, 3}));
+  auto again = a.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {2, 3});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  ASSERT_TRUE(a.Release("pod1").ok());
+}
+
+// An invalid partition (the kernel gave it other CPUs) is not adopted.
+TEST_F(ExclusiveV2, PartitionWithOtherEffectiveCpusIsNotAdopted) {
+  std::string state;
+  {
+    ExclusiveCoreActuator old(cfg, w, *journal, SafetyRails{});
+    ASSERT_TRUE(old.Init().ok());
+    ASSERT_TRUE(old.Promote({"pod1", t.Path("cg/kubepods/pod1")}, {2, 3}).ok());
+    state = old.ExportState();
+  }
+  t.Write("cg/kubepods/pod1/cpuset.cpus.effective", "0-3\n");
+  ExclusiveCoreActuator a(cfg, w, *journal, SafetyRails{});
+  ASSERT_TRUE(a.Init().ok());
+  auto r = a.ImportState(state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("pod1/cpuset.cpus.effective reads '0-3', not '2-3'"),
+            std::string::npos)
+      << r.error().message;
+}
+
 // Before Linux 6.7 (Debian 12's 6.1) there is no cpuset.cpus.exclusive: the CPUs go to
 // cpuset.cpus, and since an empty one cannot be written back while tasks are in the cgroup, the
 // undo writes the CPUs the cgroup inherited from its parent. Only a cgroup directly under the
