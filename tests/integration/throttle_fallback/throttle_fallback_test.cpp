@@ -19,6 +19,7 @@
 
 #include "../bpf/test_cgroup.h"
 #include "../cli/cli_helpers.h"
+#include "../ops/http_get.h"
 #include "bpf/bpf_event_source.h"
 #include "bpf/sched_observer_bpf.h"
 #include "common/fs.h"
@@ -122,14 +123,6 @@ std::optional<double> Value(const std::string& text, const std::string& series) 
   return std::nullopt;
 }
 
-// GET with curl; "" (and curl's error in *err) when it failed.
-std::string HttpGet(int port, const std::string& path, std::string* err = nullptr) {
-  CommandResult r = RunCommand({"/usr/bin/curl", "-sS", "--fail", "--max-time", "10",
-                                "http://127.0.0.1:" + std::to_string(port) + path});
-  if (err) *err = r.err;
-  return r.exit_code() == 0 ? r.out : "";
-}
-
 // Lines of text containing needle (failure messages).
 std::string Grep(const std::string& text, const std::string& needle) {
   std::string out;
@@ -145,10 +138,6 @@ std::string Grep(const std::string& text, const std::string& needle) {
 // self-throttled and decide nothing against the best-effort one.
 TEST(ThrottleFallbackAgent, QuotaThrottledWorkloadIsSelfThrottledNotInterfered) {
   SW_REQUIRE_PRIVILEGED();
-  if (access("/usr/bin/curl", X_OK) != 0) {
-    if (PrivilegedRequired()) FAIL() << "/usr/bin/curl missing";
-    GTEST_SKIP() << "/usr/bin/curl missing";
-  }
   auto lc = MakeCgroup("tf-lc"), be = MakeCgroup("tf-be");
   ASSERT_TRUE(lc && be);
   ASSERT_TRUE(lc->SetCfsQuota(kPeriodUs / 5, kPeriodUs).ok());
@@ -173,7 +162,7 @@ TEST(ThrottleFallbackAgent, QuotaThrottledWorkloadIsSelfThrottledNotInterfered) 
   bool ready = false;
   for (int i = 0; i < 600 && !ready; i++) {
     ASSERT_EQ(waitpid(agent.pid(), nullptr, WNOHANG), 0) << "agent exited";
-    ready = HttpGet(port, "/readyz") == "ready\n";
+    ready = HttpGet(port, "/readyz").status == 200;
     if (!ready) std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(ready);
@@ -182,9 +171,9 @@ TEST(ThrottleFallbackAgent, QuotaThrottledWorkloadIsSelfThrottledNotInterfered) 
   be->Start();
   const auto allowance = std::getenv("SCHEDWARDEN_VM") ? 30s : 6s;
   std::this_thread::sleep_for(allowance);
-  std::string scrape_error;
-  const std::string metrics = HttpGet(port, "/metrics", &scrape_error);
-  EXPECT_FALSE(metrics.empty()) << "scrape failed: " << scrape_error;
+  const HttpReply scrape = HttpGet(port, "/metrics", 10000);
+  EXPECT_EQ(scrape.status, 200);
+  const std::string& metrics = scrape.body;
   auto stat1 = lc->ReadThrottling();
   ASSERT_TRUE(stat0.ok() && stat1.ok());
   auto status_text = ReadFile(t.Path("state/status.json"));

@@ -205,10 +205,12 @@ TEST(TlsMetrics, StunnelInFrontOfALoopbackAgentWithBasicAuth) {
   if (addr.empty()) {
     std::printf("no non-loopback IPv4 address: exposure not checked\n");
   } else {
-    EXPECT_TRUE(Connects(addr, tls_port)) << "stunnel not reachable on " << addr;
-    EXPECT_FALSE(Connects(addr, agent_port)) << "the agent's port is reachable on " << addr;
-    std::printf("%s: TLS port %d reachable, agent port %d refused\n", addr.c_str(), tls_port,
-                agent_port);
+    const bool tls_open = Connects(addr, tls_port), agent_open = Connects(addr, agent_port);
+    std::printf("%s: TLS port %d %s, agent port %d %s\n", addr.c_str(), tls_port,
+                tls_open ? "reachable" : "refused", agent_port,
+                agent_open ? "reachable" : "refused");
+    EXPECT_TRUE(tls_open) << "stunnel not reachable on " << addr;
+    EXPECT_FALSE(agent_open) << "the agent's port is reachable on " << addr;
   }
   int status = agent.Signal(SIGTERM, 20000);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "agent status " << status;
