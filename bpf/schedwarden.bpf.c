@@ -24,6 +24,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load: true when userspace switched `workloads` to BPF_MAP_TYPE_PERCPU_HASH. */
 const volatile bool sw_percpu_workloads = false;
+/*
+ * Set before load (observer.bpf_throttle): false skips the throttle check, so throttled switch-outs
+ * count as preempted and a kernel without CFS bandwidth fields still loads (dead code).
+ */
+const volatile bool sw_throttle_probe = true;
 
 /*
  * Workload stats keyed by cgroup id. Shared HASH with atomic adds by default; userspace may switch
@@ -214,7 +219,7 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 	if (state == SW_TASK_RUNNING) {
 		if (!sw_task_pid(btf, prev)) {
 			/* idle: nothing to stamp */
-		} else if (sw_task_throttled(btf, prev)) {
+		} else if (sw_throttle_probe && sw_task_throttled(btf, prev)) {
 			stamp_set(btf, prev, SW_REASON_THROTTLED, now);
 			w = workload_get(sw_task_cgid(btf, prev));
 			if (w)

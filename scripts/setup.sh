@@ -9,7 +9,7 @@ PACKAGES=(
   libhwloc-dev hwloc libcivetweb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   stress-ng rt-tests libbpf-tools linux-perf prometheus curl jq tmux
-  memcached sysbench gnuplot-nox
+  memcached sysbench gnuplot-nox stunnel4 openssl
   qemu-system-x86 busybox-static cpio
   containerd golang-github-containerd-containerd-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler

@@ -51,6 +51,25 @@ inline std::optional<MapReadMode> ParseMapReadMode(std::string_view s) {
     if (s == MapReadModeName(m)) return m;
   return std::nullopt;
 }
+// Whether the BPF programs tell CFS-throttled switch-outs apart (observer.bpf_throttle): kAuto
+// when the kernel's BTF has task_struct.throttled or cfs_rq.throttle_count (CONFIG_CFS_BANDWIDTH);
+// kOff leaves throttling to cpu.stat alone (nr_throttled, throttled time).
+enum class ThrottleProbe { kAuto, kOn, kOff };
+inline const char* ThrottleProbeName(ThrottleProbe t) {  // "auto", "on", "off"
+  return t == ThrottleProbe::kOn ? "on" : t == ThrottleProbe::kOff ? "off" : "auto";
+}
+inline std::optional<ThrottleProbe> ParseThrottleProbe(std::string_view s) {
+  for (ThrottleProbe t : {ThrottleProbe::kAuto, ThrottleProbe::kOn, ThrottleProbe::kOff})
+    if (s == ThrottleProbeName(t)) return t;
+  return std::nullopt;
+}
+inline constexpr const char* kThrottleProbeChoices = "auto, on, off";
+// Whether the programs check for throttling, given what the kernel's BTF has; nullopt when `on`
+// was asked of a kernel without the fields (the programs would not load).
+inline std::optional<bool> ResolveThrottleProbe(ThrottleProbe want, bool kernel_has_fields) {
+  if (want == ThrottleProbe::kOn && !kernel_has_fields) return std::nullopt;
+  return want == ThrottleProbe::kOn || (want == ThrottleProbe::kAuto && kernel_has_fields);
+}
 inline constexpr const char* kMapReadModeChoices = "auto, batch, iterate";
 inline constexpr const char* kAttachKindChoices = "auto, tp_btf, raw_tp";
 inline constexpr const char* kWorkloadMapKindChoices = "shared, percpu";
@@ -92,6 +111,7 @@ struct BpfOptions {
   uint32_t raw_stamp_entries = 32768;  // raw_tp twin only: live tasks tracked at once
   WorkloadMapKind workload_map = WorkloadMapKind::kShared;
   AttachKind attach = AttachKind::kAuto;
+  ThrottleProbe throttle = ThrottleProbe::kAuto;
   // Hold BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) from Load until destruction: per-program run time
   // and count without kernel.bpf_stats_enabled (observer.bpf_stats; cost in docs/bpf.md).
   bool bpf_stats = false;

@@ -1,6 +1,7 @@
 #include "bpf/sched_observer_bpf.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <spdlog/spdlog.h>
@@ -53,6 +54,27 @@ int ProbeTpBtf() {
   return errno == EPERM ? -EPERM : 0;
 }
 
+bool StructHasMember(const btf* b, const char* st, const char* member) {
+  int id = btf__find_by_name_kind(b, st, BTF_KIND_STRUCT);
+  if (id <= 0) return false;
+  const btf_type* t = btf__type_by_id(b, id);
+  const btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++)
+    if (std::strcmp(btf__name_by_offset(b, m[i].name_off), member) == 0) return true;
+  return false;
+}
+
+// The fields sw_task_throttled (bpf/core_fixes.bpf.h) reads, in the running kernel's BTF.
+bool ProbeCfsThrottleFields() {
+  btf* b = btf__load_vmlinux_btf();
+  if (!b) return false;
+  bool ok = StructHasMember(b, "task_struct", "throttled") ||
+            (StructHasMember(b, "sched_entity", "cfs_rq") &&
+             StructHasMember(b, "cfs_rq", "throttle_count"));
+  btf__free(b);
+  return ok;
+}
+
 // libbpf's messages (verifier log included) in the agent's log instead of raw on stderr. They
 // carry their own "libbpf: " prefix and a trailing newline.
 int LibbpfLog(enum libbpf_print_level level, const char* format, va_list args) {
@@ -97,6 +119,7 @@ Result<BpfFeatures> ProbeBpfFeatures() {
     int tp = ProbeTpBtf();
     if (tp == -EPERM) return BpfError(EPERM, "probing BPF support (loading a test program)");
     f.tp_btf = tp == 1;
+    f.cfs_throttle_fields = ProbeCfsThrottleFields();
   }
   int ts = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr);
   if (ts == -EPERM) return BpfError(EPERM, "probing BPF support (creating a test map)");
@@ -111,7 +134,8 @@ SchedObserverBpf::SchedObserverBpf(SchedObserverBpf&& o) noexcept
       links_(std::move(o.links_)),
       state_(std::exchange(o.state_, State::kNew)),
       options_(o.options_),
-      kind_(o.kind_) {
+      kind_(o.kind_),
+      throttle_probe_(o.throttle_probe_) {
   o.links_.clear();
 }
 
@@ -125,6 +149,7 @@ SchedObserverBpf& SchedObserverBpf::operator=(SchedObserverBpf&& o) noexcept {
     state_ = std::exchange(o.state_, State::kNew);
     options_ = o.options_;
     kind_ = o.kind_;
+    throttle_probe_ = o.throttle_probe_;
   }
   return *this;
 }
@@ -170,6 +195,14 @@ Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
                                  (features->tp_btf ? "BPF task local storage" : "tp_btf support") +
                                  "; use the raw_tp twin (attach kind auto or raw_tp)"};
 
+  std::optional<bool> throttle =
+      ResolveThrottleProbe(options.throttle, features->cfs_throttle_fields);
+  if (!throttle)
+    return Error{EOPNOTSUPP,
+                 "observer.bpf_throttle: on, but this kernel's BTF has neither "
+                 "task_struct.throttled nor cfs_rq.throttle_count (no CONFIG_CFS_BANDWIDTH?); use "
+                 "auto or off (throttling from cpu.stat only)"};
+
   bool btf = kind == AttachKind::kTpBtf;
   for (const ProgramSpec& p : kPrograms) {
     bpf_program* on = FindProgram(skel_, btf ? p.btf_name : p.raw_name);
@@ -192,10 +225,12 @@ Result<void> SchedObserverBpf::Configure(const BpfOptions& options) {
     err = bpf_map__set_type(skel_->maps.workloads,
                             percpu ? BPF_MAP_TYPE_PERCPU_HASH : BPF_MAP_TYPE_HASH);
   if (err) return Error::FromErrno(-err, "configuring BPF maps");
-  skel_->rodata->sw_percpu_workloads = percpu;  // plain adds instead of atomics on per-CPU copies
+  skel_->rodata->sw_percpu_workloads = percpu;   // plain adds instead of atomics on per-CPU copies
+  skel_->rodata->sw_throttle_probe = *throttle;  // off: the check is dead code, not even loaded
 
   options_ = options;
   kind_ = kind;
+  throttle_probe_ = *throttle;
   state_ = State::kConfigured;
   return Ok();
 }

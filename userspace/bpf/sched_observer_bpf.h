@@ -34,6 +34,9 @@ struct BpfFeatures {
   bool vmlinux_btf = false;   // /sys/kernel/btf/vmlinux exists (CO-RE relocations need it)
   bool tp_btf = false;        // a BPF_PROG_TYPE_TRACING program attaches to btf_trace_sched_switch
   bool task_storage = false;  // BPF_MAP_TYPE_TASK_STORAGE can be created
+  // task_struct.throttled, or sched_entity.cfs_rq and cfs_rq.throttle_count: what the throttle
+  // check reads (CONFIG_CFS_BANDWIDTH, CONFIG_FAIR_GROUP_SCHED)
+  bool cfs_throttle_fields = false;
 };
 // Cached after the first successful probe. EPERM (not root, no CAP_BPF) is an error, not "no".
 Result<BpfFeatures> ProbeBpfFeatures();
@@ -67,6 +70,9 @@ class SchedObserverBpf {
   bool attached() const { return state_ == State::kAttached; }
   // After Configure: the twin actually chosen (never kAuto).
   AttachKind attach_kind() const { return kind_; }
+  // After Configure: whether the programs tell throttled switch-outs apart (observer.bpf_throttle
+  // resolved); false: throttling is known from cpu.stat only.
+  bool throttle_probe() const { return throttle_probe_; }
   WorkloadMapKind workload_map_kind() const { return options_.workload_map; }
   const BpfOptions& options() const { return options_; }
 
@@ -88,6 +94,7 @@ class SchedObserverBpf {
   State state_ = State::kNew;
   BpfOptions options_;
   AttachKind kind_ = AttachKind::kAuto;
+  bool throttle_probe_ = false;
 };
 
 // Open, Configure, Load and Attach in one call, for callers that need nothing in between (the

@@ -176,6 +176,7 @@ struct Observer {
   std::unique_ptr<CgroupResolver> resolver;
   std::unique_ptr<CgroupStatReader> reader;
   std::unique_ptr<Collector> collector;
+  bool throttle_probe = false;  // observer.bpf_throttle resolved against the kernel
 };
 
 Observer StartObserver(const Config& cfg) {
@@ -192,6 +193,10 @@ Observer StartObserver(const Config& cfg) {
   spdlog::info("BPF programs attached ({}, {} workload map, {} map reads)",
                AttachKindName(bpf.attach_kind()), WorkloadMapKindName(bpf.workload_map_kind()),
                MapReadModeName(cfg.observer.map_reads));
+  o.throttle_probe = bpf.throttle_probe();
+  spdlog::info("CFS throttling from {} (observer.bpf_throttle: {})",
+               o.throttle_probe ? "BPF and cpu.stat" : "cpu.stat only",
+               ThrottleProbeName(cfg.observer.bpf.throttle));
   o.source = std::make_unique<BpfEventSource>(std::move(bpf), cfg.observer.proc_root);
   o.source->set_map_read_mode(cfg.observer.map_reads);
   o.resolver = std::make_unique<CgroupResolver>(o.layout.cpu.path);
@@ -377,6 +382,9 @@ class ControlLoop {
     nlohmann::json status = StatusToJson(*view->status);
     exporter_.Publish(std::move(view));
     if (delta) status["observer"] = WorkloadRates(*delta);
+    // Where CFS throttling is known from (observer.bpf_throttle, docs/configuration.md).
+    status["throttle_source"] =
+        cfg_.observer.bpf.throttle == ThrottleProbe::kOff ? "cpu.stat" : "bpf+cpu.stat";
     status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
     if (auto self = ReadTaskStat("/proc", getpid()); self)  // ... and from a recycled pid
       status["pid_start"] = self->start_time;
@@ -546,7 +554,7 @@ int RunAgent(const RunOptions& o) {
   // One topology for config validation, the controller and the allocator: they compute the
   // same exclusive capacity from it.
   const Topology machine = Must(LoadLiveTopology(), "reading the CPU topology (hwloc)");
-  const Config cfg = LoadAgentConfig(o, machine);  // and CheckPrivileges()
+  Config cfg = LoadAgentConfig(o, machine);  // and CheckPrivileges()
   const sigset_t stop_signals = BlockStopSignals();
   Must(PrepareStateDir(cfg.state_dir), "state dir");
   // Every write stays beneath the cgroup root (the journal's paths included).
@@ -554,6 +562,8 @@ int RunAgent(const RunOptions& o) {
   ReconcilePreviousRun(cfg, writer);
 
   Observer observer = StartObserver(cfg);
+  // The controller and the status file go by what the kernel took, not by `auto`.
+  cfg.observer.bpf.throttle = observer.throttle_probe ? ThrottleProbe::kOn : ThrottleProbe::kOff;
   Enforcement enforcement = StartEnforcement(cfg, observer.layout, machine, writer);
   std::map<std::string, std::string> basic_auth;
   if (!cfg.metrics.basic_auth_file.empty())

@@ -20,8 +20,10 @@ WorkloadDelta Difference(const WorkloadSample& cur, const WorkloadSample* prev) 
   d.runq_preempted = cur.runq_preempted.Delta(prev->runq_preempted);
   d.throttle_wait = cur.throttle_wait.Delta(prev->throttle_wait);
   d.throttle_events = CounterDelta(cur.throttle_events, prev->throttle_events);
-  if (cur.cpu_stat && prev->cpu_stat)
+  if (cur.cpu_stat && prev->cpu_stat) {
     d.nr_throttled = CounterDelta(cur.cpu_stat->nr_throttled, prev->cpu_stat->nr_throttled);
+    d.throttled_ns = CounterDelta(cur.cpu_stat->throttled_ns, prev->cpu_stat->throttled_ns);
+  }
   // Usage that went backwards (cgroup recreated) gives no rate for this interval.
   if (cur.cpu_usage_ns && prev->cpu_usage_ns && *cur.cpu_usage_ns >= *prev->cpu_usage_ns)
     d.cpu_usage_ns = *cur.cpu_usage_ns - *prev->cpu_usage_ns;

@@ -25,6 +25,7 @@ struct WorkloadDelta {
   LatencyHistogram runq_wakeup, runq_preempted, throttle_wait;
   uint64_t throttle_events = 0;
   std::optional<uint64_t> nr_throttled;  // cpu.stat in both snapshots
+  std::optional<uint64_t> throttled_ns;  // cpu.stat in both snapshots (added at unthrottle)
   std::optional<uint64_t> cpu_usage_ns;  // usage in both snapshots and not gone backwards
 };
 

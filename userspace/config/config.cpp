@@ -461,7 +461,7 @@ class Parser {
     CheckKeys(n, p,
               {"cgroup_root", "proc_root", "labels_dir", "workload_depth", "max_workloads",
                "bpf_attach", "workload_map", "workload_map_entries", "preempt_map_entries",
-               "raw_stamp_entries", "bpf_stats", "map_reads"});
+               "raw_stamp_entries", "bpf_stats", "map_reads", "bpf_throttle"});
     auto& o = cfg_.observer;
     std::map<std::string, int> lines;  // line of each key given, for the sizing diagnostics
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -490,6 +490,13 @@ class Parser {
             o.bpf.attach = *a;
           else
             ErrorAt(v, k, Quote(*s) + " must be one of: " + kAttachKindChoices);
+        }
+      } else if (key == "bpf_throttle") {
+        if (auto s = String(v, k)) {
+          if (auto t = ParseThrottleProbe(*s))
+            o.bpf.throttle = *t;
+          else
+            ErrorAt(v, k, Quote(*s) + " must be one of: " + kThrottleProbeChoices);
         }
       } else if (key == "map_reads") {
         if (auto s = String(v, k)) {

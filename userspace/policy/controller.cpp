@@ -262,7 +262,8 @@ void Controller::Observe(const IntervalDelta& delta) {
   for (const auto& [name, st] : states_)
     views[name] = WorkloadView{st.cgroup_path, st.cls.cls, Watched(st) ? SloOf(st) : std::nullopt};
   IntervalDeltas deltas =
-      ComputeSignals(delta, views, config_.interval, config_.controller.neighbour_cpu_threshold);
+      ComputeSignals(delta, views, config_.interval, config_.controller.neighbour_cpu_threshold,
+                     config_.observer.bpf.throttle != ThrottleProbe::kOff);
   preempt_delta_ = std::move(deltas.preemptions);
   const int k = config_.controller.violation_intervals;
   for (auto& [name, st] : states_) {

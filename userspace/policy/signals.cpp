@@ -39,6 +39,13 @@ std::map<std::string, double> OwnCpus(const std::map<std::string, WorkloadView>&
   return own;
 }
 
+// cpu.stat saw the workload throttled in the interval: nr_throttled counts at the throttle,
+// throttled time at the unthrottle, so a throttle spanning two intervals shows in both.
+bool CpuStatThrottled(const WorkloadDelta* d) {
+  return d && !d->new_series &&
+         (d->nr_throttled.value_or(0) > 0 || d->throttled_ns.value_or(0) > 0);
+}
+
 IntervalSignals Measure(double cpus_received, const WorkloadDelta* d, nanoseconds elapsed) {
   IntervalSignals s;
   s.elapsed = elapsed;
@@ -70,7 +77,8 @@ nlohmann::json SignalsToJson(const IntervalSignals& s, std::optional<nanoseconds
 
 IntervalDeltas ComputeSignals(const IntervalDelta& delta,
                               const std::map<std::string, WorkloadView>& views,
-                              nanoseconds fallback_interval, double neighbour_cpu_threshold) {
+                              nanoseconds fallback_interval, double neighbour_cpu_threshold,
+                              bool bpf_throttle) {
   IntervalDeltas r;
   r.elapsed = delta.elapsed;
   if (r.elapsed.count() <= 0) r.elapsed = fallback_interval;
@@ -102,6 +110,8 @@ IntervalDeltas ComputeSignals(const IntervalDelta& delta,
     s.violated = s.samples > 0 && s.p99_ns > static_cast<uint64_t>(v.slo->count());
     s.evidence =
         s.violated && (s.preemptions_by_lower > 0 || s.lower_class_cpus >= neighbour_cpu_threshold);
+    // Throttle waits hidden among preempted ones: the violation is put down to its own quota.
+    if (!bpf_throttle && CpuStatThrottled(delta_of(name))) s.evidence = false;
     r.signals.emplace(name, std::move(s));
   }
   return r;

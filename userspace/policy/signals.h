@@ -57,11 +57,14 @@ struct IntervalDeltas {
 
 // delta: between two consecutive snapshots (ComputeIntervalDelta); views: every workload of the
 // current one; fallback_interval: used when the snapshots' timestamps do not advance. Windows are
-// left for UpdateCpuWindows.
+// left for UpdateCpuWindows. bpf_throttle: the BPF programs tell throttled switch-outs apart
+// (observer.bpf_throttle resolved on). Without it a throttled thread's switch-out is counted as a
+// preemption by whoever ran next and its wait as run-queue latency, so an interval in which
+// cpu.stat shows the workload's own throttling is never evidence against others.
 IntervalDeltas ComputeSignals(const IntervalDelta& delta,
                               const std::map<std::string, WorkloadView>& views,
                               std::chrono::nanoseconds fallback_interval,
-                              double neighbour_cpu_threshold);
+                              double neighbour_cpu_threshold, bool bpf_throttle = true);
 
 // Appends s.cpus_received to history (kept at most 2k long) and fills s's CPU windows.
 void UpdateCpuWindows(std::deque<double>& history, int k, IntervalSignals& s);

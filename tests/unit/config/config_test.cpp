@@ -234,6 +234,34 @@ TEST(Config, ObserverMapReads) {
                                      "auto, batch, iterate"));
 }
 
+// Issue 13: the BPF throttle check can be switched off (cpu.stat-only throttling); a bad value
+// names the file, line and key.
+TEST(Config, ObserverBpfThrottle) {
+  ConfigLoad load = ParseConfig("observer: {}\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.bpf.throttle, ThrottleProbe::kAuto);
+  load = ParseConfig("observer: { bpf_throttle: off }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.bpf.throttle, ThrottleProbe::kOff);
+  load = ParseConfig("observer: { bpf_throttle: on }\n", "c.yaml", M(4));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->observer.bpf.throttle, ThrottleProbe::kOn);
+  load = ParseConfig("interval: 1s\nobserver:\n  bpf_throttle: false\n", "c.yaml", M(4));
+  EXPECT_FALSE(load.config);
+  EXPECT_THAT(load.Text(), HasSubstr("c.yaml:3: observer.bpf_throttle: \"false\" must be one of: "
+                                     "auto, on, off"));
+}
+
+// What the BPF programs do for each setting on kernels with and without the CFS bandwidth fields.
+TEST(Config, BpfThrottleResolvesAgainstTheKernel) {
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kAuto, true), std::optional<bool>(true));
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kAuto, false), std::optional<bool>(false));
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kOff, true), std::optional<bool>(false));
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kOff, false), std::optional<bool>(false));
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kOn, true), std::optional<bool>(true));
+  EXPECT_EQ(ResolveThrottleProbe(ThrottleProbe::kOn, false), std::nullopt);  // would not load
+}
+
 // Issue 9: map sizes not given follow max_workloads (4 cgroup ids and 64 preemption pairs per
 // workload, rounded up to a power of two, clamped to [1024, 2^18] and [16384, 2^22]); explicit
 // sizes win.

@@ -18,6 +18,7 @@ namespace sw {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -337,6 +338,45 @@ TEST_F(ControllerTest, SelfThrottledIsReportedNotActedOn) {
   // The 50ms throttle waits are not run-queue latency: p99 is the 5ms preempted bucket.
   EXPECT_EQ(controller->Status().workloads.at(1).runq_p99_ns,
             LatencyHistogram::UpperEdgeNs(LatencyHistogram::BucketOf(5000000)));
+}
+
+// observer.bpf_throttle: off (issue 13): BPF files each throttled switch-out of the victim as a
+// preemption by the best-effort task that ran next and its 50ms throttle wait as a preempted
+// wait; only cpu.stat knows it was throttled. Still its own quota, not interference: reported,
+// nothing demoted or granted. (Before cpu.stat discounted it, batch was demoted.)
+TEST_F(ControllerTest, CpuStatOnlyThrottlingIsSelfThrottledNotInterference) {
+  Start("enforce", std::string("observer: { bpf_throttle: off }\n") + kRules);
+  for (int i = 0; i < 6; i++) {
+    machine.Wakeups(kWeb, 100us, 90);
+    machine.Preempted(kWeb, 50ms, 4);
+    machine.Preempt(kWeb, kBatch, 4);
+    auto& stat = *machine.snap.workloads.at(kWeb).cpu_stat;
+    stat.nr_periods += 5;
+    stat.nr_throttled += 4;
+    stat.throttled_ns += 200'000'000;
+    machine.Cpu(kWeb, 0.2);
+    machine.Cpu(kBatch, 1.5);
+    auto d = Tick();
+    if (i == 2) {
+      ASSERT_THAT(Summary(d), ElementsAre("self-throttled /lc-web reported"));
+      EXPECT_EQ(d[0].before["throttled"], 4);
+    } else {
+      EXPECT_THAT(d, IsEmpty()) << "interval " << i;
+    }
+  }
+  EXPECT_THAT(actuator->calls, IsEmpty());
+  EXPECT_EQ(controller->Status().workloads.at(1).state, "self-throttled");
+}
+
+// The same switch off does not blind the controller to real interference in unthrottled intervals.
+TEST_F(ControllerTest, CpuStatOnlyThrottlingStillActsOnInterference) {
+  Start("enforce", std::string("observer: { bpf_throttle: off }\n") + kRules);
+  std::vector<std::string> all;
+  for (int i = 0; i < 3; i++) {
+    Interfered();
+    for (const auto& s : Summary(Tick())) all.push_back(s);
+  }
+  EXPECT_THAT(all, Contains("demote-best-effort /be-batch applied"));
 }
 
 TEST_F(ControllerTest, ViolationWithoutEvidenceOrThrottlingDoesNothing) {

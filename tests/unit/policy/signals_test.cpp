@@ -80,6 +80,41 @@ TEST_F(SignalsTest, RestartedCountersAndFrozenClock) {
   EXPECT_FALSE(d.signals.at("/lc").violated);    // no waits at all
 }
 
+// observer.bpf_throttle: off. A throttled switch-out reaches BPF as a preemption by whoever ran
+// next, its wait as a preempted one; cpu.stat (nr_throttled at the throttle, throttled time at the
+// unthrottle) says the interval was the workload's own quota: no evidence against others.
+TEST_F(SignalsTest, CpuStatThrottlingDiscountsPreemptionsWhenBpfCannotTellThrottles) {
+  auto throttle_like_preemption = [&](uint64_t nr_throttled, uint64_t throttled_ns) {
+    m.Wakeups("/lc", 100us, 90);
+    m.Preempted("/lc", 50ms, 10);
+    m.Preempt("/lc", "/be", 10);
+    m.Cpu("/be", 1.5);
+    m.snap.workloads.at("/lc").cpu_stat->nr_throttled += nr_throttled;
+    m.snap.workloads.at("/lc").cpu_stat->throttled_ns += throttled_ns;
+  };
+  auto compute = [&](bool bpf_throttle) {
+    return ComputeSignals(ComputeIntervalDelta(prev, m.snap), views, 500ms, 10, bpf_throttle)
+        .signals.at("/lc");
+  };
+  throttle_like_preemption(4, 300'000'000);
+  IntervalSignals off = compute(false), on = compute(true);
+  EXPECT_TRUE(off.violated);
+  EXPECT_EQ(off.preemptions_by_lower, 10u);  // still reported, as counted
+  EXPECT_EQ(off.throttled, 4u);
+  EXPECT_FALSE(off.evidence) << "its own throttling blamed on /be";
+  EXPECT_TRUE(on.evidence) << "with the BPF check, preempted waits are not throttles";
+
+  // The tail of a throttle that began in the previous interval: throttled time only.
+  prev = m.snap;
+  throttle_like_preemption(0, 80'000'000);
+  EXPECT_FALSE(compute(false).evidence);
+
+  // No throttling in cpu.stat: the preemptions are others' doing even without the BPF check.
+  prev = m.snap;
+  throttle_like_preemption(0, 0);
+  EXPECT_TRUE(compute(false).evidence);
+}
+
 TEST(CpuWindows, LastKAgainstTheKBefore) {
   std::deque<double> history;
   IntervalSignals s;
