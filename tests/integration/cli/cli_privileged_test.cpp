@@ -455,8 +455,11 @@ std::string JournalText(const std::string& state_dir) {
 // and every change is still there (ground truth), with a handover marker in the journal.
 void PromoteThenHandOver(Scenario& s) {
   s.StartAgent("enforce", {"--on-stop", "handover"});
-  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s))
-      << "within 30 s: promoted " << s.Promoted() << ", exclusive " << s.Exclusive() << ", demoted "
+  // Start-up first: loading BPF takes 10-15 s in a TCG VM of the matrix on a busy host.
+  ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s))
+      << "the agent never served metrics (alive: " << s.AgentAlive() << ")";
+  ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 60s))
+      << "within 60 s: promoted " << s.Promoted() << ", exclusive " << s.Exclusive() << ", demoted "
       << s.Demoted() << ", agent alive " << s.AgentAlive();
   int status = s.SignalAgent(SIGTERM, 20000);
   ASSERT_NE(status, -1) << "agent did not exit within 20 s of SIGTERM";
