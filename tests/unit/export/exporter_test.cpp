@@ -369,18 +369,43 @@ TEST(Render, HistogramCountsAreExactSumsOfBpfBuckets) {
               1e-12);
 }
 
-TEST(Render, DefaultEdgesAreTwelveBetween16usAnd1s) {
+// Issue 9: 8-12 edges between 10 us and 1 s, so a workload stays within 30 series by default.
+TEST(Render, DefaultEdgesAreTenBetween16usAnd268ms) {
   LeEdges le(RenderOptions::DefaultLeBuckets());
-  ASSERT_EQ(le.text().size(), 12u);
+  ASSERT_EQ(le.text().size(), 10u);
   EXPECT_EQ(le.text().front(), "1.6384e-05");
-  EXPECT_EQ(le.text().back(), "1.073741824");
+  EXPECT_EQ(le.text()[7], "0.004194304");
+  EXPECT_EQ(le.text()[8], "0.033554432");
+  EXPECT_EQ(le.text().back(), "0.268435456");
   RenderOptions o;
   o.version = "x";
   auto all = Parse(RenderMetricsText(FullView(), o)).samples;
   EXPECT_EQ(Find(all, "schedwarden_runq_latency_seconds_bucket",
                  {{"workload", "/lc"}, {"reason", "wakeup"}})
                 .size(),
-            13u);
+            11u);
+}
+
+// Cardinality: no all-zero "preempted" histogram for a workload whose threads were never
+// preempted; once one was, its histogram stays (cumulative), zero buckets included.
+TEST(Render, APreemptedHistogramOnlyOnceAWorkloadWasPreempted) {
+  Snapshot s;
+  s.workloads["/calm"].workload = "/calm";
+  s.workloads["/calm"].runq_wakeup.Record(5000);
+  s.workloads["/hit"].workload = "/hit";
+  s.workloads["/hit"].runq_preempted.Record(3000000);
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  const auto all = Parse(Render(v)).samples;
+  const std::string h = "schedwarden_runq_latency_seconds";
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/calm"}, {"reason", "wakeup"}}), 1);
+  for (const char* suffix : {"_bucket", "_count", "_sum"})
+    EXPECT_TRUE(Find(all, h + suffix, {{"workload", "/calm"}, {"reason", "preempted"}}).empty())
+        << suffix;
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/hit"}, {"reason", "preempted"}}), 1);
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/hit"}, {"reason", "wakeup"}}), 0);
+  EXPECT_EQ(Find(all, h + "_bucket", {{"workload", "/hit"}, {"reason", "preempted"}}).size(),
+            RenderOptions::FullLeBuckets().size() + 1);
 }
 
 TEST(Render, CountersGaugesAndLabels) {
