@@ -382,10 +382,6 @@ class ControlLoop {
       const EventCounts c = events_->counts();
       view->self.events = EventStats{c.posted, c.failed, c.dropped};
     }
-    if (auto p = ReadProcessStats(); p)  // our own /proc/self, whatever proc_root says
-      view->self.process = *p;
-    else
-      spdlog::debug("process metrics: {}", p.error().message);
     nlohmann::json status = StatusToJson(*view->status);
     exporter_.Publish(std::move(view));
     if (delta) status["observer"] = WorkloadRates(*delta);
@@ -589,7 +585,10 @@ int RunAgent(const RunOptions& o) {
   MetricsExporter exporter(ExporterOptions{.le_buckets = cfg.metrics.buckets == MetricBuckets::kFull
                                                              ? RenderOptions::FullLeBuckets()
                                                              : RenderOptions::DefaultLeBuckets(),
-                                           .interval = cfg.interval},
+                                           .interval = cfg.interval,
+                                           // our own /proc/self, whatever proc_root says; read
+                                           // when scraped, not every interval
+                                           .process_stats = [] { return ReadProcessStats(); }},
                            clock);
   exporter.SetAttached();
   // Declared after the exporter: stopped first, so no request sees a dead exporter.
