@@ -295,7 +295,8 @@ if ((profile_seconds > 0)); then
       else if (stack ~ /CgroupResolver/) part = "cgroup tree walk"
       else if (stack ~ /prometheus::|TextSerializer|Serializ|Render|Exposition|deflate|compress/) part = "exposition (render, gzip)"
       else if (comm != "schedwarden") part = "HTTP server (other)"
-      else if (stack ~ /Controller::|Classifier|StatusToJson|WriteStatusFile|WorkloadRates/) part = "controller + status file"
+      else if (stack ~ /Controller::|Classifier|StatusToJson|WriteStatus|WorkloadRates/) part = "controller + status file"
+      else if (stack ~ /IntervalTracker|ComputeIntervalDelta/) part = "interval deltas (every workload, every interval)"
       else if (stack ~ /Publish/) part = "publish"
       else if (stack ~ /Collector::/) part = "collector (other)"
       ns[part] += period; total += period; in_sample = 0

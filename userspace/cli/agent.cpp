@@ -302,9 +302,9 @@ class ControlLoop {
     auto shared = std::make_shared<const Snapshot>(std::move(snap).value());
     std::shared_ptr<const IntervalDelta> delta = tracker_.Advance(shared);
     const auto collected = clock_.Monotonic();
-    Control(*shared, delta.get());
+    const bool decided = Control(*shared, delta.get());
     const auto controlled = clock_.Monotonic();
-    Publish(std::move(shared), delta.get());
+    Publish(std::move(shared), decided);
     const auto published = clock_.Monotonic();
     loop_.phase_ns["collect"] += (collected - start).count();
     loop_.phase_ns["controller"] += (controlled - collected).count();
@@ -313,17 +313,25 @@ class ControlLoop {
   }
 
  private:
-  // In observe mode the controller only classifies and measures (status, metrics).
-  void Control(const Snapshot& snap, const IntervalDelta* delta) {
+  // In observe mode the controller only classifies and measures (status, metrics). True when it
+  // decided something (the status file shows it at once).
+  bool Control(const Snapshot& snap, const IntervalDelta* delta) {
     FollowCpuManager();
-    for (const Decision& d : controller_.Step(snap, delta)) spdlog::info("{}", FormatDecision(d));
+    bool decided = false;
+    for (const Decision& d : controller_.Step(snap, delta)) {
+      spdlog::info("{}", FormatDecision(d));
+      decided = true;
+    }
     for (const std::string& n : controller_.TakeNotices()) spdlog::warn("{}", n);
-    if (!enforcer_) return;
+    if (!enforcer_) return decided;
     if (auto r = enforcer_->Sweep(); !r) spdlog::warn("sweep: {}", r.error().message);
     for (const DriftRecord& d : enforcer_->TakeDrift())
       for (const Decision& rec :
-           controller_.RecordDrift(DriftWorkload(d.group), d.path, d.kind, d.wrote, d.found))
+           controller_.RecordDrift(DriftWorkload(d.group), d.path, d.kind, d.wrote, d.found)) {
         spdlog::warn("{}", FormatDecision(rec));
+        decided = true;
+      }
+    return decided;
   }
 
   // The workload whose journal group ("idle:<name>", "exclusive:<name>") drifted; "" for the
@@ -360,11 +368,11 @@ class ControlLoop {
                  r.view.assigned.empty() ? "none" : FormatCpuList(r.view.assigned));
   }
 
-  void Publish(std::shared_ptr<const Snapshot> snap, const IntervalDelta* delta) {
+  void Publish(std::shared_ptr<const Snapshot> snap, bool decided) {
     loop_.runs++;
     loop_.last_run_unix_seconds = Seconds(clock_.Wall());
     auto view = std::make_shared<PublishedView>();
-    view->snapshot = std::move(snap);
+    view->snapshot = snap;
     view->workload_info = WorkloadInfoOf(*view->snapshot, pods_);
     view->status = controller_.Status();
     view->action_counts = controller_.ActionCounts();
@@ -375,21 +383,26 @@ class ControlLoop {
       const EventCounts c = events_->counts();
       view->self.events = EventStats{c.posted, c.failed, c.dropped};
     }
-    if (auto p = ReadProcessStats(); p)  // our own /proc/self, whatever proc_root says
-      view->self.process = *p;
-    else
-      spdlog::debug("process metrics: {}", p.error().message);
-    nlohmann::json status = StatusToJson(*view->status);
-    exporter_.Publish(std::move(view));
-    if (delta) status["observer"] = WorkloadRates(*delta);
+    std::shared_ptr<const PublishedView> shown = std::move(view);
+    exporter_.Publish(shown);
+    WriteStatus(*shown->status, std::move(snap), decided);
+  }
+
+  // status.json, every kStatusFilePeriod or at once after a decision (StatusFilePacer).
+  void WriteStatus(const StatusModel& model, std::shared_ptr<const Snapshot> snap, bool decided) {
+    const auto now = clock_.Monotonic();
+    if (!status_pacer_.Due(now, decided)) return;
+    nlohmann::json status = StatusToJson(model);
+    if (const auto& base = status_pacer_.base(); base)  // rates since the previous write
+      status["observer"] = WorkloadRates(ComputeIntervalDelta(*base, *snap));
     // Where CFS throttling is known from (observer.bpf_throttle, docs/configuration.md).
     status["throttle_source"] =
         cfg_.observer.bpf.throttle == ThrottleProbe::kOff ? "cpu.stat" : "bpf+cpu.stat";
     status["pid"] = getpid();  // lets `status` tell a live agent from a killed one
-    if (auto self = ReadTaskStat("/proc", getpid()); self)  // ... and from a recycled pid
-      status["pid_start"] = self->start_time;
+    if (pid_start_) status["pid_start"] = *pid_start_;  // ... and from a recycled pid
     if (auto w = WriteStatusFile(cfg_.state_dir, status); !w)
       spdlog::warn("status file: {}", w.error().message);
+    status_pacer_.Written(now, std::move(snap));
   }
 
   const EventPoster* events_;
@@ -401,6 +414,12 @@ class ControlLoop {
   const Clock& clock_;
   const PodMetadataSource* pods_;  // null: pod identity off
   IntervalTracker tracker_;
+  StatusFilePacer status_pacer_{kStatusFilePeriod, cfg_.interval};
+  // Our start time, for the status file (read once: it never changes).
+  std::optional<uint64_t> pid_start_ = [] {
+    auto self = ReadTaskStat("/proc", getpid());
+    return self ? std::optional<uint64_t>(self->start_time) : std::nullopt;
+  }();
   LoopStats loop_;
   std::unique_ptr<CpuManagerStateReader> cpu_manager_;
 };
@@ -587,7 +606,10 @@ int RunAgent(const RunOptions& o) {
   MetricsExporter exporter(ExporterOptions{.le_buckets = cfg.metrics.buckets == MetricBuckets::kFull
                                                              ? RenderOptions::FullLeBuckets()
                                                              : RenderOptions::DefaultLeBuckets(),
-                                           .interval = cfg.interval},
+                                           .interval = cfg.interval,
+                                           // our own /proc/self, whatever proc_root says; read
+                                           // when scraped, not every interval
+                                           .process_stats = [] { return ReadProcessStats(); }},
                            clock);
   exporter.SetAttached();
   // Declared after the exporter: stopped first, so no request sees a dead exporter.

@@ -53,8 +53,10 @@ std::shared_ptr<const RenderedMetrics> MetricsExporter::Latest() const {
     if (rendered_ && rendered_view_ == view_) return rendered_;
     view = view_;
   }
-  auto rendered = std::make_shared<const RenderedMetrics>(
-      RenderMetrics(view ? *view : PublishedView{}, render_));
+  PublishedView shown = view ? *view : PublishedView{};  // shares the snapshot, copies no series
+  if (options_.process_stats && view)
+    if (auto p = options_.process_stats(); p) shown.self.process = *p;
+  auto rendered = std::make_shared<const RenderedMetrics>(RenderMetrics(shown, render_));
   std::lock_guard<std::mutex> lock(mu_);
   rendered_ = rendered;
   rendered_view_ = std::move(view);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,10 @@ struct ExporterOptions {
   std::string version = BuildVersion();  // schedwarden_build_info{version}
   std::vector<int> le_buckets = RenderOptions::DefaultLeBuckets();
   std::chrono::nanoseconds interval = std::chrono::milliseconds(500);  // for /healthz
+  // Set: the process_* metrics are read when a view is rendered (on its first scrape), replacing
+  // the view's; an unscraped agent does not list /proc/self/fd (thousands of cached cgroupfs
+  // files) every interval. An error leaves the view's (absent: no process_* series).
+  std::function<Result<ProcessStats>()> process_stats;
 };
 
 class MetricsExporter {

@@ -31,7 +31,9 @@ void RenderHistograms(ExpositionWriter& w, const Snapshot& snap, const LeEdges& 
   w.Begin(m::kRunqLatency);
   for (const auto& [label, s] : snap.workloads) {
     w.Histogram({"wakeup", label}, s.runq_wakeup, le);
-    w.Histogram({"preempted", label}, s.runq_preempted, le);
+    // Like the throttle histogram: none until the workload's first preempted wait (an all-zero
+    // histogram is 1 + edges + 2 series of nothing); cumulative, so it stays once present.
+    if (s.runq_preempted.Count() > 0) w.Histogram({"preempted", label}, s.runq_preempted, le);
   }
   w.Begin(m::kThrottleWait);
   for (const auto& [label, s] : snap.workloads)
@@ -179,7 +181,7 @@ void RenderProcess(ExpositionWriter& w, const ProcessStats& p) {
 
 std::vector<int> RenderOptions::DefaultLeBuckets() {
   std::vector<int> out;
-  for (int shift : {14, 16, 17, 18, 19, 20, 21, 22, 24, 26, 28, 30})
+  for (int shift : {14, 16, 17, 18, 19, 20, 21, 22, 25, 30})
     out.push_back(LatencyHistogram::BucketOf(uint64_t{1} << shift));
   return out;
 }

@@ -44,8 +44,8 @@ struct RenderOptions {
   std::string version;  // schedwarden_build_info{version}
   LeEdges le{DefaultLeBuckets()};
 
-  // The default `le` edges: 12 BPF bucket edges from 16 µs to 1.07 s, twice as dense where
-  // run-queue objectives usually are (65 µs to 4 ms).
+  // The default `le` edges: 10 BPF bucket edges from 16 µs to 1.07 s, a factor 2 apart where
+  // run-queue objectives usually are (65 µs to 4 ms), then 33.5 ms and 1.07 s (docs/metrics.md).
   static std::vector<int> DefaultLeBuckets();
   // Every power of two of BPF bucket edges (1.024 µs ... 17.18 s): 25 edges.
   static std::vector<int> FullLeBuckets();

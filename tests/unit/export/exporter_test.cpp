@@ -369,10 +369,13 @@ TEST(Render, HistogramCountsAreExactSumsOfBpfBuckets) {
               1e-12);
 }
 
-TEST(Render, DefaultEdgesAreTwelveBetween16usAnd1s) {
+// Issue 9: 8-12 edges between 10 us and 1 s, so a workload stays within 30 series by default.
+TEST(Render, DefaultEdgesAreTenBetween16usAnd1s) {
   LeEdges le(RenderOptions::DefaultLeBuckets());
-  ASSERT_EQ(le.text().size(), 12u);
+  ASSERT_EQ(le.text().size(), 10u);
   EXPECT_EQ(le.text().front(), "1.6384e-05");
+  EXPECT_EQ(le.text()[7], "0.004194304");
+  EXPECT_EQ(le.text()[8], "0.033554432");
   EXPECT_EQ(le.text().back(), "1.073741824");
   RenderOptions o;
   o.version = "x";
@@ -380,7 +383,29 @@ TEST(Render, DefaultEdgesAreTwelveBetween16usAnd1s) {
   EXPECT_EQ(Find(all, "schedwarden_runq_latency_seconds_bucket",
                  {{"workload", "/lc"}, {"reason", "wakeup"}})
                 .size(),
-            13u);
+            11u);
+}
+
+// Cardinality: no all-zero "preempted" histogram for a workload whose threads were never
+// preempted; once one was, its histogram stays (cumulative), zero buckets included.
+TEST(Render, APreemptedHistogramOnlyOnceAWorkloadWasPreempted) {
+  Snapshot s;
+  s.workloads["/calm"].workload = "/calm";
+  s.workloads["/calm"].runq_wakeup.Record(5000);
+  s.workloads["/hit"].workload = "/hit";
+  s.workloads["/hit"].runq_preempted.Record(3000000);
+  PublishedView v;
+  v.snapshot = std::make_shared<const Snapshot>(s);
+  const auto all = Parse(Render(v)).samples;
+  const std::string h = "schedwarden_runq_latency_seconds";
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/calm"}, {"reason", "wakeup"}}), 1);
+  for (const char* suffix : {"_bucket", "_count", "_sum"})
+    EXPECT_TRUE(Find(all, h + suffix, {{"workload", "/calm"}, {"reason", "preempted"}}).empty())
+        << suffix;
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/hit"}, {"reason", "preempted"}}), 1);
+  EXPECT_EQ(One(all, h + "_count", {{"workload", "/hit"}, {"reason", "wakeup"}}), 0);
+  EXPECT_EQ(Find(all, h + "_bucket", {{"workload", "/hit"}, {"reason", "preempted"}}).size(),
+            RenderOptions::FullLeBuckets().size() + 1);
 }
 
 TEST(Render, CountersGaugesAndLabels) {
@@ -634,6 +659,40 @@ TEST(MetricsExporter, RendersOncePerPublishAndSharesTheBody) {
                 "schedwarden_preemptions_total", {{"victim", "/lc"}, {"aggressor", "/be"}}),
             30);
   EXPECT_EQ(*a.body, a_text);  // a scrape still holding the old body sees it intact
+}
+
+// process_* come from the process_stats source when a view is rendered, i.e. only when scraped
+// (listing /proc/self/fd every interval cost ~0.5% of a core with 2,000 cached cgroupfs files).
+TEST(MetricsExporter, ProcessStatsAreReadWhenScrapedNotWhenPublished) {
+  FakeClock clock;
+  int reads = 0;
+  ExporterOptions o;
+  o.process_stats = [&reads]() -> Result<ProcessStats> {
+    reads++;
+    ProcessStats p;
+    p.open_fds = 2000 + reads;
+    return p;
+  };
+  MetricsExporter e(o, clock);
+  for (int i = 0; i < 5; i++) e.Publish(std::make_shared<const PublishedView>(FullView()));
+  EXPECT_EQ(reads, 0) << "read at Publish, with nobody scraping";
+  auto all = Parse(*e.Metrics({"GET", "/metrics", false}).body).samples;
+  EXPECT_EQ(One(all, "process_open_fds", {}), 2001);
+  EXPECT_EQ(One(Parse(*e.Metrics({"GET", "/metrics", false}).body).samples, "process_open_fds", {}),
+            2001);  // the same view: rendered once
+  e.Publish(std::make_shared<const PublishedView>(FullView()));
+  EXPECT_EQ(One(Parse(*e.Metrics({"GET", "/metrics", false}).body).samples, "process_open_fds", {}),
+            2002);
+  EXPECT_EQ(reads, 2);
+  // A failed read leaves the view's: the agent publishes none, so no process_* series.
+  o.process_stats = []() -> Result<ProcessStats> { return Error{EACCES, "/proc/self/fd"}; };
+  MetricsExporter failing(o, clock);
+  PublishedView bare = FullView();
+  bare.self.process.reset();
+  failing.Publish(std::make_shared<const PublishedView>(bare));
+  EXPECT_TRUE(
+      Find(Parse(*failing.Metrics({"GET", "/metrics", false}).body).samples, "process_open_fds", {})
+          .empty());
 }
 
 TEST(MetricsExporter, HealthzFollowsTheControlLoop) {
