@@ -94,6 +94,17 @@ static __always_inline __u64 sw_task_cgid(bool btf, struct task_struct *t)
 	return sw_kernfs_id(btf, kn);
 }
 
+/*
+ * The kernel's own run-queue accounting (CONFIG_SCHED_INFO, set by SCHEDSTATS or TASK_DELAY_ACCT)
+ * and the rq clock it runs on, reached through the task's cfs_rq (CONFIG_FAIR_GROUP_SCHED; every
+ * task's se.cfs_rq points into the rq of its CPU, whatever its class). tp_btf only.
+ */
+static __always_inline bool sw_have_sched_info(void)
+{
+	return bpf_core_field_exists(struct task_struct, sched_info) &&
+	       bpf_core_field_exists(struct cfs_rq, rq);
+}
+
 static __always_inline __u32 sw_task_pid(bool btf, struct task_struct *t)
 {
 	return btf ? t->pid : BPF_CORE_READ(t, pid);

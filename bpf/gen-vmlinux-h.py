@@ -27,9 +27,11 @@ SPEC = [
     ("cgroup", ["kn"]),
     ("cgroup_subsys_state", ["cgroup"]),
     ("task_group", ["css"]),
-    ("cfs_rq", ["throttle_count"]),
+    ("rq", ["clock"]),
+    ("cfs_rq", ["rq", "throttle_count"]),
     ("sched_entity", ["cfs_rq"]),
-    ("task_struct", ["__state", "pid", "se", "sched_task_group"]),
+    ("sched_info", ["pcount", "run_delay", "last_queued"]),
+    ("task_struct", ["__state", "pid", "nvcsw", "se", "sched_info", "sched_task_group"]),
 ]
 # UAPI constants: (enum in the kernel's BTF, constant).
 CONSTANTS = [

@@ -189,8 +189,125 @@ static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u64 *t
 	return true;
 }
 
+#define SW_TASK_SEEN 1	   /* sched_info path: ts_ns holds a baseline */
+#define SW_TASK_THROTTLED 2 /* sched_info path: switched out throttled */
+
+static __always_inline void add_wait(__u64 cgid, __u64 reason, __u64 ns)
+{
+	struct sw_workload_stats *w = workload_get(cgid);
+	__u64 b;
+
+	if (!w)
+		return;
+	b = sw_hist_bucket(ns);
+	/*
+	 * Bound both indexes after the last helper call, in the 64-bit registers that index.
+	 * Otherwise clang may check one copy (a zero-extension, or a value spilled to the stack
+	 * before the check) and index with another; 6.1's verifier does not carry the bound over
+	 * and rejected hist[reason][b] as unbounded. reason is always valid: stamps are ours.
+	 */
+	barrier_var(reason);
+	barrier_var(b);
+	if (reason >= SW_NR_REASONS || b >= SW_HIST_BUCKETS)
+		return;
+	add_u64(&w->hist[reason][b], 1);
+	add_u64(&w->sum_ns[reason], ns);
+}
+
+/*
+ * tp_btf with the kernel's sched_info: no stamp at wakeup. The kernel keeps per task run_delay
+ * (ns queued, summed) and last_queued (start of the wait's current segment on the rq clock, 0
+ * when not queued), and adds the pending segment to run_delay just after sched_switch. So the
+ * wait ending at a switch-in is run_delay + (clock - last_queued) minus that same total at the
+ * task's previous switch-in (kept in task storage): what the kernel adds to schedstat's
+ * run_delay, including the part before a migration of the queued task (which restarts
+ * last_queued). Why: nvcsw moved since then, so it slept (`wakeup`); else the switch-out was
+ * involuntary: `throttled` when flagged at that switch-out, else `preempted`. Saves the task
+ * storage access at every wakeup and at every preempted switch-out (cache misses at scale).
+ */
+static __always_inline int on_switch_sched_info(bool preempt, struct task_struct *prev,
+						struct task_struct *next)
+{
+	__u64 next_cgid = 0, now, lq, total, reason;
+	bool have_next_cgid = false;
+	struct sw_workload_stats *w;
+	struct sw_task_stamp *s;
+	__u32 nvcsw;
+
+	if ((preempt || sw_task_state(true, prev) == SW_TASK_RUNNING) && prev->pid) {
+		if (sw_task_throttled(true, prev)) {
+			s = bpf_task_storage_get(&task_stamps, prev, 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (s)
+				s->reason |= SW_TASK_THROTTLED;
+			else
+				count_drop(SW_DROP_TASK_STAMP_FULL);
+			w = workload_get(sw_task_cgid(true, prev));
+			if (w)
+				add_u64(&w->throttle_events, 1);
+		} else if (next->pid) {
+			__u64 victim = sw_task_cgid(true, prev);
+
+			next_cgid = sw_task_cgid(true, next);
+			have_next_cgid = true;
+			if (victim != next_cgid)
+				count_preemption(victim, next_cgid);
+		}
+	}
+
+	if (!next->pid)
+		return 0;
+	s = bpf_task_storage_get(&task_stamps, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		count_drop(SW_DROP_TASK_STAMP_FULL);
+		return 0;
+	}
+	now = next->se.cfs_rq->rq->clock;
+	lq = next->sched_info.last_queued;
+	nvcsw = next->nvcsw;
+	if (lq > now) {
+		count_drop(SW_DROP_NEGATIVE_DELTA);
+		s->reason = 0; /* take a new baseline next time */
+		return 0;
+	}
+	total = next->sched_info.run_delay + (lq ? now - lq : 0);
+	if (!(s->reason & SW_TASK_SEEN)) {
+		if (next->sched_info.pcount) {
+			/* Ran before we saw it: only a baseline (its wait began unobserved). */
+			s->ts_ns = total;
+			s->nvcsw = nvcsw;
+			s->reason = SW_TASK_SEEN;
+			return 0;
+		}
+		reason = SW_REASON_WAKEUP; /* a new task's first wait: all of its run_delay */
+		s->ts_ns = 0;
+	} else if (s->reason & SW_TASK_THROTTLED) {
+		reason = SW_REASON_THROTTLED;
+	} else if (nvcsw != s->nvcsw) {
+		reason = SW_REASON_WAKEUP;
+	} else {
+		reason = SW_REASON_PREEMPTED;
+	}
+	if (total < s->ts_ns) { /* run_delay only grows: a kernel we misread */
+		count_drop(SW_DROP_NEGATIVE_DELTA);
+		reason = SW_NR_REASONS;
+	}
+	total -= s->ts_ns;
+	s->ts_ns += total;
+	s->nvcsw = nvcsw;
+	s->reason = SW_TASK_SEEN;
+	if (reason >= SW_NR_REASONS)
+		return 0;
+	if (!have_next_cgid)
+		next_cgid = sw_task_cgid(true, next);
+	add_wait(next_cgid, reason, total);
+	return 0;
+}
+
 static __always_inline int on_wakeup(bool btf, struct task_struct *p)
 {
+	if (btf && sw_have_sched_info())
+		return 0; /* the kernel's sched_info.last_queued is the stamp */
 	/* The idle task is never woken; the pid check is nearly free on BTF pointers only. */
 	if (btf && !sw_task_pid(btf, p))
 		return 0;
@@ -201,12 +318,15 @@ static __always_inline int on_wakeup(bool btf, struct task_struct *p)
 static __always_inline int on_switch(bool btf, bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns(), next_cgid = 0, ts, r, b;
+	__u64 now, next_cgid = 0, ts;
 	bool have_next_cgid = false;
 	unsigned int state = SW_TASK_RUNNING;
 	struct sw_workload_stats *w;
 	__u32 reason;
 
+	if (btf && sw_have_sched_info())
+		return on_switch_sched_info(preempt, prev, next);
+	now = bpf_ktime_get_ns();
 	/*
 	 * Switch-out: why is prev leaving while it still wants the CPU? A task going to sleep
 	 * (the common case) costs one state read. `preempt` also covers a task preempted between
@@ -256,23 +376,7 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 	}
 	if (!have_next_cgid)
 		next_cgid = sw_task_cgid(btf, next);
-	w = workload_get(next_cgid);
-	if (!w)
-		return 0;
-	b = sw_hist_bucket(now - ts);
-	/*
-	 * Bound both indexes after the last helper call, in the 64-bit registers that index.
-	 * Otherwise clang may check one copy (a zero-extension, or a value spilled to the stack
-	 * before the check) and index with another; 6.1's verifier does not carry the bound over
-	 * and rejected hist[reason][b] as unbounded. reason is always valid: stamps are ours.
-	 */
-	r = reason;
-	barrier_var(r);
-	barrier_var(b);
-	if (r >= SW_NR_REASONS || b >= SW_HIST_BUCKETS)
-		return 0;
-	add_u64(&w->hist[r][b], 1);
-	add_u64(&w->sum_ns[r], now - ts);
+	add_wait(next_cgid, reason, now - ts);
 	return 0;
 }
 

@@ -46,13 +46,17 @@ struct sw_workload_stats {
 };
 
 /*
- * Per-task enqueue stamp: value of the task local storage map (tp_btf programs) and of the
- * task-address-keyed fallback hash (raw_tp twins). ts_ns == 0 means "no pending wait".
+ * Per-task state: value of the task local storage map (tp_btf programs) and of the
+ * task-address-keyed fallback hash (raw_tp twins). Two uses (docs/bpf.md):
+ * - stamps (raw_tp; tp_btf without the kernel's sched_info): ts_ns is when the pending wait
+ *   began (0: none), reason its enum sw_reason;
+ * - sched_info (tp_btf): ts_ns is the task's run_delay after its previous switch-in, nvcsw its
+ *   voluntary switch count then, reason the SW_TASK_SEEN / SW_TASK_THROTTLED flags.
  */
 struct sw_task_stamp {
 	__u64 ts_ns;
-	__u32 reason; /* enum sw_reason */
-	__u32 pad;
+	__u32 reason;
+	__u32 nvcsw;
 };
 
 /* Key of the preemption map; the value is a __u64 count. */

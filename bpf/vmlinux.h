@@ -27,8 +27,10 @@ struct kernfs_node;
 struct cgroup;
 struct cgroup_subsys_state;
 struct task_group;
+struct rq;
 struct cfs_rq;
 struct sched_entity;
+struct sched_info;
 struct task_struct;
 
 struct kernfs_node {
@@ -47,7 +49,12 @@ struct task_group {
 	struct cgroup_subsys_state css;
 } __attribute__((preserve_access_index));
 
+struct rq {
+	long long unsigned int clock;
+} __attribute__((preserve_access_index));
+
 struct cfs_rq {
+	struct rq *rq;
 	int throttle_count;
 } __attribute__((preserve_access_index));
 
@@ -55,10 +62,18 @@ struct sched_entity {
 	struct cfs_rq *cfs_rq;
 } __attribute__((preserve_access_index));
 
+struct sched_info {
+	long unsigned int pcount;
+	long long unsigned int run_delay;
+	long long unsigned int last_queued;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int __state;
 	int pid;
+	long unsigned int nvcsw;
 	struct sched_entity se;
+	struct sched_info sched_info;
 	struct task_group *sched_task_group;
 } __attribute__((preserve_access_index));
 
