@@ -235,7 +235,7 @@ static __always_inline int on_switch_sched_info(bool preempt, struct task_struct
 	__u32 nvcsw;
 
 	if ((preempt || sw_task_state(true, prev) == SW_TASK_RUNNING) && prev->pid) {
-		if (sw_task_throttled(true, prev)) {
+		if (sw_throttle_probe && sw_task_throttled(true, prev)) {
 			s = bpf_task_storage_get(&task_stamps, prev, 0,
 						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 			if (s)
