@@ -142,8 +142,7 @@ void ReconcilePreviousRun(const Config& cfg, SystemWriter& writer) {
   RestoreOptions restore_opts;
   restore_opts.proc_root = cfg.observer.proc_root;
   // A handover journal is adopted by the enforcer (only an enforcing agent can hold changes).
-  restore_opts.may_adopt =
-      cfg.enforcement.mode == EnforcementMode::kEnforce;
+  restore_opts.may_adopt = cfg.enforcement.mode == EnforcementMode::kEnforce;
   RestoreReport reconciled = Must(ReconcileAtStartup(cfg.state_dir, writer, restore_opts),
                                   "reconciling the journal in " + cfg.state_dir);
   if (reconciled.handed_over) {

@@ -76,8 +76,7 @@ Result<void> ExclusiveCoreActuator::ImportState(const std::string& text) {
     if (shield_up)
       if (auto r = ExpectCpus(shared_dir_, Without(all_cpus_, exclusive), "cpuset.cpus"); !r)
         return r;
-    const char* file =
-        cfg_.version == CgroupVersion::kV1 ? "cpuset.cpus" : "cpuset.cpus.effective";
+    const char* file = cfg_.version == CgroupVersion::kV1 ? "cpuset.cpus" : "cpuset.cpus.effective";
     for (const auto& [w, h] : held)
       if (!h.own_cpuset)
         if (auto r = ExpectCpus(h.cpuset_dir, h.cpus, file); !r) return r;
