@@ -39,33 +39,6 @@ std::vector<std::string> LeftoverCgroups(pid_t pid) {
   return left;
 }
 
-// Live processes of process group `pgid`, waiting up to 5 s for dying ones.
-std::vector<std::string> GroupLeft(pid_t pgid) {
-  std::vector<std::string> left;
-  for (int i = 0; i < 50; i++) {
-    left.clear();
-    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-      auto stat = ReadFile(e.path().string() + "/stat");
-      if (!stat.ok()) continue;
-      auto close = stat->rfind(')');
-      if (close == std::string::npos) continue;
-      char state = 0;
-      int ppid = 0, pgrp = 0;
-      if (std::sscanf(stat->c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
-      if (pgrp == pgid && state != 'Z') left.push_back(*stat);
-    }
-    if (left.empty()) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  return left;
-}
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& e : v) s += e + "\n";
-  return s;
-}
-
 TEST(ExperimentBenchSmoke, EveryScenarioProducesSaneOutputsAndCleansUp) {
   SW_REQUIRE_PRIVILEGED();
   TempTree tmp;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace sw::test {
 
@@ -15,5 +16,10 @@ pid_t StartScript(const std::string& script, const std::string& build_dir, const
                   const std::string& log);
 // The script's wait status, or -1 after killing its whole group when `timeout` passed first.
 int WaitScript(pid_t pid, std::chrono::seconds timeout);
+// Live processes of process group `pgid` (their /proc stat lines; zombies, which an orphan's
+// reaper may not have collected yet, do not count), waiting up to 5 s for dying ones.
+std::vector<std::string> GroupLeft(pid_t pgid);
+// One per line, for failure messages.
+std::string Joined(const std::vector<std::string>& v);
 
 }  // namespace sw::test
