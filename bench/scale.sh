@@ -6,7 +6,7 @@
 #   bench/scale.sh [--workloads 1000] [--threads-per-workload 1] [--period-ms 100] [--seconds 40]
 #                  [--churn] [--churn-per-minute 3000] [--churn-seconds S] [--churn-settle 25]
 #                  [--bpf-runs 5] [--bpf-seconds 5] [--profile-seconds 20] [--json FILE]
-#                  [--build DIR] [--no-build] [--force]
+#                  [--build DIR] [--no-build] [--force] [--perf-data FILE]
 #
 # Phases, each --seconds long, the load running throughout:
 #   A  no scrapes              agent CPU (utime+stime of /proc/<pid>/stat over the window), VmRSS
@@ -40,6 +40,7 @@ bpf_runs=5
 bpf_seconds=5
 profile_seconds=20
 json_out=
+perf_keep=
 build=build
 do_build=1
 period_ms=100
@@ -71,6 +72,7 @@ while (($#)); do
     --bpf-seconds) num "$1" "${2-}"; bpf_seconds=$2; shift 2 ;;
     --profile-seconds) num "$1" "${2-}"; profile_seconds=$2; shift 2 ;;
     --json) [[ -n ${2-} ]] || die "--json needs a file"; json_out=$2; shift 2 ;;
+    --perf-data) [[ -n ${2-} ]] || die "--perf-data needs a file"; perf_keep=$2; shift 2 ;;
     --build) [[ -n ${2-} ]] || die "--build needs a directory"; build=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
     -h | --help) usage ;;
@@ -286,6 +288,7 @@ if ((profile_seconds > 0)); then
   window "$profile_seconds" 2 p > /dev/null
   wait "$perf_pid" || die "perf record failed: $(cat "$tmp/perf.log")"
   perf_pid=''
+  [[ -z $perf_keep ]] || cp "$tmp/perf.data" "$perf_keep"  # for perf report by function
   perf script -i "$tmp/perf.data" 2> /dev/null | awk -v secs="$profile_seconds" '
     function flush() {
       if (!in_sample) return

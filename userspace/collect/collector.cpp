@@ -40,18 +40,20 @@ Collector::Collector(EventSource& source, CgroupResolver& resolver, CgroupStatRe
       options_(options),
       labeler_(WorkloadLabelerOptions{options.depth, options.k8s, options.max_workloads}) {}
 
-const Collector::IdLabel& Collector::LabelOf(uint64_t id, std::chrono::nanoseconds now,
-                                             std::vector<uint64_t>* forget) {
+Collector::IdLabel& Collector::LabelOf(uint64_t id, std::chrono::nanoseconds now,
+                                       std::vector<uint64_t>* forget) {
   auto it = labels_.find(id);
+  if (it != labels_.end()) it->second.seen = epoch_;
   if (it != labels_.end() && it->second.label != kUnknownWorkload) return it->second;
   if (it == labels_.end())
-    it = labels_.emplace(id, IdLabel{kUnknownWorkload, "", walks_before_read_}).first;
+    it = labels_.emplace(id, IdLabel{kUnknownWorkload, "", walks_before_read_, epoch_}).first;
   auto path = resolver_.Resolve(id, now);
   if (!path.ok()) {
     warnings_.push_back(path.error().WithContext("resolving cgroup id " + std::to_string(id)));
   } else if (path->has_value()) {
     it->second.depth_label = WorkloadPathOf(**path, options_.depth, options_.k8s);
     it->second.label = labeler_.Assign(**path);
+    it->second.relabels++;
   } else if (resolver_.walks() > it->second.walks_at_first_sight && !forgotten_pending_.count(id)) {
     // A full walk after we first saw this id did not find its directory: the cgroup is gone (it
     // lived less than an interval). Drop its kernel entries; its counts stay in "unknown".
@@ -64,6 +66,7 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point t0 = Clock::now();
   warnings_.clear();
+  epoch_++;
   // Any walk from here on started after the read below saw its ids.
   walks_before_read_ = resolver_.walks();
   auto raw = source_.Read();
@@ -74,7 +77,7 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
   std::vector<uint64_t> forget;
   AccountWorkloads(*raw, now, &forget);
   AccountPairs(*raw, now, &forget);
-  ForgetGone(*raw, std::move(forget));
+  ForgetGone(std::move(forget));
   Snapshot snap = AssembleSeries(now);
   const Clock::time_point t2 = Clock::now();
   ReadCgroupFiles(&snap);
@@ -126,72 +129,53 @@ void Collector::AccountWorkloads(const RawEvents& raw, std::chrono::nanoseconds 
   }
 }
 
-// Preemption pairs, the same way, with their own cap on series.
+std::pair<std::string, std::string> Collector::PairSeriesOf(const std::string& victim,
+                                                            const std::string& aggressor) const {
+  using LabelPair = std::pair<std::string, std::string>;
+  for (LabelPair l : {LabelPair{victim, aggressor}, LabelPair{victim, kOverflowWorkload}})
+    if (pair_series_.count(l) || pair_series_.size() < options_.max_preemption_pairs) return l;
+  return {kOverflowWorkload, kOverflowWorkload};
+}
+
+// Preemption pairs, with their own cap on series. Both maps are sorted by (victim, aggressor) id:
+// one pass over them together, no lookups; a pair whose count and labels did not change is
+// skipped (at 1,000 workloads the BPF map holds thousands of pairs, most of them quiet).
 void Collector::AccountPairs(const RawEvents& raw, std::chrono::nanoseconds now,
                              std::vector<uint64_t>* forget) {
-  using LabelPair = std::pair<std::string, std::string>;
-  // The pair series in use, only built when a new or relabelled pair needs the cap: copying
-  // 2,000 label pairs every interval was a tenth of the agent's CPU at 1,000 workloads.
-  std::optional<std::set<LabelPair>> pair_series;
-  auto cap = [&](const LabelPair& want) -> LabelPair {
-    if (!pair_series) {
-      pair_series.emplace();
-      for (const auto& [labels, _] : retired_pairs_) pair_series->insert(labels);
-      for (const auto& [key, p] : pairs_) pair_series->insert(p.labels);
-    }
-    for (const LabelPair& l : {want, LabelPair{want.first, kOverflowWorkload}}) {
-      if (pair_series->count(l) || pair_series->size() < options_.max_preemption_pairs) {
-        pair_series->insert(l);
-        return l;
-      }
-    }
-    return {kOverflowWorkload, kOverflowWorkload};
-  };
+  auto it = pairs_.begin();
   for (const auto& [key, count] : raw.preemptions) {
-    // References into labels_ (a map: stable), compared in place: no copies per pair per interval.
-    const std::string& victim = LabelOf(key.first, now, forget).label;
-    const std::string& aggressor = LabelOf(key.second, now, forget).label;
-    auto it = pairs_.find(key);
-    if (it == pairs_.end()) {
-      LabelPair wanted{victim, aggressor};
-      pairs_.emplace(key, PairAccount{wanted, cap(wanted), 0, count});
+    while (it != pairs_.end() && it->first < key) it = pairs_.erase(it);  // gone: counted already
+    if (it == pairs_.end() || it->first != key) it = pairs_.emplace_hint(it, key, PairAccount{});
+    PairAccount& p = it->second;
+    ++it;
+    if (p.victim && p.last == count && p.victim->label != kUnknownWorkload &&
+        p.aggressor->label != kUnknownWorkload) {
+      p.victim->seen = p.aggressor->seen = epoch_;  // quiet pair: still live
       continue;
     }
-    PairAccount& p = it->second;
-    if (p.wanted.first != victim || p.wanted.second != aggressor) {
-      // An id resolved from "unknown": later counts go to the new pair.
-      retired_pairs_[p.labels] += p.last - p.baseline;
-      p.baseline = p.last;
-      p.wanted = {victim, aggressor};
-      p.labels = cap(p.wanted);
+    IdLabel& victim = LabelOf(key.first, now, forget);
+    IdLabel& aggressor = LabelOf(key.second, now, forget);
+    if (!p.victim || victim.relabels != p.victim_relabels ||
+        aggressor.relabels != p.aggressor_relabels) {
+      // New, or an id resolved from "unknown": counts so far stay in the old series.
+      p.labels = PairSeriesOf(victim.label, aggressor.label);
+      p.victim_relabels = victim.relabels;
+      p.aggressor_relabels = aggressor.relabels;
     }
-    if (count < p.last) {
-      retired_pairs_[p.labels] += p.last - p.baseline;
-      p.baseline = 0;
-    }
+    p.victim = &victim;
+    p.aggressor = &aggressor;
+    pair_series_[p.labels] += count >= p.last ? count - p.last : count;  // below: recreated entry
     p.last = count;
   }
-  for (auto it = pairs_.begin(); it != pairs_.end();) {
-    if (raw.preemptions.count(it->first)) {
-      ++it;
-      continue;
-    }
-    retired_pairs_[it->second.labels] += it->second.last - it->second.baseline;
-    it = pairs_.erase(it);
-  }
+  pairs_.erase(it, pairs_.end());
 }
 
 // Drops the labels of ids the source no longer has, and the kernel entries of removed cgroups
 // (their counts were retired above or will be next time).
-void Collector::ForgetGone(const RawEvents& raw, std::vector<uint64_t> forget) {
-  std::set<uint64_t> live;
-  for (const auto& [id, _] : raw.workloads) live.insert(id);
-  for (const auto& [key, _] : raw.preemptions) {
-    live.insert(key.first);
-    live.insert(key.second);
-  }
+void Collector::ForgetGone(std::vector<uint64_t> forget) {
+  // Live: read from the source in this Collect (LabelOf or a quiet pair marked it).
   for (auto it = labels_.begin(); it != labels_.end();) {
-    if (live.count(it->first)) {
+    if (it->second.seen == epoch_) {
       ++it;
     } else {
       forgotten_pending_.erase(it->first);
@@ -199,7 +183,7 @@ void Collector::ForgetGone(const RawEvents& raw, std::vector<uint64_t> forget) {
     }
   }
   for (uint64_t id : resolver_.TakeRemoved())
-    if (live.count(id) && !forgotten_pending_.count(id)) forget.push_back(id);
+    if (labels_.count(id) && !forgotten_pending_.count(id)) forget.push_back(id);
   std::sort(forget.begin(), forget.end());
   forget.erase(std::unique(forget.begin(), forget.end()), forget.end());
   if (!forget.empty()) {
@@ -210,7 +194,8 @@ void Collector::ForgetGone(const RawEvents& raw, std::vector<uint64_t> forget) {
   ReleaseDeadLabels();
 }
 
-// The cumulative series: retired totals plus each live id's and pair's count since its baseline.
+// The cumulative series: retired totals plus each live id's count since its baseline, and the
+// preemption series.
 Snapshot Collector::AssembleSeries(std::chrono::nanoseconds now) const {
   Snapshot snap;
   snap.taken_at = now;
@@ -230,36 +215,63 @@ Snapshot Collector::AssembleSeries(std::chrono::nanoseconds now) const {
   };
   for (const auto& [label, st] : retired_) add(sample_for(label), st);
   for (const auto& [id, a] : accounts_) add(sample_for(a.label), Minus(a.last, a.baseline));
-  for (const auto& [labels, n] : retired_pairs_) snap.preemptions[labels] += n;
-  for (const auto& [key, p] : pairs_) snap.preemptions[p.labels] += p.last - p.baseline;
+  snap.preemptions = pair_series_;
   return snap;
 }
 
-// Each series' own cgroup files: cpu.stat, CPU usage, PSI. Problems become warnings.
+// Each series' own cgroup files, as often as what depends on them changes (docs/metrics.md):
+// CPU usage every interval (the controller's CPU signals); v1 cpu.stat every interval once the
+// cgroup has CFS bandwidth (nr_periods > 0: throttle signals), else every kSlowReadIntervals (it
+// cannot count a throttle before a quota is set); PSI, only exported, every kSlowReadIntervals.
+// A skipped file's last reading stands in. Slow reads are spread over the intervals by label.
+// On v2 cpu.stat carries the usage, so it is read every interval. Problems become warnings.
 void Collector::ReadCgroupFiles(Snapshot* snap) {
+  const bool v1 = reader_.layout().cpu.version == CgroupVersion::kV1;
+  auto slow = slow_files_.begin();
   for (auto& [label, s] : snap->workloads) {
+    while (slow != slow_files_.end() && slow->first < label) slow = slow_files_.erase(slow);
     if (s.cgroup_path.empty()) continue;
-    auto stat = reader_.ReadCpuStat(s.cgroup_path);
-    if (!stat) {
-      warnings_.push_back(stat.error());
-    } else if (*stat) {
-      s.cpu_stat = (*stat)->stat;  // may stay absent (v2 root)
-      if ((*stat)->usage_ns) s.cpu_usage_ns = (*stat)->usage_ns;
-    }
-    if (!s.cpu_usage_ns) {  // v1: cpuacct.usage (v2 got it from cpu.stat above)
+    if (slow == slow_files_.end() || slow->first != label)
+      slow = slow_files_.emplace_hint(slow, label, SlowFiles{});
+    SlowFiles& f = slow->second;
+    ++slow;
+    const bool due = f.due <= epoch_;
+    if (due)  // the first read at once, the next ones spread by label
+      f.due = epoch_ + (f.due == 0 ? 1 + std::hash<std::string>{}(label) % kSlowReadIntervals
+                                   : kSlowReadIntervals);
+    if (!v1 || due || (f.cpu_stat && f.cpu_stat->nr_periods > 0)) ReadCpuStatOf(s, &f);
+    s.cpu_stat = f.cpu_stat;
+    if (v1 && !s.cpu_usage_ns) {  // v2 got it from cpu.stat above
       auto usage = reader_.ReadUsageNs(s.cgroup_path);
       if (!usage)
         warnings_.push_back(usage.error());
       else
         s.cpu_usage_ns = *usage;
     }
-    auto psi = reader_.ReadPsi(s.cgroup_path);
-    if (!psi)
-      warnings_.push_back(psi.error());
-    else
-      s.psi = *psi;
+    if (due) {
+      auto psi = reader_.ReadPsi(s.cgroup_path);
+      if (!psi)
+        warnings_.push_back(psi.error());
+      else
+        f.psi = *psi;
+    }
+    s.psi = f.psi;
   }
-  reader_.EndPass();
+  slow_files_.erase(slow, slow_files_.end());
+  // Files not read in a whole cycle are of workloads that went away.
+  if (epoch_ % kSlowReadIntervals == 0) reader_.EndPass();
+}
+
+void Collector::ReadCpuStatOf(WorkloadSample& s, SlowFiles* f) {
+  auto stat = reader_.ReadCpuStat(s.cgroup_path);
+  if (!stat) {
+    warnings_.push_back(stat.error());
+    return;
+  }
+  f->cpu_stat.reset();
+  if (!*stat) return;
+  f->cpu_stat = (*stat)->stat;  // may stay absent (v2 root)
+  if ((*stat)->usage_ns) s.cpu_usage_ns = (*stat)->usage_ns;
 }
 
 // A workload label whose cgroups are all gone (no live id, directory removed) gives its slot
@@ -282,9 +294,9 @@ void Collector::ReleaseDeadLabels() {
     if (live_depth_labels.count(label) || resolver_.PathExists(label)) continue;
     labeler_.Release(label);
     retired_.erase(label);
-    for (auto it = retired_pairs_.begin(); it != retired_pairs_.end();) {
+    for (auto it = pair_series_.begin(); it != pair_series_.end();) {
       if (it->first.first == label || it->first.second == label)
-        it = retired_pairs_.erase(it);
+        it = pair_series_.erase(it);
       else
         ++it;
     }

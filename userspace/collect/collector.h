@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -26,6 +27,10 @@
 #include "common/result.h"
 
 namespace sw {
+
+// cgroupfs files whose value only matters now and then (a cpu.stat without CFS bandwidth, PSI)
+// are read every this many intervals (2 s at the default 500 ms).
+inline constexpr uint64_t kSlowReadIntervals = 4;
 
 struct CollectorOptions {
   int depth = 3;  // workload = cgroup path cut to this many components
@@ -67,29 +72,45 @@ class Collector {
     std::string label;        // series label (depth path, "overflow" or "unknown")
     std::string depth_label;  // depth path even when folded into overflow; "" when unknown
     uint64_t walks_at_first_sight = 0;
+    uint64_t seen = 0;      // the last Collect (epoch_) whose BPF read had this id: live then
+    uint32_t relabels = 0;  // times `label` changed ("unknown" -> path)
   };
   struct IdAccount {
     std::string label;
     RawWorkloadStats baseline;  // already retired into an earlier label (or zero)
     RawWorkloadStats last;
   };
+  // One (victim, aggressor) cgroup-id pair of the BPF map. Its increments are added to its
+  // series in pair_series_ as they are read, so a pair whose count did not move costs one
+  // comparison per interval, and a pair that is gone leaves nothing to retire.
   struct PairAccount {
-    std::pair<std::string, std::string> wanted;  // the workloads' labels
-    std::pair<std::string, std::string> labels;  // the series: wanted, or folded by the cap
-    uint64_t baseline = 0;
+    IdLabel* victim = nullptr;  // into labels_: live as long as the pair is read
+    IdLabel* aggressor = nullptr;
+    uint32_t victim_relabels = 0, aggressor_relabels = 0;  // labels the series was chosen by
+    std::pair<std::string, std::string> labels;  // the series: the labels, or folded by the cap
     uint64_t last = 0;
   };
 
-  const IdLabel& LabelOf(uint64_t id, std::chrono::nanoseconds now, std::vector<uint64_t>* forget);
+  IdLabel& LabelOf(uint64_t id, std::chrono::nanoseconds now, std::vector<uint64_t>* forget);
+  // The series of a pair of labels: itself, or folded by max_preemption_pairs.
+  std::pair<std::string, std::string> PairSeriesOf(const std::string& victim,
+                                                   const std::string& aggressor) const;
   void ReleaseDeadLabels();
   // The steps of Collect, in order.
   void AccountWorkloads(const RawEvents& raw, std::chrono::nanoseconds now,
                         std::vector<uint64_t>* forget);
   void AccountPairs(const RawEvents& raw, std::chrono::nanoseconds now,
                     std::vector<uint64_t>* forget);
-  void ForgetGone(const RawEvents& raw, std::vector<uint64_t> forget);
+  void ForgetGone(std::vector<uint64_t> forget);
   Snapshot AssembleSeries(std::chrono::nanoseconds now) const;
   void ReadCgroupFiles(Snapshot* snap);
+  // The last readings of the files read every kSlowReadIntervals (ReadCgroupFiles).
+  struct SlowFiles {
+    std::optional<CpuStatSample> cpu_stat;
+    std::optional<PsiSample> psi;
+    uint64_t due = 0;  // the Collect (epoch_) at which they are read again; 0: never read
+  };
+  void ReadCpuStatOf(WorkloadSample& s, SlowFiles* f);
 
   EventSource& source_;
   CgroupResolver& resolver_;
@@ -101,8 +122,11 @@ class Collector {
   std::map<uint64_t, IdAccount> accounts_;
   std::map<std::pair<uint64_t, uint64_t>, PairAccount> pairs_;
   std::map<std::string, RawWorkloadStats> retired_;
-  std::map<std::pair<std::string, std::string>, uint64_t> retired_pairs_;
-  std::set<uint64_t> forgotten_pending_;  // Forget()ed, entries not yet gone from the source
+  // Cumulative count of every preemption series (victim, aggressor labels), live pairs' included.
+  std::map<std::pair<std::string, std::string>, uint64_t> pair_series_;
+  uint64_t epoch_ = 0;                           // Collects so far
+  std::map<std::string, SlowFiles> slow_files_;  // by workload label
+  std::set<uint64_t> forgotten_pending_;         // Forget()ed, entries not yet gone from the source
   std::vector<Error> warnings_;
   uint64_t forgotten_ = 0;
   uint64_t walks_at_last_release_ = 0;

@@ -32,17 +32,23 @@ WorkloadDelta Difference(const WorkloadSample& cur, const WorkloadSample* prev) 
 
 }  // namespace
 
+// Both snapshots' maps are sorted by the same keys: one pass over them together, appending to
+// the result in order (no lookups, no string comparisons beyond the merge's).
 IntervalDelta ComputeIntervalDelta(const Snapshot& prev, const Snapshot& cur) {
   IntervalDelta r;
   r.elapsed = cur.taken_at - prev.taken_at;
+  auto old = prev.workloads.begin();
   for (const auto& [name, w] : cur.workloads) {
-    auto old = prev.workloads.find(name);
-    r.workloads.emplace(name, Difference(w, old == prev.workloads.end() ? nullptr : &old->second));
+    while (old != prev.workloads.end() && old->first < name) ++old;
+    const bool had = old != prev.workloads.end() && old->first == name;
+    r.workloads.emplace_hint(r.workloads.end(), name, Difference(w, had ? &old->second : nullptr));
   }
+  auto before = prev.preemptions.begin();
   for (const auto& [key, count] : cur.preemptions) {
-    auto old = prev.preemptions.find(key);
-    uint64_t d = CounterDelta(count, old == prev.preemptions.end() ? 0 : old->second);
-    if (d) r.preemptions[key] = d;
+    while (before != prev.preemptions.end() && before->first < key) ++before;
+    const bool had = before != prev.preemptions.end() && before->first == key;
+    if (uint64_t d = CounterDelta(count, had ? before->second : 0))
+      r.preemptions.emplace_hint(r.preemptions.end(), key, d);
   }
   return r;
 }

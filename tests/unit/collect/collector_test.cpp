@@ -110,6 +110,45 @@ TEST_F(CollectorTest, PreemptionPairsFoldByLabel) {
   EXPECT_EQ((snap->preemptions[{kPod1, kPod1}]), 3u);
 }
 
+// Pairs are accounted by their increments: a quiet pair keeps its series (and its ids stay live),
+// a pair that moves adds only what it gained, a recreated entry (count went down) adds its new
+// count, and a pair gone from the map keeps its total.
+TEST_F(CollectorTest, PreemptionPairSeriesAddIncrementsAcrossIntervals) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  uint64_t a1 = Id("/kubepods/burstable/pod1/c1"), a2 = Id("/kubepods/burstable/pod1/c2");
+  uint64_t b1 = Id("/kubepods/besteffort/pod2/c1"), b2 = Id("/kubepods/besteffort/pod2/c2");
+  source_.AddPreemptions(a1, b1, 5);
+  source_.AddPreemptions(a2, b2, 7);
+  source_.AddPreemptions(b1, a1, 2);
+  auto first = c.Collect(10s);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((first->preemptions.at({kPod1, kPod2})), 12u);
+  for (auto now : {11s, 12s}) {  // nothing moved: same series, nothing forgotten
+    auto quiet = c.Collect(now);
+    ASSERT_TRUE(quiet.ok());
+    EXPECT_EQ(quiet->preemptions, first->preemptions);
+  }
+  EXPECT_EQ(c.forgotten_ids(), 0u);
+  source_.AddPreemptions(a2, b2, 4);  // 7 -> 11
+  source_.events().preemptions[{a1, b1}] = 1;  // entry recreated: 5 -> 1
+  auto moved = c.Collect(13s);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ((moved->preemptions.at({kPod1, kPod2})), 12u + 4 + 1);
+  EXPECT_EQ((moved->preemptions.at({kPod2, kPod1})), 2u);
+  source_.events().preemptions.erase({a2, b2});  // gone from the map: its total stays
+  source_.events().preemptions.erase({b1, a1});
+  auto gone = c.Collect(14s);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ((gone->preemptions.at({kPod1, kPod2})), 17u);
+  EXPECT_EQ((gone->preemptions.at({kPod2, kPod1})), 2u);
+  source_.AddPreemptions(a2, b2, 3);  // back, from 0
+  auto back = c.Collect(15s);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((back->preemptions.at({kPod1, kPod2})), 20u);
+}
+
 TEST_F(CollectorTest, UnresolvableIdsShareOneUnknownSeriesAndAreForgotten) {
   CgroupResolver resolver(layout_.cpu.path);
   CgroupStatReader reader(layout_);
@@ -137,6 +176,33 @@ TEST_F(CollectorTest, UnresolvableIdsShareOneUnknownSeriesAndAreForgotten) {
     EXPECT_EQ((again->preemptions[{kUnknownWorkload, "/kubepods/burstable/pod1"}]), 4u);
   }
   EXPECT_EQ(c.forgotten_ids(), 100u);  // forgotten once each
+}
+
+// CPU usage is read every interval; cpu.stat every interval only where CFS bandwidth is in use,
+// else at least every kSlowReadIntervals (the last reading stands in between).
+TEST_F(CollectorTest, CpuStatWithoutBandwidthIsReadEveryFewIntervals) {
+  CgroupResolver resolver(layout_.cpu.path);
+  CgroupStatReader reader(layout_);
+  Collector c(source_, resolver, reader, {.depth = 3, .max_workloads = 100});
+  source_.AddWait(Id("/kubepods/burstable/pod1/c1"), SW_REASON_WAKEUP, 1000);
+  source_.AddWait(Id("/kubepods/besteffort/pod2/c1"), SW_REASON_WAKEUP, 1000);
+  ASSERT_TRUE(c.Collect(1s).ok());
+  const std::string stat = "nr_periods 60\nnr_throttled 9\nthrottled_time 5\n";
+  t_.Write(std::string("cpu") + kPod1 + "/cpu.stat", stat);  // had bandwidth (50 periods)
+  t_.Write(std::string("cpu") + kPod2 + "/cpu.stat", stat);  // had none: a quota was set
+  t_.Write(std::string("cpuacct") + kPod2 + "/cpuacct.usage", "42\n");
+  int seen_after = 0;
+  for (int i = 1; i <= static_cast<int>(kSlowReadIntervals); i++) {
+    auto snap = c.Collect(std::chrono::seconds(1 + i));
+    ASSERT_TRUE(snap.ok());
+    EXPECT_EQ(snap->workloads.at(kPod1).cpu_stat->nr_throttled, 9u) << i;
+    EXPECT_EQ(snap->workloads.at(kPod2).cpu_usage_ns, 42u) << i;
+    const uint64_t periods = snap->workloads.at(kPod2).cpu_stat->nr_periods;
+    EXPECT_TRUE(periods == 0 || periods == 60) << periods;
+    if (periods == 60 && !seen_after) seen_after = i;
+    if (seen_after) EXPECT_EQ(periods, 60u) << i;  // then every interval: it has bandwidth
+  }
+  EXPECT_GE(seen_after, 1);
 }
 
 TEST_F(CollectorTest, CountersStayMonotonicWhenACgroupIsRemoved) {
