@@ -290,6 +290,17 @@ class ControlLoop {
       cpu_manager_ = std::make_unique<CpuManagerStateReader>(cfg.kubernetes.cpu_manager_state);
   }
 
+  // The time to the next interval: `interval` while the controller needs it (a workload with an
+  // objective, something held) and for the first two (baseline, first classification), else
+  // `idle_interval`: with nothing to decide, collecting 1,000 workloads every 500 ms only
+  // refreshes metrics a scrape reads every 15 s (docs/configuration.md).
+  std::chrono::nanoseconds Period() const {
+    const bool holds =
+        enforcer_ && (!enforcer_->Exclusive().empty() || !enforcer_->Demoted().empty());
+    return loop_.runs < 2 || holds || controller_.NeedsInterval() ? cfg_.interval
+                                                                  : cfg_.IdleInterval();
+  }
+
   void RunInterval() {
     const auto start = clock_.Monotonic();
     auto snap = collector_.Collect(start);
@@ -460,9 +471,10 @@ int RunUntilStopped(const Config& cfg, ControlLoop& loop, const sigset_t& stop_s
                     const Clock& clock) {
   auto next = clock.Monotonic();
   while (true) {
-    next += cfg.interval;
+    const auto period = loop.Period();
+    next += period;
     if (int sig = WaitUntil(stop_signals, next, clock); sig != 0) return sig;
-    if (clock.Monotonic() > next + cfg.interval) next = clock.Monotonic();  // overran: no burst
+    if (clock.Monotonic() > next + period) next = clock.Monotonic();  // overran: no burst
     loop.RunInterval();
   }
 }
@@ -605,7 +617,7 @@ int RunAgent(const RunOptions& o) {
   MetricsExporter exporter(ExporterOptions{.le_buckets = cfg.metrics.buckets == MetricBuckets::kFull
                                                              ? RenderOptions::FullLeBuckets()
                                                              : RenderOptions::DefaultLeBuckets(),
-                                           .interval = cfg.interval,
+                                           .interval = cfg.IdleInterval(),  // the longest
                                            // our own /proc/self, whatever proc_root says; read
                                            // when scraped, not every interval
                                            .process_stats = [] { return ReadProcessStats(); }},
@@ -616,10 +628,13 @@ int RunAgent(const RunOptions& o) {
       Must(HttpServer::Start(HttpServerOptions{.listen = cfg.listen, .basic_auth = basic_auth},
                              exporter.Routes()),
            "metrics endpoint");
-  spdlog::info("serving metrics on http://{}/metrics; mode {}; interval {}ms; state {}", cfg.listen,
-               EnforcementModeName(cfg.enforcement.mode),
-               std::chrono::duration_cast<std::chrono::milliseconds>(cfg.interval).count(),
-               cfg.state_dir);
+  using std::chrono::milliseconds;
+  spdlog::info(
+      "serving metrics on http://{}/metrics; mode {}; interval {}ms ({}ms while no workload has "
+      "an objective); state {}",
+      cfg.listen, EnforcementModeName(cfg.enforcement.mode),
+      std::chrono::duration_cast<milliseconds>(cfg.interval).count(),
+      std::chrono::duration_cast<milliseconds>(cfg.IdleInterval()).count(), cfg.state_dir);
 
   ControlLoop loop(cfg, *observer.collector, controller, enforcement.enforcer.get(), exporter,
                    clock, pods.get(), events.poster.get());

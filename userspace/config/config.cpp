@@ -185,8 +185,8 @@ class Parser {
       return Finish();
     }
     CheckKeys(root, "",
-              {"listen", "interval", "state_dir", "enforcement", "observer", "controller",
-               "metrics", "kubernetes", "workloads"});
+              {"listen", "interval", "idle_interval", "state_dir", "enforcement", "observer",
+               "controller", "metrics", "kubernetes", "workloads"});
     for (auto it = root.begin(); it != root.end(); ++it) {
       const std::string key = it->first.Scalar();
       // A copy (cheap, shared): it->second is a member of a temporary, so a reference would dangle.
@@ -201,6 +201,11 @@ class Parser {
           if (*d < std::chrono::milliseconds(10))
             ErrorAt(v, key, Quote(v.Scalar()) + " is too short: the interval must be >= 10ms");
           cfg_.interval = *d;
+        }
+      } else if (key == "idle_interval") {
+        if (auto d = Duration(v, key, /*positive=*/true)) {
+          cfg_.idle_interval = *d;
+          idle_line_ = Line(v);
         }
       } else if (key == "state_dir") {
         if (auto s = String(v, key)) {
@@ -971,6 +976,10 @@ class Parser {
       Add(errors_, relief_line_, "controller.relief_window",
           Quote(FormatDuration(c.relief_window)) + " is shorter than the interval (" +
               FormatDuration(cfg_.interval) + ")");
+    if (cfg_.idle_interval && *cfg_.idle_interval < cfg_.interval)
+      Add(errors_, idle_line_, "idle_interval",
+          Quote(FormatDuration(*cfg_.idle_interval)) + " is shorter than the interval (" +
+              FormatDuration(cfg_.interval) + "); set it to the interval or longer");
   }
 
   int LineOfEnforcementKey(const std::string& key) const {
@@ -1026,7 +1035,7 @@ class Parser {
   Config cfg_;
   std::vector<ConfigDiagnostic> errors_, warnings_;
   int enforcement_line_ = 0, floor_line_ = 0, fraction_line_ = 0, reserved_line_ = 0,
-      cpu0_line_ = 0, relief_line_ = 0;
+      cpu0_line_ = 0, relief_line_ = 0, idle_line_ = 0;
   struct CpusAt {
     int line;
     std::string key;

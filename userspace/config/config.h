@@ -158,6 +158,13 @@ struct Config {
   std::string source = "<embedded default>";  // file the config came from, for messages
   std::string listen = "127.0.0.1:9750";
   std::chrono::nanoseconds interval = std::chrono::milliseconds(500);
+  // The loop's period while no workload has a run-queue objective and nothing is held
+  // (docs/configuration.md); unset: kIdleIntervalFactor x interval. Never below `interval`.
+  std::optional<std::chrono::nanoseconds> idle_interval;
+  std::chrono::nanoseconds IdleInterval() const {
+    return idle_interval.value_or(kIdleIntervalFactor * interval);
+  }
+  static constexpr int kIdleIntervalFactor = 4;
   std::string state_dir = "/var/lib/schedwarden";
   EnforcementConfig enforcement;
   ObserverConfig observer;

@@ -49,6 +49,15 @@ bool Controller::Watched(const Workload& st) const {
                                  st.cls.cls == WorkloadClass::kLatencySensitive);
 }
 
+bool Controller::NeedsInterval() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [_, st] : states_)
+    if (Watched(st) || st.ladder.exclusive_count > 0 || !st.ladder.demoted.empty() ||
+        st.ladder.Verifying() || !st.demoted_by.empty())
+      return true;
+  return false;
+}
+
 std::optional<Verification> Controller::VerifyFrom(uint64_t baseline) const {
   if (!Enforcing()) return std::nullopt;  // nothing changed to verify
   return Verification{baseline, {}, config_.controller.verify_intervals};

@@ -74,6 +74,10 @@ class Controller {
   // baseline (and grants `always` workloads with a fixed exclusive_cpus). Returns the decisions
   // made, already written to the sink.
   std::vector<Decision> Step(const Snapshot& snapshot, const IntervalDelta* delta);
+  // True when the next Step is needed at the interval's pace: a workload has a run-queue
+  // objective (its violations count in intervals), or something is held or being verified.
+  // Otherwise the agent may run the loop at its idle_interval.
+  bool NeedsInterval() const;
   // Undoes everything the controller did (exclusive CPUs first, then best-effort demotions),
   // ignoring cool-down and rate limit. Call on SIGTERM before the journal restore.
   std::vector<Decision> Shutdown();

@@ -202,5 +202,53 @@ TEST(MetricsEndpoint, LiveAgentServesMetricsMatchingGroundTruth) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
+// The loop runs every `interval` while a workload has an objective, every `idle_interval` while
+// none has: the agent's own run counter against the wall clock, for both configs.
+TEST(MetricsEndpoint, LoopRunsAtTheIdleIntervalWhileNoWorkloadHasAnObjective) {
+  SW_REQUIRE_PRIVILEGED();
+  auto machine = MachineCgroups::Detect();
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
+  ScopedCgroups cgroups(*machine);
+  const std::string cg = "/schedwarden-pace-" + std::to_string(getpid());
+  ASSERT_NO_FATAL_FAILURE(cgroups.Create(cg));
+  ChildProcess sleeper = ChildProcess::Fork([] {  // waits to be seen: the workload exists
+    for (;;) usleep(1000);
+  });
+  cgroups.Join(cg, sleeper.pid());
+  auto runs_per_second = [&](const std::string& rules) -> double {
+    TempTree t;
+    const std::string config =
+        t.Write("config.yaml", "interval: 100ms\nidle_interval: 1s\n" + rules);
+    const int port = FreePort();
+    ChildProcess agent = ChildProcess::Exec({SCHEDWARDEN_BINARY, "run", "--config", config,
+                                             "--mode", "observe", "--state-dir", t.Path("state"),
+                                             "--listen", "127.0.0.1:" + std::to_string(port)});
+    auto runs = [&]() -> std::optional<double> {
+      return Value(Get(port, "/metrics").body, "schedwarden_control_loop_runs_total");
+    };
+    std::optional<double> before;
+    for (auto deadline = std::chrono::steady_clock::now() + 60s;
+         !before && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(100ms))
+      if (Get(port, "/readyz").status == 200) before = runs();
+    if (!before) return -1;
+    std::this_thread::sleep_for(1500ms);  // past the first two intervals at the fast pace
+    before = runs();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(5s);
+    const auto after = runs();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return before && after ? (*after - *before) / secs : -1;
+  };
+  const double idle = runs_per_second("");
+  const double watched =
+      runs_per_second("workloads:\n  - name: probe\n    match: { cgroup: \"" + cg +
+                      "\" }\n    class: latency-critical\n"
+                      "    slo: { runq_p99: 2ms }\n");
+  EXPECT_GE(idle, 0.5);  // every 1 s
+  EXPECT_LE(idle, 1.6);
+  EXPECT_GE(watched, 6);  // every 100 ms
+}
+
 }  // namespace
 }  // namespace sw::test

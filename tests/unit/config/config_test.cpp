@@ -88,6 +88,20 @@ TEST(Config, ParsesTheIssueExample) {
   EXPECT_EQ(c.workloads[1].exclusive, ExclusivePolicy::kNever);
 }
 
+TEST(Config, IdleIntervalDefaultsToFourIntervalsAndIsNeverShorterThanTheInterval) {
+  ConfigLoad load = ParseConfig("interval: 250ms\n", "c.yaml", M(2));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->IdleInterval(), 1s);
+  load = ParseConfig("interval: 1s\nidle_interval: 1s\n", "c.yaml", M(2));
+  ASSERT_TRUE(load.config) << load.Text();
+  EXPECT_EQ(load.config->IdleInterval(), 1s);  // equal: no idle pace
+  EXPECT_THAT(Errors("interval: 2s\nidle_interval: 500ms\n"),
+              Contains("config.yaml:2: idle_interval: \"500ms\" is shorter than the interval "
+                       "(2s); set it to the interval or longer"));
+  EXPECT_THAT(Errors("idle_interval: later\n"),
+              Contains(HasSubstr("config.yaml:1: idle_interval: bad duration")));
+}
+
 TEST(Config, EmptyDocumentKeepsDefaults) {
   ConfigLoad load = ParseConfig("", "c.yaml", M(2));
   ASSERT_TRUE(load.config) << load.Text();
@@ -375,8 +389,8 @@ workloads:
     slo: { p99: 1ms }
 )");
   EXPECT_THAT(e, Contains("config.yaml:2: intervall: unknown key (expected one of: listen, "
-                          "interval, state_dir, enforcement, observer, controller, metrics, "
-                          "kubernetes, workloads)"));
+                          "interval, idle_interval, state_dir, enforcement, observer, controller, "
+                          "metrics, kubernetes, workloads)"));
   EXPECT_THAT(
       e, Contains("config.yaml:4: enforcement.moed: unknown key (expected one of: mode, "
                   "shared_pool_min_cores, max_exclusive_fraction, reserved_cpus, keep_cpu0_shared, "

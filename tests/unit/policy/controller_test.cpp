@@ -140,6 +140,18 @@ class ControllerTest : public ::testing::Test {
   std::vector<Decision> first;
 };
 
+// The agent runs its loop at idle_interval unless the controller needs the interval's pace.
+TEST_F(ControllerTest, NeedsTheIntervalOnlyForAnObjectiveOrWhatItHolds) {
+  Start("enforce",
+        "workloads:\n  - name: batch\n    match: { cgroup: \"/be*\" }\n"
+        "    class: best-effort\n");
+  Interfered();
+  Tick();
+  EXPECT_FALSE(controller->NeedsInterval());  // nothing has an objective
+  Start();                                    // the web workload has one
+  EXPECT_TRUE(controller->NeedsInterval());
+}
+
 TEST_F(ControllerTest, InterferenceDemotesThenRevertsThenPromotesThenReleases) {
   Start();
   Interfered();
