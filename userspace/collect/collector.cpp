@@ -32,6 +32,10 @@ bool WentBackwards(const RawWorkloadStats& now, const RawWorkloadStats& before) 
 
 }  // namespace
 
+RawWorkloadStats Collector::IdAccount::SinceBaseline() const {
+  return baseline ? Minus(last, *baseline) : last;
+}
+
 Collector::Collector(EventSource& source, CgroupResolver& resolver, CgroupStatReader& reader,
                      CollectorOptions options)
     : source_(source),
@@ -99,34 +103,32 @@ Result<Snapshot> Collector::Collect(std::chrono::nanoseconds now) {
 // Workload histograms, per id, against each id's baseline.
 void Collector::AccountWorkloads(const RawEvents& raw, std::chrono::nanoseconds now,
                                  std::vector<uint64_t>* forget) {
+  // Entry gone from the source (Forgotten): keep its totals in its series.
+  auto retire = [&](const IdAccount& a) { AddTo(&retired_[a.label], a.SinceBaseline()); };
+  auto acc = accounts_.begin();  // both maps are sorted by id: one pass over them together
   for (const auto& [id, stats] : raw.workloads) {
+    for (; acc != accounts_.end() && acc->first < id; acc = accounts_.erase(acc))
+      retire(acc->second);
     const IdLabel& l = LabelOf(id, now, forget);
-    auto acc = accounts_.find(id);
-    if (acc == accounts_.end()) {
-      accounts_.emplace(id, IdAccount{l.label, RawWorkloadStats{}, stats});
+    if (acc == accounts_.end() || acc->first != id) {
+      accounts_.emplace_hint(acc, id, IdAccount{l.label, l.relabels, std::nullopt, stats});
       continue;
     }
     IdAccount& a = acc->second;
-    if (a.label != l.label) {  // "unknown" resolved: what was counted so far stays there
-      AddTo(&retired_[a.label], Minus(a.last, a.baseline));
+    ++acc;
+    if (a.relabels != l.relabels) {  // "unknown" resolved: what was counted so far stays there
+      retire(a);
       a.baseline = a.last;
       a.label = l.label;
+      a.relabels = l.relabels;
     }
     if (WentBackwards(stats, a.last)) {
-      AddTo(&retired_[a.label], Minus(a.last, a.baseline));
-      a.baseline = RawWorkloadStats{};
+      retire(a);
+      a.baseline.reset();
     }
     a.last = stats;
   }
-  for (auto it = accounts_.begin(); it != accounts_.end();) {
-    if (raw.workloads.count(it->first)) {
-      ++it;
-      continue;
-    }
-    // Entry gone from the source (Forgotten): keep its totals in its series.
-    AddTo(&retired_[it->second.label], Minus(it->second.last, it->second.baseline));
-    it = accounts_.erase(it);
-  }
+  for (; acc != accounts_.end(); acc = accounts_.erase(acc)) retire(acc->second);
 }
 
 std::pair<std::string, std::string> Collector::PairSeriesOf(const std::string& victim,
@@ -214,7 +216,12 @@ Snapshot Collector::AssembleSeries(std::chrono::nanoseconds now) const {
     s.throttle_events += st.throttle_events;
   };
   for (const auto& [label, st] : retired_) add(sample_for(label), st);
-  for (const auto& [id, a] : accounts_) add(sample_for(a.label), Minus(a.last, a.baseline));
+  for (const auto& [id, a] : accounts_) {
+    if (a.baseline)
+      add(sample_for(a.label), Minus(a.last, *a.baseline));
+    else
+      add(sample_for(a.label), a.last);  // the common case: no copy
+  }
   snap.preemptions = pair_series_;
   return snap;
 }

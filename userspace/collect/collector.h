@@ -77,8 +77,10 @@ class Collector {
   };
   struct IdAccount {
     std::string label;
-    RawWorkloadStats baseline;  // already retired into an earlier label (or zero)
+    uint32_t relabels = 0;                     // IdLabel::relabels when `label` was taken
+    std::optional<RawWorkloadStats> baseline;  // already retired into an earlier label; or zero
     RawWorkloadStats last;
+    RawWorkloadStats SinceBaseline() const;
   };
   // One (victim, aggressor) cgroup-id pair of the BPF map. Its increments are added to its
   // series in pair_series_ as they are read, so a pair whose count did not move costs one
