@@ -131,7 +131,7 @@ TEST_F(CollectorTest, PreemptionPairSeriesAddIncrementsAcrossIntervals) {
     EXPECT_EQ(quiet->preemptions, first->preemptions);
   }
   EXPECT_EQ(c.forgotten_ids(), 0u);
-  source_.AddPreemptions(a2, b2, 4);  // 7 -> 11
+  source_.AddPreemptions(a2, b2, 4);           // 7 -> 11
   source_.events().preemptions[{a1, b1}] = 1;  // entry recreated: 5 -> 1
   auto moved = c.Collect(13s);
   ASSERT_TRUE(moved.ok());
