@@ -6,7 +6,7 @@
 #   bench/scale.sh [--workloads 1000] [--threads-per-workload 1] [--period-ms 100] [--seconds 40]
 #                  [--churn] [--churn-per-minute 3000] [--churn-seconds S] [--churn-settle 25]
 #                  [--bpf-runs 5] [--bpf-seconds 5] [--profile-seconds 20] [--json FILE]
-#                  [--build DIR] [--no-build] [--force] [--perf-data FILE]
+#                  [--build DIR] [--no-build] [--force] [--perf-data FILE] [--every-interval]
 #
 # Phases, each --seconds long, the load running throughout:
 #   A  no scrapes              agent CPU (utime+stime of /proc/<pid>/stat over the window), VmRSS
@@ -41,6 +41,7 @@ bpf_seconds=5
 profile_seconds=20
 json_out=
 perf_keep=
+every_interval=0
 build=build
 do_build=1
 period_ms=100
@@ -73,6 +74,7 @@ while (($#)); do
     --profile-seconds) num "$1" "${2-}"; profile_seconds=$2; shift 2 ;;
     --json) [[ -n ${2-} ]] || die "--json needs a file"; json_out=$2; shift 2 ;;
     --perf-data) [[ -n ${2-} ]] || die "--perf-data needs a file"; perf_keep=$2; shift 2 ;;
+    --every-interval) every_interval=1; shift ;;
     --build) [[ -n ${2-} ]] || die "--build needs a directory"; build=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
     -h | --help) usage ;;
@@ -197,8 +199,15 @@ for _ in $(seq 50); do
 done
 [[ -n $port ]] || die "no free TCP port found"
 url=http://127.0.0.1:$port/metrics
-"$agent_bin" run --mode observe --state-dir "$tmp/state" --listen "127.0.0.1:$port" \
-  > "$tmp/agent.log" 2>&1 &
+# The default config gives no workload an objective: the loop runs at its idle_interval (2 s).
+# --every-interval: every 500 ms, as with a workload under an objective (its CPU cost).
+agent_config=()
+if ((every_interval)); then
+  printf 'interval: 500ms\nidle_interval: 500ms\n' > "$tmp/config.yaml"
+  agent_config=(--config "$tmp/config.yaml")
+fi
+"$agent_bin" run "${agent_config[@]}" --mode observe --state-dir "$tmp/state" \
+  --listen "127.0.0.1:$port" > "$tmp/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 300); do  # listening, without a scrape (phase A must see none)
   ss -Htln "sport = :$port" | grep -q . && break
@@ -473,6 +482,7 @@ result=$(jq -n \
   --arg load0 "$load_start_avg" --arg load1 "$load_end_avg" \
   --argjson other_cgroups "$other_cgroups" --argjson other_agents "$other_agents" \
   --argjson workloads "$workloads" --argjson threads "$threads" --argjson seconds "$seconds" \
+  --argjson every_interval "$every_interval" \
   --argjson requested "$requested" --argjson achieved "$achieved" --argjson late "$late_rate" \
   --argjson cpu_idle "$cpu_idle" --argjson cpu_2s "$cpu_2s" --argjson cpu_15s "$cpu_15s" \
   --argjson scrape_cpu_ms "$scrape_cpu_ms" --argjson scrape_cpu_ms_ab "$scrape_cpu_ms_ab" \
@@ -493,6 +503,7 @@ result=$(jq -n \
     cgroup_layout: $layout, loadavg_start: $load0, loadavg_end: $load1,
     other_cgroups: $other_cgroups, other_agents: $other_agents,
     workloads: $workloads, threads_per_workload: $threads, seconds: $seconds,
+    loop_pace: (if $every_interval == 1 then "interval" else "idle_interval" end),
     load: {requested_wakeups_per_s: $requested, achieved_wakeups_per_s: $achieved,
            late_wakeups_per_s: $late},
     cpu_percent: {no_scrapes: $cpu_idle, scrape_every_2s: $cpu_2s, scrape_every_15s: $cpu_15s,
@@ -528,6 +539,7 @@ na() { [[ $1 == null || -z $1 ]] && echo "n/a" || echo "$1"; }
   echo "kernel $(uname -r), $(nproc) CPUs, cgroup $layout; load average $load_start_avg at start, $load_end_avg at end"
   echo "other activity: $other_cgroups other cgroups in $cpu_root, $other_agents other schedwarden process(es) running"
   echo "load: $workloads cgroups x $threads thread(s), a wake-up every $period_ms ms: $achieved wake-ups/s of $requested requested ($late_rate/s late); windows of $seconds s"
+  if ((every_interval)); then echo "agent loop: every 500 ms (--every-interval)"; else echo "agent loop: every 2 s (idle_interval: no workload has an objective)"; fi
   echo
   row figure measured target verdict
   row --- ---: --- ---
