@@ -537,7 +537,9 @@ TEST(CliPrivileged, KillAtEveryStepOfAHandoverThenRestoreIsComplete) {
     ASSERT_TRUE(SchedwardenCpusets(s.cpuset_root()).empty());
     if (step.during_stop) {
       s.StartAgent("enforce", {"--on-stop", "handover"});
-      ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 30s));
+      // Start-up first (10-20 s in a TCG VM on a busy host), as in PromoteThenHandOver.
+      ASSERT_TRUE(s.WaitFor([&] { return PortAccepts(s.port()); }, 60s));
+      ASSERT_TRUE(s.WaitFor([&] { return s.Promoted() && s.Exclusive() && s.Demoted(); }, 60s));
       s.SignalAgent(SIGTERM, 0);  // does not wait
       std::this_thread::sleep_for(step.after);
       s.SignalAgent(SIGKILL, 10000);
