@@ -92,7 +92,9 @@ IntervalDeltas ComputeSignals(const IntervalDelta& delta,
                                                        static_cast<double>(r.elapsed.count())
                                                  : 0;
   }
-  r.own_cpus = OwnCpus(views, r.cpus_received);
+  // Only lower_class_cpus of a workload with an objective needs them.
+  if (std::any_of(views.begin(), views.end(), [](const auto& v) { return v.second.slo; }))
+    r.own_cpus = OwnCpus(views, r.cpus_received);
   r.preemptions = delta.preemptions;
   auto class_of = [&views](const std::string& w) {
     auto it = views.find(w);

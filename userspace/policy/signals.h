@@ -50,7 +50,8 @@ struct WorkloadView {
 struct IntervalDeltas {
   std::chrono::nanoseconds elapsed{0};
   std::map<std::string, double> cpus_received;  // by the cgroup, nested workloads included
-  std::map<std::string, double> own_cpus;       // nested workloads' CPUs subtracted
+  std::map<std::string, double>
+      own_cpus;  // nested workloads' CPUs subtracted; empty without an objective
   std::map<std::pair<std::string, std::string>, uint64_t> preemptions;  // (victim, aggressor)
   std::map<std::string, IntervalSignals> signals;  // latency-watched workloads only
 };
