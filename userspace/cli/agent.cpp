@@ -301,7 +301,8 @@ class ControlLoop {
                                                                   : cfg_.IdleInterval();
   }
 
-  void RunInterval() {
+  // period: the time this interval has before the next (an overrun when it takes longer).
+  void RunInterval(std::chrono::nanoseconds period) {
     const auto start = clock_.Monotonic();
     auto snap = collector_.Collect(start);
     if (!snap) {
@@ -319,7 +320,7 @@ class ControlLoop {
     loop_.phase_ns["collect"] += (collected - start).count();
     loop_.phase_ns["controller"] += (controlled - collected).count();
     loop_.phase_ns["publish"] += (published - controlled).count();
-    if (published - start > cfg_.interval) loop_.overruns++;
+    if (published - start > period) loop_.overruns++;
   }
 
  private:
@@ -475,7 +476,7 @@ int RunUntilStopped(const Config& cfg, ControlLoop& loop, const sigset_t& stop_s
     next += period;
     if (int sig = WaitUntil(stop_signals, next, clock); sig != 0) return sig;
     if (clock.Monotonic() > next + period) next = clock.Monotonic();  // overran: no burst
-    loop.RunInterval();
+    loop.RunInterval(period);
   }
 }
 
