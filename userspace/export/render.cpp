@@ -22,9 +22,12 @@ double Seconds(uint64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
 // A previous body's size plus 1/16: room for a few more series without a regrowth.
 size_t WithMargin(size_t size_hint) { return size_hint ? size_hint + size_hint / 16 + 4096 : 0; }
 
-// A body lives until the next render: more than 1/8 of spare capacity is copied away.
+// A body lives until the next render: more than 1/8 of spare capacity is copied away, unless the
+// body is page-mapped (1 MiB and up: the agent's M_MMAP_THRESHOLD, cli/agent.cpp), where the
+// untouched spare pages cost no RSS and the copy would hold the body twice.
 void ShedSpareCapacity(std::string& s) {
-  if (s.capacity() - s.size() > s.size() / 8) s.shrink_to_fit();
+  constexpr size_t kPageMapped = size_t{1} << 20;
+  if (s.capacity() - s.size() > s.size() / 8 && s.capacity() < kPageMapped) s.shrink_to_fit();
 }
 
 // A workload without CFS bandwidth (no quota of its own: no periods) that was never throttled

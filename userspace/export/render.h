@@ -57,10 +57,11 @@ struct RenderSizeHint {
   size_t text = 0, gzip = 0;
 };
 
-// The text exposition (format 0.0.4) of a view. Its capacity exceeds its size by at most 1/8.
+// The text exposition (format 0.0.4) of a view. Below 1 MiB its capacity exceeds its size by at
+// most 1/8 (above, the spare pages are never touched).
 std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options,
                               size_t size_hint = 0);
-// gzip (RFC 1952) of `text`; its capacity exceeds its size by at most 1/8.
+// gzip (RFC 1952) of `text`; below 1 MiB its capacity exceeds its size by at most 1/8.
 std::string Gzip(const std::string& text, size_t size_hint = 0);
 
 struct RenderedMetrics {
