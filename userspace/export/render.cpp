@@ -19,8 +19,10 @@ constexpr double kNsPerSecond = 1e9;
 
 double Seconds(uint64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
 
-// A previous body's size plus 1/16: room for a few more series without a regrowth.
-size_t WithMargin(size_t size_hint) { return size_hint ? size_hint + size_hint / 16 + 4096 : 0; }
+// A previous body's size plus 1/4: bodies grow as series appear (a workload's first preemption
+// adds a histogram), and a regrowth by doubling holds the old buffer and its copy at once. The
+// unused reserve of a page-mapped body is never touched: it costs no RSS.
+size_t WithMargin(size_t size_hint) { return size_hint ? size_hint + size_hint / 4 + 4096 : 0; }
 
 // A body lives until the next render: more than 1/8 of spare capacity is copied away, unless the
 // body is page-mapped (1 MiB and up: the agent's M_MMAP_THRESHOLD, cli/agent.cpp), where the

@@ -51,8 +51,8 @@ struct RenderOptions {
   static std::vector<int> FullLeBuckets();
 };
 
-// Sizes of a previous render: the next one reserves them (plus a margin) up front, so a
-// multi-MB body is neither grown by doubling nor copied to shed its spare capacity.
+// Sizes of a previous render: the next one reserves them (plus 1/4) up front, so a multi-MB
+// body is neither grown by doubling nor copied to shed its spare capacity.
 struct RenderSizeHint {
   size_t text = 0, gzip = 0;
 };
