@@ -396,16 +396,15 @@ class ControlLoop {
     }
     std::shared_ptr<const PublishedView> shown = std::move(view);
     exporter_.Publish(shown);
-    WriteStatus(*shown->status, std::move(snap), decided);
+    WriteStatus(*shown->status, *snap, decided);
   }
 
   // status.json, every kStatusFilePeriod or at once after a decision (StatusFilePacer).
-  void WriteStatus(const StatusModel& model, std::shared_ptr<const Snapshot> snap, bool decided) {
+  void WriteStatus(const StatusModel& model, const Snapshot& snap, bool decided) {
     const auto now = clock_.Monotonic();
     if (!status_pacer_.Due(now, decided)) return;
     nlohmann::json status = StatusToJson(model);
-    if (const auto& base = status_pacer_.base(); base)  // rates since the previous write
-      status["observer"] = WorkloadRates(ComputeIntervalDelta(*base, *snap));
+    if (status_base_) status["observer"] = WorkloadRates(*status_base_, snap);  // since last write
     // Where CFS throttling is known from (observer.bpf_throttle, docs/configuration.md).
     status["throttle_source"] =
         cfg_.observer.bpf.throttle == ThrottleProbe::kOff ? "cpu.stat" : "bpf+cpu.stat";
@@ -413,7 +412,8 @@ class ControlLoop {
     if (pid_start_) status["pid_start"] = *pid_start_;  // ... and from a recycled pid
     if (auto w = WriteStatusFile(cfg_.state_dir, status); !w)
       spdlog::warn("status file: {}", w.error().message);
-    status_pacer_.Written(now, std::move(snap));
+    status_pacer_.Written(now);
+    status_base_.emplace(snap);  // compact: the snapshot itself is not kept for 2 s
   }
 
   const EventPoster* events_;
@@ -426,6 +426,7 @@ class ControlLoop {
   const PodMetadataSource* pods_;  // null: pod identity off
   IntervalTracker tracker_;
   StatusFilePacer status_pacer_{kStatusFilePeriod, cfg_.interval};
+  std::optional<RatesBase> status_base_;  // what the next status.json's rates start from
   // Our start time, for the status file (read once: it never changes).
   std::optional<uint64_t> pid_start_ = [] {
     auto self = ReadTaskStat("/proc", getpid());

@@ -1,6 +1,7 @@
 #include "cli/live_view.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "common/text.h"
@@ -27,34 +28,141 @@ std::string Duration(double seconds) {
 
 }  // namespace
 
-nlohmann::json WorkloadRates(const IntervalDelta& delta) {
-  const double interval = delta.elapsed.count() / 1e9;
-  std::map<std::string, std::map<std::string, uint64_t>> preempted_by;
-  for (const auto& [pair, d] : delta.preemptions) preempted_by[pair.first][pair.second] += d;
-  nlohmann::json rows = nlohmann::json::array();
-  for (const auto& [name, w] : delta.workloads) {
-    LatencyHistogram all = w.runq_wakeup;
-    all.Merge(w.runq_preempted);
-    // No usage file (e.g. missing from the cpuacct hierarchy): unknown, null in JSON, "-" in text.
-    const nlohmann::json cpus =
-        w.cpu_usage_ns && interval > 0
-            ? nlohmann::json(static_cast<double>(*w.cpu_usage_ns) / 1e9 / interval)
-            : nlohmann::json();
-    rows.push_back({{"workload", name},
-                    {"cpus", cpus},
-                    {"runq_p99_s", all.QuantileSeconds(0.99)},
-                    {"runq_wakeup_p99_s", w.runq_wakeup.QuantileSeconds(0.99)},
-                    {"runq_preempted_p99_s", w.runq_preempted.QuantileSeconds(0.99)},
-                    {"runq_samples", all.Count()},
-                    {"throttle_wait_p99_s", w.throttle_wait.QuantileSeconds(0.99)},
-                    {"throttled_periods", w.nr_throttled.value_or(0)},
-                    {"throttle_events", w.throttle_events},
-                    {"preempted_by", preempted_by[name]}});
-  }
+namespace {
+
+using PreemptedBy = std::map<std::string, std::map<std::string, uint64_t>>;  // victim -> aggressor
+
+nlohmann::json RateRow(const std::string& name, const WorkloadDelta& w, double interval,
+                       PreemptedBy& preempted_by) {
+  LatencyHistogram all = w.runq_wakeup;
+  all.Merge(w.runq_preempted);
+  // No usage file (e.g. missing from the cpuacct hierarchy): unknown, null in JSON, "-" in text.
+  const nlohmann::json cpus =
+      w.cpu_usage_ns && interval > 0
+          ? nlohmann::json(static_cast<double>(*w.cpu_usage_ns) / 1e9 / interval)
+          : nlohmann::json();
+  return {{"workload", name},
+          {"cpus", cpus},
+          {"runq_p99_s", all.QuantileSeconds(0.99)},
+          {"runq_wakeup_p99_s", w.runq_wakeup.QuantileSeconds(0.99)},
+          {"runq_preempted_p99_s", w.runq_preempted.QuantileSeconds(0.99)},
+          {"runq_samples", all.Count()},
+          {"throttle_wait_p99_s", w.throttle_wait.QuantileSeconds(0.99)},
+          {"throttled_periods", w.nr_throttled.value_or(0)},
+          {"throttle_events", w.throttle_events},
+          {"preempted_by", preempted_by[name]}};
+}
+
+nlohmann::json WorstFirst(nlohmann::json rows, double interval) {
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a["runq_p99_s"].template get<double>() > b["runq_p99_s"].template get<double>();
   });
-  return {{"interval_s", interval}, {"workloads", rows}};
+  return {{"interval_s", interval}, {"workloads", std::move(rows)}};
+}
+
+}  // namespace
+
+nlohmann::json WorkloadRates(const IntervalDelta& delta) {
+  const double interval = delta.elapsed.count() / 1e9;
+  PreemptedBy preempted_by;
+  for (const auto& [pair, d] : delta.preemptions) preempted_by[pair.first][pair.second] += d;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [name, w] : delta.workloads)
+    rows.push_back(RateRow(name, w, interval, preempted_by));
+  return WorstFirst(std::move(rows), interval);
+}
+
+RatesBase::RatesBase(const Snapshot& snap) : taken_at_(snap.taken_at) {
+  workloads_.reserve(snap.workloads.size());
+  for (const auto& [name, s] : snap.workloads) {
+    Workload w{.name = name,
+               .runq_wakeup = Keep(s.runq_wakeup),
+               .runq_preempted = Keep(s.runq_preempted),
+               .throttle_wait = Keep(s.throttle_wait),
+               .throttle_events = s.throttle_events,
+               .cpu_usage_ns = s.cpu_usage_ns};
+    if (s.cpu_stat) {
+      w.nr_throttled = s.cpu_stat->nr_throttled;
+      w.throttled_ns = s.cpu_stat->throttled_ns;
+    }
+    workloads_.push_back(std::move(w));
+  }
+  counts_.shrink_to_fit();
+  preemptions_.assign(snap.preemptions.begin(), snap.preemptions.end());
+}
+
+RatesBase::Hist RatesBase::Keep(const LatencyHistogram& h) {
+  static_assert(LatencyHistogram::kBuckets <= 255, "bucket indices are kept in a uint8_t");
+  Hist k{.offset = static_cast<uint32_t>(counts_.size()), .sum_ns = h.SumNs()};
+  int lo = 0, hi = LatencyHistogram::kBuckets;
+  while (lo < hi && h.BucketCount(lo) == 0) lo++;
+  while (hi > lo && h.BucketCount(hi - 1) == 0) hi--;
+  k.lo = static_cast<uint8_t>(lo);
+  k.hi = static_cast<uint8_t>(hi);
+  for (int i = lo; i < hi; i++) counts_.push_back(h.BucketCount(i));
+  return k;
+}
+
+LatencyHistogram RatesBase::Restore(const Hist& h) const {
+  std::array<uint64_t, LatencyHistogram::kBuckets> counts{};
+  for (int i = h.lo; i < h.hi; i++) counts[i] = counts_[h.offset + (i - h.lo)];
+  LatencyHistogram out;
+  out.AddRaw(counts.data(), h.sum_ns);
+  return out;
+}
+
+// As ComputeIntervalDelta's, against the kept values (collect/interval_delta.cpp).
+WorkloadDelta RatesBase::Difference(const WorkloadSample& cur, const Workload* prev) const {
+  WorkloadDelta d;
+  if (!prev) {
+    d.new_series = true;
+    d.runq_wakeup = cur.runq_wakeup;
+    d.runq_preempted = cur.runq_preempted;
+    d.throttle_wait = cur.throttle_wait;
+    d.throttle_events = cur.throttle_events;
+    return d;
+  }
+  d.runq_wakeup = cur.runq_wakeup.Delta(Restore(prev->runq_wakeup));
+  d.runq_preempted = cur.runq_preempted.Delta(Restore(prev->runq_preempted));
+  d.throttle_wait = cur.throttle_wait.Delta(Restore(prev->throttle_wait));
+  d.throttle_events = CounterDelta(cur.throttle_events, prev->throttle_events);
+  if (cur.cpu_stat && prev->nr_throttled) {
+    d.nr_throttled = CounterDelta(cur.cpu_stat->nr_throttled, *prev->nr_throttled);
+    d.throttled_ns = CounterDelta(cur.cpu_stat->throttled_ns, *prev->throttled_ns);
+  }
+  if (cur.cpu_usage_ns && prev->cpu_usage_ns && *cur.cpu_usage_ns >= *prev->cpu_usage_ns)
+    d.cpu_usage_ns = *cur.cpu_usage_ns - *prev->cpu_usage_ns;
+  return d;
+}
+
+size_t RatesBase::HeapBytes() const {
+  size_t n = workloads_.capacity() * sizeof(Workload) + counts_.capacity() * sizeof(uint64_t) +
+             preemptions_.capacity() * sizeof(preemptions_[0]);
+  for (const Workload& w : workloads_) n += w.name.capacity();
+  for (const auto& [pair, count] : preemptions_)
+    n += pair.first.capacity() + pair.second.capacity();
+  return n;
+}
+
+nlohmann::json WorkloadRates(const RatesBase& base, const Snapshot& cur) {
+  const double interval = (cur.taken_at - base.taken_at_).count() / 1e9;
+  PreemptedBy preempted_by;
+  auto old = base.preemptions_.begin();
+  for (const auto& [key, count] : cur.preemptions) {  // both sorted by (victim, aggressor)
+    while (old != base.preemptions_.end() && old->first < key) ++old;
+    const bool had = old != base.preemptions_.end() && old->first == key;
+    if (uint64_t d = CounterDelta(count, had ? old->second : 0))
+      preempted_by[key.first][key.second] += d;
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  auto prev = base.workloads_.begin();
+  for (const auto& [name, w] : cur.workloads) {  // both sorted by name
+    while (prev != base.workloads_.end() && prev->name < name) ++prev;
+    const bool had = prev != base.workloads_.end() && prev->name == name;
+    rows.push_back(
+        RateRow(name, base.Difference(w, had ? &*prev : nullptr), interval, preempted_by));
+  }
+  return WorstFirst(std::move(rows), interval);
 }
 
 std::string FormatWorkloadRates(const nlohmann::json& rates, size_t max_rows) {

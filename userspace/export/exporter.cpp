@@ -26,6 +26,7 @@ MetricsExporter::MetricsExporter(ExporterOptions options, const Clock& clock)
 void MetricsExporter::Publish(std::shared_ptr<const PublishedView> view) {
   std::lock_guard<std::mutex> lock(mu_);
   view_ = std::move(view);
+  published_++;
   last_run_ = clock_.Monotonic();
 }
 
@@ -48,18 +49,25 @@ std::shared_ptr<const RenderedMetrics> MetricsExporter::Latest() const {
   // One render at a time: scrapes arriving together wait for it and share its result.
   std::lock_guard<std::mutex> rendering(render_mu_);
   std::shared_ptr<const PublishedView> view;
+  uint64_t published;
+  RenderSizeHint hint;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (rendered_ && rendered_view_ == view_) return rendered_;
+    if (rendered_ && rendered_published_ == published_) return rendered_;
     view = view_;
+    published = published_;
+    // The stale render serves no later scrape: let it go before the new one is built rather than
+    // hold two (~3 MB each at 1,000 workloads) at once. Its sizes size the new one's buffers.
+    if (rendered_) hint = {rendered_->text->size(), rendered_->gzip->size()};
+    rendered_.reset();
   }
   PublishedView shown = view ? *view : PublishedView{};  // shares the snapshot, copies no series
   if (options_.process_stats && view)
     if (auto p = options_.process_stats(); p) shown.self.process = *p;
-  auto rendered = std::make_shared<const RenderedMetrics>(RenderMetrics(shown, render_));
+  auto rendered = std::make_shared<const RenderedMetrics>(RenderMetrics(shown, render_, hint));
   std::lock_guard<std::mutex> lock(mu_);
   rendered_ = rendered;
-  rendered_view_ = std::move(view);
+  rendered_published_ = published;
   return rendered;
 }
 

@@ -65,8 +65,11 @@ class MetricsExporter {
   mutable std::mutex render_mu_;  // held while rendering, so one render serves concurrent scrapes
   mutable std::mutex mu_;         // guards the fields below
   std::shared_ptr<const PublishedView> view_;
-  mutable std::shared_ptr<const RenderedMetrics> rendered_;  // the render of rendered_view_
-  mutable std::shared_ptr<const PublishedView> rendered_view_;
+  uint64_t published_ = 0;  // views published so far
+  // The render of the view published_ counted; the view itself is not held, so a published view
+  // (its full-resolution snapshot) is freed once superseded, scraped or not.
+  mutable std::shared_ptr<const RenderedMetrics> rendered_;
+  mutable uint64_t rendered_published_ = 0;
   std::chrono::nanoseconds last_run_;  // monotonic; construction time before the first run
   bool attached_ = false, shutting_down_ = false;
 };

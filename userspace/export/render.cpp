@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 #include "policy/pod_annotations.h"
 
@@ -17,6 +18,19 @@ namespace m = metric;
 constexpr double kNsPerSecond = 1e9;
 
 double Seconds(uint64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
+
+// A previous body's size plus 1/4: bodies grow as series appear (a workload's first preemption
+// adds a histogram), and a regrowth by doubling holds the old buffer and its copy at once. The
+// unused reserve of a page-mapped body is never touched: it costs no RSS.
+size_t WithMargin(size_t size_hint) { return size_hint ? size_hint + size_hint / 4 + 4096 : 0; }
+
+// A body lives until the next render: more than 1/8 of spare capacity is copied away, unless the
+// body is page-mapped (1 MiB and up: the agent's M_MMAP_THRESHOLD, cli/agent.cpp), where the
+// untouched spare pages cost no RSS and the copy would hold the body twice.
+void ShedSpareCapacity(std::string& s) {
+  constexpr size_t kPageMapped = size_t{1} << 20;
+  if (s.capacity() - s.size() > s.size() / 8 && s.capacity() < kPageMapped) s.shrink_to_fit();
+}
 
 // A workload without CFS bandwidth (no quota of its own: no periods) that was never throttled
 // (no throttle waits or events: a parent's quota can throttle it too) would only export an
@@ -224,8 +238,10 @@ std::vector<WorkloadInfo> WorkloadInfoOf(const Snapshot& snap, const PodMetadata
   return out;
 }
 
-std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options) {
+std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options,
+                              size_t size_hint) {
   std::string out;
+  out.reserve(WithMargin(size_hint));
   ExpositionWriter w(out);
   w.Begin(m::kBuildInfo);
   w.Sample({options.version}, uint64_t{1});
@@ -237,31 +253,40 @@ std::string RenderMetricsText(const PublishedView& view, const RenderOptions& op
   RenderWorkloadInfo(w, view.workload_info);
   if (view.status) RenderPolicy(w, *view.status, view.action_counts, view.drift_counts);
   RenderSelf(w, view.self);
-  out.shrink_to_fit();  // the body lives for a whole interval: no spare capacity
+  ShedSpareCapacity(out);
   return out;
 }
 
-std::string Gzip(const std::string& text) {
+std::string Gzip(const std::string& text, size_t size_hint) {
   z_stream z{};
   // windowBits 15 + 16: a gzip header and trailer. Level 1: the text compresses ~10x anyway and
   // this runs every interval.
   if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw std::runtime_error("zlib deflateInit2 failed");
-  std::string out(deflateBound(&z, text.size()), '\0');
+  // Compressed in chunks appended to `out`, not into a deflateBound-sized buffer: that is the
+  // text's size, ~15x what the body needs, and would stay allocated with it.
+  std::string out;
+  out.reserve(size_hint ? WithMargin(size_hint) : text.size() / 8);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
   z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
+  std::vector<char> chunk(64 * 1024);
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk.data());
+    z.avail_out = static_cast<uInt>(chunk.size());
+    rc = deflate(&z, Z_FINISH);
+    out.append(chunk.data(), chunk.size() - z.avail_out);
+  }
   deflateEnd(&z);
   if (rc != Z_STREAM_END) throw std::runtime_error("zlib deflate did not finish");
+  ShedSpareCapacity(out);
   return out;
 }
 
-RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options) {
-  auto text = std::make_shared<const std::string>(RenderMetricsText(view, options));
-  auto gz = std::make_shared<const std::string>(Gzip(*text));
+RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options,
+                              RenderSizeHint hint) {
+  auto text = std::make_shared<const std::string>(RenderMetricsText(view, options, hint.text));
+  auto gz = std::make_shared<const std::string>(Gzip(*text, hint.gzip));
   return {std::move(text), std::move(gz)};
 }
 

@@ -51,16 +51,25 @@ struct RenderOptions {
   static std::vector<int> FullLeBuckets();
 };
 
-// The text exposition (format 0.0.4) of a view.
-std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options);
-// gzip (RFC 1952) of `text`.
-std::string Gzip(const std::string& text);
+// Sizes of a previous render: the next one reserves them (plus 1/4) up front, so a multi-MB
+// body is neither grown by doubling nor copied to shed its spare capacity.
+struct RenderSizeHint {
+  size_t text = 0, gzip = 0;
+};
+
+// The text exposition (format 0.0.4) of a view. Below 1 MiB its capacity exceeds its size by at
+// most 1/8 (above, the spare pages are never touched).
+std::string RenderMetricsText(const PublishedView& view, const RenderOptions& options,
+                              size_t size_hint = 0);
+// gzip (RFC 1952) of `text`; below 1 MiB its capacity exceeds its size by at most 1/8.
+std::string Gzip(const std::string& text, size_t size_hint = 0);
 
 struct RenderedMetrics {
   std::shared_ptr<const std::string> text;
   std::shared_ptr<const std::string> gzip;
 };
-RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options);
+RenderedMetrics RenderMetrics(const PublishedView& view, const RenderOptions& options,
+                              RenderSizeHint hint = {});
 
 // Label value of each sw_drop reason: "workload_map_full", ...
 const char* DropReasonName(int drop);

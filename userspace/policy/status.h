@@ -72,8 +72,9 @@ inline constexpr std::chrono::nanoseconds kStatusFilePeriod = std::chrono::secon
 
 // When the agent rewrites status.json: after its first interval, after an interval with a
 // decision (the file shows it at once), and otherwise once `period` has passed (counted in whole
-// intervals: due when at most half an interval short of it). Its observer rates cover the window
-// since the previous write (`base`), so no interval is left out of them.
+// intervals: due when at most half an interval short of it). The agent keeps what the file's
+// observer rates start from (cli/live_view.h RatesBase) from each write to the next, so no
+// interval is left out of them.
 class StatusFilePacer {
  public:
   StatusFilePacer(std::chrono::nanoseconds period, std::chrono::nanoseconds interval)
@@ -81,18 +82,14 @@ class StatusFilePacer {
   bool Due(std::chrono::nanoseconds now, bool decided) const {
     return !written_ || decided || now - last_ + slack_ >= period_;
   }
-  // The snapshot the file's rates were computed up to: the next write's base.
-  void Written(std::chrono::nanoseconds now, std::shared_ptr<const Snapshot> snap) {
+  void Written(std::chrono::nanoseconds now) {
     written_ = true;
     last_ = now;
-    base_ = std::move(snap);
   }
-  const std::shared_ptr<const Snapshot>& base() const { return base_; }
 
  private:
   std::chrono::nanoseconds period_, slack_, last_{0};
   bool written_ = false;
-  std::shared_ptr<const Snapshot> base_;
 };
 
 }  // namespace sw

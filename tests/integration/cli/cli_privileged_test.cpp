@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -388,6 +389,45 @@ TEST(CliPrivileged, StatusReportsTheRunningAgentsWorkloads) {
       EXPECT_EQ(w.value("cgroup", ""), s.top() + "/be");
     }
   }
+
+  // The observer rates (since the previous write, from the agent's compact RatesBase): every
+  // listed workload has a row, over a window of at most the 2 s pacing period, and no window
+  // hands out more CPU time than the machine has (to one workload, or to the scenario's disjoint
+  // cgroups together; "/" counts its descendants); the spinning probe received some of it.
+  std::map<std::string, std::string> rule_of;  // workload -> rule
+  for (const auto& w : j["workloads"]) rule_of[w.value("workload", "")] = w.value("rule", "");
+  nlohmann::json rates;
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        CommandResult r = RunCommand(argv);
+        auto k = nlohmann::json::parse(r.out, nullptr, false);
+        if (k.is_discarded() || !k.contains("observer")) return false;
+        rates = k["observer"];
+        return true;
+      },
+      10s))
+      << "status.json never carried observer rates";
+  const double window = rates.value("interval_s", 0.0);
+  EXPECT_GT(window, 0.0) << rates.dump();
+  EXPECT_LE(window, 2.5) << rates.dump();
+  const double ncpu = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+  const std::set<std::string> disjoint = {s.lc(), s.top() + "/victim", s.top() + "/be"};
+  double scenario_cpus = 0, probe_cpus = -1;
+  std::set<std::string> rows;
+  for (const auto& w : rates.value("workloads", nlohmann::json::array())) {
+    const std::string name = w.value("workload", "");
+    rows.insert(name);
+    if (!w["cpus"].is_number()) continue;
+    const double c = w["cpus"].get<double>();
+    EXPECT_LE(c, ncpu * 1.05) << name << " received more than " << ncpu << " CPUs";
+    if (disjoint.count(name)) scenario_cpus += c;
+    if (rule_of[name] == "probe") probe_cpus = c;
+  }
+  for (const auto& [workload, rule] : rule_of)
+    EXPECT_TRUE(rows.count(workload)) << workload << " (" << rule << ") has no rates row";
+  EXPECT_LE(scenario_cpus, ncpu * 1.05)
+      << "more CPU time than " << ncpu << " CPUs have: " << rates.dump();
+  EXPECT_GT(probe_cpus, 0.0) << "the spinning probe received no CPU: " << rates.dump();
 
   CommandResult table = RunCommand({SCHEDWARDEN_BINARY, "status", "--state-dir", s.state_dir()});
   EXPECT_EQ(table.exit_code(), 0) << table.err;

@@ -167,5 +167,81 @@ TEST(WorkloadRates, UnknownCpusAreNullAndDash) {
   EXPECT_NE(table.find(" - "), std::string::npos) << table;
 }
 
+// The agent keeps a compact RatesBase between status.json writes instead of the snapshot: the
+// rates from it must be those ComputeIntervalDelta gives on the same two snapshots, byte for byte,
+// whatever the shapes (series new, gone, recreated; buckets or counters gone backwards; cpu.stat
+// or usage missing on either side; preemption pairs new, gone, restarted).
+TEST(WorkloadRates, CompactBaseGivesTheRatesOfTheFullDelta) {
+  uint64_t x = 88172645463325252ULL;
+  auto next = [&x](uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  auto hist = [&](LatencyHistogram& h) {
+    for (int k = next(6); k > 0; k--) {
+      const int shift = 8 + next(30);
+      h.Record((uint64_t{1} << shift) + next(1000), 1 + next(40));
+    }
+    if (next(8) == 0) h.Record(0, 2);               // bucket 0
+    if (next(8) == 0) h.Record(40'000'000'000ULL);  // the overflow bucket
+  };
+  auto sample = [&](const std::string& name) {
+    WorkloadSample w = Sample(name);
+    hist(w.runq_wakeup);
+    hist(w.runq_preempted);
+    if (next(3) == 0) hist(w.throttle_wait);
+    w.throttle_events = next(50);
+    if (next(4)) w.cpu_stat = CpuStatSample{next(100), next(20), next(1'000'000)};
+    if (next(5)) w.cpu_usage_ns = next(10'000'000'000ULL);
+    return w;
+  };
+  for (int round = 0; round < 200; round++) {
+    Snapshot a, b;
+    a.taken_at = std::chrono::nanoseconds(next(100'000'000'000ULL));
+    b.taken_at = a.taken_at + std::chrono::nanoseconds(next(5'000'000'000ULL)) - 1ms;
+    for (int i = 0; i < 12; i++) {
+      const std::string name = "/w" + std::to_string(next(16));
+      if (next(4)) a.workloads[name] = sample(name);
+      if (next(4) == 0) continue;
+      WorkloadSample w = a.workloads.count(name) && next(4) ? a.workloads[name] : sample(name);
+      hist(w.runq_wakeup);  // grows from a's (or is a recreated series: may go backwards)
+      if (next(2)) w.throttle_events += next(9);
+      if (w.cpu_usage_ns && next(2)) *w.cpu_usage_ns += next(1'000'000'000);
+      if (next(6) == 0) w.cpu_stat.reset();
+      b.workloads[name] = w;
+    }
+    for (int i = 0; i < 10; i++) {
+      const std::pair<std::string, std::string> key{"/w" + std::to_string(next(16)),
+                                                    "/w" + std::to_string(next(16))};
+      if (next(2)) a.preemptions[key] = next(100);
+      if (next(3))
+        b.preemptions[key] =
+            (a.preemptions.count(key) ? a.preemptions[key] : 0) + next(100) - 20 * next(2);
+    }
+    const RatesBase base(a);
+    EXPECT_EQ(WorkloadRates(base, b).dump(), WorkloadRates(ComputeIntervalDelta(a, b)).dump())
+        << "round " << round;
+  }
+}
+
+// What the compact base is for: at 1,000 workloads it holds a fraction of the snapshot's bytes.
+TEST(WorkloadRates, CompactBaseIsAFractionOfTheSnapshot) {
+  Snapshot s;
+  for (int i = 0; i < 1000; i++) {
+    const std::string name = "/kubepods/burstable/pod" + std::to_string(i) + "/workload";
+    WorkloadSample& w = s.workloads[name];
+    w = Sample(name);
+    for (uint64_t ns = 2'000; ns < 4'000'000; ns = ns * 5 / 4) w.runq_wakeup.Record(ns, 3);
+    w.runq_preempted.Record(90'000, 7);
+    w.cpu_stat = CpuStatSample{};
+    w.cpu_usage_ns = 123;
+  }
+  const size_t full = s.workloads.size() * sizeof(WorkloadSample);
+  EXPECT_LT(RatesBase(s).HeapBytes() * 4, full)
+      << RatesBase(s).HeapBytes() << " bytes kept for a snapshot of " << full;
+}
+
 }  // namespace
 }  // namespace sw
