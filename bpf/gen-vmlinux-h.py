@@ -25,7 +25,7 @@ import sys
 SPEC = [
     ("kernfs_node", ["id"]),
     ("cgroup", ["kn"]),
-    ("cgroup_subsys_state", ["cgroup"]),
+    ("cgroup_subsys_state", ["cgroup", "serial_nr"]),
     ("task_group", ["css"]),
     ("rq", ["clock"]),
     ("cfs_rq", ["rq", "throttle_count"]),

@@ -56,12 +56,12 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* tp_btf: per-task stamp, bounded by the number of tasks and freed when a task exits. */
+/* tp_btf: per-task state, bounded by the number of tasks and freed when a task exits. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct sw_task_stamp);
+	__type(value, struct sw_task_state);
 } task_stamps SEC(".maps");
 
 /*
@@ -138,7 +138,7 @@ static __always_inline void count_preemption(__u64 victim, __u64 aggressor)
 static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 reason, __u64 now)
 {
 	if (btf) {
-		struct sw_task_stamp *s;
+		struct sw_task_state *s;
 
 		s = bpf_task_storage_get(&task_stamps, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!s) {
@@ -169,7 +169,7 @@ static __always_inline void stamp_set(bool btf, struct task_struct *t, __u32 rea
 static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u64 *ts, __u32 *reason)
 {
 	if (btf) {
-		struct sw_task_stamp *s = bpf_task_storage_get(&task_stamps, t, 0, 0);
+		struct sw_task_state *s = bpf_task_storage_get(&task_stamps, t, 0, 0);
 
 		if (!s || !s->ts_ns)
 			return false;
@@ -192,11 +192,14 @@ static __always_inline bool stamp_take(bool btf, struct task_struct *t, __u64 *t
 #define SW_TASK_SEEN 1	   /* sched_info path: ts_ns holds a baseline */
 #define SW_TASK_THROTTLED 2 /* sched_info path: switched out throttled */
 
-static __always_inline void add_wait(__u64 cgid, __u64 reason, __u64 ns)
+/* w: the workload's entry if the caller already looked it up, else NULL (created here). */
+static __always_inline void add_wait(struct sw_workload_stats *w, __u64 cgid, __u64 reason,
+				     __u64 ns)
 {
-	struct sw_workload_stats *w = workload_get(cgid);
 	__u64 b;
 
+	if (!w)
+		w = workload_get(cgid);
 	if (!w)
 		return;
 	b = sw_hist_bucket(ns);
@@ -224,51 +227,22 @@ static __always_inline void add_wait(__u64 cgid, __u64 reason, __u64 ns)
  * last_queued). Why: nvcsw moved since then, so it slept (`wakeup`); else the switch-out was
  * involuntary: `throttled` when flagged at that switch-out, else `preempted`. Saves the task
  * storage access at every wakeup and at every preempted switch-out (cache misses at scale).
+ *
+ * The switch-in of next, whose task storage is s: w is its workload's entry when it exists.
  */
-static __always_inline int on_switch_sched_info(bool preempt, struct task_struct *prev,
-						struct task_struct *next)
+static __always_inline void switch_in_sched_info(struct task_struct *next, struct sw_task_state *s,
+						 __u64 cgid, struct sw_workload_stats *w)
 {
-	__u64 next_cgid = 0, now, lq, total, reason;
-	bool have_next_cgid = false;
-	struct sw_workload_stats *w;
-	struct sw_task_stamp *s;
+	__u64 now, lq, total, reason;
 	__u32 nvcsw;
 
-	if ((preempt || sw_task_state(true, prev) == SW_TASK_RUNNING) && prev->pid) {
-		if (sw_throttle_probe && sw_task_throttled(true, prev)) {
-			s = bpf_task_storage_get(&task_stamps, prev, 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (s)
-				s->reason |= SW_TASK_THROTTLED;
-			else
-				count_drop(SW_DROP_TASK_STAMP_FULL);
-			w = workload_get(sw_task_cgid(true, prev));
-			if (w)
-				add_u64(&w->throttle_events, 1);
-		} else if (next->pid) {
-			__u64 victim = sw_task_cgid(true, prev);
-
-			next_cgid = sw_task_cgid(true, next);
-			have_next_cgid = true;
-			if (victim != next_cgid)
-				count_preemption(victim, next_cgid);
-		}
-	}
-
-	if (!next->pid)
-		return 0;
-	s = bpf_task_storage_get(&task_stamps, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s) {
-		count_drop(SW_DROP_TASK_STAMP_FULL);
-		return 0;
-	}
 	now = next->se.cfs_rq->rq->clock;
 	lq = next->sched_info.last_queued;
 	nvcsw = next->nvcsw;
 	if (lq > now) {
 		count_drop(SW_DROP_NEGATIVE_DELTA);
 		s->reason = 0; /* take a new baseline next time */
-		return 0;
+		return;
 	}
 	total = next->sched_info.run_delay + (lq ? now - lq : 0);
 	if (!(s->reason & SW_TASK_SEEN)) {
@@ -277,7 +251,7 @@ static __always_inline int on_switch_sched_info(bool preempt, struct task_struct
 			s->ts_ns = total;
 			s->nvcsw = nvcsw;
 			s->reason = SW_TASK_SEEN;
-			return 0;
+			return;
 		}
 		reason = SW_REASON_WAKEUP; /* a new task's first wait: all of its run_delay */
 		s->ts_ns = 0;
@@ -296,11 +270,80 @@ static __always_inline int on_switch_sched_info(bool preempt, struct task_struct
 	s->ts_ns += total;
 	s->nvcsw = nvcsw;
 	s->reason = SW_TASK_SEEN;
-	if (reason >= SW_NR_REASONS)
-		return 0;
-	if (!have_next_cgid)
-		next_cgid = sw_task_cgid(true, next);
-	add_wait(next_cgid, reason, total);
+	if (reason < SW_NR_REASONS)
+		add_wait(w, cgid, reason, total);
+}
+
+/*
+ * The workload id of t, from its task storage s (NULL: none) while t's task group is the one it
+ * was read through, else read and cached. The cached id saves the css -> cgroup -> kernfs_node
+ * chase, cold lines at scale; comparing the serial number as well as the address makes a
+ * task_group freed and reallocated at the same address a miss, not a stale id.
+ */
+static __always_inline __u64 task_cgid_cached(struct task_struct *t, struct sw_task_state *s)
+{
+	struct task_group *tg = t->sched_task_group;
+	__u64 serial = tg->css.serial_nr, cgid;
+
+	if (s && s->tg == (__u64)tg && s->tg_serial == serial)
+		return s->cgid;
+	cgid = sw_task_cgid(true, t);
+	if (s) {
+		s->tg = (__u64)tg;
+		s->tg_serial = serial;
+		s->cgid = cgid;
+	}
+	return cgid;
+}
+
+/*
+ * Every map entry the event needs is looked up before the first atomic add: a locked add waits
+ * for its cache line and keeps later loads from starting, so lookup, add, lookup, add would
+ * serialize cache misses that can otherwise overlap (at scale neither the task storage, the
+ * workload entry nor the preemption pair is warm).
+ */
+static __always_inline int on_switch_sched_info(bool preempt, struct task_struct *prev,
+						struct task_struct *next)
+{
+	struct sw_workload_stats *w, *next_w = NULL;
+	__u64 next_cgid = 0, *pair = NULL;
+	struct sw_task_state *s, *ns = NULL;
+
+	if (next->pid) {
+		ns = bpf_task_storage_get(&task_stamps, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		next_cgid = task_cgid_cached(next, ns);
+		next_w = bpf_map_lookup_elem(&workloads, &next_cgid); /* created when a wait needs it */
+	}
+	if ((preempt || sw_task_state(true, prev) == SW_TASK_RUNNING) && prev->pid) {
+		if (sw_throttle_probe && sw_task_throttled(true, prev)) {
+			s = bpf_task_storage_get(&task_stamps, prev, 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (s)
+				s->reason |= SW_TASK_THROTTLED;
+			else
+				count_drop(SW_DROP_TASK_STAMP_FULL);
+			w = workload_get(task_cgid_cached(prev, s));
+			if (w)
+				add_u64(&w->throttle_events, 1);
+		} else if (next->pid) {
+			/* prev's storage is warm from its switch-in: its cached id costs little */
+			struct sw_preempt_key key = {.aggressor_cgid = next_cgid};
+
+			s = bpf_task_storage_get(&task_stamps, prev, 0, 0);
+			key.victim_cgid = task_cgid_cached(prev, s);
+			if (key.victim_cgid != next_cgid) {
+				pair = bpf_map_lookup_elem(&preemptions, &key);
+				if (!pair) /* a new pair: insert (and count) now */
+					count_preemption(key.victim_cgid, next_cgid);
+			}
+		}
+	}
+	if (ns)
+		switch_in_sched_info(next, ns, next_cgid, next_w);
+	else if (next->pid)
+		count_drop(SW_DROP_TASK_STAMP_FULL);
+	if (pair)
+		__sync_fetch_and_add(pair, 1);
 	return 0;
 }
 
@@ -376,7 +419,7 @@ static __always_inline int on_switch(bool btf, bool preempt, struct task_struct 
 	}
 	if (!have_next_cgid)
 		next_cgid = sw_task_cgid(btf, next);
-	add_wait(next_cgid, reason, now - ts);
+	add_wait(NULL, next_cgid, reason, now - ts);
 	return 0;
 }
 

@@ -38,16 +38,20 @@ enum sw_drop {
 	SW_NR_DROPS = 4,
 };
 
-/* Value of the workload map, keyed by the cpu-controller cgroup id (__u64 kernfs id). */
+/*
+ * Value of the workload map, keyed by the cpu-controller cgroup id (__u64 kernfs id). The sums
+ * come first: a hash element's value follows its key, so a wait's sum update lands on the cache
+ * lines the lookup just read, and only the histogram bucket is another line.
+ */
 struct sw_workload_stats {
-	__u64 hist[SW_NR_REASONS][SW_HIST_BUCKETS];
 	__u64 sum_ns[SW_NR_REASONS];
 	__u64 throttle_events;
+	__u64 hist[SW_NR_REASONS][SW_HIST_BUCKETS];
 };
 
 /*
- * Per-task state: value of the task local storage map (tp_btf programs) and of the
- * task-address-keyed fallback hash (raw_tp twins). Two uses (docs/bpf.md):
+ * Per-task state: value of the task-address-keyed fallback hash (raw_tp twins), and the head of
+ * the task local storage value (tp_btf programs, struct sw_task_state). Two uses (docs/bpf.md):
  * - stamps (raw_tp; tp_btf without the kernel's sched_info): ts_ns is when the pending wait
  *   began (0: none), reason its enum sw_reason;
  * - sched_info (tp_btf): ts_ns is the task's run_delay after its previous switch-in, nvcsw its
@@ -57,6 +61,22 @@ struct sw_task_stamp {
 	__u64 ts_ns;
 	__u32 reason;
 	__u32 nvcsw;
+};
+
+/*
+ * Value of the task local storage map (tp_btf programs): the stamp fields as above, then the
+ * task's workload id as read at its last switch-in, through task_group `tg` (its address) whose
+ * css.serial_nr was `tg_serial`. While the task's sched_task_group and that serial number (never
+ * reused, unlike an address) are unchanged, `cgid` still holds and the pointer chase to the
+ * cgroup's kernfs id is skipped.
+ */
+struct sw_task_state {
+	__u64 ts_ns;
+	__u32 reason;
+	__u32 nvcsw;
+	__u64 tg;
+	__u64 tg_serial;
+	__u64 cgid;
 };
 
 /* Key of the preemption map; the value is a __u64 count. */

@@ -43,6 +43,7 @@ struct cgroup {
 
 struct cgroup_subsys_state {
 	struct cgroup *cgroup;
+	long long unsigned int serial_nr;
 } __attribute__((preserve_access_index));
 
 struct task_group {

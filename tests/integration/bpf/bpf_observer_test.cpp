@@ -416,6 +416,69 @@ TEST_P(BpfPreemption, WaitsAddUpToTheKernelsRunDelay) {
   for (int d = 0; d < SW_NR_DROPS; d++) EXPECT_EQ(ev1->dropped[d], 0u) << "drop reason " << d;
 }
 
+// A task moved to another cgroup while it waits for nothing (stopped) has its waits counted in
+// the new cgroup from its next one on, and none more in the old: the programs may not keep a
+// task's workload from an earlier switch. Ground truth as above: the task's run_delay.
+TEST_P(BpfPreemption, MovedTaskWaitsInItsNewCgroup) {
+  SW_REQUIRE_PRIVILEGED();
+  auto from = MakeCgroup("move-from");
+  auto to = MakeCgroup("move-to");
+  auto rival = MakeCgroup("move-rival");
+  ASSERT_TRUE(from && to && rival);
+  BpfOptions opts;
+  opts.attach = GetParam().attach;
+  opts.workload_map = GetParam().map;
+  auto src = StartObserver(opts);
+  ASSERT_TRUE(src);
+  int cpu = LastCpu();
+  auto pid = from->SpawnBusy(cpu);
+  auto pid_r = rival->SpawnBusy(cpu);
+  ASSERT_TRUE(pid.ok() && pid_r.ok());
+  from->Start();  // waits and preemptions in `from` first, so the programs have seen it there
+  rival->Start();
+  std::this_thread::sleep_for(milliseconds(300));
+  from->Stop();
+  rival->Stop();
+  auto ev_from = src->Read();
+  ASSERT_TRUE(ev_from.ok()) << ev_from.error().message;
+  ASSERT_GT(WaitSumNs(*ev_from, from->id()), 0u);
+
+  Result<void> moved = from->MoveChild(*pid, *to);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  uint64_t rd0 = RunDelayNs(*pid);
+  auto ev0 = src->Read();
+  ASSERT_TRUE(ev0.ok()) << ev0.error().message;
+  to->Start();
+  rival->Start();
+  std::this_thread::sleep_for(milliseconds(1500));
+  to->Stop();
+  rival->Stop();
+  uint64_t rd = RunDelayNs(*pid) - rd0;
+  auto ev1 = src->Read();
+  to->KillChildren();
+  rival->KillChildren();
+  ASSERT_TRUE(ev1.ok()) << ev1.error().message;
+  uint64_t w_from = WaitSumNs(*ev1, from->id()) - WaitSumNs(*ev0, from->id());
+  uint64_t w_to = WaitSumNs(*ev1, to->id()) - WaitSumNs(*ev0, to->id());
+  uint64_t pairs_from =
+      PairOf(*ev1, from->id(), rival->id()) - PairOf(*ev0, from->id(), rival->id());
+  uint64_t pairs_to = PairOf(*ev1, to->id(), rival->id()) - PairOf(*ev0, to->id(), rival->id());
+  std::printf(
+      "%s/%s: after the move: waits %lu ns in the old cgroup, %lu ns in the new "
+      "(run_delay +%lu); preempted by the rival %lu times in the old, %lu in the new\n",
+      AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), w_from, w_to, rd,
+      pairs_from, pairs_to);
+  EXPECT_GE(rd, 100'000'000u);  // sharing one CPU for 1.5 s
+  EXPECT_EQ(w_from, 0u);
+  EXPECT_EQ(pairs_from, 0u);
+  EXPECT_GT(pairs_to, 0u);
+  if (opts.attach == AttachKind::kTpBtf && KernelStructHasMember("task_struct", "sched_info"))
+    EXPECT_EQ(w_to, rd);
+  else
+    EXPECT_NEAR(static_cast<double>(w_to), static_cast<double>(rd), 0.03 * rd);
+  for (int d = 0; d < SW_NR_DROPS; d++) EXPECT_EQ(ev1->dropped[d], 0u) << "drop reason " << d;
+}
+
 INSTANTIATE_TEST_SUITE_P(Twins, BpfPreemption,
                          ::testing::Values(Variant{AttachKind::kTpBtf, WorkloadMapKind::kShared},
                                            Variant{AttachKind::kTpBtf, WorkloadMapKind::kPerCpu},

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -144,6 +145,24 @@ void TestCgroup::KillChildren() {
     }
   }
   children_.clear();
+}
+
+Result<void> TestCgroup::MoveChild(pid_t pid, TestCgroup& to) {
+  auto it = std::find(children_.begin(), children_.end(), pid);
+  if (it == children_.end())
+    return Error{ESRCH, "pid " + std::to_string(pid) + " is not a child of " + path_};
+  for (const std::string& root : to.machine_.CpuRoots()) {
+    std::string procs = JoinPath(JoinPath(root, to.path_), MachineCgroups::kProcsFile);
+    std::string text = std::to_string(pid);
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) return Error::FromErrno(err, "moving pid " + text + " into " + procs);
+  }
+  children_.erase(it);
+  to.children_.push_back(pid);
+  return {};
 }
 
 }  // namespace sw::test

@@ -43,6 +43,8 @@ class TestCgroup {
   void Stop();
   // SIGKILLs and reaps every spawned child.
   void KillChildren();
+  // Moves spawned child `pid` into `to` (every cpu hierarchy), which then owns it.
+  Result<void> MoveChild(pid_t pid, TestCgroup& to);
 
  private:
   TestCgroup(const MachineCgroups& machine, std::string path, uint64_t id)

@@ -57,7 +57,7 @@ TEST(BpfObject, MapLayoutsComeFromTheSharedAbi) {
   EXPECT_EQ(bpf_map__key_size(pre), sizeof(sw_preempt_key));
   EXPECT_EQ(bpf_map__value_size(pre), sizeof(__u64));
   EXPECT_EQ(bpf_map__max_entries(d), static_cast<__u32>(SW_NR_DROPS));
-  EXPECT_EQ(bpf_map__value_size(ts), sizeof(sw_task_stamp));
+  EXPECT_EQ(bpf_map__value_size(ts), sizeof(sw_task_state));
   EXPECT_EQ(bpf_map__value_size(ps), sizeof(sw_task_stamp));
   EXPECT_EQ(bpf_map__key_size(ps), sizeof(__u64));  // task address
   EXPECT_EQ(bpf_map__type(w), BPF_MAP_TYPE_HASH);   // shared by default; percpu is opt-in
