@@ -32,8 +32,13 @@ namespace {
 
 using PreemptedBy = std::map<std::string, std::map<std::string, uint64_t>>;  // victim -> aggressor
 
+nlohmann::json PreemptedByOf(const PreemptedBy& preempted_by, const std::string& victim) {
+  auto it = preempted_by.find(victim);
+  return it == preempted_by.end() ? nlohmann::json::object() : nlohmann::json(it->second);
+}
+
 nlohmann::json RateRow(const std::string& name, const WorkloadDelta& w, double interval,
-                       PreemptedBy& preempted_by) {
+                       const PreemptedBy& preempted_by) {
   LatencyHistogram all = w.runq_wakeup;
   all.Merge(w.runq_preempted);
   // No usage file (e.g. missing from the cpuacct hierarchy): unknown, null in JSON, "-" in text.
@@ -50,14 +55,23 @@ nlohmann::json RateRow(const std::string& name, const WorkloadDelta& w, double i
           {"throttle_wait_p99_s", w.throttle_wait.QuantileSeconds(0.99)},
           {"throttled_periods", w.nr_throttled.value_or(0)},
           {"throttle_events", w.throttle_events},
-          {"preempted_by", preempted_by[name]}};
+          {"preempted_by", PreemptedByOf(preempted_by, name)}};
 }
 
-nlohmann::json WorstFirst(nlohmann::json rows, double interval) {
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-    return a["runq_p99_s"].template get<double>() > b["runq_p99_s"].template get<double>();
-  });
-  return {{"interval_s", interval}, {"workloads", std::move(rows)}};
+// Rows keyed by their runq_p99_s: sorting on the key, not on a lookup into each row's object.
+using KeyedRows = std::vector<std::pair<double, nlohmann::json>>;
+
+void AddRow(KeyedRows& rows, nlohmann::json row) {
+  const double p99 = row["runq_p99_s"].get<double>();
+  rows.emplace_back(p99, std::move(row));
+}
+
+nlohmann::json WorstFirst(KeyedRows rows, double interval) {
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [_, row] : rows) out.push_back(std::move(row));
+  return {{"interval_s", interval}, {"workloads", std::move(out)}};
 }
 
 }  // namespace
@@ -66,9 +80,10 @@ nlohmann::json WorkloadRates(const IntervalDelta& delta) {
   const double interval = delta.elapsed.count() / 1e9;
   PreemptedBy preempted_by;
   for (const auto& [pair, d] : delta.preemptions) preempted_by[pair.first][pair.second] += d;
-  nlohmann::json rows = nlohmann::json::array();
+  KeyedRows rows;
+  rows.reserve(delta.workloads.size());
   for (const auto& [name, w] : delta.workloads)
-    rows.push_back(RateRow(name, w, interval, preempted_by));
+    AddRow(rows, RateRow(name, w, interval, preempted_by));
   return WorstFirst(std::move(rows), interval);
 }
 
@@ -154,13 +169,13 @@ nlohmann::json WorkloadRates(const RatesBase& base, const Snapshot& cur) {
     if (uint64_t d = CounterDelta(count, had ? old->second : 0))
       preempted_by[key.first][key.second] += d;
   }
-  nlohmann::json rows = nlohmann::json::array();
+  KeyedRows rows;
+  rows.reserve(cur.workloads.size());
   auto prev = base.workloads_.begin();
   for (const auto& [name, w] : cur.workloads) {  // both sorted by name
     while (prev != base.workloads_.end() && prev->name < name) ++prev;
     const bool had = prev != base.workloads_.end() && prev->name == name;
-    rows.push_back(
-        RateRow(name, base.Difference(w, had ? &*prev : nullptr), interval, preempted_by));
+    AddRow(rows, RateRow(name, base.Difference(w, had ? &*prev : nullptr), interval, preempted_by));
   }
   return WorstFirst(std::move(rows), interval);
 }
