@@ -150,7 +150,9 @@ for attempt in 1 2 3; do
     -kernel "$vmlinuz" -initrd "$initrd" -append "$append" </dev/null > "$log" 2>&1
   qemu_rc=$?
   set -e
-  tr -d '\r' < "$log" | grep -q '^SW-VM: kernel ' && break
+  # grep on the file itself: `tr | grep -q` under pipefail fails when grep exits at the match
+  # before tr wrote the rest of a large log (SIGPIPE), and a good boot was retried.
+  grep -q '^SW-VM: kernel ' "$log" && break
   echo "run-cell: boot attempt $attempt did not reach init (qemu exit $qemu_rc); kept as $log.boot$attempt"
   cp "$log" "$log.boot$attempt"
 done
