@@ -128,15 +128,8 @@ LatencyHistogram RatesBase::Restore(const Hist& h) const {
 
 // As ComputeIntervalDelta's, against the kept values (collect/interval_delta.cpp).
 WorkloadDelta RatesBase::Difference(const WorkloadSample& cur, const Workload* prev) const {
+  if (!prev) return NewSeriesDelta(cur);
   WorkloadDelta d;
-  if (!prev) {
-    d.new_series = true;
-    d.runq_wakeup = cur.runq_wakeup;
-    d.runq_preempted = cur.runq_preempted;
-    d.throttle_wait = cur.throttle_wait;
-    d.throttle_events = cur.throttle_events;
-    return d;
-  }
   d.runq_wakeup = cur.runq_wakeup.Delta(Restore(prev->runq_wakeup));
   d.runq_preempted = cur.runq_preempted.Delta(Restore(prev->runq_preempted));
   d.throttle_wait = cur.throttle_wait.Delta(Restore(prev->throttle_wait));

@@ -4,18 +4,21 @@ namespace sw {
 
 uint64_t CounterDelta(uint64_t cur, uint64_t prev) { return cur >= prev ? cur - prev : cur; }
 
+WorkloadDelta NewSeriesDelta(const WorkloadSample& cur) {
+  WorkloadDelta d;
+  d.new_series = true;
+  d.runq_wakeup = cur.runq_wakeup;
+  d.runq_preempted = cur.runq_preempted;
+  d.throttle_wait = cur.throttle_wait;
+  d.throttle_events = cur.throttle_events;
+  return d;
+}
+
 namespace {
 
 WorkloadDelta Difference(const WorkloadSample& cur, const WorkloadSample* prev) {
+  if (!prev) return NewSeriesDelta(cur);
   WorkloadDelta d;
-  if (!prev) {
-    d.new_series = true;
-    d.runq_wakeup = cur.runq_wakeup;
-    d.runq_preempted = cur.runq_preempted;
-    d.throttle_wait = cur.throttle_wait;
-    d.throttle_events = cur.throttle_events;
-    return d;
-  }
   d.runq_wakeup = cur.runq_wakeup.Delta(prev->runq_wakeup);
   d.runq_preempted = cur.runq_preempted.Delta(prev->runq_preempted);
   d.throttle_wait = cur.throttle_wait.Delta(prev->throttle_wait);

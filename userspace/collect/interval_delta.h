@@ -36,6 +36,8 @@ struct IntervalDelta {
 };
 
 IntervalDelta ComputeIntervalDelta(const Snapshot& prev, const Snapshot& cur);
+// The delta of a series not in the previous snapshot: its cumulative values, new_series set.
+WorkloadDelta NewSeriesDelta(const WorkloadSample& cur);
 
 // Keeps the previous snapshot (shared, not copied) and yields each interval's delta; none for
 // the first snapshot, which is only the baseline.
