@@ -468,9 +468,9 @@ TEST_P(BpfPreemption, MovedTaskWaitsInItsNewCgroup) {
       "(run_delay +%lu); preempted by the rival %lu times in the old, %lu in the new\n",
       AttachKindName(opts.attach), WorkloadMapKindName(opts.workload_map), w_from, w_to, rd,
       pairs_from, pairs_to);
-  // It waited after the move (sharing one CPU for 1.5 s; only 56-82 ms in a TCG VM of the
-  // matrix on cgroup v2), so the checks below count something.
-  EXPECT_GE(rd, 10'000'000u);
+  // It waited after the move, so the checks below count something. How long varies widely
+  // (sharing one CPU for 1.5 s: 8-82 ms in the 6.1 cgroup-v2 VM cell); the attribution does not.
+  EXPECT_GT(rd, 0u);
   EXPECT_EQ(w_from, 0u);
   EXPECT_EQ(pairs_from, 0u);
   EXPECT_GT(pairs_to, 0u);
